@@ -1,0 +1,92 @@
+import { DeliveryErrorCode, TransportKind } from './provider.enums';
+
+/** The SMTP conversation step that failed, so ops can act on a failed test. */
+export type SmtpStep = 'DNS' | 'CONNECT' | 'TLS' | 'GREETING' | 'AUTH' | 'MAIL_FROM' | 'RCPT' | 'DATA';
+
+export interface DeliveryErrorInit {
+  code: DeliveryErrorCode;
+  message: string;
+  /** true: retrying later may succeed (4xx, 429, 5xx from an API, network). */
+  transient: boolean;
+  transport?: TransportKind;
+  smtpResponseCode?: number;
+  smtpStep?: SmtpStep;
+  providerStatus?: number;
+  retryAfterMs?: number;
+}
+
+/**
+ * A classified provider failure. `message` is written for a person and never carries a
+ * credential: adapters build it from the provider's reply text, not from request data.
+ */
+export class DeliveryError extends Error {
+  readonly code: DeliveryErrorCode;
+  readonly transient: boolean;
+  readonly transport?: TransportKind;
+  readonly smtpResponseCode?: number;
+  readonly smtpStep?: SmtpStep;
+  readonly providerStatus?: number;
+  readonly retryAfterMs?: number;
+
+  constructor(init: DeliveryErrorInit) {
+    super(init.message);
+    this.name = 'DeliveryError';
+    this.code = init.code;
+    this.transient = init.transient;
+    this.transport = init.transport;
+    this.smtpResponseCode = init.smtpResponseCode;
+    this.smtpStep = init.smtpStep;
+    this.providerStatus = init.providerStatus;
+    this.retryAfterMs = init.retryAfterMs;
+  }
+
+  /**
+   * Whether a send that failed this way may be retried on the next transport (API→SMTP):
+   * yes for the server's own trouble (auth, network, throttling, 5xx), never when the
+   * recipient or the content was refused, or the sender is not allowed.
+   */
+  get isServerSide(): boolean {
+    switch (this.code) {
+      case DeliveryErrorCode.AUTH_FAILED:
+      case DeliveryErrorCode.CONNECTION_FAILED:
+      case DeliveryErrorCode.TIMEOUT:
+      case DeliveryErrorCode.THROTTLED:
+      case DeliveryErrorCode.QUOTA_EXCEEDED:
+      case DeliveryErrorCode.PROVIDER_ERROR:
+        return true;
+      case DeliveryErrorCode.SENDER_NOT_VERIFIED:
+      case DeliveryErrorCode.RECIPIENT_REJECTED:
+      case DeliveryErrorCode.MESSAGE_REJECTED:
+      case DeliveryErrorCode.BLOCKED_DESTINATION:
+      case DeliveryErrorCode.NO_ROUTE:
+      case DeliveryErrorCode.SUPPRESSED:
+        return false;
+    }
+  }
+
+  withTransport(transport: TransportKind): DeliveryError {
+    return new DeliveryError({ ...this.toInit(), transport });
+  }
+
+  toInit(): DeliveryErrorInit {
+    return {
+      code: this.code,
+      message: this.message,
+      transient: this.transient,
+      transport: this.transport,
+      smtpResponseCode: this.smtpResponseCode,
+      smtpStep: this.smtpStep,
+      providerStatus: this.providerStatus,
+      retryAfterMs: this.retryAfterMs,
+    };
+  }
+}
+
+/** Parse a Retry-After header (seconds or an HTTP date) into milliseconds. */
+export function parseRetryAfter(value: string | null | undefined, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, Math.round(seconds * 1000));
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}

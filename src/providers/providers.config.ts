@@ -1,0 +1,24 @@
+/** What the provider layer needs from configuration; built from env in src/config/providers.config.ts. */
+export interface ProvidersConfig {
+  /** Base URL overrides (tests point them at local fakes); undefined: the provider's real endpoint. */
+  sesEndpoint?: string;
+  snsEndpoint?: string;
+  sendgridApiUrl?: string;
+  mailgunApiUrl?: string;
+  sparkpostApiUrl?: string;
+  elasticEmailApiUrl?: string;
+  /** Whether SMTP connections may go to loopback, private, link-local or metadata addresses. */
+  allowPrivate: boolean;
+  /** One HTTP request to a provider API, end to end. */
+  httpTimeoutMs: number;
+  smtpConnectionTimeoutMs: number;
+  smtpGreetingTimeoutMs: number;
+  smtpSocketTimeoutMs: number;
+}
+
+export const DEFAULT_PROVIDER_TIMEOUTS = {
+  httpTimeoutMs: 15_000,
+  smtpConnectionTimeoutMs: 10_000,
+  smtpGreetingTimeoutMs: 10_000,
+  smtpSocketTimeoutMs: 30_000,
+} as const;

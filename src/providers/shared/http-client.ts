@@ -1,0 +1,70 @@
+import { DeliveryError } from '../delivery-error';
+import { DeliveryErrorCode, TransportKind } from '../provider.enums';
+
+export interface HttpRequest {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
+  url: string;
+  headers?: Record<string, string>;
+  /** Serialised as JSON unless a string or Buffer. */
+  body?: unknown;
+  timeoutMs: number;
+}
+export interface HttpResponse {
+  status: number;
+  headers: Headers;
+  text: string;
+  /** Parsed JSON body, or undefined when the body is not JSON. */
+  json: unknown;
+}
+
+/**
+ * fetch with a hard deadline (AbortSignal) for the REST-only providers. Network failures and
+ * time-outs come back as classified DeliveryErrors; HTTP error statuses are returned for the
+ * adapter's own classification table.
+ */
+export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
+  const headers: Record<string, string> = { accept: 'application/json', ...req.headers };
+  let body: string | Buffer | undefined;
+  if (typeof req.body === 'string' || Buffer.isBuffer(req.body)) body = req.body;
+  else if (req.body !== undefined) {
+    body = JSON.stringify(req.body);
+    headers['content-type'] ??= 'application/json';
+  }
+  let res: Response;
+  try {
+    res = await fetch(req.url, { method: req.method, headers, body, signal: AbortSignal.timeout(req.timeoutMs) });
+  } catch (err) {
+    throw networkError(err, req.timeoutMs);
+  }
+  let text: string;
+  try {
+    text = await res.text();
+  } catch (err) {
+    throw networkError(err, req.timeoutMs);
+  }
+  let json: unknown;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, headers: res.headers, text, json };
+}
+
+function networkError(err: unknown, timeoutMs: number): DeliveryError {
+  const name = err instanceof Error ? err.name : '';
+  if (name === 'TimeoutError' || name === 'AbortError') {
+    return new DeliveryError({
+      code: DeliveryErrorCode.TIMEOUT,
+      message: `The provider did not answer within ${timeoutMs} ms`,
+      transient: true,
+      transport: TransportKind.API,
+    });
+  }
+  return new DeliveryError({
+    code: DeliveryErrorCode.CONNECTION_FAILED,
+    message: 'Could not connect to the provider API',
+    transient: true,
+    transport: TransportKind.API,
+  });
+}
