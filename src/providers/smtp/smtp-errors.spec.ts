@@ -1,0 +1,85 @@
+import { DeliveryErrorCode, TransportKind } from '../provider.enums';
+import { classifySmtpError } from './smtp-errors';
+
+/** The shape nodemailer's _formatError gives (PROVIDERS.md §6.3), with a recorded server reply. */
+function nmError(message: string, code: string, response: string | false, command: string, extra: Record<string, unknown> = {}): Error {
+  const err = Object.assign(new Error(response ? `${message}: ${response}` : message), { code, command }, extra);
+  if (response) Object.assign(err, { response, responseCode: Number(/^\d+/.exec(response)?.[0]) });
+  return err;
+}
+
+describe('classifySmtpError', () => {
+  it.each([
+    // [reply, command, nodemailer code, expected code, transient, step]
+    ['535 5.7.8 Authentication credentials invalid', 'AUTH PLAIN', 'EAUTH', DeliveryErrorCode.AUTH_FAILED, false, 'AUTH'],
+    ['535 Authentication failed: Bad username / password', 'AUTH LOGIN', 'EAUTH', DeliveryErrorCode.AUTH_FAILED, false, 'AUTH'],
+    ['451 Authentication failed: Maximum credits exceeded', 'AUTH LOGIN', 'EAUTH', DeliveryErrorCode.QUOTA_EXCEEDED, true, 'AUTH'],
+    ['454 Temporary authentication failure', 'AUTH PLAIN', 'EAUTH', DeliveryErrorCode.PROVIDER_ERROR, true, 'AUTH'],
+    ['454 Throttling failure: Maximum sending rate exceeded.', 'MAIL FROM', 'EENVELOPE', DeliveryErrorCode.THROTTLED, true, 'MAIL_FROM'],
+    ['454 Throttling failure: Daily message quota exceeded.', 'MAIL FROM', 'EENVELOPE', DeliveryErrorCode.QUOTA_EXCEEDED, true, 'MAIL_FROM'],
+    ['421 Too many connections', 'CONN', 'EPROTOCOL', DeliveryErrorCode.THROTTLED, true, 'GREETING'],
+    ['421 4.3.2 Service not available', 'EHLO', 'ECONNECTION', DeliveryErrorCode.PROVIDER_ERROR, true, 'GREETING'],
+    ['451 4.3.0 Temporary local problem', 'RCPT TO', 'EENVELOPE', DeliveryErrorCode.PROVIDER_ERROR, true, 'RCPT'],
+    ['452 4.3.1 Insufficient system storage', 'DATA', 'EMESSAGE', DeliveryErrorCode.QUOTA_EXCEEDED, true, 'DATA'],
+    ['550 5.7.1 Sender rejected', 'MAIL FROM', 'EENVELOPE', DeliveryErrorCode.SENDER_NOT_VERIFIED, false, 'MAIL_FROM'],
+    ['553 5.1.8 Sender address rejected', 'MAIL FROM', 'EENVELOPE', DeliveryErrorCode.SENDER_NOT_VERIFIED, false, 'MAIL_FROM'],
+    ['550 5.1.1 User unknown', 'RCPT TO', 'EENVELOPE', DeliveryErrorCode.RECIPIENT_REJECTED, false, 'RCPT'],
+    ['554 5.7.1 Message content rejected', 'DATA', 'EMESSAGE', DeliveryErrorCode.MESSAGE_REJECTED, false, 'DATA'],
+    [
+      '554 Message rejected: Email address is not verified. The following identities failed the check in region US-EAST-1: a@b.example',
+      'DATA',
+      'EMESSAGE',
+      DeliveryErrorCode.SENDER_NOT_VERIFIED,
+      false,
+      'DATA',
+    ],
+    ['550 The from address does not match a verified Sender Identity', 'DATA', 'EMESSAGE', DeliveryErrorCode.SENDER_NOT_VERIFIED, false, 'DATA'],
+    ['554 No SMTP service here', 'CONN', 'EPROTOCOL', DeliveryErrorCode.CONNECTION_FAILED, false, 'GREETING'],
+  ])('%s on %s → %s', (reply, command, nmCode, code, transient, step) => {
+    const err = classifySmtpError(nmError('Command failed', nmCode, reply, command));
+    expect(err.code).toBe(code);
+    expect(err.transient).toBe(transient);
+    expect(err.smtpStep).toBe(step);
+    expect(err.smtpResponseCode).toBe(Number(reply.slice(0, 3)));
+    expect(err.transport).toBe(TransportKind.SMTP);
+    // The person reading it sees the server's own reply line.
+    expect(err.message).toContain(reply.slice(0, 60));
+  });
+
+  it.each([
+    ['Greeting never received', 'ETIMEDOUT', 'GREETING_TIMEOUT', DeliveryErrorCode.TIMEOUT, 'GREETING'],
+    ['Connection timeout', 'ETIMEDOUT', 'CONNECT_TIMEOUT', DeliveryErrorCode.TIMEOUT, 'CONNECT'],
+    ['Connection closed unexpectedly', 'ECONNECTION', undefined, DeliveryErrorCode.CONNECTION_FAILED, 'CONNECT'],
+    ['connect ECONNREFUSED 127.0.0.1:1', 'ESOCKET', undefined, DeliveryErrorCode.CONNECTION_FAILED, 'CONNECT'],
+    ['Error initiating TLS - self-signed certificate', 'ETLS', undefined, DeliveryErrorCode.CONNECTION_FAILED, 'TLS'],
+    ['getaddrinfo ENOTFOUND smtp.invalid', 'EDNS', undefined, DeliveryErrorCode.CONNECTION_FAILED, 'DNS'],
+  ])('%s (%s) → %s', (message, nmCode, timeoutType, code, step) => {
+    const err = classifySmtpError(nmError(message, nmCode, false, 'CONN', timeoutType ? { timeoutType } : {}));
+    expect(err.code).toBe(code);
+    expect(err.transient).toBe(true);
+    expect(err.smtpStep).toBe(step);
+    expect(err.isServerSide).toBe(true);
+  });
+
+  it('a missing password is an auth failure, not a network one', () => {
+    const err = classifySmtpError(nmError('Missing credentials for "PLAIN"', 'EAUTH', false, 'API'));
+    expect(err.code).toBe(DeliveryErrorCode.AUTH_FAILED);
+    expect(err.transient).toBe(false);
+  });
+
+  it('never shows the password, even when the server echoes it back', () => {
+    const password = 'S3cret-pass-word';
+    const echoed = `535 5.7.8 Bad credentials for ${password} (${Buffer.from(password).toString('base64')})`;
+    const err = classifySmtpError(nmError('Invalid login', 'EAUTH', echoed, 'AUTH PLAIN'), { redact: [password] });
+    expect(err.code).toBe(DeliveryErrorCode.AUTH_FAILED);
+    expect(err.message).not.toContain(password);
+    expect(err.message).not.toContain(Buffer.from(password).toString('base64'));
+    expect(err.message).toContain('535 5.7.8 Bad credentials');
+  });
+
+  it('uses the fallback step for an inactivity timeout mid-send', () => {
+    const err = classifySmtpError(nmError('Timeout', 'ETIMEDOUT', false, 'CONN', { timeoutType: 'SOCKET_TIMEOUT' }), { fallbackStep: 'DATA' });
+    expect(err.code).toBe(DeliveryErrorCode.TIMEOUT);
+    expect(err.smtpStep).toBe('DATA');
+  });
+});
