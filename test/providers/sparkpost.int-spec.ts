@@ -1,0 +1,203 @@
+import { randomUUID } from 'node:crypto';
+import { DeliveryError } from '../../src/providers/delivery-error';
+import { DeliveryErrorCode, DeliveryProvider, TransportKind } from '../../src/providers/provider.enums';
+import type { OutgoingMessage, ProviderServer } from '../../src/providers/provider.types';
+import type { ProvidersConfig } from '../../src/providers/providers.config';
+import { SparkPostAdapter } from '../../src/providers/sparkpost/sparkpost.adapter';
+import { FakeHttpServer } from '../fakes/fake-http-server';
+import { SPARKPOST_BODIES, SparkPostFake } from '../fakes/sparkpost-fake';
+
+const KEY = 'sp-live-0123456789abcdef';
+const TIMEOUT_MS = 500;
+
+function configFor(url: string): ProvidersConfig {
+  return {
+    sparkpostApiUrl: url,
+    allowPrivate: true,
+    httpTimeoutMs: TIMEOUT_MS,
+    smtpConnectionTimeoutMs: 1000,
+    smtpGreetingTimeoutMs: 1000,
+    smtpSocketTimeoutMs: 1000,
+  };
+}
+
+function server(overrides: Partial<ProviderServer> = {}, apiKey = KEY): ProviderServer {
+  return {
+    id: randomUUID(),
+    provider: DeliveryProvider.SPARKPOST,
+    credentials: { sparkpost: { apiKey, region: 'US' } },
+    ...overrides,
+  };
+}
+
+function message(overrides: Partial<OutgoingMessage> = {}): OutgoingMessage {
+  return {
+    from: 'Sender <sender@example.com>',
+    to: 'to@example.org',
+    subject: `hello ${randomUUID()}`,
+    html: '<p>html</p>',
+    text: 'plain',
+    ...overrides,
+  };
+}
+
+/** Runs `fn` and returns the DeliveryError it must throw. */
+async function failure(fn: () => Promise<unknown>): Promise<DeliveryError> {
+  try {
+    await fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(DeliveryError);
+    return err as DeliveryError;
+  }
+  throw new Error('expected a DeliveryError, got success');
+}
+
+describe('SparkPostAdapter against the SparkPost fake', () => {
+  const fake = new SparkPostFake();
+  let adapter: SparkPostAdapter;
+
+  beforeAll(async () => {
+    fake.apiKeys.add(KEY);
+    adapter = new SparkPostAdapter(configFor(await fake.start()));
+  });
+  afterAll(() => fake.stop());
+  afterEach(() => fake.fail({ kind: 'none' }));
+
+  describe('send', () => {
+    it('delivers every field, the Message-ID and the IP pool to the transmissions API', async () => {
+      const msg = message({
+        replyTo: 'Support <reply@example.com>',
+        headers: [{ name: 'X-Campaign', value: 'welcome' }],
+        messageId: '<abc.123@mailroute.test>',
+      });
+      const result = await adapter.send(server({ ipPool: 'transactional' }), msg);
+
+      const sent = fake.messages.find((m) => m.subject === msg.subject);
+      expect(sent).toEqual({
+        id: result.providerMessageId,
+        from: 'sender@example.com',
+        fromName: 'Sender',
+        to: ['to@example.org'],
+        subject: msg.subject,
+        html: '<p>html</p>',
+        text: 'plain',
+        replyTo: 'Support <reply@example.com>',
+        headers: { 'X-Campaign': 'welcome', 'Message-ID': '<abc.123@mailroute.test>' },
+        ipPool: 'transactional',
+      });
+      expect(result).toEqual({ transport: TransportKind.API, providerMessageId: sent!.id, from: msg.from });
+      const req = fake.requestsTo('POST', '/api/v1/transmissions').at(-1)!;
+      expect(req.headers.authorization).toBe(KEY);
+    });
+
+    it('sends no ip_pool when the server has none', async () => {
+      const msg = message();
+      await adapter.send(server({ ipPool: null }), msg);
+      expect(fake.messages.find((m) => m.subject === msg.subject)?.ipPool).toBeUndefined();
+    });
+
+    it('maps a bad API key to a permanent AUTH_FAILED without the key in the message', async () => {
+      const err = await failure(() => adapter.send(server({}, 'sp-wrong-key-987654'), message()));
+      expect(err).toMatchObject({ code: DeliveryErrorCode.AUTH_FAILED, transient: false, providerStatus: 401 });
+      expect(err.message).not.toContain('sp-wrong-key-987654');
+    });
+
+    it('maps an unverified sending domain to SENDER_NOT_VERIFIED', async () => {
+      const err = await failure(() => adapter.send(server(), message({ from: 'who@unverified.example' })));
+      expect(err).toMatchObject({ code: DeliveryErrorCode.SENDER_NOT_VERIFIED, transient: false, providerStatus: 400 });
+      expect(err.message).toMatch(/sending domain/i);
+    });
+
+    it('maps 429 to THROTTLED with the Retry-After delay', async () => {
+      fake.fail({ kind: 'status', status: 429, body: SPARKPOST_BODIES.rateLimited, headers: { 'retry-after': '3' } });
+      const err = await failure(() => adapter.send(server(), message()));
+      expect(err).toMatchObject({ code: DeliveryErrorCode.THROTTLED, transient: true, retryAfterMs: 3000, providerStatus: 429 });
+    });
+
+    it('maps 5xx to a transient PROVIDER_ERROR', async () => {
+      fake.fail({ kind: 'status', status: 503, body: SPARKPOST_BODIES.serverError });
+      const err = await failure(() => adapter.send(server(), message()));
+      expect(err).toMatchObject({ code: DeliveryErrorCode.PROVIDER_ERROR, transient: true, providerStatus: 503 });
+    });
+
+    it('maps the 420 sending limit to QUOTA_EXCEEDED', async () => {
+      fake.fail({ kind: 'status', status: 420, body: SPARKPOST_BODIES.sendingLimit });
+      const err = await failure(() => adapter.send(server(), message()));
+      expect(err).toMatchObject({ code: DeliveryErrorCode.QUOTA_EXCEEDED, providerStatus: 420 });
+    });
+
+    it('times out a hanging API within its bound', async () => {
+      fake.fail({ kind: 'hang' });
+      const started = Date.now();
+      const err = await failure(() => adapter.send(server(), message()));
+      expect(err).toMatchObject({ code: DeliveryErrorCode.TIMEOUT, transient: true });
+      expect(Date.now() - started).toBeLessThan(TIMEOUT_MS + 1500);
+    });
+
+    it('never repeats the API key even when the provider echoes it', async () => {
+      fake.fail({ kind: 'status', status: 401, body: { errors: [{ message: `Unauthorized key ${KEY}` }] } });
+      const err = await failure(() => adapter.send(server(), message()));
+      expect(err.code).toBe(DeliveryErrorCode.AUTH_FAILED);
+      expect(err.message).not.toContain(KEY);
+      expect(JSON.stringify(err.toInit())).not.toContain(KEY);
+    });
+  });
+
+  describe('verifyCredentials', () => {
+    it('accepts a valid key with GET /api/v1/account', async () => {
+      const before = fake.requestsTo('GET', '/api/v1/account').length;
+      await expect(adapter.verifyCredentials(server())).resolves.toBeUndefined();
+      expect(fake.requestsTo('GET', '/api/v1/account')).toHaveLength(before + 1);
+    });
+
+    it('accepts a send-only key (403 on /account means SparkPost knows the key)', async () => {
+      fake.apiKeys.add('sp-send-only');
+      fake.sendOnlyKeys.add('sp-send-only');
+      await expect(adapter.verifyCredentials(server({}, 'sp-send-only'))).resolves.toBeUndefined();
+    });
+
+    it('rejects a bad key with AUTH_FAILED', async () => {
+      const err = await failure(() => adapter.verifyCredentials(server({}, 'sp-nope-1234')));
+      expect(err).toMatchObject({ code: DeliveryErrorCode.AUTH_FAILED, transient: false });
+      expect(err.message).not.toContain('sp-nope-1234');
+    });
+
+    it('reports CONNECTION_FAILED when nothing listens', async () => {
+      const closed = new FakeHttpServer();
+      const url = await closed.start();
+      await closed.stop();
+      const err = await failure(() => new SparkPostAdapter(configFor(url)).verifyCredentials(server()));
+      expect(err).toMatchObject({ code: DeliveryErrorCode.CONNECTION_FAILED, transient: true });
+    });
+  });
+
+  describe('checkSender', () => {
+    it('says verified for a verified sending domain', async () => {
+      await expect(adapter.checkSender(server(), 'Someone <a@Example.com>')).resolves.toEqual({ verified: true });
+      expect(fake.requests.at(-1)?.path).toBe('/api/v1/sending-domains/example.com');
+    });
+
+    it('explains a pending domain for a person', async () => {
+      fake.sendingDomains.set('pending.example', 'pending');
+      const check = await adapter.checkSender(server(), 'a@pending.example');
+      expect(check.verified).toBe(false);
+      expect(check.reason).toMatch(/pending\.example.*not verified.*DKIM pending/);
+    });
+
+    it('explains an unknown domain', async () => {
+      const check = await adapter.checkSender(server(), 'a@nowhere.example');
+      expect(check).toEqual({ verified: false, reason: expect.stringMatching(/nowhere\.example is not a sending domain/) });
+    });
+
+    it('explains a compliance-blocked domain', async () => {
+      fake.sendingDomains.set('blocked.example', 'blocked');
+      const check = await adapter.checkSender(server(), 'a@blocked.example');
+      expect(check).toEqual({ verified: false, reason: expect.stringMatching(/blocked/) });
+    });
+
+    it('throws AUTH_FAILED for a bad key instead of answering', async () => {
+      const err = await failure(() => adapter.checkSender(server({}, 'sp-bad-5555'), 'a@example.com'));
+      expect(err.code).toBe(DeliveryErrorCode.AUTH_FAILED);
+    });
+  });
+});
