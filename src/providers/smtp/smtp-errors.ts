@@ -58,7 +58,8 @@ export function smtpStepOf(f: SmtpErrorFields, fallback?: SmtpStep): SmtpStep | 
   if (f.code === 'ETIMEDOUT') {
     if (f.timeoutType === 'GREETING_TIMEOUT') return 'GREETING';
     if (f.timeoutType === 'UPGRADE_TIMEOUT') return 'TLS';
-    if (f.timeoutType === 'CONNECT_TIMEOUT') return 'CONNECT';
+    // An inactivity timeout can strike at any step; nodemailer does not say which.
+    if (f.timeoutType === 'SOCKET_TIMEOUT') return fallback;
     return fallback ?? 'CONNECT';
   }
   // A non-220 greeting is reported as EPROTOCOL on CONN with the server's reply.

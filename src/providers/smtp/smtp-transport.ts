@@ -1,0 +1,262 @@
+import { createHash } from 'node:crypto';
+import nodemailer, { type SMTPPoolOptions, type SMTPSentMessageInfo, type SMTPTransportOptions, type SendMailOptions, type Transporter } from 'nodemailer';
+import SMTPConnection, { type SMTPConnectionAuth, type SMTPConnectionCustomAuthContext, type SMTPConnectionOptions } from 'nodemailer/lib/smtp-connection';
+import { SmtpSecurity, TransportKind } from '../provider.enums';
+import { DeliveryError } from '../delivery-error';
+import type { MessageHeader, OutgoingMessage, SendResult, SenderCheck, SmtpCredentials } from '../provider.types';
+import type { ProvidersConfig } from '../providers.config';
+import { checkSmtpDestination, type CheckedDestination } from './outbound-guard';
+import { classifySmtpError } from './smtp-errors';
+
+/**
+ * A pool keeps the IP it resolved at creation (the guard checked that one); rebuild it now and
+ * then so a host that moved is followed without a DNS lookup per message.
+ */
+const POOL_REFRESH_MS = 5 * 60_000;
+/** SparkPost closes idle SMTP sessions after 60 s (PROVIDERS.md §4.7): let ours go first. */
+const POOL_IDLE_MS = 50_000;
+
+interface PoolEntry {
+  fingerprint: string;
+  createdAt: number;
+  transporter: Promise<Transporter<SMTPSentMessageInfo>>;
+  inFlight: number;
+  retired: boolean;
+}
+
+/** Extra knobs read from config that ProvidersConfig may not declare yet (tests trust the sink's self-signed cert). */
+type TransportConfig = ProvidersConfig & { tlsRejectUnauthorized?: boolean };
+
+function fingerprintOf(creds: SmtpCredentials): string {
+  // Hashed so the map key never holds the password itself.
+  return createHash('sha256')
+    .update(JSON.stringify([creds.host, creds.port, creds.security, creds.username ?? '', creds.password ?? '']))
+    .digest('hex');
+}
+
+/**
+ * The id a provider gives the message in its final 250 reply ("queued as ABC", SES "Ok <id>",
+ * SparkPost "OK 12/34-…"); null when the reply carries none.
+ */
+export function providerIdFromReply(response: string | undefined): string | null {
+  if (!response) return null;
+  const queued = /queued as\s+<?([^\s>]+)>?/i.exec(response);
+  if (queued) return queued[1];
+  const ok = /^250[ -](?:\d\.\d\.\d+\s+)?ok:?\s+<?([A-Za-z0-9][\w.\-/@=+]{7,})>?\s*$/i.exec(response.trim());
+  return ok ? ok[1] : null;
+}
+
+/**
+ * Sends through plain SMTP with nodemailer: one pool per delivery server, rebuilt when the
+ * credentials change. Every connection goes to the address the outbound guard checked.
+ * No nodemailer logger is ever set: its debug output would carry AUTH lines.
+ */
+export class SmtpTransport {
+  private readonly pools = new Map<string, PoolEntry>();
+
+  constructor(private readonly config: ProvidersConfig) {}
+
+  async send(serverId: string, creds: SmtpCredentials, message: OutgoingMessage, extraHeaders: MessageHeader[] = []): Promise<SendResult> {
+    const entry = this.poolFor(serverId, creds);
+    entry.inFlight++;
+    try {
+      const transporter = await entry.transporter;
+      const info = await transporter.sendMail(this.mailOptions(message, extraHeaders));
+      return {
+        transport: TransportKind.SMTP,
+        providerMessageId: providerIdFromReply(info.response) ?? info.messageId,
+        from: message.from,
+      };
+    } catch (err) {
+      throw classifySmtpError(err, { redact: [creds.password] });
+    } finally {
+      entry.inFlight--;
+      if (entry.retired && entry.inFlight === 0) void this.closeEntry(entry);
+    }
+  }
+
+  /** Connect and log in (when credentials are set), then QUIT: proves host, TLS and login. */
+  async verify(creds: SmtpCredentials): Promise<void> {
+    let transporter: Transporter<SMTPSentMessageInfo> | undefined;
+    try {
+      const destination = await checkSmtpDestination(creds.host, this.config);
+      transporter = nodemailer.createTransport({ ...this.connectionOptions(creds, destination), pool: false });
+      await transporter.verify();
+    } catch (err) {
+      throw classifySmtpError(err, { redact: [creds.password] });
+    } finally {
+      transporter?.close();
+    }
+  }
+
+  /**
+   * Does the server take mail from this address? Log in, then MAIL FROM:<address> and RCPT
+   * TO:<address>, then RSET and QUIT — no DATA, so nothing is sent. A refused MAIL FROM (or
+   * RCPT) is an answer, not an error; network, TLS, login and 4xx failures throw.
+   */
+  async checkSender(creds: SmtpCredentials, address: string): Promise<SenderCheck> {
+    const redact = { redact: [creds.password] };
+    const destination = await checkSmtpDestination(creds.host, this.config).catch((err: unknown) => {
+      throw classifySmtpError(err, redact);
+    });
+    let outcome: SenderCheck | DeliveryError = { verified: true };
+    // nodemailer has no public "envelope only" call; its customAuth hook is the documented way
+    // to run raw commands on an established (TLS, logged-in) session, so the probe runs there.
+    const PROBE = 'X-MAILROUTE-SENDER-PROBE';
+    const options: SMTPConnectionOptions = {
+      ...this.connectionOptions(creds, destination),
+      customAuth: {
+        [PROBE]: async (ctx: SMTPConnectionCustomAuthContext): Promise<boolean> => {
+          // Kept aside rather than thrown: nodemailer would relabel a thrown error as EAUTH.
+          outcome = await this.probeEnvelope(ctx, address).catch((err: unknown) => classifySmtpError(err, redact));
+          return true;
+        },
+      },
+    };
+    const connection = new SMTPConnection(options);
+    // A failure mid-command may only surface as an event; race every step against it.
+    const broken = new Promise<never>((_resolve, reject) => {
+      connection.once('error', reject);
+      connection.once('end', () => reject(Object.assign(new Error('Connection closed unexpectedly'), { code: 'ECONNECTION', command: 'CONN' })));
+    });
+    broken.catch(() => undefined);
+    const step = (run: (done: (err?: Error | null) => void) => void): Promise<void> =>
+      Promise.race([new Promise<void>((resolve, reject) => run((err) => (err ? reject(err) : resolve()))), broken]);
+    try {
+      await step((done) => connection.connect(done));
+      if (creds.username && creds.password) {
+        const login: SMTPConnectionAuth = { user: creds.username, pass: creds.password };
+        await step((done) => connection.login(login, done));
+      }
+      await step((done) => connection.login({ method: PROBE }, done));
+    } catch (err) {
+      connection.close();
+      throw classifySmtpError(err, redact);
+    }
+    // QUIT, then nodemailer closes the socket when the server answers (bounded by socketTimeout).
+    connection.quit();
+    if (outcome instanceof DeliveryError) throw outcome;
+    return outcome;
+  }
+
+  /** Close this server's pool (e.g. the server was deleted or disabled). */
+  async close(serverId: string): Promise<void> {
+    const entry = this.pools.get(serverId);
+    if (!entry) return;
+    this.pools.delete(serverId);
+    await this.closeEntry(entry);
+  }
+
+  /** Close every pool, for application shutdown and test teardown. */
+  async closeAll(): Promise<void> {
+    const entries = [...this.pools.values()];
+    this.pools.clear();
+    await Promise.all(entries.map((entry) => this.closeEntry(entry)));
+  }
+
+  private async probeEnvelope(ctx: SMTPConnectionCustomAuthContext, address: string): Promise<SenderCheck> {
+    const mail = await ctx.sendCommand(`MAIL FROM:<${address}>`);
+    if (mail.status >= 400) {
+      if (mail.status < 500) throw this.replyError(mail.response, 'MAIL FROM');
+      await ctx.sendCommand('RSET');
+      return { verified: false, reason: `The server refused MAIL FROM:<${address}>: ${mail.response}` };
+    }
+    const rcpt = await ctx.sendCommand(`RCPT TO:<${address}>`);
+    await ctx.sendCommand('RSET');
+    if (rcpt.status >= 500) return { verified: false, reason: `The server accepted the sender but refused RCPT TO:<${address}>: ${rcpt.response}` };
+    if (rcpt.status >= 400) throw this.replyError(rcpt.response, 'RCPT TO');
+    return { verified: true };
+  }
+
+  /** A temporary refusal during the probe, shaped like nodemailer's own errors for the classifier. */
+  private replyError(response: string, command: string): DeliveryError {
+    return classifySmtpError(Object.assign(new Error('Command failed'), {
+      code: 'EENVELOPE',
+      response,
+      responseCode: Number(/^\d+/.exec(response)?.[0]),
+      command,
+    }));
+  }
+
+  private poolFor(serverId: string, creds: SmtpCredentials): PoolEntry {
+    const fingerprint = fingerprintOf(creds);
+    const current = this.pools.get(serverId);
+    if (current && current.fingerprint === fingerprint && Date.now() - current.createdAt < POOL_REFRESH_MS) return current;
+    if (current) {
+      // Sends already running on the old pool finish there; it closes once they have.
+      current.retired = true;
+      if (current.inFlight === 0) void this.closeEntry(current);
+    }
+    const transporter = checkSmtpDestination(creds.host, this.config).then((destination) =>
+      nodemailer.createTransport({ ...this.connectionOptions(creds, destination), ...this.poolOptions() }),
+    );
+    const entry: PoolEntry = { fingerprint, createdAt: Date.now(), transporter, inFlight: 0, retired: false };
+    // A refused or unresolvable host must be looked up again next time, not remembered.
+    transporter.catch(() => {
+      if (this.pools.get(serverId) === entry) this.pools.delete(serverId);
+    });
+    this.pools.set(serverId, entry);
+    return entry;
+  }
+
+  private async closeEntry(entry: PoolEntry): Promise<void> {
+    entry.retired = true;
+    const transporter = await entry.transporter.catch(() => undefined);
+    transporter?.close();
+  }
+
+  private poolOptions(): Pick<SMTPPoolOptions, 'pool' | 'maxConnections' | 'maxMessages' | 'idleTimeout' | 'maxRequeues'> & { pool: true } {
+    return {
+      pool: true,
+      maxConnections: 5,
+      // SparkPost asks for at most 100 messages per connection (§4.7).
+      maxMessages: 100,
+      idleTimeout: POOL_IDLE_MS,
+      // One requeue covers a pooled session the server dropped just as we used it; more could
+      // deliver twice, and the queue layer already retries with backoff.
+      maxRequeues: 1,
+    };
+  }
+
+  /** Options shared by pooled, verify and probe connections. */
+  private connectionOptions(creds: SmtpCredentials, destination: CheckedDestination): SMTPTransportOptions {
+    const config = this.config as TransportConfig;
+    const hasLogin = Boolean(creds.username && creds.password);
+    return {
+      // The checked IP, never the name: a second lookup could answer differently (DNS rebinding).
+      host: destination.address,
+      port: creds.port,
+      servername: destination.servername,
+      secure: creds.security === SmtpSecurity.TLS,
+      requireTLS: creds.security === SmtpSecurity.STARTTLS,
+      ignoreTLS: creds.security === SmtpSecurity.NONE,
+      tls: {
+        servername: destination.servername,
+        rejectUnauthorized: config.tlsRejectUnauthorized ?? true,
+      },
+      auth: hasLogin ? { user: creds.username ?? '', pass: creds.password ?? '' } : undefined,
+      // With credentials, log in even if AUTH is not advertised, rather than silently relaying unauthenticated.
+      forceAuth: hasLogin,
+      connectionTimeout: config.smtpConnectionTimeoutMs,
+      greetingTimeout: config.smtpGreetingTimeoutMs,
+      socketTimeout: config.smtpSocketTimeoutMs,
+      dnsTimeout: config.smtpConnectionTimeoutMs,
+      logger: false,
+      debug: false,
+    };
+  }
+
+  private mailOptions(message: OutgoingMessage, extraHeaders: MessageHeader[]): SendMailOptions {
+    const headers = [...(message.headers ?? []), ...extraHeaders].map((h) => ({ key: h.name, value: h.value }));
+    return {
+      from: message.from,
+      to: message.to,
+      replyTo: message.replyTo ?? undefined,
+      subject: message.subject,
+      html: message.html ?? undefined,
+      text: message.text ?? undefined,
+      headers,
+      messageId: message.messageId,
+    };
+  }
+}
