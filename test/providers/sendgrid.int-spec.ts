@@ -1,0 +1,190 @@
+import { createServer } from 'node:net';
+import { DeliveryError } from '../../src/providers/delivery-error';
+import { DeliveryErrorCode, DeliveryProvider, TransportKind } from '../../src/providers/provider.enums';
+import type { ProviderServer } from '../../src/providers/provider.types';
+import type { ProvidersConfig } from '../../src/providers/providers.config';
+import { SendGridAdapter } from '../../src/providers/sendgrid/sendgrid.adapter';
+import { SendGridFake } from '../fakes/sendgrid-fake';
+
+const KEY = 'SG.test-key';
+const SECRET_KEY = 'SG.secret-key-XYZ';
+const TIMEOUT_MS = 500;
+
+describe('SendGridAdapter against the SendGrid fake', () => {
+  const fake = new SendGridFake({
+    apiKeys: [KEY],
+    verifiedSenders: [
+      { email: 'orders@shop.test', verified: true },
+      { email: 'pending@shop.test', verified: false },
+    ],
+    authenticatedDomains: [
+      { domain: 'brand.test', valid: true },
+      { domain: 'waiting.test', valid: false },
+    ],
+  });
+  let adapter: SendGridAdapter;
+
+  const server = (apiKey = KEY): ProviderServer => ({
+    id: 'srv-1',
+    provider: DeliveryProvider.SENDGRID,
+    credentials: { sendgrid: { apiKey, region: 'GLOBAL' } },
+  });
+
+  beforeAll(async () => {
+    const url = await fake.start();
+    adapter = new SendGridAdapter(config({ sendgridApiUrl: url + '/' }));
+  });
+  afterAll(() => fake.stop());
+  afterEach(() => fake.fail({ kind: 'none' }));
+
+  it('sends from, to, subject, html, text, reply-to, custom headers and Message-ID', async () => {
+    const result = await adapter.send(server(), {
+      from: 'Shop <orders@shop.test>',
+      to: 'alice@example.org',
+      replyTo: 'help@shop.test',
+      subject: 'Your order',
+      html: '<p>Thanks</p>',
+      text: 'Thanks',
+      headers: [{ name: 'X-Campaign', value: 'welcome' }],
+      messageId: '<abc.123@mailroute.test>',
+    });
+
+    const got = fake.accepted.find((m) => m.providerMessageId === result.providerMessageId);
+    expect(result.transport).toBe(TransportKind.API);
+    expect(result.from).toBe('Shop <orders@shop.test>');
+    expect(got).toEqual({
+      providerMessageId: result.providerMessageId,
+      from: 'Shop <orders@shop.test>',
+      to: ['alice@example.org'],
+      subject: 'Your order',
+      html: '<p>Thanks</p>',
+      text: 'Thanks',
+      replyTo: 'help@shop.test',
+      headers: { 'X-Campaign': 'welcome', 'Message-ID': '<abc.123@mailroute.test>' },
+    });
+    const req = fake.requests.find((r) => r.path === '/v3/mail/send');
+    expect(req?.headers.authorization).toBe(`Bearer ${KEY}`);
+  });
+
+  it('verifies a working key that can send', async () => {
+    await expect(adapter.verifyCredentials(server())).resolves.toBeUndefined();
+  });
+
+  it('reports a key without mail.send as AUTH_FAILED', async () => {
+    const before = fake.scopes;
+    fake.scopes = ['alerts.read'];
+    try {
+      const err = await caught(adapter.verifyCredentials(server()));
+      expect(err.code).toBe(DeliveryErrorCode.AUTH_FAILED);
+      expect(err.message).toMatch(/Mail Send/);
+    } finally {
+      fake.scopes = before;
+    }
+  });
+
+  it('classifies a bad key as permanent AUTH_FAILED and never leaks the key', async () => {
+    for (const call of [
+      () => adapter.verifyCredentials(server(SECRET_KEY)),
+      () => adapter.send(server(SECRET_KEY), { from: 'orders@shop.test', to: 'a@example.org', subject: 's', text: 't' }),
+      () => adapter.checkSender(server(SECRET_KEY), 'orders@shop.test'),
+    ]) {
+      const err = await caught(call());
+      expect(err.code).toBe(DeliveryErrorCode.AUTH_FAILED);
+      expect(err.transient).toBe(false);
+      expect(err.providerStatus).toBe(401);
+      expect(err.message).not.toContain(SECRET_KEY);
+      expect(JSON.stringify(err)).not.toContain(SECRET_KEY);
+      expect(JSON.stringify(err)).not.toContain('secret-key-XYZ');
+    }
+  });
+
+  it('checkSender: a verified single sender or an authenticated domain is verified', async () => {
+    await expect(adapter.checkSender(server(), 'Shop <orders@shop.test>')).resolves.toEqual({ verified: true });
+    await expect(adapter.checkSender(server(), 'anyone@brand.test')).resolves.toEqual({ verified: true });
+  });
+
+  it('checkSender: unverified senders come back verified:false with a reason, not an error', async () => {
+    const unknown = await adapter.checkSender(server(), 'nobody@else.test');
+    expect(unknown.verified).toBe(false);
+    expect(unknown.reason).toContain('nobody@else.test');
+    const pendingDomain = await adapter.checkSender(server(), 'x@waiting.test');
+    expect(pendingDomain).toEqual({ verified: false, reason: 'domain waiting.test is pending verification at SendGrid' });
+    const pendingSender = await adapter.checkSender(server(), 'pending@shop.test');
+    expect(pendingSender.verified).toBe(false);
+    expect(pendingSender.reason).toMatch(/not been confirmed/);
+  });
+
+  it('a send from an unverified sender is SENDER_NOT_VERIFIED (permanent)', async () => {
+    const err = await caught(adapter.send(server(), { from: 'nobody@else.test', to: 'a@example.org', subject: 's', text: 't' }));
+    expect(err.code).toBe(DeliveryErrorCode.SENDER_NOT_VERIFIED);
+    expect(err.transient).toBe(false);
+    expect(err.providerStatus).toBe(403);
+    expect(err.message).toMatch(/verified Sender Identity/);
+  });
+
+  it('429 is transient THROTTLED with retryAfterMs from Retry-After', async () => {
+    fake.fail(SendGridFake.throttled(7));
+    const err = await caught(adapter.send(server(), { from: 'orders@shop.test', to: 'a@example.org', subject: 's', text: 't' }));
+    expect(err.code).toBe(DeliveryErrorCode.THROTTLED);
+    expect(err.transient).toBe(true);
+    expect(err.providerStatus).toBe(429);
+    expect(err.retryAfterMs).toBe(7000);
+  });
+
+  it('5xx is transient PROVIDER_ERROR', async () => {
+    fake.fail(SendGridFake.serverError(503));
+    const err = await caught(adapter.verifyCredentials(server()));
+    expect(err.code).toBe(DeliveryErrorCode.PROVIDER_ERROR);
+    expect(err.transient).toBe(true);
+    expect(err.providerStatus).toBe(503);
+  });
+
+  it('a hung API is a transient TIMEOUT within about httpTimeoutMs', async () => {
+    fake.fail({ kind: 'hang' });
+    const started = Date.now();
+    const err = await caught(adapter.send(server(), { from: 'orders@shop.test', to: 'a@example.org', subject: 's', text: 't' }));
+    const elapsed = Date.now() - started;
+    expect(err.code).toBe(DeliveryErrorCode.TIMEOUT);
+    expect(err.transient).toBe(true);
+    expect(elapsed).toBeGreaterThanOrEqual(TIMEOUT_MS - 50);
+    expect(elapsed).toBeLessThan(TIMEOUT_MS + 1500);
+  });
+
+  it('a refused connection is transient CONNECTION_FAILED', async () => {
+    const closed = new SendGridAdapter(config({ sendgridApiUrl: `http://127.0.0.1:${await closedPort()}/` }));
+    const err = await caught(closed.verifyCredentials(server()));
+    expect(err.code).toBe(DeliveryErrorCode.CONNECTION_FAILED);
+    expect(err.transient).toBe(true);
+  });
+});
+
+function config(overrides: Partial<ProvidersConfig>): ProvidersConfig {
+  return {
+    allowPrivate: true,
+    httpTimeoutMs: TIMEOUT_MS,
+    smtpConnectionTimeoutMs: 1000,
+    smtpGreetingTimeoutMs: 1000,
+    smtpSocketTimeoutMs: 1000,
+    ...overrides,
+  };
+}
+
+async function caught(promise: Promise<unknown>): Promise<DeliveryError> {
+  try {
+    await promise;
+  } catch (err) {
+    if (err instanceof DeliveryError) return err;
+    throw new Error(`expected a DeliveryError, got ${String(err)}`);
+  }
+  throw new Error('expected the call to fail');
+}
+
+/** A port that was just free: nothing listens there. */
+async function closedPort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const address = srv.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  await new Promise<void>((resolve) => srv.close(() => resolve()));
+  return port;
+}
