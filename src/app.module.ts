@@ -1,0 +1,33 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { AppConfigModule } from './config/app-config.module';
+import type { AppConfig } from './config/configuration';
+import { BearerAuthGuard } from './infra/auth/bearer-auth.guard';
+import { DatabaseModule } from './infra/database/database.module';
+import { AppGraphQLModule } from './infra/graphql/graphql.module';
+import { HealthModule } from './infra/health/health.module';
+import { LoggingModule } from './infra/logging/logging.module';
+import { QueueModule, servesApi } from './infra/queue/queue.module';
+import { RedisModule } from './infra/redis/redis.module';
+import { AccountsModule } from './modules/accounts/accounts.module';
+
+@Module({})
+export class AppModule {
+  /** ROLE decides what this process does: the API (GraphQL), the queue workers, or both. */
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        AppConfigModule.forRoot(config),
+        LoggingModule,
+        DatabaseModule,
+        RedisModule,
+        QueueModule,
+        HealthModule,
+        AccountsModule,
+        ...(servesApi(config) ? [AppGraphQLModule] : []),
+      ],
+      providers: [{ provide: APP_GUARD, useClass: BearerAuthGuard }],
+    };
+  }
+}

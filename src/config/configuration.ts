@@ -1,0 +1,55 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { DEFAULT_PROVIDER_TIMEOUTS, ProvidersConfig } from '../providers/providers.config';
+import { EnvironmentVariables } from './env.validation';
+
+/** The typed configuration the app reads; built once from validated env. */
+export interface AppConfig {
+  nodeEnv: EnvironmentVariables['NODE_ENV'];
+  port: number;
+  publicUrl: string;
+  role: EnvironmentVariables['ROLE'];
+  workerConcurrency: number;
+  logLevel: string;
+  database: { url: string };
+  redis: { url: string; prefix: string };
+  auth: { adminToken: string; adminTokenGenerated: boolean };
+  credentials: { keys: Record<string, Buffer>; currentKeyId: string; derived: boolean };
+  providers: ProvidersConfig;
+  snsCertUrlPattern: RegExp;
+}
+
+export const APP_CONFIG = 'APP_CONFIG';
+
+export function buildAppConfig(env: EnvironmentVariables): AppConfig {
+  const production = env.NODE_ENV === 'production';
+  const adminToken = env.ADMIN_TOKEN ?? (production ? '' : `mr_admin_${randomBytes(24).toString('base64url')}`);
+  // Development without CREDENTIALS_KEY derives a stable key from the database URL so stored
+  // secrets stay readable across restarts; main.ts warns about it.
+  const key = env.CREDENTIALS_KEY
+    ? Buffer.from(env.CREDENTIALS_KEY, 'base64')
+    : createHash('sha256').update(`mailroute-dev-key:${env.DATABASE_URL}`).digest();
+  const keyId = createHash('sha256').update(key).digest('hex').slice(0, 8);
+  return {
+    nodeEnv: env.NODE_ENV,
+    port: env.PORT,
+    publicUrl: env.PUBLIC_URL.replace(/\/+$/, ''),
+    role: env.ROLE,
+    workerConcurrency: env.WORKER_CONCURRENCY,
+    logLevel: env.LOG_LEVEL,
+    database: { url: env.DATABASE_URL },
+    redis: { url: env.REDIS_URL, prefix: env.REDIS_PREFIX },
+    auth: { adminToken, adminTokenGenerated: !env.ADMIN_TOKEN && !production },
+    credentials: { keys: { [keyId]: key }, currentKeyId: keyId, derived: !env.CREDENTIALS_KEY },
+    providers: {
+      sesEndpoint: env.SES_ENDPOINT,
+      snsEndpoint: env.SNS_ENDPOINT,
+      sendgridApiUrl: env.SENDGRID_API_URL,
+      mailgunApiUrl: env.MAILGUN_API_URL,
+      sparkpostApiUrl: env.SPARKPOST_API_URL,
+      elasticEmailApiUrl: env.ELASTICEMAIL_API_URL,
+      allowPrivate: env.OUTBOUND_ALLOW_PRIVATE ?? !production,
+      ...DEFAULT_PROVIDER_TIMEOUTS,
+    },
+    snsCertUrlPattern: new RegExp(env.SNS_CERT_URL_PATTERN),
+  };
+}

@@ -1,0 +1,98 @@
+import { plainToInstance, Transform } from 'class-transformer';
+import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, validateSync } from 'class-validator';
+
+const toBool = ({ value }: { value: unknown }): unknown =>
+  value === 'true' || value === '1' ? true : value === 'false' || value === '0' ? false : value;
+const toInt = ({ value }: { value: unknown }): unknown => (typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : value);
+const URL_RE = /^[a-z][a-z0-9+.-]*:\/\/\S+$/i;
+
+/** Every environment variable mailroute reads, validated once at start (see .env.example). */
+export class EnvironmentVariables {
+  @IsIn(['development', 'production', 'test'])
+  NODE_ENV: 'development' | 'production' | 'test' = 'development';
+
+  @Matches(/^postgres(ql)?:\/\/\S+$/, { message: 'must be a postgres:// URL' })
+  DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/mailroute';
+
+  @Matches(/^rediss?:\/\/\S+$/, { message: 'must be a redis:// URL' })
+  REDIS_URL = 'redis://127.0.0.1:6379';
+
+  /** Prefix of every Redis key (queues, quota counters), so several deployments or test runs can share one Redis. */
+  @IsString()
+  @Matches(/^[A-Za-z0-9:_-]{1,64}$/, { message: 'must be 1-64 letters, digits, ":", "_" or "-"' })
+  REDIS_PREFIX = 'mailroute';
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(65535)
+  PORT = 3000;
+
+  @Matches(URL_RE, { message: 'must be an absolute URL' })
+  PUBLIC_URL = 'http://localhost:3000';
+
+  @IsIn(['api', 'worker', 'all'])
+  ROLE: 'api' | 'worker' | 'all' = 'all';
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  WORKER_CONCURRENCY = 50;
+
+  @IsOptional()
+  @IsString()
+  @Matches(/^\S{16,}$/, { message: 'must be at least 16 characters without spaces' })
+  ADMIN_TOKEN?: string;
+
+  @IsOptional()
+  @Matches(/^[A-Za-z0-9+/]{43}=$/, { message: 'must be 32 bytes, base64-encoded' })
+  CREDENTIALS_KEY?: string;
+
+  @IsOptional()
+  @Transform(toBool)
+  @IsBoolean()
+  OUTBOUND_ALLOW_PRIVATE?: boolean;
+
+  @IsOptional() @Matches(URL_RE, { message: 'must be an absolute URL' }) SES_ENDPOINT?: string;
+  @IsOptional() @Matches(URL_RE, { message: 'must be an absolute URL' }) SNS_ENDPOINT?: string;
+  @IsOptional() @Matches(URL_RE, { message: 'must be an absolute URL' }) SENDGRID_API_URL?: string;
+  @IsOptional() @Matches(URL_RE, { message: 'must be an absolute URL' }) MAILGUN_API_URL?: string;
+  @IsOptional() @Matches(URL_RE, { message: 'must be an absolute URL' }) SPARKPOST_API_URL?: string;
+  @IsOptional() @Matches(URL_RE, { message: 'must be an absolute URL' }) ELASTICEMAIL_API_URL?: string;
+
+  @IsString()
+  SNS_CERT_URL_PATTERN = '^https://sns\\.[a-z0-9-]+\\.amazonaws\\.com(\\.cn)?/';
+
+  @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+  LOG_LEVEL = 'info';
+}
+
+/** Thrown for a bad variable; the message names every offending variable and nothing else. */
+export class ConfigError extends Error {
+  constructor(readonly variables: string[], message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+export function validateEnv(raw: Record<string, unknown>): EnvironmentVariables {
+  // Empty strings mean "unset" (a blank line copied from .env.example must not fail the start).
+  const cleaned = Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== '' && v !== undefined));
+  const env = plainToInstance(EnvironmentVariables, cleaned, { exposeDefaultValues: true });
+  const errors = validateSync(env, { skipMissingProperties: false, whitelist: false });
+  const problems = errors.map((e) => `${e.property} ${Object.values(e.constraints ?? {})[0] ?? 'is invalid'}`);
+  if (env.NODE_ENV === 'production' && !env.CREDENTIALS_KEY) problems.push('CREDENTIALS_KEY is required when NODE_ENV=production');
+  try {
+    new RegExp(env.SNS_CERT_URL_PATTERN);
+  } catch {
+    problems.push('SNS_CERT_URL_PATTERN must be a valid regular expression');
+  }
+  if (problems.length) {
+    throw new ConfigError(
+      problems.map((p) => p.split(' ')[0]),
+      `Invalid configuration: ${problems.join('; ')}`,
+    );
+  }
+  return env;
+}

@@ -1,0 +1,40 @@
+import { Client } from 'pg';
+
+/** The database named in the URL, and the same URL pointed at the server's maintenance database. */
+export function splitDatabaseUrl(url: string): { name: string; adminUrl: string } {
+  const parsed = new URL(url);
+  const name = decodeURIComponent(parsed.pathname.replace(/^\//, '')) || 'postgres';
+  parsed.pathname = '/postgres';
+  return { name, adminUrl: parsed.toString() };
+}
+
+/** Creates the database named in DATABASE_URL when it is missing (npm start on a fresh machine). */
+export async function ensureDatabase(url: string): Promise<boolean> {
+  const { name, adminUrl } = splitDatabaseUrl(url);
+  const client = new Client({ connectionString: adminUrl, connectionTimeoutMillis: 5_000 });
+  await client.connect();
+  try {
+    const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (found.rowCount) return false;
+    try {
+      await client.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`);
+    } catch (err) {
+      // Another process created it between our check and our CREATE: that is fine.
+      if ((err as { code?: string }).code !== '42P04') throw err;
+    }
+    return true;
+  } finally {
+    await client.end();
+  }
+}
+
+/** The URL without its password, for messages and logs. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(unparseable URL)';
+  }
+}

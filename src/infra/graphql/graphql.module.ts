@@ -1,0 +1,32 @@
+import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
+import { ApolloDriver, ApolloDriverConfig } from '@nestjs/apollo';
+import { Module } from '@nestjs/common';
+import { GraphQLModule } from '@nestjs/graphql';
+import type { Request, Response } from 'express';
+import { APP_CONFIG, AppConfig } from '../../config/configuration';
+import { formatGraphQLError } from '../errors/error-formatter';
+
+/**
+ * Code-first schema, built in memory at start. The committed schema.gql is its printout
+ * (`npm run schema:emit`); test/schema.int-spec.ts fails when the two differ.
+ */
+@Module({
+  imports: [
+    GraphQLModule.forRootAsync<ApolloDriverConfig>({
+      driver: ApolloDriver,
+      inject: [APP_CONFIG],
+      useFactory: (config: AppConfig) => ({
+        autoSchemaFile: true,
+        sortSchema: true,
+        playground: false,
+        introspection: true,
+        // Apollo Sandbox on GET /graphql outside production.
+        plugins: config.nodeEnv === 'production' ? [] : [ApolloServerPluginLandingPageLocalDefault({ embed: true })],
+        includeStacktraceInErrorResponses: false,
+        context: ({ req, res }: { req: Request; res: Response }) => ({ req, res }),
+        formatError: formatGraphQLError,
+      }),
+    }),
+  ],
+})
+export class AppGraphQLModule {}

@@ -1,0 +1,83 @@
+import { Field, Int, ObjectType } from '@nestjs/graphql';
+import type { Type } from '@nestjs/common';
+import type { ObjectLiteral, SelectQueryBuilder } from 'typeorm';
+import { BadUserInputError } from '../errors/domain-error';
+
+@ObjectType()
+export class PageInfo {
+  @Field() hasNextPage!: boolean;
+  @Field(() => String, { nullable: true }) endCursor!: string | null;
+}
+
+export interface Connection<T> {
+  edges: { cursor: string; node: T }[];
+  pageInfo: PageInfo;
+  totalCount: number;
+}
+
+/** `XxxConnection` / `XxxEdge` object types for a node type, Relay style. */
+export function ConnectionType<T>(node: Type<T>, name: string): Type<Connection<T>> {
+  @ObjectType(`${name}Edge`)
+  class Edge {
+    @Field() cursor!: string;
+    @Field(() => node) node!: T;
+  }
+  @ObjectType(`${name}Connection`)
+  class ConnectionClass {
+    @Field(() => [Edge]) edges!: Edge[];
+    @Field(() => PageInfo) pageInfo!: PageInfo;
+    @Field(() => Int) totalCount!: number;
+  }
+  return ConnectionClass;
+}
+
+export const DEFAULT_PAGE_SIZE = 50;
+export const MAX_PAGE_SIZE = 500;
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+interface Cursor {
+  createdAt: string;
+  id: string;
+}
+const encodeCursor = (row: { createdAt: Date; id: string }): string =>
+  Buffer.from(JSON.stringify({ createdAt: row.createdAt.toISOString(), id: row.id } satisfies Cursor)).toString('base64url');
+
+function decodeCursor(after: string): Cursor {
+  try {
+    const parsed = JSON.parse(Buffer.from(after, 'base64url').toString('utf8')) as Partial<Cursor>;
+    if (typeof parsed.createdAt === 'string' && typeof parsed.id === 'string' && UUID_RE.test(parsed.id) && !Number.isNaN(Date.parse(parsed.createdAt))) {
+      return { createdAt: parsed.createdAt, id: parsed.id };
+    }
+  } catch {
+    // fall through to the error below
+  }
+  throw BadUserInputError.field('after', 'is not a cursor this API returned');
+}
+
+/**
+ * Newest first (createdAt, then id), keyset-paginated so cursors stay valid while rows are
+ * added. `mapNode` turns an entity into what the edge carries.
+ */
+export async function paginate<E extends ObjectLiteral & { createdAt: Date; id: string }, N>(
+  qb: SelectQueryBuilder<E>,
+  args: { first?: number | null; after?: string | null },
+  mapNode: (row: E) => N,
+): Promise<Connection<N>> {
+  const first = args.first ?? DEFAULT_PAGE_SIZE;
+  if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE_SIZE) {
+    throw BadUserInputError.field('first', `must be between 1 and ${MAX_PAGE_SIZE}`);
+  }
+  const alias = qb.alias;
+  const totalCount = await qb.clone().getCount();
+  const page = qb.clone();
+  if (args.after) {
+    const cursor = decodeCursor(args.after);
+    page.andWhere(`(${alias}.createdAt, ${alias}.id) < (:cursorAt, :cursorId)`, { cursorAt: cursor.createdAt, cursorId: cursor.id });
+  }
+  const rows = await page.orderBy(`${alias}.createdAt`, 'DESC').addOrderBy(`${alias}.id`, 'DESC').take(first + 1).getMany();
+  const hasNextPage = rows.length > first;
+  const visible = rows.slice(0, first);
+  const edges = visible.map((row) => ({ cursor: encodeCursor(row), node: mapNode(row) }));
+  return { edges, pageInfo: { hasNextPage, endCursor: edges.at(-1)?.cursor ?? null }, totalCount };
+}

@@ -1,0 +1,38 @@
+import { Global, Inject, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
+import Redis from 'ioredis';
+import { APP_CONFIG, AppConfig } from '../../config/configuration';
+
+export const REDIS = Symbol('REDIS');
+
+/** The shared Redis client for quota counters, pause slots and health (Bull keeps its own). */
+@Injectable()
+class RedisCloser implements OnApplicationShutdown {
+  constructor(@Inject(REDIS) private readonly redis: Redis) {}
+  async onApplicationShutdown(): Promise<void> {
+    await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+}
+
+@Global()
+@Module({
+  providers: [
+    {
+      provide: REDIS,
+      inject: [APP_CONFIG],
+      useFactory: (config: AppConfig) => {
+        const client = new Redis(config.redis.url, {
+          // Fail fast instead of queueing commands while Redis is away: callers retry on their own terms.
+          maxRetriesPerRequest: 1,
+          retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
+          connectTimeout: 5_000,
+        });
+        // Connection errors are reported by /health/ready; without a listener ioredis would print them raw.
+        client.on('error', () => undefined);
+        return client;
+      },
+    },
+    RedisCloser,
+  ],
+  exports: [REDIS],
+})
+export class RedisModule {}

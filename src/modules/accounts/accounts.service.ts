@@ -1,0 +1,97 @@
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { In, Repository } from 'typeorm';
+import { isAdmin, Viewer } from '../../infra/auth/viewer';
+import { BadUserInputError, ForbiddenError } from '../../infra/errors/domain-error';
+import { Connection, paginate } from '../../infra/graphql/pagination';
+import { requestLoader } from '../../infra/graphql/request-loaders';
+import { AccountEntity, Addon, QuotaExhaustedAction } from './account.entity';
+import type { CreateAccountInput, UpdateAccountInput } from './dto/account.inputs';
+import { TenantScope } from './tenant-scope.service';
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+@Injectable()
+export class AccountsService {
+  constructor(
+    @InjectRepository(AccountEntity) private readonly accounts: Repository<AccountEntity>,
+    private readonly scope: TenantScope,
+  ) {}
+
+  get(viewer: Viewer, id: string): Promise<AccountEntity> {
+    return this.scope.account(viewer, id);
+  }
+
+  async create(viewer: Viewer, input: CreateAccountInput): Promise<AccountEntity> {
+    let parentId: string | null = null;
+    if (input.parentId) {
+      const parent = await this.scope.account(viewer, input.parentId);
+      if (parent.parentId) throw BadUserInputError.field('parentId', 'is a sub-account, and a sub-account cannot have sub-accounts');
+      if (!isAdmin(viewer) && parent.id !== viewer.accountId) throw new ForbiddenError('Only the agency itself or an ADMIN can add sub-accounts to it');
+      parentId = parent.id;
+    } else if (!isAdmin(viewer)) {
+      throw new ForbiddenError('Only an ADMIN can create an agency; give parentId to create a sub-account');
+    }
+    return this.accounts.save(
+      this.accounts.create({
+        name: input.name,
+        timezone: input.timezone,
+        parentId,
+        onQuotaExhausted: input.onQuotaExhausted ?? QuotaExhaustedAction.WAIT,
+        addons: [],
+      }),
+    );
+  }
+
+  async update(viewer: Viewer, id: string, input: UpdateAccountInput): Promise<AccountEntity> {
+    const account = await this.scope.account(viewer, id);
+    if (input.name !== undefined) account.name = input.name;
+    if (input.timezone !== undefined) account.timezone = input.timezone;
+    if (input.onQuotaExhausted !== undefined) account.onQuotaExhausted = input.onQuotaExhausted;
+    return this.accounts.save(account);
+  }
+
+  async setAddons(viewer: Viewer, id: string, addons: Addon[]): Promise<AccountEntity> {
+    if (!isAdmin(viewer)) throw new ForbiddenError('Only an ADMIN can change add-ons');
+    const account = await this.scope.account(viewer, id);
+    account.addons = [...new Set(addons)].sort();
+    return this.accounts.save(account);
+  }
+
+  list<N>(viewer: Viewer, args: { search?: string | null; first?: number | null; after?: string | null }, map: (e: AccountEntity) => N): Promise<Connection<N>> {
+    const qb = this.accounts.createQueryBuilder('account');
+    this.scope.restrict(qb, viewer, 'account.id');
+    const search = args.search?.trim();
+    if (search) {
+      if (search.length > 200) throw BadUserInputError.field('search', 'must be at most 200 characters');
+      const byName = "account.name ILIKE :pattern ESCAPE '\\'";
+      const pattern = `%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      if (UUID_RE.test(search)) qb.andWhere(`(${byName} OR account.id = :searchId)`, { pattern, searchId: search });
+      else qb.andWhere(byName, { pattern });
+    }
+    return paginate(qb, args, map);
+  }
+
+  /** Batched per request: the accounts with these ids (null where missing). */
+  byId(ctx: object, id: string): Promise<AccountEntity | null> {
+    return requestLoader<string, AccountEntity | null>(ctx, 'account.byId', async (ids) => {
+      const rows = await this.accounts.findBy({ id: In([...ids]) });
+      const map = new Map(rows.map((r) => [r.id, r]));
+      return ids.map((i) => map.get(i) ?? null);
+    }).load(id);
+  }
+
+  /** Batched per request: an agency's sub-accounts, oldest first. */
+  subAccounts(ctx: object, parentId: string): Promise<AccountEntity[]> {
+    return requestLoader<string, AccountEntity[]>(ctx, 'account.subAccounts', async (ids) => {
+      const rows = await this.accounts.find({ where: { parentId: In([...ids]) }, order: { createdAt: 'ASC', id: 'ASC' } });
+      return ids.map((i) => rows.filter((r) => r.parentId === i));
+    }).load(parentId);
+  }
+
+  /** The add-ons in force for an account: its own and its agency's. */
+  async effectiveAddons(ctx: object, account: Pick<AccountEntity, 'addons' | 'parentId'>): Promise<Addon[]> {
+    const parent = account.parentId ? await this.byId(ctx, account.parentId) : null;
+    return [...new Set([...account.addons, ...(parent?.addons ?? [])])].sort();
+  }
+}
