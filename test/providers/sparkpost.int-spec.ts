@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { DeliveryError } from '../../src/providers/delivery-error';
-import { DeliveryErrorCode, DeliveryProvider, TransportKind } from '../../src/providers/provider.enums';
+import { DeliveryErrorCode, DeliveryProvider, TransportKind, WebhookStatus } from '../../src/providers/provider.enums';
 import type { OutgoingMessage, ProviderServer } from '../../src/providers/provider.types';
 import type { ProvidersConfig } from '../../src/providers/providers.config';
 import { SparkPostAdapter } from '../../src/providers/sparkpost/sparkpost.adapter';
@@ -198,6 +198,140 @@ describe('SparkPostAdapter against the SparkPost fake', () => {
     it('throws AUTH_FAILED for a bad key instead of answering', async () => {
       const err = await failure(() => adapter.checkSender(server({}, 'sp-bad-5555'), 'a@example.com'));
       expect(err.code).toBe(DeliveryErrorCode.AUTH_FAILED);
+    });
+  });
+
+  describe('webhooks', () => {
+    // Stands in for our public endpoint: SparkPost pings a target before accepting it.
+    const receiver = new FakeHttpServer();
+    let receiverUrl: string;
+    beforeAll(async () => {
+      receiver.route('POST', '/webhooks/sparkpost/:id', () => ({ status: 200 }));
+      receiverUrl = await receiver.start();
+    });
+    afterAll(() => receiver.stop());
+
+    const ours = (target: string) => [...fake.webhooks.values()].filter((w) => w.target === target);
+
+    it('registers one webhook with our events and generated basic-auth credentials', async () => {
+      const url = `${receiverUrl}/webhooks/sparkpost/${randomUUID()}`;
+      const result = await adapter.registerWebhooks(server(), url);
+
+      expect(result).toMatchObject({
+        status: WebhookStatus.REGISTERED,
+        url,
+        events: ['bounce', 'spam_complaint', 'delivery', 'out_of_band', 'policy_rejection'],
+      });
+      const [hook] = ours(url);
+      expect(hook).toMatchObject({
+        id: result.state?.webhookId,
+        events: ['bounce', 'spam_complaint', 'delivery', 'out_of_band', 'policy_rejection'],
+        auth_type: 'basic',
+        auth_credentials: { username: result.state?.username, password: result.state?.password },
+      });
+      expect(result.state?.password).toMatch(/^[A-Za-z0-9_-]{32}$/);
+      const ping = receiver.requests.find((r) => r.path === new URL(url).pathname);
+      const expectedAuth = `Basic ${Buffer.from(`${result.state?.username}:${result.state?.password}`).toString('base64')}`;
+      expect(ping?.headers.authorization).toBe(expectedAuth);
+    });
+
+    it('is idempotent: registering the same URL again updates our webhook instead of adding one', async () => {
+      const url = `${receiverUrl}/webhooks/sparkpost/${randomUUID()}`;
+      const first = await adapter.registerWebhooks(server(), url);
+      const second = await adapter.registerWebhooks(server(), url);
+      expect(second.status).toBe(WebhookStatus.REGISTERED);
+      expect(second.state?.webhookId).toBe(first.state?.webhookId);
+      expect(ours(url)).toHaveLength(1);
+      expect(ours(url)[0].auth_credentials?.password).toBe(second.state?.password);
+    });
+
+    it('removes only our webhook', async () => {
+      const url = `${receiverUrl}/webhooks/sparkpost/${randomUUID()}`;
+      const theirs = { id: `theirs-${randomUUID()}`, name: 'crm', target: 'https://crm.example/hook', events: ['bounce'], active: true, auth_type: 'none' };
+      fake.webhooks.set(theirs.id, theirs);
+      const registration = await adapter.registerWebhooks(server(), url);
+
+      await adapter.removeWebhooks(server(), registration);
+      expect(ours(url)).toHaveLength(0);
+      expect(fake.webhooks.get(theirs.id)).toEqual(theirs);
+      // Removing again (already gone at SparkPost) is not an error.
+      await expect(adapter.removeWebhooks(server(), registration)).resolves.toBeUndefined();
+    });
+
+    it('finds our webhook by URL when the registration lost its id', async () => {
+      const url = `${receiverUrl}/webhooks/sparkpost/${randomUUID()}`;
+      const registration = await adapter.registerWebhooks(server(), url);
+      await adapter.removeWebhooks(server(), { ...registration, state: undefined });
+      expect(ours(url)).toHaveLength(0);
+    });
+
+    it('returns FAILED (not a throw) when SparkPost refuses because the target did not answer 200', async () => {
+      const url = `${receiverUrl}/not-our-route/${randomUUID()}`;
+      const result = await adapter.registerWebhooks(server(), url);
+      expect(result).toMatchObject({ status: WebhookStatus.FAILED, url, error: expect.stringMatching(/returned 404/) });
+      expect(ours(url)).toHaveLength(0);
+    });
+
+    it('returns FAILED with an auth explanation for a bad key, without the key', async () => {
+      const result = await adapter.registerWebhooks(server({}, 'sp-bad-hook-key'), `${receiverUrl}/webhooks/sparkpost/x`);
+      expect(result.status).toBe(WebhookStatus.FAILED);
+      expect(result.error).toMatch(/API key/);
+      expect(result.error).not.toContain('sp-bad-hook-key');
+    });
+  });
+
+  describe('parseWebhook', () => {
+    const state = { webhookId: 'wh-1', username: 'mailroute', password: 's3cret-pass' };
+    const auth = `Basic ${Buffer.from('mailroute:s3cret-pass').toString('base64')}`;
+    const event = (e: Record<string, unknown>) => ({ msys: { message_event: { timestamp: '1454442600', transmission_id: '65832150921904138', rcpt_to: 'recipient@example.com', ...e } } });
+    const post = (body: unknown, authorization?: string) => ({
+      headers: authorization ? { authorization } : {},
+      rawBody: Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)),
+      url: '/webhooks/sparkpost/srv',
+    });
+
+    it('maps a batch to normalised events and ignores pings and engagement events', async () => {
+      const batch = [
+        { msys: {} },
+        event({ type: 'bounce', bounce_class: '10', event_id: 'e1', reason: 'MAIL REFUSED' }),
+        event({ type: 'bounce', bounce_class: '22', event_id: 'e2' }),
+        event({ type: 'out_of_band', bounce_class: '25', event_id: 'e3' }),
+        event({ type: 'delivery', event_id: 'e4' }),
+        event({ type: 'spam_complaint', event_id: 'e5', fbtype: 'abuse' }),
+        event({ type: 'policy_rejection', bounce_class: '25', event_id: 'e6' }),
+        { msys: { track_event: { type: 'open', event_id: 'e7' } } },
+      ];
+      const events = await adapter.parseWebhook(server(), post(batch, auth), state);
+      expect(events.map((e) => [e.eventId, e.kind])).toEqual([
+        ['e1', 'HARD_BOUNCE'],
+        ['e2', 'SOFT_BOUNCE'],
+        ['e3', 'HARD_BOUNCE'],
+        ['e4', 'DELIVERED'],
+        ['e5', 'COMPLAINT'],
+        ['e6', 'REJECTED'],
+      ]);
+      expect(events[0]).toEqual({
+        kind: 'HARD_BOUNCE',
+        eventId: 'e1',
+        providerMessageId: '65832150921904138',
+        recipient: 'recipient@example.com',
+        occurredAt: new Date(1454442600 * 1000),
+        detail: 'bounce_class 10: MAIL REFUSED',
+      });
+    });
+
+    it.each([
+      ['a wrong password', `Basic ${Buffer.from('mailroute:nope').toString('base64')}`],
+      ['no Authorization header', undefined],
+      ['a bearer token', 'Bearer s3cret-pass'],
+    ])('refuses %s with AUTH_FAILED', async (_name, authorization) => {
+      const err = await failure(() => adapter.parseWebhook(server(), post([event({ type: 'delivery' })], authorization), state));
+      expect(err.code).toBe(DeliveryErrorCode.AUTH_FAILED);
+    });
+
+    it('refuses a malformed body with MESSAGE_REJECTED', async () => {
+      const err = await failure(() => adapter.parseWebhook(server(), post('{"msys":', auth), state));
+      expect(err.code).toBe(DeliveryErrorCode.MESSAGE_REJECTED);
     });
   });
 });

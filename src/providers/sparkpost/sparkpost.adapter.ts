@@ -1,5 +1,6 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { DeliveryError } from '../delivery-error';
-import { DeliveryErrorCode, DeliveryProvider, TransportKind } from '../provider.enums';
+import { DeliveryErrorCode, DeliveryProvider, TransportKind, WebhookStatus } from '../provider.enums';
 import type {
   IncomingWebhookRequest,
   OutgoingMessage,
@@ -15,6 +16,11 @@ import { httpRequest, HttpResponse } from '../shared/http-client';
 import { classifySparkPostError, SparkPostOperation } from './sparkpost-errors';
 
 const US_API = 'https://api.sparkpost.com/api/v1';
+/** The events the webhooks feature consumes (issue 8). */
+const SPARKPOST_WEBHOOK_EVENTS = ['bounce', 'spam_complaint', 'delivery', 'out_of_band', 'policy_rejection'] as const;
+const WEBHOOK_USER = 'mailroute';
+/** bounce_class → hard (suppress): Hard 10/30/90 and Admin 25/80 per SparkPost's classification doc. */
+const HARD_BOUNCE_CLASSES = new Set(['10', '25', '30', '80', '90']);
 const EU_API = 'https://api.eu.sparkpost.com/api/v1';
 
 /**
@@ -97,20 +103,85 @@ export class SparkPostAdapter implements ProviderAdapter {
     return judgeSendingDomain(domain, record(record(res.json).results));
   }
 
-  async registerWebhooks(_server: ProviderServer, _url: string): Promise<WebhookRegistrationResult> {
-    throw notImplemented('webhook registration');
+  /**
+   * One webhook per delivery server, found again by its target URL on retry (updated in place
+   * rather than duplicated); we generate the basic-auth credentials, so a rotation is harmless.
+   * Provider refusals come back as a FAILED result so saving the server is never blocked.
+   */
+  async registerWebhooks(server: ProviderServer, url: string): Promise<WebhookRegistrationResult> {
+    const events = [...SPARKPOST_WEBHOOK_EVENTS];
+    try {
+      const existing = await this.findWebhook(server, url);
+      const password = randomBytes(24).toString('base64url');
+      const body = {
+        name: `mailroute-${server.id.slice(0, 8)}`, // SparkPost caps webhook names at a few dozen bytes
+        target: url,
+        events,
+        active: true,
+        auth_type: 'basic',
+        auth_credentials: { username: WEBHOOK_USER, password },
+      };
+      let webhookId = existing;
+      if (webhookId) {
+        await this.call(server, 'webhooks', 'PUT', `/webhooks/${encodeURIComponent(webhookId)}`, body);
+      } else {
+        const res = await this.call(server, 'webhooks', 'POST', '/webhooks', body);
+        const id = record(record(res.json).results).id;
+        if (typeof id !== 'string') {
+          throw new DeliveryError({
+            code: DeliveryErrorCode.PROVIDER_ERROR,
+            message: 'SparkPost created the webhook but returned no id',
+            transient: false,
+            transport: TransportKind.API,
+          });
+        }
+        webhookId = id;
+      }
+      return {
+        status: WebhookStatus.REGISTERED,
+        url,
+        events,
+        error: null,
+        state: { webhookId, username: WEBHOOK_USER, password },
+      };
+    } catch (err) {
+      if (!(err instanceof DeliveryError)) throw err;
+      return { status: WebhookStatus.FAILED, url, events, error: err.message };
+    }
   }
 
-  async removeWebhooks(_server: ProviderServer, _registration: WebhookRegistrationResult): Promise<void> {
-    throw notImplemented('webhook removal');
+  /** Deletes only the webhook we registered (by id, else by our own target URL); gone already is fine. */
+  async removeWebhooks(server: ProviderServer, registration: WebhookRegistrationResult): Promise<void> {
+    const id = registration.state?.webhookId ?? (registration.url ? await this.findWebhook(server, registration.url) : undefined);
+    if (!id) return;
+    await this.call(server, 'webhooks', 'DELETE', `/webhooks/${encodeURIComponent(id)}`, undefined, [404]);
   }
 
+  /**
+   * SparkPost signs nothing: authenticity is the basic-auth pair we registered. Throws
+   * AUTH_FAILED (→ 401) on bad credentials and MESSAGE_REJECTED (→ 400) on a malformed body.
+   */
   async parseWebhook(
     _server: ProviderServer,
-    _request: IncomingWebhookRequest,
-    _state: Record<string, string>,
+    request: IncomingWebhookRequest,
+    state: Record<string, string>,
   ): Promise<ParsedWebhookEvent[]> {
-    throw notImplemented('webhook parsing');
+    if (!basicAuthMatches(request.headers.authorization, state.username, state.password)) {
+      throw new DeliveryError({
+        code: DeliveryErrorCode.AUTH_FAILED,
+        message: 'SparkPost webhook credentials are missing or wrong',
+        transient: false,
+        transport: TransportKind.API,
+      });
+    }
+    return parseSparkPostBatch(request.rawBody);
+  }
+
+  private async findWebhook(server: ProviderServer, target: string): Promise<string | undefined> {
+    const res = await this.call(server, 'webhooks', 'GET', '/webhooks');
+    const list = record(res.json).results;
+    const match = Array.isArray(list) ? list.map(record).find((w) => w.target === target) : undefined;
+    return typeof match?.id === 'string' ? match.id : undefined;
   }
 
   /** One API call; non-2xx (other than `accept`ed statuses) becomes a classified DeliveryError. */
@@ -217,11 +288,73 @@ function record(v: unknown): Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
 }
 
-function notImplemented(what: string): DeliveryError {
-  return new DeliveryError({
-    code: DeliveryErrorCode.PROVIDER_ERROR,
-    message: `SparkPost ${what} is not implemented yet`,
-    transient: false,
-    transport: TransportKind.API,
-  });
+
+/** Constant-time check of `Authorization: Basic base64(user:pass)` against what we registered. */
+function basicAuthMatches(header: string | string[] | undefined, user?: string, pass?: string): boolean {
+  if (!user || !pass || typeof header !== 'string') return false;
+  const m = /^Basic\s+(\S+)$/i.exec(header.trim());
+  if (!m) return false;
+  const given = createHash('sha256').update(Buffer.from(m[1], 'base64')).digest();
+  const expected = createHash('sha256').update(`${user}:${pass}`).digest();
+  return timingSafeEqual(given, expected);
+}
+
+/**
+ * A batch is a JSON array of `{"msys":{"<class>":{...}}}`; only message events matter here
+ * (the creation ping `[{"msys":{}}]`, opens, clicks etc. yield nothing).
+ */
+function parseSparkPostBatch(rawBody: Buffer): ParsedWebhookEvent[] {
+  let batch: unknown;
+  try {
+    batch = JSON.parse(rawBody.toString('utf8'));
+  } catch {
+    batch = undefined;
+  }
+  if (!Array.isArray(batch)) {
+    throw new DeliveryError({
+      code: DeliveryErrorCode.MESSAGE_REJECTED,
+      message: 'The SparkPost webhook body is not a JSON array of events',
+      transient: false,
+      transport: TransportKind.API,
+    });
+  }
+  const events: ParsedWebhookEvent[] = [];
+  for (const item of batch) {
+    const e = record(record(record(item).msys).message_event);
+    const kind = eventKind(e);
+    if (!kind) continue;
+    const seconds = Number(e.timestamp);
+    const reason = str(e.reason) ?? str(e.raw_reason);
+    events.push({
+      kind,
+      eventId: str(e.event_id) ?? createHash('sha256').update(JSON.stringify(e)).digest('hex'),
+      providerMessageId: str(e.transmission_id) ?? null,
+      recipient: str(e.rcpt_to) ?? str(e.raw_rcpt_to) ?? null,
+      occurredAt: Number.isFinite(seconds) && seconds > 0 ? new Date(seconds * 1000) : new Date(),
+      detail: e.bounce_class !== undefined ? `bounce_class ${String(e.bounce_class)}${reason ? `: ${reason}` : ''}` : reason ?? str(e.fbtype),
+    });
+  }
+  return events;
+}
+
+function eventKind(e: Record<string, unknown>): ParsedWebhookEvent['kind'] | null {
+  switch (e.type) {
+    case 'delivery':
+      return 'DELIVERED';
+    case 'bounce':
+    case 'out_of_band':
+      return HARD_BOUNCE_CLASSES.has(String(e.bounce_class)) ? 'HARD_BOUNCE' : 'SOFT_BOUNCE';
+    case 'spam_complaint':
+      return 'COMPLAINT';
+    case 'policy_rejection':
+      return 'REJECTED';
+    case 'delay':
+      return 'DEFERRED';
+    default:
+      return null;
+  }
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' && v ? v : typeof v === 'number' ? String(v) : undefined;
 }
