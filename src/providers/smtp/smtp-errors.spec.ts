@@ -61,6 +61,13 @@ describe('classifySmtpError', () => {
     expect(err.isServerSide).toBe(true);
   });
 
+  it('a certificate the client refuses (ESOCKET + TLS originalCode) is a TLS failure', () => {
+    const err = classifySmtpError(nmError('self-signed certificate', 'ESOCKET', false, 'CONN', { originalCode: 'DEPTH_ZERO_SELF_SIGNED_CERT' }));
+    expect(err.code).toBe(DeliveryErrorCode.CONNECTION_FAILED);
+    expect(err.smtpStep).toBe('TLS');
+    expect(err.message).toContain('self-signed certificate');
+  });
+
   it('a missing password is an auth failure, not a network one', () => {
     const err = classifySmtpError(nmError('Missing credentials for "PLAIN"', 'EAUTH', false, 'API'));
     expect(err.code).toBe(DeliveryErrorCode.AUTH_FAILED);

@@ -25,6 +25,8 @@ export interface ClassifyOptions {
 const THROTTLE_TEXT = /throttl|rate limit|rate exceeded|sending rate|too many|slow down/i;
 const QUOTA_TEXT = /quota|credits exceeded|limit exceeded|insufficient (system )?storage/i;
 const SENDER_TEXT = /not verified|sender identity|sender (address )?(is )?not (allowed|authori[sz]ed|permitted)/i;
+/** Certificate and handshake failures nodemailer reports as ESOCKET with the TLS code kept in originalCode. */
+const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|ERR_SSL|EPROTO|HANDSHAKE/;
 const NETWORK_CODES = new Set(['ECONNECTION', 'ESOCKET', 'ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE']);
 /** Most text of a server reply worth showing a person. */
 const MAX_REPLY_CHARS = 300;
@@ -47,7 +49,7 @@ function fieldsOf(err: unknown): SmtpErrorFields {
 /** Which step of the conversation failed, from nodemailer's `command` and error code. */
 export function smtpStepOf(f: SmtpErrorFields, fallback?: SmtpStep): SmtpStep | undefined {
   if (f.code === 'EDNS') return 'DNS';
-  if (f.code === 'ETLS' || f.code === 'EREQUIRETLS') return 'TLS';
+  if (f.code === 'ETLS' || f.code === 'EREQUIRETLS' || TLS_CODES.test(f.originalCode ?? '')) return 'TLS';
   const command = (f.command ?? '').toUpperCase();
   if (command.startsWith('AUTH') || f.code === 'EAUTH' || f.code === 'ENOAUTH') return 'AUTH';
   if (command === 'MAIL FROM') return 'MAIL_FROM';
@@ -115,7 +117,7 @@ export function classifySmtpError(err: unknown, options: ClassifyOptions = {}): 
 
   if (f.code === 'EDNS') return make(DeliveryErrorCode.CONNECTION_FAILED, true, 'The SMTP host could not be resolved');
   if (f.code === 'ETIMEDOUT') return make(DeliveryErrorCode.TIMEOUT, true, 'The SMTP server did not answer in time');
-  if (f.code === 'ETLS' || f.code === 'EREQUIRETLS') {
+  if (f.code === 'ETLS' || f.code === 'EREQUIRETLS' || TLS_CODES.test(f.originalCode ?? '')) {
     return make(DeliveryErrorCode.CONNECTION_FAILED, true, 'The TLS connection to the SMTP server failed');
   }
 

@@ -1,0 +1,248 @@
+import { DeliveryErrorCode, SmtpSecurity, TransportKind } from '../../src/providers/provider.enums';
+import { DeliveryError } from '../../src/providers/delivery-error';
+import type { OutgoingMessage, SmtpCredentials } from '../../src/providers/provider.types';
+import type { ProvidersConfig } from '../../src/providers/providers.config';
+import { SmtpTransport } from '../../src/providers/smtp/smtp-transport';
+import { SmtpSink } from '../utils/smtp-sink';
+
+const TIMEOUT_MS = 500;
+/** Test config: loopback allowed (the sink), short timeouts, and the sink's self-signed certificate trusted. */
+const config: ProvidersConfig & { tlsRejectUnauthorized: boolean } = {
+  allowPrivate: true,
+  httpTimeoutMs: 2_000,
+  smtpConnectionTimeoutMs: TIMEOUT_MS,
+  smtpGreetingTimeoutMs: TIMEOUT_MS,
+  // Longer than the greeting timeout so a silent server is reported at its step, not as idle.
+  smtpSocketTimeoutMs: 2 * TIMEOUT_MS,
+  tlsRejectUnauthorized: false,
+};
+const PASSWORD = 'pw-7fQ2-very-secret';
+
+function message(overrides: Partial<OutgoingMessage> = {}): OutgoingMessage {
+  return {
+    from: 'Shop <orders@shop.example>',
+    to: 'buyer@customer.example',
+    subject: 'Your order',
+    html: '<p>Thanks for your <b>order</b></p>',
+    text: 'Thanks for your order',
+    ...overrides,
+  };
+}
+
+async function failure(promise: Promise<unknown>): Promise<DeliveryError> {
+  const outcome: unknown = await promise.then(
+    () => new Error('expected the call to fail'),
+    (err: unknown) => err,
+  );
+  expect(outcome).toBeInstanceOf(DeliveryError);
+  return outcome as DeliveryError;
+}
+
+describe('SMTP transport against the sink', () => {
+  const sink = new SmtpSink({ users: [{ user: 'relay-user', pass: PASSWORD }, { user: 'relay-user', pass: 'rotated-pass-2' }] });
+  const tlsSink = new SmtpSink({ tls: true, users: [{ user: 'tls-user', pass: PASSWORD }] });
+  const transport = new SmtpTransport(config);
+  let creds: SmtpCredentials;
+  let tlsCreds: SmtpCredentials;
+  let serverSeq = 0;
+  /** A fresh server id per test, so no test shares a pool with another. */
+  const serverId = (): string => `server-${++serverSeq}`;
+
+  beforeAll(async () => {
+    const [port, tlsPort] = await Promise.all([sink.start(), tlsSink.start()]);
+    creds = { host: '127.0.0.1', port, security: SmtpSecurity.NONE, username: 'relay-user', password: PASSWORD };
+    tlsCreds = { host: '127.0.0.1', port: tlsPort, security: SmtpSecurity.STARTTLS, username: 'tls-user', password: PASSWORD };
+  });
+  beforeEach(() => {
+    sink.reset();
+    tlsSink.reset();
+  });
+  afterAll(async () => {
+    await transport.closeAll();
+    await Promise.all([sink.stop(), tlsSink.stop()]);
+  });
+
+  it('delivers with from, to, subject, html, text, reply-to, custom headers and the given Message-ID', async () => {
+    const result = await transport.send(
+      serverId(),
+      creds,
+      message({ replyTo: 'help@shop.example', messageId: '<order-42@mailroute.test>', headers: [{ name: 'X-Campaign', value: 'spring' }] }),
+      [{ name: 'X-Extra', value: 'from-gateway' }],
+    );
+    const [received] = await sink.waitFor(1, 2_000);
+    expect(received.envelope).toEqual({ from: 'orders@shop.example', to: ['buyer@customer.example'] });
+    expect(received.from).toBe('"Shop" <orders@shop.example>');
+    expect(received.to).toBe('buyer@customer.example');
+    expect(received.replyTo).toBe('help@shop.example');
+    expect(received.subject).toBe('Your order');
+    expect(received.html).toContain('<b>order</b>');
+    expect(received.text.trim()).toBe('Thanks for your order');
+    expect(received.headers['x-campaign']).toBe('spring');
+    expect(received.headers['x-extra']).toBe('from-gateway');
+    expect(received.messageId).toBe('<order-42@mailroute.test>');
+    expect(received.user).toBe('relay-user');
+    expect(result).toEqual({ transport: TransportKind.SMTP, providerMessageId: received.queueId, from: 'Shop <orders@shop.example>' });
+  });
+
+  it('reuses the pooled connection for the next message (one login for two sends)', async () => {
+    const id = serverId();
+    await transport.send(id, creds, message());
+    await transport.send(id, creds, message({ subject: 'second' }));
+    await sink.waitFor(2, 2_000);
+    expect(sink.logins).toHaveLength(1);
+    expect(sink.connections).toBe(1);
+  });
+
+  it('rebuilds the pool when the credentials change, and the old password stops being used', async () => {
+    const id = serverId();
+    await transport.send(id, creds, message());
+    const rotated = { ...creds, password: 'rotated-pass-2' };
+    await transport.send(id, rotated, message({ subject: 'after rotation' }));
+    await transport.send(id, rotated, message({ subject: 'after rotation again' }));
+    await sink.waitFor(3, 2_000);
+    expect(sink.logins.map((l) => l.pass)).toEqual([PASSWORD, 'rotated-pass-2']);
+    expect(sink.logins.every((l) => l.accepted)).toBe(true);
+  });
+
+  it('a wrong password is AUTH_FAILED at step AUTH, and the password is not in the error', async () => {
+    const wrong = { ...creds, password: 'Wrong-Pass-9931' };
+    const err = await failure(transport.send(serverId(), wrong, message()));
+    expect(err.code).toBe(DeliveryErrorCode.AUTH_FAILED);
+    expect(err.smtpStep).toBe('AUTH');
+    expect(err.smtpResponseCode).toBe(535);
+    expect(err.transient).toBe(false);
+    expect(err.transport).toBe(TransportKind.SMTP);
+    expect(err.message).toContain('535 5.7.8 Authentication credentials invalid');
+    const everything = JSON.stringify({ ...err, message: err.message, stack: err.stack });
+    expect(everything).not.toContain('Wrong-Pass-9931');
+    expect(everything).not.toContain(Buffer.from('Wrong-Pass-9931').toString('base64'));
+    expect(sink.messages).toHaveLength(0);
+  });
+
+  it('550 on RCPT is RECIPIENT_REJECTED (permanent, not server-side)', async () => {
+    sink.script({ step: 'RCPT', code: 550, message: '5.1.1 User unknown' });
+    const err = await failure(transport.send(serverId(), creds, message()));
+    expect(err.code).toBe(DeliveryErrorCode.RECIPIENT_REJECTED);
+    expect(err.smtpStep).toBe('RCPT');
+    expect(err.smtpResponseCode).toBe(550);
+    expect(err.transient).toBe(false);
+    expect(err.isServerSide).toBe(false);
+    expect(err.message).toContain('5.1.1 User unknown');
+  });
+
+  it('554 after DATA is MESSAGE_REJECTED; SES "not verified" wording is SENDER_NOT_VERIFIED', async () => {
+    sink.script({ step: 'DATA', code: 554, message: '5.7.1 Message content rejected', times: 1 });
+    const content = await failure(transport.send(serverId(), creds, message()));
+    expect(content.code).toBe(DeliveryErrorCode.MESSAGE_REJECTED);
+    expect(content.smtpStep).toBe('DATA');
+
+    sink.script({ step: 'DATA', code: 554, message: 'Message rejected: Email address is not verified. The following identities failed the check', times: 1 });
+    const sender = await failure(transport.send(serverId(), creds, message()));
+    expect(sender.code).toBe(DeliveryErrorCode.SENDER_NOT_VERIFIED);
+  });
+
+  it('a 421 greeting and a 451 on RCPT are transient', async () => {
+    sink.script({ step: 'GREETING', code: 421, message: 'Too many connections, try again later', times: 1 });
+    const greeting = await failure(transport.send(serverId(), creds, message()));
+    expect(greeting.transient).toBe(true);
+    expect(greeting.code).toBe(DeliveryErrorCode.THROTTLED);
+    expect(greeting.smtpStep).toBe('GREETING');
+    expect(greeting.smtpResponseCode).toBe(421);
+
+    sink.script({ step: 'RCPT', code: 451, message: '4.3.0 Temporary local problem', times: 1 });
+    const rcpt = await failure(transport.send(serverId(), creds, message()));
+    expect(rcpt.transient).toBe(true);
+    expect(rcpt.code).toBe(DeliveryErrorCode.PROVIDER_ERROR);
+    expect(rcpt.smtpResponseCode).toBe(451);
+    expect(rcpt.isServerSide).toBe(true);
+  });
+
+  it('a server that never greets is TIMEOUT within the configured bound', async () => {
+    sink.hang();
+    const started = Date.now();
+    const err = await failure(transport.send(serverId(), creds, message()));
+    const elapsed = Date.now() - started;
+    expect(err.code).toBe(DeliveryErrorCode.TIMEOUT);
+    expect(err.smtpStep).toBe('GREETING');
+    expect(err.transient).toBe(true);
+    expect(elapsed).toBeGreaterThanOrEqual(TIMEOUT_MS - 50);
+    // One requeue at most (maxRequeues 1): two greeting timeouts plus slack.
+    expect(elapsed).toBeLessThan(3 * TIMEOUT_MS + 1_000);
+  });
+
+  it('a dropped connection is CONNECTION_FAILED (transient)', async () => {
+    sink.dropConnections();
+    const err = await failure(transport.send(serverId(), creds, message()));
+    expect(err.code).toBe(DeliveryErrorCode.CONNECTION_FAILED);
+    expect(err.transient).toBe(true);
+  });
+
+  it('STARTTLS upgrades the session before login', async () => {
+    await transport.send(serverId(), tlsCreds, message({ subject: 'over TLS' }));
+    const [received] = await tlsSink.waitFor(1, 2_000);
+    expect(received.secure).toBe(true);
+    expect(received.subject).toBe('over TLS');
+  });
+
+  it('STARTTLS with certificate checks on refuses the self-signed sink (TLS step)', async () => {
+    const strict = new SmtpTransport({ ...config, tlsRejectUnauthorized: true });
+    try {
+      const err = await failure(strict.send(serverId(), tlsCreds, message()));
+      expect(err.code).toBe(DeliveryErrorCode.CONNECTION_FAILED);
+      expect(err.smtpStep).toBe('TLS');
+      expect(tlsSink.messages).toHaveLength(0);
+    } finally {
+      await strict.closeAll();
+    }
+  });
+
+  it('the outbound guard refuses the loopback sink when private destinations are not allowed', async () => {
+    const production = new SmtpTransport({ ...config, allowPrivate: false });
+    try {
+      for (const host of ['127.0.0.1', 'localhost', '[::1]']) {
+        const err = await failure(production.send(serverId(), { ...creds, host }, message()));
+        expect(err.code).toBe(DeliveryErrorCode.BLOCKED_DESTINATION);
+        expect(err.transient).toBe(false);
+      }
+      const verifyErr = await failure(production.verify(creds));
+      expect(verifyErr.code).toBe(DeliveryErrorCode.BLOCKED_DESTINATION);
+      expect(sink.connections).toBe(0);
+    } finally {
+      await production.closeAll();
+    }
+  });
+
+  it('verify() logs in and QUITs; a wrong password fails at AUTH', async () => {
+    await expect(transport.verify(creds)).resolves.toBeUndefined();
+    expect(sink.logins).toEqual([{ user: 'relay-user', pass: PASSWORD, accepted: true }]);
+    const err = await failure(transport.verify({ ...creds, password: 'nope-nope' }));
+    expect(err.code).toBe(DeliveryErrorCode.AUTH_FAILED);
+    expect(err.smtpStep).toBe('AUTH');
+    expect(sink.messages).toHaveLength(0);
+  });
+
+  it('checkSender() accepts a sender the server takes, without sending a message', async () => {
+    await expect(transport.checkSender(creds, 'orders@shop.example')).resolves.toEqual({ verified: true });
+    expect(sink.logins).toHaveLength(1);
+    expect(sink.messages).toHaveLength(0);
+  });
+
+  it('checkSender() reports a refused MAIL FROM as not verified, with the server reply', async () => {
+    sink.script({ step: 'MAIL_FROM', code: 550, message: '5.7.1 Sender rejected' });
+    const check = await transport.checkSender(creds, 'someone@elsewhere.example');
+    expect(check.verified).toBe(false);
+    expect(check.reason).toContain('550 5.7.1 Sender rejected');
+    expect(sink.messages).toHaveLength(0);
+  });
+
+  it('checkSender() throws AUTH_FAILED for a wrong password, and a 4xx MAIL FROM as transient', async () => {
+    const auth = await failure(transport.checkSender({ ...creds, password: 'bad-bad-bad' }, 'orders@shop.example'));
+    expect(auth.code).toBe(DeliveryErrorCode.AUTH_FAILED);
+    expect(auth.message).not.toContain('bad-bad-bad');
+
+    sink.script({ step: 'MAIL_FROM', code: 454, message: 'Throttling failure: Maximum sending rate exceeded.' });
+    const throttled = await failure(transport.checkSender(creds, 'orders@shop.example'));
+    expect(throttled.code).toBe(DeliveryErrorCode.THROTTLED);
+    expect(throttled.smtpStep).toBe('MAIL_FROM');
+  });
+});
