@@ -30,7 +30,7 @@ describe('classifySendGridFailure', () => {
     ['bad recipient', 400, { errors: [{ message: 'Does not contain a valid address.', field: 'personalizations.0.to.0.email' }] }, DeliveryErrorCode.RECIPIENT_REJECTED, false],
     ['too large', 413, { errors: [{ message: 'too large', field: null }] }, DeliveryErrorCode.MESSAGE_REJECTED, false],
     ['data residency', 451, { errors: [{ message: 'region mismatch', field: null }] }, DeliveryErrorCode.PROVIDER_ERROR, false],
-  ])('%s → %s', (_name, status, body, code, transient) => {
+  ])('%s', (_name, status, body, code, transient) => {
     const err = classifySendGridFailure({ status, body }, [], now);
     expect(err.code).toBe(code);
     expect(err.transient).toBe(transient);

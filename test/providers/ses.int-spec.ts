@@ -1,0 +1,202 @@
+import { createServer } from 'node:net';
+import { DeliveryError } from '../../src/providers/delivery-error';
+import { DeliveryErrorCode, DeliveryProvider, TransportKind } from '../../src/providers/provider.enums';
+import type { ProviderServer, SesCredentials } from '../../src/providers/provider.types';
+import type { ProvidersConfig } from '../../src/providers/providers.config';
+import { SesAdapter } from '../../src/providers/ses/ses.adapter';
+import { SesFake } from '../fakes/ses-fake';
+
+const ACCESS_KEY_ID = 'AKIDTEST';
+const SECRET = 'ses-secret-XYZ-0123456789';
+const TIMEOUT_MS = 500;
+
+describe('SesAdapter against the SES fake', () => {
+  const fake = new SesFake({
+    accessKeyIds: [ACCESS_KEY_ID],
+    identities: {
+      'orders@shop.test': 'SUCCESS',
+      'brand.test': 'SUCCESS',
+      'waiting.test': 'PENDING',
+      'alice@example.org': 'SUCCESS',
+    },
+  });
+  let adapter: SesAdapter;
+
+  const server = (ses: Partial<SesCredentials> = {}): ProviderServer => ({
+    id: 'srv-ses',
+    provider: DeliveryProvider.AMAZON_SES,
+    credentials: { ses: { accessKeyId: ACCESS_KEY_ID, secretAccessKey: SECRET, region: 'us-east-1', ...ses } },
+  });
+  const simple = { from: 'orders@shop.test', to: 'alice@example.org', subject: 's', text: 't' };
+
+  beforeAll(async () => {
+    const url = await fake.start();
+    adapter = new SesAdapter(config({ sesEndpoint: url }));
+  });
+  afterAll(() => fake.stop());
+  afterEach(() => {
+    fake.fail({ kind: 'none' });
+    fake.sandbox = false;
+  });
+
+  it('sends from, to, subject, html, text, reply-to, custom headers, Message-ID and the configuration set', async () => {
+    const result = await adapter.send(server({ configurationSetName: 'mailroute-events' }), {
+      from: 'Shop <orders@shop.test>',
+      to: 'alice@example.org',
+      replyTo: 'help@shop.test',
+      subject: 'Your order',
+      html: '<p>Thanks</p>',
+      text: 'Thanks',
+      headers: [{ name: 'X-Campaign', value: 'welcome' }],
+      messageId: '<abc.123@mailroute.test>',
+    });
+
+    expect(result.transport).toBe(TransportKind.API);
+    expect(result.from).toBe('Shop <orders@shop.test>');
+    expect(fake.accepted.find((m) => m.providerMessageId === result.providerMessageId)).toEqual({
+      providerMessageId: result.providerMessageId,
+      from: 'Shop <orders@shop.test>',
+      to: ['alice@example.org'],
+      subject: 'Your order',
+      html: '<p>Thanks</p>',
+      text: 'Thanks',
+      replyTo: 'help@shop.test',
+      headers: { 'X-Campaign': 'welcome', 'Message-ID': '<abc.123@mailroute.test>' },
+      configurationSetName: 'mailroute-events',
+    });
+    const req = fake.requests.find((r) => r.path === '/v2/email/outbound-emails');
+    expect(String(req?.headers.authorization)).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDTEST\/\d{8}\/us-east-1\/ses\/aws4_request/);
+  });
+
+  it('sends without a configuration set when the server has none', async () => {
+    const result = await adapter.send(server(), simple);
+    expect(fake.accepted.find((m) => m.providerMessageId === result.providerMessageId)?.configurationSetName).toBeUndefined();
+  });
+
+  it('verifies working credentials with GetAccount', async () => {
+    const before = fake.requests.length;
+    await expect(adapter.verifyCredentials(server())).resolves.toBeUndefined();
+    expect(fake.requests.slice(before).map((r) => `${r.method} ${r.path}`)).toEqual(['GET /v2/email/account']);
+  });
+
+  it('classifies an unknown access key as permanent AUTH_FAILED and never leaks the secret', async () => {
+    const bad = server({ accessKeyId: 'AKIDWRONG', secretAccessKey: 'SG.secret-key-XYZ' });
+    for (const call of [() => adapter.verifyCredentials(bad), () => adapter.send(bad, simple), () => adapter.checkSender(bad, 'orders@shop.test')]) {
+      const err = await caught(call());
+      expect(err.code).toBe(DeliveryErrorCode.AUTH_FAILED);
+      expect(err.transient).toBe(false);
+      expect(err.providerStatus).toBe(403);
+      expect(err.message).toMatch(/security token included in the request is invalid/);
+      expect(JSON.stringify(err)).not.toContain('SG.secret-key-XYZ');
+      expect(err.message).not.toContain('SG.secret-key-XYZ');
+    }
+  });
+
+  it('checkSender: a verified address or a verified domain is verified', async () => {
+    await expect(adapter.checkSender(server(), 'Shop <orders@shop.test>')).resolves.toEqual({ verified: true });
+    await expect(adapter.checkSender(server(), 'anyone@brand.test')).resolves.toEqual({ verified: true });
+  });
+
+  it('checkSender: unknown or pending identities are verified:false with a reason', async () => {
+    await expect(adapter.checkSender(server(), 'x@waiting.test')).resolves.toEqual({
+      verified: false,
+      reason: 'domain waiting.test is pending verification in Amazon SES (us-east-1)',
+    });
+    const unknown = await adapter.checkSender(server(), 'nobody@else.test');
+    expect(unknown).toEqual({
+      verified: false,
+      reason: 'neither nobody@else.test nor the domain else.test is a verified identity in Amazon SES (us-east-1)',
+    });
+    expect(fake.requests.some((r) => r.path === '/v2/email/identities/nobody@else.test')).toBe(true);
+    expect(fake.requests.some((r) => r.path === '/v2/email/identities/else.test')).toBe(true);
+  });
+
+  it('a send from an unverified sender is SENDER_NOT_VERIFIED (permanent)', async () => {
+    const err = await caught(adapter.send(server(), { ...simple, from: 'nobody@else.test' }));
+    expect(err.code).toBe(DeliveryErrorCode.SENDER_NOT_VERIFIED);
+    expect(err.transient).toBe(false);
+    expect(err.providerStatus).toBe(400);
+    expect(err.message).toMatch(/nobody@else.test/);
+  });
+
+  it('in the sandbox an unverified recipient is RECIPIENT_REJECTED, not a sender problem', async () => {
+    fake.sandbox = true;
+    const err = await caught(adapter.send(server(), { ...simple, to: 'stranger@example.net' }));
+    expect(err.code).toBe(DeliveryErrorCode.RECIPIENT_REJECTED);
+    expect(err.transient).toBe(false);
+  });
+
+  it('429 is transient THROTTLED with retryAfterMs from Retry-After, and the SDK does not retry', async () => {
+    fake.fail(SesFake.throttled(4));
+    const before = fake.requests.length;
+    const err = await caught(adapter.send(server(), simple));
+    expect(err.code).toBe(DeliveryErrorCode.THROTTLED);
+    expect(err.transient).toBe(true);
+    expect(err.providerStatus).toBe(429);
+    expect(err.retryAfterMs).toBe(4000);
+    expect(fake.requests.length - before).toBe(1);
+  });
+
+  it('the daily quota message is QUOTA_EXCEEDED', async () => {
+    fake.fail(SesFake.dailyQuotaExceeded());
+    const err = await caught(adapter.send(server(), simple));
+    expect(err.code).toBe(DeliveryErrorCode.QUOTA_EXCEEDED);
+    expect(err.transient).toBe(true);
+  });
+
+  it('5xx is transient PROVIDER_ERROR', async () => {
+    fake.fail(SesFake.serverError(503));
+    const err = await caught(adapter.verifyCredentials(server()));
+    expect(err.code).toBe(DeliveryErrorCode.PROVIDER_ERROR);
+    expect(err.transient).toBe(true);
+    expect(err.providerStatus).toBe(503);
+  });
+
+  it('a hung API is a transient TIMEOUT within about httpTimeoutMs', async () => {
+    fake.fail({ kind: 'hang' });
+    const started = Date.now();
+    const err = await caught(adapter.send(server(), simple));
+    const elapsed = Date.now() - started;
+    expect(err.code).toBe(DeliveryErrorCode.TIMEOUT);
+    expect(err.transient).toBe(true);
+    expect(elapsed).toBeGreaterThanOrEqual(TIMEOUT_MS - 50);
+    expect(elapsed).toBeLessThan(TIMEOUT_MS + 1500);
+  });
+
+  it('a refused connection is transient CONNECTION_FAILED', async () => {
+    const closed = new SesAdapter(config({ sesEndpoint: `http://127.0.0.1:${await closedPort()}` }));
+    const err = await caught(closed.verifyCredentials(server()));
+    expect(err.code).toBe(DeliveryErrorCode.CONNECTION_FAILED);
+    expect(err.transient).toBe(true);
+  });
+});
+
+function config(overrides: Partial<ProvidersConfig>): ProvidersConfig {
+  return {
+    allowPrivate: true,
+    httpTimeoutMs: TIMEOUT_MS,
+    smtpConnectionTimeoutMs: 1000,
+    smtpGreetingTimeoutMs: 1000,
+    smtpSocketTimeoutMs: 1000,
+    ...overrides,
+  };
+}
+
+async function caught(promise: Promise<unknown>): Promise<DeliveryError> {
+  try {
+    await promise;
+  } catch (err) {
+    if (err instanceof DeliveryError) return err;
+    throw new Error(`expected a DeliveryError, got ${String(err)}`);
+  }
+  throw new Error('expected the call to fail');
+}
+
+async function closedPort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const address = srv.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  await new Promise<void>((resolve) => srv.close(() => resolve()));
+  return port;
+}
