@@ -24,8 +24,11 @@ interface PoolEntry {
   retired: boolean;
 }
 
-/** Extra knobs read from config that ProvidersConfig may not declare yet (tests trust the sink's self-signed cert). */
-type TransportConfig = ProvidersConfig & { tlsRejectUnauthorized?: boolean };
+/**
+ * ProvidersConfig plus `tlsRejectUnauthorized` (false only in tests, to trust the sink's
+ * self-signed certificate), until ProvidersConfig declares it itself.
+ */
+export type SmtpTransportConfig = ProvidersConfig & { tlsRejectUnauthorized?: boolean };
 
 function fingerprintOf(creds: SmtpCredentials): string {
   // Hashed so the map key never holds the password itself.
@@ -54,7 +57,7 @@ export function providerIdFromReply(response: string | undefined): string | null
 export class SmtpTransport {
   private readonly pools = new Map<string, PoolEntry>();
 
-  constructor(private readonly config: ProvidersConfig) {}
+  constructor(private readonly config: SmtpTransportConfig) {}
 
   async send(serverId: string, creds: SmtpCredentials, message: OutgoingMessage, extraHeaders: MessageHeader[] = []): Promise<SendResult> {
     const entry = this.poolFor(serverId, creds);
@@ -220,7 +223,7 @@ export class SmtpTransport {
 
   /** Options shared by pooled, verify and probe connections. */
   private connectionOptions(creds: SmtpCredentials, destination: CheckedDestination): SMTPTransportOptions {
-    const config = this.config as TransportConfig;
+    const config = this.config;
     const hasLogin = Boolean(creds.username && creds.password);
     return {
       // The checked IP, never the name: a second lookup could answer differently (DNS rebinding).
