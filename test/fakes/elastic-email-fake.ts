@@ -66,6 +66,9 @@ export class ElasticEmailFake {
       this.hooks(req, 'ViewWebNotifications', () => ({ status: 200, body: [...this.webhooks.values()] })),
     );
     h.route('POST', '/v4/webhook', (req) => this.hooks(req, 'ModifyWebNotifications', () => this.createWebhook(req)));
+    h.route('PUT', '/v4/webhook/:id', (req, p) =>
+      this.hooks(req, 'ModifyWebNotifications', () => this.updateWebhook(req, p.id)),
+    );
     h.route('DELETE', '/v4/webhook/:id', (req, p) =>
       this.hooks(req, 'ModifyWebNotifications', () =>
         this.webhooks.delete(p.id) ? { status: 200 } : this.error(404, 'Webhook not found'),
@@ -164,6 +167,18 @@ export class ElasticEmailFake {
     };
   }
 
+  private updateWebhook(req: RecordedRequest, id: string): FakeReply {
+    const existing = this.webhooks.get(id);
+    if (!existing) return this.error(404, 'Webhook not found');
+    const b = rec(req.json);
+    const updated: EeWebhook = { ...existing, DateUpdated: new Date().toISOString() };
+    if (typeof b.Name === 'string') updated.Name = b.Name;
+    if (typeof b.URL === 'string') updated.URL = b.URL;
+    for (const k of FLAGS) if (typeof b[k] === 'boolean') updated[k] = b[k] as boolean;
+    this.webhooks.set(id, updated);
+    return { status: 200, body: updated };
+  }
+
   private createWebhook(req: RecordedRequest): FakeReply {
     const b = rec(req.json);
     const name = str(b.Name);
@@ -190,6 +205,17 @@ export class ElasticEmailFake {
     return { status: 201, body: hook };
   }
 }
+
+const FLAGS = [
+  'NotifyOncePerEmail',
+  'NotificationForSent',
+  'NotificationForOpened',
+  'NotificationForClicked',
+  'NotificationForUnsubscribed',
+  'NotificationForAbuseReport',
+  'NotificationForError',
+  'IsEnabled',
+] as const;
 
 function rec(v: unknown): Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { DeliveryError } from '../../src/providers/delivery-error';
 import { ElasticEmailAdapter } from '../../src/providers/elastic-email/elastic-email.adapter';
-import { DeliveryErrorCode, DeliveryProvider, TransportKind } from '../../src/providers/provider.enums';
+import { DeliveryErrorCode, DeliveryProvider, TransportKind, WebhookStatus } from '../../src/providers/provider.enums';
 import type { OutgoingMessage, ProviderServer } from '../../src/providers/provider.types';
 import type { ProvidersConfig } from '../../src/providers/providers.config';
 import { ElasticEmailFake, EeErrorShape } from '../fakes/elastic-email-fake';
@@ -62,6 +62,7 @@ describe('ElasticEmailAdapter against the Elastic Email fake', () => {
   afterEach(() => {
     fake.fail({ kind: 'none' });
     fake.errorShape = 'Error';
+    fake.webhookApi = true;
   });
 
   describe('send', () => {
@@ -182,5 +183,152 @@ describe('ElasticEmailAdapter against the Elastic Email fake', () => {
       expect(err.code).toBe(DeliveryErrorCode.AUTH_FAILED);
     });
   });
-});
 
+  describe('webhooks', () => {
+    const base = () => `https://mailroute.example/webhooks/elasticemail/${randomUUID()}`;
+    const hooksAt = (url: string) => [...fake.webhooks.values()].filter((w) => w.URL.split('?')[0] === url);
+
+    it('registers through /v4/webhook with a secret in the URL and our notification flags', async () => {
+      const url = base();
+      const result = await adapter.registerWebhooks(server(), url);
+
+      expect(result).toMatchObject({ status: WebhookStatus.REGISTERED, events: ['Sent', 'Error', 'AbuseReport'], error: null });
+      expect(result.url).toBe(`${url}?secret=${result.state?.secret}`);
+      expect(result.state?.secret).toMatch(/^[A-Za-z0-9_-]{32}$/);
+      const [hook] = hooksAt(url);
+      expect(hook).toMatchObject({
+        WebhookID: result.state?.webhookId,
+        URL: result.url,
+        NotificationForSent: true,
+        NotificationForError: true,
+        NotificationForAbuseReport: true,
+        NotificationForOpened: false,
+        NotificationForClicked: false,
+      });
+    });
+
+    it('is idempotent: a retry updates our webhook (new secret) instead of adding one', async () => {
+      const url = base();
+      const first = await adapter.registerWebhooks(server(), url);
+      const second = await adapter.registerWebhooks(server(), url);
+      expect(second.state?.webhookId).toBe(first.state?.webhookId);
+      expect(hooksAt(url)).toHaveLength(1);
+      expect(hooksAt(url)[0].URL).toBe(second.url);
+    });
+
+    it('removes only our webhook', async () => {
+      const url = base();
+      const registration = await adapter.registerWebhooks(server(), url);
+      const theirs = { ...hooksAt(url)[0], WebhookID: `theirs-${randomUUID()}`, URL: 'https://crm.example/ee' };
+      fake.webhooks.set(theirs.WebhookID, theirs);
+
+      await adapter.removeWebhooks(server(), registration);
+      expect(hooksAt(url)).toHaveLength(0);
+      expect(fake.webhooks.get(theirs.WebhookID)).toEqual(theirs);
+      await expect(adapter.removeWebhooks(server(), registration)).resolves.toBeUndefined();
+    });
+
+    it('answers NOT_SUPPORTED with the exact manual step when the account has no webhook API', async () => {
+      fake.webhookApi = false;
+      const url = base();
+      const result = await adapter.registerWebhooks(server(), url);
+      expect(result.status).toBe(WebhookStatus.NOT_SUPPORTED);
+      expect(result.url).toBe(`${url}?secret=${result.state?.secret}`);
+      expect(result.error).toContain('Settings → Notifications → HTTP Web Notification');
+      expect(result.error).toContain(result.url!);
+      // Nothing to remove at the provider, and removal does not fail.
+      await expect(adapter.removeWebhooks(server(), result)).resolves.toBeUndefined();
+    });
+
+    it('answers NOT_SUPPORTED naming the access level when the key may not manage notifications', async () => {
+      const result = await adapter.registerWebhooks(server('EE-SEND-ONLY'), base());
+      expect(result.status).toBe(WebhookStatus.NOT_SUPPORTED);
+      expect(result.error).toMatch(/ModifyWebNotifications/);
+    });
+
+    it('returns FAILED for a bad key, without the key', async () => {
+      const result = await adapter.registerWebhooks(server('EE-BAD-HOOK-KEY'), base());
+      expect(result.status).toBe(WebhookStatus.FAILED);
+      expect(result.error).not.toContain('EE-BAD-HOOK-KEY');
+    });
+  });
+
+  describe('parseWebhook', () => {
+    const state = { secret: 'the-secret-value' };
+    const query = (params: Record<string, string>, secret = state.secret) =>
+      `/webhooks/elasticemail/srv?${new URLSearchParams({ ...params, secret }).toString()}`;
+    const notification = {
+      date: '2024-01-02 10:11:12',
+      from: 'sender@example.com',
+      to: 'to@example.org',
+      subject: 'Hello',
+      status: 'Error',
+      category: 'NoMailbox',
+      channel: 'welcome',
+      transaction: '6a1c-tx',
+      messageid: 'GruPGipsdsy31TIhv3CArg2',
+    };
+    const get = (url: string) => ({ headers: {}, rawBody: Buffer.alloc(0), url });
+
+    it('reads a classic GET notification into a hard bounce', async () => {
+      const events = await adapter.parseWebhook(server(), get(query(notification)), state);
+      expect(events).toEqual([
+        {
+          kind: 'HARD_BOUNCE',
+          eventId: expect.stringMatching(/^[0-9a-f]{64}$/),
+          providerMessageId: 'GruPGipsdsy31TIhv3CArg2',
+          recipient: 'to@example.org',
+          occurredAt: new Date('2024-01-02T10:11:12Z'),
+          detail: 'NoMailbox',
+        },
+      ]);
+    });
+
+    it.each([
+      [{ status: 'Sent' }, 'DELIVERED'],
+      [{ status: 'AbuseReport' }, 'COMPLAINT'],
+      [{ status: 'Error', category: 'Throttled' }, 'SOFT_BOUNCE'],
+      [{ status: 'Error', category: 'Spam' }, 'REJECTED'],
+    ])('maps %j to %s', async (fields, kind) => {
+      const [event] = await adapter.parseWebhook(server(), get(query({ ...notification, ...fields })), state);
+      expect(event.kind).toBe(kind);
+    });
+
+    it('ignores engagement notifications', async () => {
+      await expect(adapter.parseWebhook(server(), get(query({ ...notification, status: 'Opened' })), state)).resolves.toEqual([]);
+    });
+
+    it('gives the same notification the same event id (dedupe) and a different one another', async () => {
+      const [a] = await adapter.parseWebhook(server(), get(query(notification)), state);
+      const [b] = await adapter.parseWebhook(server(), get(query(notification)), state);
+      const [c] = await adapter.parseWebhook(server(), get(query({ ...notification, status: 'Sent' })), state);
+      expect(a.eventId).toBe(b.eventId);
+      expect(c.eventId).not.toBe(a.eventId);
+    });
+
+    it('accepts POSTed JSON and form bodies too (the new webhook format is unconfirmed)', async () => {
+      const url = `/webhooks/elasticemail/srv?secret=${state.secret}`;
+      const json = await adapter.parseWebhook(server(), { headers: {}, rawBody: Buffer.from(JSON.stringify(notification)), url }, state);
+      const form = await adapter.parseWebhook(
+        server(),
+        { headers: {}, rawBody: Buffer.from(new URLSearchParams(notification).toString()), url },
+        state,
+      );
+      expect(json.map((e) => e.kind)).toEqual(['HARD_BOUNCE']);
+      expect(form).toEqual(json);
+    });
+
+    it.each([
+      ['a wrong secret', query(notification, 'not-the-secret')],
+      ['no secret', `/webhooks/elasticemail/srv?${new URLSearchParams(notification).toString()}`],
+    ])('refuses %s with AUTH_FAILED', async (_name, url) => {
+      const err = await failure(() => adapter.parseWebhook(server(), get(url), state));
+      expect(err.code).toBe(DeliveryErrorCode.AUTH_FAILED);
+    });
+
+    it('refuses a notification without a status with MESSAGE_REJECTED', async () => {
+      const err = await failure(() => adapter.parseWebhook(server(), get(query({ to: 'x@example.org' })), state));
+      expect(err.code).toBe(DeliveryErrorCode.MESSAGE_REJECTED);
+    });
+  });
+});

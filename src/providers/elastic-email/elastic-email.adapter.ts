@@ -1,5 +1,6 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { DeliveryError } from '../delivery-error';
-import { DeliveryErrorCode, DeliveryProvider, TransportKind } from '../provider.enums';
+import { DeliveryErrorCode, DeliveryProvider, TransportKind, WebhookStatus } from '../provider.enums';
 import type {
   IncomingWebhookRequest,
   OutgoingMessage,
@@ -21,6 +22,14 @@ import {
 } from './elastic-email-errors';
 
 const API = 'https://api.elasticemail.com/v4';
+/** Notification statuses we ask for: Sent (≈ delivered), Error (bounces), AbuseReport (complaints). */
+const EE_WEBHOOK_EVENTS = ['Sent', 'Error', 'AbuseReport'] as const;
+/** Error categories that say the address is bad for good (my reading of the names; PROVIDERS.md §5.5 UNCONFIRMED). */
+const HARD_CATEGORIES = new Set(['nomailbox', 'accountproblem', 'dnsproblem']);
+/** Error categories where the receiver or a filter refused the message rather than the address. */
+const REJECT_CATEGORIES = new Set(['spam', 'blacklisted', 'contentfilter', 'spfproblem', 'whitelistingproblem', 'codeerror']);
+/** Error categories that do not concern delivery (our own cancel, ignored addresses). */
+const IGNORED_CATEGORIES = new Set(['ignore', 'manualcancel']);
 
 /**
  * Elastic Email over its REST API v4 with plain fetch: the generated SDKs declare no error
@@ -93,20 +102,93 @@ export class ElasticEmailAdapter implements ProviderAdapter {
     return judgeDomain(domain, record(res.json));
   }
 
-  async registerWebhooks(_server: ProviderServer, _url: string): Promise<WebhookRegistrationResult> {
-    throw notImplemented('webhook registration');
+  /**
+   * Elastic Email signs nothing, so the URL carries a secret we generate. The newer
+   * `/v4/webhook` API is used where the account has it (found again by our URL, so a retry
+   * updates rather than duplicates); otherwise NOT_SUPPORTED with the dashboard step, and the
+   * secret URL is still returned so the customer can paste it. Never throws for provider refusals.
+   */
+  async registerWebhooks(server: ProviderServer, url: string): Promise<WebhookRegistrationResult> {
+    const secret = randomBytes(24).toString('base64url');
+    const hookUrl = `${url}${url.includes('?') ? '&' : '?'}secret=${secret}`;
+    const result = (status: WebhookStatus, error: string | null, state: Record<string, string>) => ({
+      status,
+      url: hookUrl,
+      events: [...EE_WEBHOOK_EVENTS],
+      error,
+      state,
+    });
+    const payload = {
+      Name: `mailroute-${server.id.slice(0, 8)}`,
+      URL: hookUrl,
+      NotifyOncePerEmail: false,
+      NotificationForSent: true,
+      NotificationForOpened: false,
+      NotificationForClicked: false,
+      NotificationForUnsubscribed: false,
+      NotificationForAbuseReport: true,
+      NotificationForError: true,
+    };
+    try {
+      const list = await this.call(server, 'webhooks', 'GET', '/webhook', undefined, [403, 404, 405]);
+      if (list.status !== 200) return result(WebhookStatus.NOT_SUPPORTED, manualStep(hookUrl, list.status), { secret });
+      const existing = asArray(list.json).map(record).find((w) => sameBase(pickString(w, 'URL'), url));
+      const existingId = existing && pickString(existing, 'WebhookID');
+      let webhookId: string | undefined;
+      if (existingId) {
+        await this.call(server, 'webhooks', 'PUT', `/webhook/${encodeURIComponent(existingId)}`, { ...payload, IsEnabled: true });
+        webhookId = existingId;
+      } else {
+        const res = await this.call(server, 'webhooks', 'POST', '/webhook', payload, [403, 404, 405]);
+        if (res.status >= 400) return result(WebhookStatus.NOT_SUPPORTED, manualStep(hookUrl, res.status), { secret });
+        // The create response is unconfirmed (probably the Webhook); fall back to listing.
+        webhookId = pickString(record(res.json), 'WebhookID') ?? (await this.findWebhookId(server, hookUrl));
+      }
+      return result(WebhookStatus.REGISTERED, null, webhookId ? { secret, webhookId } : { secret });
+    } catch (err) {
+      if (!(err instanceof DeliveryError)) throw err;
+      return result(WebhookStatus.FAILED, err.message, { secret });
+    }
   }
 
-  async removeWebhooks(_server: ProviderServer, _registration: WebhookRegistrationResult): Promise<void> {
-    throw notImplemented('webhook removal');
+  /** Deletes only our webhook (by id, else by our URL); manual registrations are the customer's to remove. */
+  async removeWebhooks(server: ProviderServer, registration: WebhookRegistrationResult): Promise<void> {
+    if (registration.status === WebhookStatus.NOT_SUPPORTED) return;
+    const id =
+      registration.state?.webhookId ?? (registration.url ? await this.findWebhookId(server, registration.url) : undefined);
+    if (!id) return;
+    await this.call(server, 'webhooks', 'DELETE', `/webhook/${encodeURIComponent(id)}`, undefined, [404]);
   }
 
+  /**
+   * Authenticity is the secret in the URL (constant-time compare). Classic notifications are
+   * GET with query parameters; whether `/v4/webhook` ones POST JSON or a form is unconfirmed,
+   * so all three are read. AUTH_FAILED (→ 401) on a bad secret, MESSAGE_REJECTED (→ 400) when malformed.
+   */
   async parseWebhook(
     _server: ProviderServer,
-    _request: IncomingWebhookRequest,
-    _state: Record<string, string>,
+    request: IncomingWebhookRequest,
+    state: Record<string, string>,
   ): Promise<ParsedWebhookEvent[]> {
-    throw notImplemented('webhook parsing');
+    const query = new URL(request.url, 'http://webhook.local').searchParams;
+    if (!secretMatches(query.get('secret'), state.secret)) {
+      throw new DeliveryError({
+        code: DeliveryErrorCode.AUTH_FAILED,
+        message: 'Elastic Email notification secret is missing or wrong',
+        transient: false,
+        transport: TransportKind.API,
+      });
+    }
+    return notificationsOf(query, request.rawBody).flatMap((n) => {
+      const event = toEvent(n);
+      return event ? [event] : [];
+    });
+  }
+
+  private async findWebhookId(server: ProviderServer, url: string): Promise<string | undefined> {
+    const res = await this.call(server, 'webhooks', 'GET', '/webhook', undefined, [404]);
+    const match = asArray(res.json).map(record).find((w) => sameBase(pickString(w, 'URL'), url));
+    return match && pickString(match, 'WebhookID');
   }
 
   /** One API call; non-2xx (or a 200 saying success:false) becomes a classified DeliveryError. */
@@ -227,11 +309,100 @@ function record(v: unknown): Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
 }
 
-function notImplemented(what: string): DeliveryError {
+
+function manualStep(hookUrl: string, status: number): string {
+  const why =
+    status === 403
+      ? 'the API key lacks the ModifyWebNotifications access level'
+      : 'this Elastic Email account does not offer the webhook API';
+  return (
+    `Automatic registration is not possible (${why}). In the Elastic Email dashboard open ` +
+    `Settings → Notifications → HTTP Web Notification, set the Notification URL to ${hookUrl}, ` +
+    'tick Sent, Bounce/Error and Complaints under "Notify On", and save ' +
+    '(Elastic Email offers this on Marketing PRO / Email API PRO plans).'
+  );
+}
+
+/** Same endpoint ignoring the query string (where our secret lives, which rotates). */
+function sameBase(candidate: string | undefined, url: string): boolean {
+  if (!candidate) return false;
+  return candidate.split('?')[0] === url.split('?')[0];
+}
+
+function secretMatches(given: string | null, expected: string | undefined): boolean {
+  if (!given || !expected) return false;
+  const a = createHash('sha256').update(given).digest();
+  const b = createHash('sha256').update(expected).digest();
+  return timingSafeEqual(a, b);
+}
+
+/** One notification's fields, from the query (GET) or a JSON / form body (POST). */
+function notificationsOf(query: URLSearchParams, rawBody: Buffer): Record<string, string>[] {
+  const fromQuery = Object.fromEntries([...query].filter(([k]) => k !== 'secret'));
+  const body = rawBody.toString('utf8').trim();
+  if (!body) return [fromQuery];
+  if (body.startsWith('{') || body.startsWith('[')) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      throw malformed();
+    }
+    return (Array.isArray(parsed) ? parsed : [parsed]).map((item) => {
+      const flat: Record<string, string> = {};
+      for (const [k, v] of Object.entries(record(item))) {
+        if (typeof v === 'string' || typeof v === 'number') flat[k] = String(v);
+      }
+      return flat;
+    });
+  }
+  return [Object.fromEntries(new URLSearchParams(body))];
+}
+
+function toEvent(n: Record<string, string>): ParsedWebhookEvent | null {
+  const get = (name: string) => {
+    const key = Object.keys(n).find((k) => k.toLowerCase() === name);
+    return key === undefined ? undefined : n[key] || undefined;
+  };
+  const status = get('status')?.toLowerCase();
+  if (!status) throw malformed();
+  const category = get('category')?.toLowerCase() ?? '';
+  let kind: ParsedWebhookEvent['kind'];
+  if (status === 'sent') kind = 'DELIVERED';
+  else if (status === 'abusereport') kind = 'COMPLAINT';
+  else if (status === 'error') {
+    if (IGNORED_CATEGORIES.has(category)) return null;
+    kind = HARD_CATEGORIES.has(category) ? 'HARD_BOUNCE' : REJECT_CATEGORIES.has(category) ? 'REJECTED' : 'SOFT_BOUNCE';
+  } else return null; // Opened, Clicked, Unsubscribed: not delivery outcomes
+  const fields = ['transaction', 'messageid', 'to', 'status', 'category', 'date'].map((f) => get(f) ?? '');
+  return {
+    kind,
+    // Notifications carry no event id: a hash of what identifies the event dedupes retries.
+    eventId: createHash('sha256').update(fields.join('\n')).digest('hex'),
+    providerMessageId: get('messageid') ?? get('transaction') ?? null,
+    recipient: get('to') ?? null,
+    occurredAt: parseEeDate(get('date')),
+    detail: get('category'),
+  };
+}
+
+/** "2024-01-02 10:11:12" is UTC per the docs; the exact format is unconfirmed, so be lenient. */
+function parseEeDate(value: string | undefined): Date {
+  if (!value) return new Date();
+  const iso = /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2})?$/.test(value) ? `${value.replace(' ', 'T')}Z` : value;
+  const at = Date.parse(iso);
+  return Number.isNaN(at) ? new Date() : new Date(at);
+}
+
+function malformed(): DeliveryError {
   return new DeliveryError({
-    code: DeliveryErrorCode.PROVIDER_ERROR,
-    message: `Elastic Email ${what} is not implemented yet`,
+    code: DeliveryErrorCode.MESSAGE_REJECTED,
+    message: 'The Elastic Email notification is malformed (no status)',
     transient: false,
     transport: TransportKind.API,
   });
+}
+
+function asArray(v: unknown): unknown[] {
+  return Array.isArray(v) ? v : [];
 }
