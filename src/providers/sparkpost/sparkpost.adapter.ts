@@ -16,12 +16,12 @@ import { httpRequest, HttpResponse } from '../shared/http-client';
 import { classifySparkPostError, SparkPostOperation } from './sparkpost-errors';
 
 const US_API = 'https://api.sparkpost.com/api/v1';
+const EU_API = 'https://api.eu.sparkpost.com/api/v1';
 /** The events the webhooks feature consumes (issue 8). */
 const SPARKPOST_WEBHOOK_EVENTS = ['bounce', 'spam_complaint', 'delivery', 'out_of_band', 'policy_rejection'] as const;
 const WEBHOOK_USER = 'mailroute';
 /** bounce_class → hard (suppress): Hard 10/30/90 and Admin 25/80 per SparkPost's classification doc. */
 const HARD_BOUNCE_CLASSES = new Set(['10', '25', '30', '80', '90']);
-const EU_API = 'https://api.eu.sparkpost.com/api/v1';
 
 /**
  * SparkPost over its REST API v1 with plain fetch: the official node client has been
@@ -47,11 +47,10 @@ export class SparkPostAdapter implements ProviderAdapter {
     if (message.replyTo) content.reply_to = message.replyTo;
     if (Object.keys(headers).length) content.headers = headers;
 
-    const options: Record<string, unknown> = { transactional: true };
-    if (server.ipPool) options.ip_pool = server.ipPool;
-
+    // No `transactional` flag: it would make SparkPost skip the account's unsubscribe list,
+    // which is the tenant's call, not ours. Only the server's IP pool is forced.
     const res = await this.call(server, 'send', 'POST', '/transmissions', {
-      options,
+      ...(server.ipPool ? { options: { ip_pool: server.ipPool } } : {}),
       recipients: [{ address: toAddress(message.to) }],
       content,
     });
@@ -114,7 +113,7 @@ export class SparkPostAdapter implements ProviderAdapter {
       const existing = await this.findWebhook(server, url);
       const password = randomBytes(24).toString('base64url');
       const body = {
-        name: `mailroute-${server.id.slice(0, 8)}`, // SparkPost caps webhook names at a few dozen bytes
+        name: `mailroute-${server.id.slice(0, 8)}`, // kept short: SparkPost limits webhook name length
         target: url,
         events,
         active: true,
@@ -166,7 +165,7 @@ export class SparkPostAdapter implements ProviderAdapter {
     request: IncomingWebhookRequest,
     state: Record<string, string>,
   ): Promise<ParsedWebhookEvent[]> {
-    if (!basicAuthMatches(request.headers.authorization, state.username, state.password)) {
+    if (!basicAuthMatches(headerOf(request, 'authorization'), state.username, state.password)) {
       throw new DeliveryError({
         code: DeliveryErrorCode.AUTH_FAILED,
         message: 'SparkPost webhook credentials are missing or wrong',
@@ -288,6 +287,12 @@ function record(v: unknown): Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
 }
 
+
+/** Node lower-cases header names, but a hand-built request may not. */
+function headerOf(request: IncomingWebhookRequest, name: string): string | string[] | undefined {
+  const key = Object.keys(request.headers).find((k) => k.toLowerCase() === name);
+  return key === undefined ? undefined : request.headers[key];
+}
 
 /** Constant-time check of `Authorization: Basic base64(user:pass)` against what we registered. */
 function basicAuthMatches(header: string | string[] | undefined, user?: string, pass?: string): boolean {
