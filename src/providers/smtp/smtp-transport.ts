@@ -49,6 +49,20 @@ export function providerIdFromReply(response: string | undefined): string | null
   return ok ? ok[1] : null;
 }
 
+/** Longest header line we write as given; RFC 5322 allows 998 characters. */
+const MAX_RAW_HEADER = 990;
+
+/**
+ * Printable-ASCII values go out exactly as given: nodemailer would otherwise MIME-encode
+ * provider option headers (X-MSYS-API, X-SMTPAPI, X-Mailgun-Variables carry JSON) into
+ * =?UTF-8?Q?…?= words the provider cannot read. Anything else (non-ASCII, control
+ * characters, very long) is left to nodemailer to encode and fold safely.
+ */
+function headerValue(header: MessageHeader): string | { prepared: true; value: string } {
+  const printable = /^[\x20-\x7e]*$/.test(header.value);
+  return printable && header.name.length + header.value.length + 2 <= MAX_RAW_HEADER ? { prepared: true, value: header.value } : header.value;
+}
+
 /**
  * Sends through plain SMTP with nodemailer: one pool per delivery server, rebuilt when the
  * credentials change. Every connection goes to the address the outbound guard checked.
@@ -250,7 +264,7 @@ export class SmtpTransport {
   }
 
   private mailOptions(message: OutgoingMessage, extraHeaders: MessageHeader[]): SendMailOptions {
-    const headers = [...(message.headers ?? []), ...extraHeaders].map((h) => ({ key: h.name, value: h.value }));
+    const headers = [...(message.headers ?? []), ...extraHeaders].map((h) => ({ key: h.name, value: headerValue(h) }));
     return {
       from: message.from,
       to: message.to,
