@@ -9,4 +9,5 @@ module.exports = {
   globalTeardown: '<rootDir>/test/utils/global-teardown.ts',
   testTimeout: 30000,
   maxWorkers: 2,
+  reporters: ['default', '<rootDir>/test/utils/summary-reporter.js'],
 };

@@ -1,4 +1,4 @@
-import { MigrationInterface, QueryRunner } from "typeorm";
+import { type MigrationInterface, type QueryRunner } from "typeorm";
 
 export class CreateAccountsAndApiTokens1795444407187 implements MigrationInterface {
     name = 'CreateAccountsAndApiTokens1795444407187'

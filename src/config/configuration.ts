@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { DEFAULT_PROVIDER_TIMEOUTS, ProvidersConfig } from '../providers/providers.config';
-import { EnvironmentVariables } from './env.validation';
+import { DEFAULT_PROVIDER_TIMEOUTS, type ProvidersConfig } from '../providers/providers.config';
+import { type EnvironmentVariables } from './env.validation';
 
 /** The typed configuration the app reads; built once from validated env. */
 export interface AppConfig {

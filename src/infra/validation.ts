@@ -1,4 +1,4 @@
-import { registerDecorator, ValidationOptions } from 'class-validator';
+import { registerDecorator, type ValidationOptions } from 'class-validator';
 import { IANAZone } from 'luxon';
 
 /** A valid IANA time-zone name such as "Asia/Kolkata" (offsets like "+05:30" are refused). */

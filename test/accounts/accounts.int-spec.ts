@@ -1,6 +1,7 @@
 import { Client } from 'pg';
+import { QueryStats } from '../../src/infra/database/query-stats';
 import { newAgency, newSubAccount, newToken } from '../factories/accounts';
-import { createTestApp, TestApp } from '../utils/create-test-app';
+import { createTestApp, type TestApp } from '../utils/create-test-app';
 
 describe('accounts', () => {
   let t: TestApp;
@@ -124,5 +125,31 @@ describe('accounts', () => {
     await t.gqlOk(`mutation($id: ID!) { setAccountAddons(accountId: $id, addons: [CUSTOM_SMTP, CUSTOM_SMTP]) { id } }`, { id: agency.id });
     const data = await t.gqlOk<{ account: { addons: string[]; effectiveAddons: string[] } }>(`query($id: ID!) { account(id: $id) { addons effectiveAddons } }`, { id: sub.id });
     expect(data).toEqual({ account: { addons: [], effectiveAddons: ['CUSTOM_SMTP'] } });
+  });
+
+  it('resolves nested parent and subAccounts with a number of queries that does not grow with the list', async () => {
+    const stats = t.app.get(QueryStats);
+    const q = `query($first: Int) { accounts(first: $first) { edges { node { id parent { id effectiveAddons } subAccounts { id parent { name } } effectiveAddons } } } }`;
+    const measure = async (agencies: number): Promise<number> => {
+      const t2 = await createTestApp();
+      try {
+        for (let i = 0; i < agencies; i++) {
+          const agency = await newAgency(t2);
+          await newSubAccount(t2, agency.id);
+          await newSubAccount(t2, agency.id);
+        }
+        await t2.gqlOk(q, { first: 100 }); // warm-up (token lookup caching, prepared plans)
+        const before = t2.app.get(QueryStats).count;
+        await t2.gqlOk(q, { first: 100 });
+        return t2.app.get(QueryStats).count - before;
+      } finally {
+        await t2.close();
+      }
+    };
+    expect(stats).toBeInstanceOf(QueryStats);
+    const small = await measure(2);
+    const large = await measure(8);
+    expect(large).toBe(small);
+    expect(large).toBeLessThanOrEqual(5);
   });
 });

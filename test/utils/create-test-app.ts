@@ -4,7 +4,7 @@ import Redis from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import request from 'supertest';
 import { AppModule } from '../../src/app.module';
-import { AppConfig, buildAppConfig } from '../../src/config/configuration';
+import { type AppConfig, buildAppConfig } from '../../src/config/configuration';
 import { validateEnv } from '../../src/config/env.validation';
 import { configureApp } from '../../src/configure-app';
 import { createTestDatabase, dropTestDatabase, TEST_REDIS_URL, urlFor } from './test-db';

@@ -1,6 +1,6 @@
 import type { AccountEntity } from './account.entity';
 import type { ApiTokenEntity } from './api-token.entity';
-import { AccountKind, AccountModel } from './account.model';
+import { AccountKind, type AccountModel } from './account.model';
 import type { ApiTokenModel } from './api-token.model';
 
 export function toAccountModel(e: AccountEntity): AccountModel {

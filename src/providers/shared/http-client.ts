@@ -52,7 +52,8 @@ export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
 }
 
 function networkError(err: unknown, timeoutMs: number): DeliveryError {
-  const name = err instanceof Error ? err.name : '';
+  // Not `instanceof Error`: fetch's abort errors may come from another realm (jest's sandbox).
+  const name = typeof err === 'object' && err !== null && 'name' in err ? String(err.name) : '';
   if (name === 'TimeoutError' || name === 'AbortError') {
     return new DeliveryError({
       code: DeliveryErrorCode.TIMEOUT,

@@ -1,0 +1,62 @@
+import { buildAppConfig } from '../../src/config/configuration';
+import { ConfigError, validateEnv } from '../../src/config/env.validation';
+import { checkPostgres, checkRedis } from '../../src/infra/preflight';
+
+describe('configuration', () => {
+  it('fills every default of CONTRACT.md section 1', () => {
+    const config = buildAppConfig(validateEnv({}));
+    expect(config).toMatchObject({
+      port: 3000,
+      publicUrl: 'http://localhost:3000',
+      role: 'all',
+      workerConcurrency: 50,
+      database: { url: 'postgres://postgres@127.0.0.1:5432/mailroute' },
+      redis: { url: 'redis://127.0.0.1:6379' },
+      providers: { allowPrivate: true },
+    });
+    expect(config.auth.adminTokenGenerated).toBe(true);
+    expect(config.snsCertUrlPattern.test('https://sns.us-east-1.amazonaws.com/cert.pem')).toBe(true);
+    expect(config.snsCertUrlPattern.test('https://evil.example.com/sns.us-east-1.amazonaws.com/')).toBe(false);
+  });
+
+  it.each([
+    [{ PORT: 'eighty' }, 'PORT'],
+    [{ PORT: '70000' }, 'PORT'],
+    [{ ROLE: 'scheduler' }, 'ROLE'],
+    [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL'],
+    [{ REDIS_URL: 'localhost:6379' }, 'REDIS_URL'],
+    [{ WORKER_CONCURRENCY: '0' }, 'WORKER_CONCURRENCY'],
+    [{ CREDENTIALS_KEY: 'too-short' }, 'CREDENTIALS_KEY'],
+    [{ OUTBOUND_ALLOW_PRIVATE: 'maybe' }, 'OUTBOUND_ALLOW_PRIVATE'],
+    [{ SENDGRID_API_URL: 'not a url' }, 'SENDGRID_API_URL'],
+    [{ SNS_CERT_URL_PATTERN: '([' }, 'SNS_CERT_URL_PATTERN'],
+    [{ NODE_ENV: 'production' }, 'CREDENTIALS_KEY'],
+  ])('a bad variable stops the start naming it: %j', (env, name) => {
+    let error: unknown;
+    try {
+      validateEnv(env);
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).variables).toContain(name);
+    expect((error as ConfigError).message).toContain(name);
+  });
+
+  it('production defaults: private destinations refused, no generated admin token', () => {
+    const config = buildAppConfig(validateEnv({ NODE_ENV: 'production', CREDENTIALS_KEY: Buffer.alloc(32, 7).toString('base64') }));
+    expect(config.providers.allowPrivate).toBe(false);
+    expect(config.auth.adminToken).toBe('');
+    expect(config.credentials.derived).toBe(false);
+  });
+
+  it('unreachable PostgreSQL and Redis give one line naming the URL (password hidden) and how to start the service', async () => {
+    const pg = await checkPostgres('postgres://postgres:hunter2@127.0.0.1:1/mailroute');
+    expect(pg).toMatch(/^PostgreSQL is not reachable at postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:1\/mailroute .*pg_ctlcluster.*DATABASE_URL\.$/);
+    expect(pg).not.toContain('hunter2');
+    expect(pg).not.toContain('\n');
+    const redis = await checkRedis('redis://127.0.0.1:1');
+    expect(redis).toMatch(/^Redis is not reachable at redis:\/\/127\.0\.0\.1:1 .*redis-server.*REDIS_URL\.$/);
+    expect(await checkRedis('redis://127.0.0.1:6379')).toBeNull();
+  });
+});
