@@ -2,7 +2,7 @@ import { DeliveryErrorCode, SmtpSecurity, TransportKind } from '../../src/provid
 import { DeliveryError } from '../../src/providers/delivery-error';
 import type { OutgoingMessage, SmtpCredentials } from '../../src/providers/provider.types';
 import type { ProvidersConfig } from '../../src/providers/providers.config';
-import { SmtpTransport } from '../../src/providers/smtp/smtp-transport';
+import { SmtpTransport, providerIdFromReply } from '../../src/providers/smtp/smtp-transport';
 import { SmtpSink } from '../utils/smtp-sink';
 
 const TIMEOUT_MS = 500;
@@ -82,6 +82,28 @@ describe('SMTP transport against the sink', () => {
     expect(received.messageId).toBe('<order-42@mailroute.test>');
     expect(received.user).toBe('relay-user');
     expect(result).toEqual({ transport: TransportKind.SMTP, providerMessageId: received.queueId, from: 'Shop <orders@shop.example>' });
+  });
+
+  it('a host name is resolved once and the connection goes to the checked address', async () => {
+    // The sink listens on 127.0.0.1 only: this works because the guard's IPv4 answer is what nodemailer dials.
+    await transport.send(serverId(), { ...creds, host: 'localhost' }, message({ subject: 'by name' }));
+    const [received] = await sink.waitFor(1, 2_000);
+    expect(received.subject).toBe('by name');
+  });
+
+  it('a header value cannot inject another header', async () => {
+    await transport.send(serverId(), creds, message({ headers: [{ name: 'X-Note', value: 'hi\r\nBcc: thief@evil.example' }] }));
+    const [received] = await sink.waitFor(1, 2_000);
+    expect(received.envelope.to).toEqual(['buyer@customer.example']);
+    expect(received.headers.bcc).toBeUndefined();
+    expect(received.raw).not.toMatch(/^Bcc:/im);
+  });
+
+  it('sends JSON option headers (X-SMTPAPI style) as given, not MIME-encoded', async () => {
+    const json = '{"unique_args":{"order":"42"},"category":["receipts"]}';
+    await transport.send(serverId(), creds, message({ headers: [{ name: 'X-SMTPAPI', value: json }] }));
+    const [received] = await sink.waitFor(1, 2_000);
+    expect(received.raw).toContain(`X-SMTPAPI: ${json}\r\n`);
   });
 
   it('reuses the pooled connection for the next message (one login for two sends)', async () => {
@@ -244,5 +266,18 @@ describe('SMTP transport against the sink', () => {
     const throttled = await failure(transport.checkSender(creds, 'orders@shop.example'));
     expect(throttled.code).toBe(DeliveryErrorCode.THROTTLED);
     expect(throttled.smtpStep).toBe('MAIL_FROM');
+  });
+});
+
+describe('providerIdFromReply', () => {
+  it.each([
+    ['250 2.0.0 Ok: queued as 4F9A1C2B3D', '4F9A1C2B3D'],
+    ['250 Ok 0100018c3b9f5a2e-7d2c7a1b-5b1e-4a55-9a0e-6b0f1c2d3e4f-000000', '0100018c3b9f5a2e-7d2c7a1b-5b1e-4a55-9a0e-6b0f1c2d3e4f-000000'],
+    ['250 2.0.0 OK 1a/2B-12345-6789ABCD', '1a/2B-12345-6789ABCD'],
+    ['250 Great success', null],
+    ['250 OK', null],
+    [undefined, null],
+  ])('%s → %s', (reply, id) => {
+    expect(providerIdFromReply(reply)).toBe(id);
   });
 });

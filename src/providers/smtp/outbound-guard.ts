@@ -114,7 +114,8 @@ export async function checkSmtpDestination(
       }
     }
   }
-  const chosen = addresses[0];
+  // IPv4 first, as nodemailer itself does: many hosts have no IPv6 route even when a name has AAAA.
+  const chosen = addresses.find((a) => a.family === 4) ?? addresses[0];
   return {
     address: chosen.address,
     family: chosen.family === 6 ? 6 : 4,
