@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, randomUUID, sign, type KeyObject } from 'node:crypto';
 import { FakeHttpServer, type FailureMode, type FakeReply, type RecordedRequest } from './fake-http-server';
 
 /** A message the fake accepted, in a form tests can assert on. */
@@ -11,6 +11,17 @@ export interface SendGridAcceptedMessage {
   html?: string;
   replyTo?: string;
   headers: Record<string, string>;
+}
+
+/** One event webhook as the multiple-webhooks API stores it (plus the signing key pair). */
+export interface SendGridFakeWebhook {
+  id: string;
+  url: string;
+  enabled: boolean;
+  friendly_name: string | null;
+  settings: Record<string, unknown>;
+  publicKey?: string;
+  privateKey?: KeyObject;
 }
 
 export interface SendGridFakeOptions {
@@ -44,6 +55,9 @@ export class SendGridFake extends FakeHttpServer {
   verifiedSenders: { email: string; verified: boolean }[];
   authenticatedDomains: { domain: string; valid: boolean }[];
   readonly accepted: SendGridAcceptedMessage[] = [];
+  /** The account's event webhooks, ours and the customer's. */
+  readonly webhooks = new Map<string, SendGridFakeWebhook>();
+  maxWebhooks = 5;
 
   /** 429 as SendGrid documents it, plus a Retry-After so clients can be told when to come back. */
   static throttled(retryAfterSeconds: number): FailureMode {
@@ -103,6 +117,105 @@ export class SendGridFake extends FakeHttpServer {
         };
       }),
     );
+
+    // Multiple event webhooks (PROVIDERS.md §2.4). "/all" and "/signed/:id" before "/:id".
+    const base = '/v3/user/webhooks/event/settings';
+    this.route('GET', `${base}/all`, (req) =>
+      this.authed(req, () => ({
+        status: 200,
+        body: { max_allowed: this.maxWebhooks, webhooks: [...this.webhooks.values()].map(webhookBody) },
+      })),
+    );
+    this.route('POST', base, (req) => this.authed(req, () => this.createWebhook(req)));
+    this.route('PATCH', `${base}/signed/:id`, (req, p) =>
+      this.authed(req, () => {
+        const hook = this.webhooks.get(p.id);
+        if (!hook) return { status: 404, body: { errors: [{ message: 'Invalid id provided.' }] } };
+        if (asRecord(req.json).enabled === true) {
+          const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+          hook.publicKey = publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
+          hook.privateKey = privateKey;
+        } else {
+          hook.publicKey = undefined;
+          hook.privateKey = undefined;
+        }
+        return { status: 200, body: { id: hook.id, public_key: hook.publicKey ?? '' } };
+      }),
+    );
+    this.route('GET', `${base}/:id`, (req, p) =>
+      this.authed(req, () => {
+        const hook = this.webhooks.get(p.id);
+        return hook ? { status: 200, body: webhookBody(hook) } : { status: 404, body: { errors: [{ message: 'Invalid id provided.' }] } };
+      }),
+    );
+    this.route('PATCH', `${base}/:id`, (req, p) =>
+      this.authed(req, () => {
+        const hook = this.webhooks.get(p.id);
+        if (!hook) return { status: 404, body: { errors: [{ message: 'Invalid id provided.' }] } };
+        const { url, enabled, friendly_name, ...settings } = asRecord(req.json);
+        if (typeof url === 'string') hook.url = url;
+        if (typeof enabled === 'boolean') hook.enabled = enabled;
+        if (typeof friendly_name === 'string') hook.friendly_name = friendly_name;
+        Object.assign(hook.settings, settings);
+        return { status: 200, body: webhookBody(hook) };
+      }),
+    );
+    this.route('DELETE', `${base}/:id`, (req, p) =>
+      this.authed(req, () => {
+        if (!this.webhooks.delete(p.id)) return { status: 404, body: { errors: [{ message: 'Invalid id provided.' }] } };
+        return { status: 204 };
+      }),
+    );
+  }
+
+  /** Seed a webhook the customer already has (tests assert we never touch it). */
+  addWebhook(url: string, friendlyName = 'customer'): SendGridFakeWebhook {
+    const hook: SendGridFakeWebhook = { id: randomUUID(), url, enabled: true, friendly_name: friendlyName, settings: { bounce: true } };
+    this.webhooks.set(hook.id, hook);
+    return hook;
+  }
+
+  /** Sign a batch as SendGrid does: ECDSA P-256/SHA-256 over timestamp + raw body, base64 DER. */
+  signedPost(webhookId: string, events: unknown[] | Buffer, timestamp = String(Math.floor(Date.now() / 1000))) {
+    const hook = this.webhooks.get(webhookId);
+    if (!hook?.privateKey) throw new Error(`fake: webhook ${webhookId} is not signed`);
+    const rawBody = Buffer.isBuffer(events) ? events : Buffer.from(JSON.stringify(events));
+    const signature = sign('sha256', Buffer.concat([Buffer.from(timestamp), rawBody]), hook.privateKey).toString('base64');
+    return {
+      rawBody,
+      url: '/webhooks/sendgrid/x',
+      headers: {
+        'content-type': 'application/json',
+        'x-twilio-email-event-webhook-signature': signature,
+        'x-twilio-email-event-webhook-timestamp': timestamp,
+      } as Record<string, string>,
+    };
+  }
+
+  private createWebhook(req: RecordedRequest): FakeReply {
+    const { url, enabled, friendly_name, ...settings } = asRecord(req.json);
+    if (typeof url !== 'string' || !/^https?:\/\//.test(url)) {
+      return { status: 400, body: { errors: [{ message: `'${String(url)}' is not a valid url` }] } };
+    }
+    const clash = [...this.webhooks.values()].find((w) => w.url === url);
+    if (clash) {
+      return {
+        status: 400,
+        body: { errors: [{ message: `Webhook at '${url}' already exists. Please provide a unique URL.`, id: clash.id, url }] },
+      };
+    }
+    if (this.webhooks.size >= this.maxWebhooks) {
+      return { status: 400, body: { errors: [{ message: 'You have reached the maximum number of webhooks per your current billing plan.' }] } };
+    }
+    const hook: SendGridFakeWebhook = {
+      id: randomUUID(),
+      url,
+      enabled: enabled !== false,
+      friendly_name: typeof friendly_name === 'string' ? friendly_name : null,
+      settings,
+    };
+    this.webhooks.set(hook.id, hook);
+    return { status: 201, body: webhookBody(hook) };
   }
 
   /** A valid Bearer key, or SendGrid's 401. */
@@ -154,6 +267,19 @@ export class SendGridFake extends FakeHttpServer {
       this.authenticatedDomains.some((d) => d.valid && d.domain.toLowerCase() === domain)
     );
   }
+}
+
+function webhookBody(hook: SendGridFakeWebhook): Record<string, unknown> {
+  return {
+    ...hook.settings,
+    id: hook.id,
+    url: hook.url,
+    enabled: hook.enabled,
+    friendly_name: hook.friendly_name,
+    created_date: '2026-01-01T00:00:00Z',
+    updated_date: '2026-01-01T00:00:00Z',
+    ...(hook.publicKey ? { public_key: hook.publicKey } : {}),
+  };
 }
 
 function asRecord(v: unknown): Record<string, unknown> {

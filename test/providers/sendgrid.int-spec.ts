@@ -1,6 +1,6 @@
 import { createServer } from 'node:net';
 import { DeliveryError } from '../../src/providers/delivery-error';
-import { DeliveryErrorCode, DeliveryProvider, TransportKind } from '../../src/providers/provider.enums';
+import { DeliveryErrorCode, DeliveryProvider, TransportKind, WebhookStatus } from '../../src/providers/provider.enums';
 import type { ProviderServer } from '../../src/providers/provider.types';
 import type { ProvidersConfig } from '../../src/providers/providers.config';
 import { SendGridAdapter } from '../../src/providers/sendgrid/sendgrid.adapter';
@@ -155,6 +155,103 @@ describe('SendGridAdapter against the SendGrid fake', () => {
     const err = await caught(closed.verifyCredentials(server()));
     expect(err.code).toBe(DeliveryErrorCode.CONNECTION_FAILED);
     expect(err.transient).toBe(true);
+  });
+});
+
+describe('SendGridAdapter webhooks against the SendGrid fake', () => {
+  const fake = new SendGridFake({ apiKeys: [KEY] });
+  let adapter: SendGridAdapter;
+  const server: ProviderServer = { id: 'srv-wh', provider: DeliveryProvider.SENDGRID, credentials: { sendgrid: { apiKey: KEY } } };
+  const URL = 'https://mailroute.test/webhooks/sendgrid/srv-wh';
+
+  beforeAll(async () => {
+    adapter = new SendGridAdapter(config({ sendgridApiUrl: (await fake.start()) + '/' }));
+  });
+  afterAll(() => fake.stop());
+
+  it('registers a new signed webhook of its own, idempotently, and removes only it', async () => {
+    const customer = fake.addWebhook('https://customer.example/hook');
+    const first = await adapter.registerWebhooks(server, URL);
+    expect(first).toMatchObject({ status: WebhookStatus.REGISTERED, url: URL, error: null });
+    expect(first.events).toEqual(['bounce', 'dropped', 'spamreport', 'delivered', 'deferred']);
+    const ours = fake.webhooks.get(first.state?.webhookId ?? '');
+    expect(ours?.url).toBe(URL);
+    expect(ours?.settings).toMatchObject({ bounce: true, dropped: true, spam_report: true, delivered: true, deferred: true, open: false });
+    expect(first.state?.publicKey).toBe(ours?.publicKey);
+    expect(fake.requests.some((r) => r.method === 'POST' && r.path === '/v3/user/webhooks/event/settings')).toBe(true);
+
+    const posts = () => fake.requests.filter((r) => r.method === 'POST').length;
+    const postsBefore = posts();
+    const again = await adapter.registerWebhooks(server, URL);
+    expect(again.status).toBe(WebhookStatus.REGISTERED);
+    expect(again.state?.webhookId).toBe(first.state?.webhookId);
+    expect(posts()).toBe(postsBefore);
+    expect([...fake.webhooks.values()].filter((w) => w.url === URL)).toHaveLength(1);
+
+    await adapter.removeWebhooks(server, again);
+    expect(fake.webhooks.has(first.state?.webhookId ?? '')).toBe(false);
+    expect(fake.webhooks.get(customer.id)).toEqual(customer);
+    await expect(adapter.removeWebhooks(server, again)).resolves.toBeUndefined();
+  });
+
+  it('a refused registration is FAILED with a reason, not an exception', async () => {
+    const result = await adapter.registerWebhooks({ ...server, credentials: { sendgrid: { apiKey: SECRET_KEY } } }, URL);
+    expect(result.status).toBe(WebhookStatus.FAILED);
+    expect(result.error).toMatch(/rejected the API key/);
+    expect(result.error).not.toContain(SECRET_KEY);
+  });
+
+  describe('parseWebhook', () => {
+    let state: Record<string, string>;
+    let webhookId: string;
+    const events = [
+      { email: 'A@example.org', timestamp: 1513299569, event: 'bounce', type: 'bounce', sg_event_id: 'ev-1', sg_message_id: '14c5d75ce93.dfd.64b469.filter0001.16648.5515E0B88.0', reason: '500 unknown recipient', status: '5.0.0' },
+      { email: 'b@example.org', timestamp: 1513299569, event: 'bounce', type: 'blocked', sg_event_id: 'ev-2', sg_message_id: 'Xm1d.recvd-5f8-1-0' },
+      { email: 'c@example.org', timestamp: 1513299569, event: 'spamreport', sg_event_id: 'ev-3', sg_message_id: 'Zz9.filter1' },
+      { email: 'd@example.org', timestamp: 1513299569, event: 'delivered', sg_event_id: 'ev-4', sg_message_id: 'Dd1.filter1', response: '250 OK' },
+      { email: 'e@example.org', timestamp: 1513299569, event: 'deferred', sg_event_id: 'ev-5', sg_message_id: 'Ee1.filter1' },
+      { email: 'f@example.org', timestamp: 1513299569, event: 'dropped', sg_event_id: 'ev-6', sg_message_id: 'Ff1.filter1', reason: 'Bounced Address' },
+      { email: 'g@example.org', timestamp: 1513299569, event: 'open', sg_event_id: 'ev-7' },
+    ];
+
+    beforeAll(async () => {
+      const reg = await adapter.registerWebhooks(server, URL + '/parse');
+      state = reg.state ?? {};
+      webhookId = state.webhookId;
+    });
+
+    it('accepts a correctly signed batch and maps each event', async () => {
+      const parsed = await adapter.parseWebhook(server, fake.signedPost(webhookId, events), state);
+      expect(parsed.map((e) => [e.kind, e.eventId, e.providerMessageId, e.recipient])).toEqual([
+        ['HARD_BOUNCE', 'ev-1', '14c5d75ce93.dfd.64b469', 'a@example.org'],
+        ['SOFT_BOUNCE', 'ev-2', 'Xm1d', 'b@example.org'],
+        ['COMPLAINT', 'ev-3', 'Zz9', 'c@example.org'],
+        ['DELIVERED', 'ev-4', 'Dd1', 'd@example.org'],
+        ['DEFERRED', 'ev-5', 'Ee1', 'e@example.org'],
+        ['REJECTED', 'ev-6', 'Ff1', 'f@example.org'],
+      ]);
+      expect(parsed[0].occurredAt.toISOString()).toBe('2017-12-15T00:59:29.000Z');
+      expect(parsed[0].detail).toContain('500 unknown recipient');
+    });
+
+    it('rejects a tampered body, a foreign signature, a stale timestamp and missing headers as AUTH_FAILED', async () => {
+      const good = fake.signedPost(webhookId, events);
+      const tampered = { ...good, rawBody: Buffer.from(good.rawBody.toString().replace('"ev-1"', '"ev-9"')) };
+      expect(tampered.rawBody.equals(good.rawBody)).toBe(false);
+      const other = await adapter.registerWebhooks(server, URL + '/other');
+      const foreign = fake.signedPost(other.state?.webhookId ?? '', events);
+      const stale = fake.signedPost(webhookId, events, String(Math.floor(Date.now() / 1000) - 3600));
+      const missing = { ...good, headers: { 'content-type': 'application/json' } };
+      for (const req of [tampered, foreign, stale, missing]) {
+        const err = await caught(adapter.parseWebhook(server, req, state));
+        expect(err.code).toBe(DeliveryErrorCode.AUTH_FAILED);
+      }
+    });
+
+    it('a signed body that is not a JSON array is MESSAGE_REJECTED', async () => {
+      const err = await caught(adapter.parseWebhook(server, fake.signedPost(webhookId, Buffer.from('{"not":"an array"}')), state));
+      expect(err.code).toBe(DeliveryErrorCode.MESSAGE_REJECTED);
+    });
   });
 });
 

@@ -1,7 +1,8 @@
+import { createHash, createPublicKey, verify } from 'node:crypto';
 import { Client } from '@sendgrid/client';
 import { MailService } from '@sendgrid/mail';
 import { DeliveryError } from '../delivery-error';
-import { DeliveryErrorCode, DeliveryProvider, TransportKind } from '../provider.enums';
+import { DeliveryErrorCode, DeliveryProvider, TransportKind, WebhookStatus } from '../provider.enums';
 import type {
   ApiKeyCredentials,
   IncomingWebhookRequest,
@@ -115,20 +116,120 @@ export class SendGridAdapter implements ProviderAdapter {
     }
   }
 
-  async registerWebhooks(_server: ProviderServer, _url: string): Promise<WebhookRegistrationResult> {
-    throw notImplemented('webhook registration');
+  /**
+   * One event webhook of our own (multiple-webhooks API), found again by URL on retry and
+   * updated in place; the account's other webhooks are never touched. Signing is enabled and
+   * its public key kept in `state`. Provider refusals come back as FAILED so saving the
+   * server is never blocked.
+   */
+  async registerWebhooks(server: ProviderServer, url: string): Promise<WebhookRegistrationResult> {
+    const events = [...SENDGRID_WEBHOOK_EVENTS];
+    try {
+      const { client, secrets } = this.session(server);
+      const settings = {
+        enabled: true,
+        url,
+        friendly_name: `mailroute ${server.id}`.slice(0, 64),
+        bounce: true,
+        dropped: true,
+        deferred: true,
+        delivered: true,
+        spam_report: true,
+        processed: false,
+        open: false,
+        click: false,
+        unsubscribe: false,
+        group_unsubscribe: false,
+        group_resubscribe: false,
+      };
+      let webhookId: string;
+      try {
+        const existing = await this.findWebhook(client, url);
+        if (existing) {
+          await client.request({ method: 'PATCH', url: `/v3/user/webhooks/event/settings/${encodeURIComponent(existing)}`, body: settings });
+          webhookId = existing;
+        } else {
+          const [, created] = await client.request({ method: 'POST', url: '/v3/user/webhooks/event/settings', body: settings });
+          const id = isRecord(created) ? created.id : undefined;
+          if (typeof id !== 'string' || !id) throw noId('created the event webhook but returned no id');
+          webhookId = id;
+        }
+        const [, signed] = await client.request({
+          method: 'PATCH',
+          url: `/v3/user/webhooks/event/settings/signed/${encodeURIComponent(webhookId)}`,
+          body: { enabled: true },
+        });
+        const publicKey = isRecord(signed) && typeof signed.public_key === 'string' ? signed.public_key : '';
+        if (!publicKey) throw noId('enabled webhook signing but returned no public key');
+        return { status: WebhookStatus.REGISTERED, url, events, error: null, state: { webhookId, publicKey } };
+      } catch (err) {
+        throw sendGridErrorFrom(err, secrets);
+      }
+    } catch (err) {
+      if (!(err instanceof DeliveryError)) throw err;
+      return { status: WebhookStatus.FAILED, url, events, error: err.message };
+    }
   }
 
-  async removeWebhooks(_server: ProviderServer, _registration: WebhookRegistrationResult): Promise<void> {
-    throw notImplemented('webhook removal');
+  /** Deletes only our webhook (by id, else by our URL); already gone is fine. */
+  async removeWebhooks(server: ProviderServer, registration: WebhookRegistrationResult): Promise<void> {
+    const { client, secrets } = this.session(server);
+    try {
+      const id = registration.state?.webhookId || (registration.url ? await this.findWebhook(client, registration.url) : undefined);
+      if (!id) return;
+      await client.request({ method: 'DELETE', url: `/v3/user/webhooks/event/settings/${encodeURIComponent(id)}` });
+    } catch (err) {
+      if (isRecord(err) && err.code === 404) return;
+      throw sendGridErrorFrom(err, secrets);
+    }
   }
 
+  /**
+   * Verifies SendGrid's ECDSA (P-256, SHA-256) signature over timestamp + raw body with the
+   * public key stored at registration, rejects stale timestamps, then maps the batch.
+   * AUTH_FAILED → 401, MESSAGE_REJECTED → 400 for the webhook controller.
+   */
   async parseWebhook(
     _server: ProviderServer,
-    _request: IncomingWebhookRequest,
-    _state: Record<string, string>,
+    request: IncomingWebhookRequest,
+    state: Record<string, string>,
+    now = Date.now(),
   ): Promise<ParsedWebhookEvent[]> {
-    throw notImplemented('webhook parsing');
+    const signature = headerValue(request.headers, SIGNATURE_HEADER);
+    const timestamp = headerValue(request.headers, TIMESTAMP_HEADER);
+    if (!signature || !timestamp || !state.publicKey) throw webhookAuthFailed('signature headers or key missing');
+    const seconds = Number(timestamp);
+    if (!Number.isFinite(seconds) || Math.abs(now - seconds * 1000) > SIGNATURE_MAX_AGE_MS) {
+      throw webhookAuthFailed('timestamp outside the accepted window');
+    }
+    let ok = false;
+    try {
+      const key = createPublicKey({ key: Buffer.from(state.publicKey, 'base64'), format: 'der', type: 'spki' });
+      ok = verify('sha256', Buffer.concat([Buffer.from(timestamp, 'utf8'), request.rawBody]), key, Buffer.from(signature, 'base64'));
+    } catch {
+      ok = false;
+    }
+    if (!ok) throw webhookAuthFailed('signature does not match');
+
+    let body: unknown;
+    try {
+      body = JSON.parse(request.rawBody.toString('utf8'));
+    } catch {
+      throw malformed('body is not JSON');
+    }
+    if (!Array.isArray(body)) throw malformed('body is not an array of events');
+    return body.filter(isRecord).flatMap((e) => {
+      const parsed = parseSendGridEvent(e);
+      return parsed ? [parsed] : [];
+    });
+  }
+
+  /** Our webhook's id, found by its URL among the account's webhooks. */
+  private async findWebhook(client: Client, url: string): Promise<string | undefined> {
+    const [, body] = await client.request({ method: 'GET', url: '/v3/user/webhooks/event/settings/all' });
+    const list = isRecord(body) && Array.isArray(body.webhooks) ? body.webhooks.filter(isRecord) : [];
+    const match = list.find((w) => w.url === url);
+    return typeof match?.id === 'string' ? match.id : undefined;
   }
 
   private session(server: ProviderServer): SendGridSession {
@@ -154,10 +255,77 @@ export class SendGridAdapter implements ProviderAdapter {
   }
 }
 
-function notImplemented(what: string): DeliveryError {
+/** Hard/soft bounces, drops, complaints, deliveries and deferrals: what routing and suppression act on. */
+export const SENDGRID_WEBHOOK_EVENTS = ['bounce', 'dropped', 'spamreport', 'delivered', 'deferred'] as const;
+const SIGNATURE_HEADER = 'x-twilio-email-event-webhook-signature';
+const TIMESTAMP_HEADER = 'x-twilio-email-event-webhook-timestamp';
+/** SendGrid documents no window; ten minutes tolerates clock skew and blocks old replays. */
+const SIGNATURE_MAX_AGE_MS = 10 * 60_000;
+
+function parseSendGridEvent(e: Record<string, unknown>): ParsedWebhookEvent | null {
+  const kind = sendGridEventKind(e);
+  if (!kind) return null;
+  const sgMessageId = typeof e.sg_message_id === 'string' ? e.sg_message_id : null;
+  const detail = [e.reason, e.response, e.status, e.bounce_classification].filter((x) => typeof x === 'string' && x).join(' ');
+  const seconds = Number(e.timestamp);
+  return {
+    kind,
+    eventId: typeof e.sg_event_id === 'string' && e.sg_event_id ? e.sg_event_id : createHash('sha256').update(JSON.stringify(e)).digest('hex'),
+    providerMessageId: sgMessageId ? xMessageIdOf(sgMessageId) : null,
+    recipient: typeof e.email === 'string' ? e.email.toLowerCase() : null,
+    occurredAt: Number.isFinite(seconds) && seconds > 0 ? new Date(seconds * 1000) : new Date(),
+    ...(detail ? { detail } : {}),
+  };
+}
+
+function sendGridEventKind(e: Record<string, unknown>): ParsedWebhookEvent['kind'] | null {
+  switch (e.event) {
+    case 'delivered':
+      return 'DELIVERED';
+    case 'bounce':
+      // type "blocked": the receiver refused for now (docs: "temporarily"); "bounce": for good.
+      return e.type === 'blocked' ? 'SOFT_BOUNCE' : 'HARD_BOUNCE';
+    case 'deferred':
+      return 'DEFERRED';
+    case 'dropped':
+      return 'REJECTED';
+    case 'spamreport':
+      return 'COMPLAINT';
+    default:
+      return null; // processed, open, click… are not ours to act on
+  }
+}
+
+/** sg_message_id = "<X-Message-Id>.filter…" (or ".recvd-…"): keep the X-Message-Id part. */
+function xMessageIdOf(sgMessageId: string): string {
+  const cut = sgMessageId.search(/\.(filter|recvd)/);
+  if (cut > 0) return sgMessageId.slice(0, cut);
+  const dot = sgMessageId.indexOf('.');
+  return dot > 0 ? sgMessageId.slice(0, dot) : sgMessageId;
+}
+
+function noId(what: string): DeliveryError {
   return new DeliveryError({
     code: DeliveryErrorCode.PROVIDER_ERROR,
-    message: `SendGrid ${what} is not implemented yet`,
+    message: `SendGrid ${what}`,
+    transient: false,
+    transport: TransportKind.API,
+  });
+}
+
+function webhookAuthFailed(why: string): DeliveryError {
+  return new DeliveryError({
+    code: DeliveryErrorCode.AUTH_FAILED,
+    message: `SendGrid webhook rejected: ${why}`,
+    transient: false,
+    transport: TransportKind.API,
+  });
+}
+
+function malformed(why: string): DeliveryError {
+  return new DeliveryError({
+    code: DeliveryErrorCode.MESSAGE_REJECTED,
+    message: `SendGrid webhook malformed: ${why}`,
     transient: false,
     transport: TransportKind.API,
   });
