@@ -249,6 +249,15 @@ describe('SMTP transport against the sink', () => {
     expect(sink.messages).toHaveLength(0);
   });
 
+  it('a server that requires a login, given none, is AUTH_FAILED (send and checkSender)', async () => {
+    const anonymous = { ...creds, username: null, password: null };
+    const send = await failure(transport.send(serverId(), anonymous, message()));
+    expect(send.code).toBe(DeliveryErrorCode.AUTH_FAILED);
+    expect(send.smtpResponseCode).toBe(530);
+    const check = await failure(transport.checkSender(anonymous, 'orders@shop.example'));
+    expect(check.code).toBe(DeliveryErrorCode.AUTH_FAILED);
+  });
+
   it('checkSender() reports a refused MAIL FROM as not verified, with the server reply', async () => {
     sink.script({ step: 'MAIL_FROM', code: 550, message: '5.7.1 Sender rejected' });
     const check = await transport.checkSender(creds, 'someone@elsewhere.example');

@@ -35,6 +35,8 @@ describe('classifySmtpError', () => {
     ],
     ['550 The from address does not match a verified Sender Identity', 'DATA', 'EMESSAGE', DeliveryErrorCode.SENDER_NOT_VERIFIED, false, 'DATA'],
     ['554 No SMTP service here', 'CONN', 'EPROTOCOL', DeliveryErrorCode.CONNECTION_FAILED, false, 'GREETING'],
+    ['530 5.7.0 Authentication required', 'MAIL FROM', 'EENVELOPE', DeliveryErrorCode.AUTH_FAILED, false, 'MAIL_FROM'],
+    ['530 5.7.0 Must issue a STARTTLS command first', 'MAIL FROM', 'EENVELOPE', DeliveryErrorCode.CONNECTION_FAILED, false, 'MAIL_FROM'],
   ])('%s on %s → %s', (reply, command, nmCode, code, transient, step) => {
     const err = classifySmtpError(nmError('Command failed', nmCode, reply, command));
     expect(err.code).toBe(code);

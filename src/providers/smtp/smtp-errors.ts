@@ -130,6 +130,9 @@ export function classifySmtpError(err: unknown, options: ClassifyOptions = {}): 
   }
   if (rc && rc >= 500) {
     if (step === 'AUTH') return make(DeliveryErrorCode.AUTH_FAILED, false, 'The SMTP login was refused');
+    // 530 at MAIL FROM: the server wants something before mail (RFC 4954 / RFC 3207).
+    if (rc === 530 && /STARTTLS/i.test(reply)) return make(DeliveryErrorCode.CONNECTION_FAILED, false, 'The SMTP server requires TLS');
+    if (rc === 530 || /authentication required/i.test(reply)) return make(DeliveryErrorCode.AUTH_FAILED, false, 'The SMTP server requires a login');
     if (SENDER_TEXT.test(reply)) return make(DeliveryErrorCode.SENDER_NOT_VERIFIED, false, 'The sender is not verified');
     switch (step) {
       case 'MAIL_FROM':

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import nodemailer, { type SMTPPoolOptions, type SMTPSentMessageInfo, type SMTPTransportOptions, type SendMailOptions, type Transporter } from 'nodemailer';
 import SMTPConnection, { type SMTPConnectionAuth, type SMTPConnectionCustomAuthContext, type SMTPConnectionOptions } from 'nodemailer/lib/smtp-connection';
-import { SmtpSecurity, TransportKind } from '../provider.enums';
+import { DeliveryErrorCode, SmtpSecurity, TransportKind } from '../provider.enums';
 import { DeliveryError } from '../delivery-error';
 import type { MessageHeader, OutgoingMessage, SendResult, SenderCheck, SmtpCredentials } from '../provider.types';
 import type { ProvidersConfig } from '../providers.config';
@@ -171,28 +171,38 @@ export class SmtpTransport {
     await Promise.all(entries.map((entry) => this.closeEntry(entry)));
   }
 
+  /**
+   * MAIL FROM then RCPT TO the same address, then RSET. A refusal that is about the address
+   * (5xx on MAIL FROM or RCPT) is the answer; anything else (4xx, "login required") throws.
+   */
   private async probeEnvelope(ctx: SMTPConnectionCustomAuthContext, address: string): Promise<SenderCheck> {
     const mail = await ctx.sendCommand(`MAIL FROM:<${address}>`);
     if (mail.status >= 400) {
-      if (mail.status < 500) throw this.replyError(mail.response, 'MAIL FROM');
+      const err = this.replyError(mail.response, 'MAIL FROM');
+      if (err.code !== DeliveryErrorCode.SENDER_NOT_VERIFIED) throw err;
       await ctx.sendCommand('RSET');
       return { verified: false, reason: `The server refused MAIL FROM:<${address}>: ${mail.response}` };
     }
     const rcpt = await ctx.sendCommand(`RCPT TO:<${address}>`);
     await ctx.sendCommand('RSET');
-    if (rcpt.status >= 500) return { verified: false, reason: `The server accepted the sender but refused RCPT TO:<${address}>: ${rcpt.response}` };
-    if (rcpt.status >= 400) throw this.replyError(rcpt.response, 'RCPT TO');
+    if (rcpt.status >= 400) {
+      const err = this.replyError(rcpt.response, 'RCPT TO');
+      if (err.code !== DeliveryErrorCode.RECIPIENT_REJECTED && err.code !== DeliveryErrorCode.SENDER_NOT_VERIFIED) throw err;
+      return { verified: false, reason: `The server accepted the sender but refused RCPT TO:<${address}>: ${rcpt.response}` };
+    }
     return { verified: true };
   }
 
-  /** A temporary refusal during the probe, shaped like nodemailer's own errors for the classifier. */
+  /** A refusal during the probe, shaped like nodemailer's own errors for the classifier. */
   private replyError(response: string, command: string): DeliveryError {
-    return classifySmtpError(Object.assign(new Error('Command failed'), {
-      code: 'EENVELOPE',
-      response,
-      responseCode: Number(/^\d+/.exec(response)?.[0]),
-      command,
-    }));
+    return classifySmtpError(
+      Object.assign(new Error('Command failed'), {
+        code: 'EENVELOPE',
+        response,
+        responseCode: Number(/^\d+/.exec(response)?.[0]),
+        command,
+      }),
+    );
   }
 
   private poolFor(serverId: string, creds: SmtpCredentials): PoolEntry {
