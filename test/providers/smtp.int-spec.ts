@@ -41,25 +41,29 @@ async function failure(promise: Promise<unknown>): Promise<DeliveryError> {
 describe('SMTP transport against the sink', () => {
   const sink = new SmtpSink({ users: [{ user: 'relay-user', pass: PASSWORD }, { user: 'relay-user', pass: 'rotated-pass-2' }] });
   const tlsSink = new SmtpSink({ tls: true, users: [{ user: 'tls-user', pass: PASSWORD }] });
+  const smtpsSink = new SmtpSink({ implicitTls: true, users: [{ user: 'tls-user', pass: PASSWORD }] });
   const transport = new SmtpTransport(config);
   let creds: SmtpCredentials;
   let tlsCreds: SmtpCredentials;
+  let smtpsCreds: SmtpCredentials;
   let serverSeq = 0;
   /** A fresh server id per test, so no test shares a pool with another. */
   const serverId = (): string => `server-${++serverSeq}`;
 
   beforeAll(async () => {
-    const [port, tlsPort] = await Promise.all([sink.start(), tlsSink.start()]);
+    const [port, tlsPort, smtpsPort] = await Promise.all([sink.start(), tlsSink.start(), smtpsSink.start()]);
     creds = { host: '127.0.0.1', port, security: SmtpSecurity.NONE, username: 'relay-user', password: PASSWORD };
     tlsCreds = { host: '127.0.0.1', port: tlsPort, security: SmtpSecurity.STARTTLS, username: 'tls-user', password: PASSWORD };
+    smtpsCreds = { host: '127.0.0.1', port: smtpsPort, security: SmtpSecurity.TLS, username: 'tls-user', password: PASSWORD };
   });
   beforeEach(() => {
     sink.reset();
     tlsSink.reset();
+    smtpsSink.reset();
   });
   afterAll(async () => {
     await transport.closeAll();
-    await Promise.all([sink.stop(), tlsSink.stop()]);
+    await Promise.all([sink.stop(), tlsSink.stop(), smtpsSink.stop()]);
   });
 
   it('delivers with from, to, subject, html, text, reply-to, custom headers and the given Message-ID', async () => {
@@ -204,6 +208,20 @@ describe('SMTP transport against the sink', () => {
     const [received] = await tlsSink.waitFor(1, 2_000);
     expect(received.secure).toBe(true);
     expect(received.subject).toBe('over TLS');
+  });
+
+  it('security TLS speaks TLS from the first byte (SMTPS)', async () => {
+    await transport.send(serverId(), smtpsCreds, message({ subject: 'over SMTPS' }));
+    const [received] = await smtpsSink.waitFor(1, 2_000);
+    expect(received.secure).toBe(true);
+    expect(received.subject).toBe('over SMTPS');
+  });
+
+  it('STARTTLS required but not offered fails at the TLS step instead of sending in clear', async () => {
+    const err = await failure(transport.send(serverId(), { ...creds, security: SmtpSecurity.STARTTLS }, message()));
+    expect(err.code).toBe(DeliveryErrorCode.CONNECTION_FAILED);
+    expect(err.smtpStep).toBe('TLS');
+    expect(sink.messages).toHaveLength(0);
   });
 
   it('STARTTLS with certificate checks on refuses the self-signed sink (TLS step)', async () => {

@@ -27,6 +27,8 @@ export interface SinkOptions {
   users?: SinkUser[];
   /** Offer STARTTLS with a self-signed certificate (clients must not verify it). */
   tls?: boolean;
+  /** TLS from the first byte (SMTPS, port 465 style) with the same self-signed certificate. */
+  implicitTls?: boolean;
 }
 
 export interface SinkMessage {
@@ -91,13 +93,13 @@ export class SmtpSink {
   constructor(private readonly options: SinkOptions = {}) {}
 
   async start(): Promise<number> {
-    const tls = this.options.tls ? await selfSignedCertificate() : undefined;
+    const tls = this.options.tls || this.options.implicitTls ? await selfSignedCertificate() : undefined;
     const requireAuth = (this.options.users?.length ?? 0) > 0;
     const serverOptions: SMTPServerOptions = {
-      secure: false,
+      secure: Boolean(this.options.implicitTls),
       key: tls?.key,
       cert: tls?.cert,
-      disabledCommands: tls ? [] : ['STARTTLS'],
+      disabledCommands: this.options.tls ? [] : ['STARTTLS'],
       authMethods: ['PLAIN', 'LOGIN'],
       authOptional: !requireAuth,
       // Tests without TLS still log in (as the production relays do after STARTTLS).
