@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { FakeHttpServer, type FailureMode, type FakeReply, type RecordedRequest } from './fake-http-server';
 
 export interface MailgunAcceptedMessage {
@@ -18,8 +18,11 @@ export type MailgunDomainState = 'active' | 'unverified' | 'disabled';
 
 export interface MailgunFakeOptions {
   apiKeys?: string[];
+  signingKey?: string;
   domains?: Record<string, MailgunDomainState>;
 }
+
+const EVENT_IDS = new Set(['accepted', 'clicked', 'complained', 'delivered', 'opened', 'permanent_fail', 'temporary_fail', 'unsubscribed']);
 
 /** Mailgun's 401 is the bare text "Forbidden" (PROVIDERS.md §3.2). */
 const FORBIDDEN: FakeReply = { status: 401, body: 'Forbidden', headers: { 'content-type': 'text/plain' } };
@@ -32,6 +35,9 @@ export class MailgunFake extends FakeHttpServer {
   apiKeys: Set<string>;
   domains: Map<string, MailgunDomainState>;
   readonly accepted: MailgunAcceptedMessage[] = [];
+  /** Domain webhooks: domain → event id → URLs (v3 API, up to 3 URLs per event). */
+  readonly webhooks = new Map<string, Map<string, string[]>>();
+  signingKey: string;
 
   static throttled(retrySeconds: number): FailureMode {
     return {
@@ -59,6 +65,7 @@ export class MailgunFake extends FakeHttpServer {
     super();
     this.apiKeys = new Set(options.apiKeys ?? ['key-test']);
     this.domains = new Map(Object.entries(options.domains ?? { 'mg.example.com': 'active' }));
+    this.signingKey = options.signingKey ?? 'signing-key-test';
 
     this.route('POST', '/v3/:domain/messages', (req, p) => this.authed(req, () => this.messages(req, p.domain)));
     for (const version of ['v3', 'v4']) {
@@ -78,6 +85,78 @@ export class MailgunFake extends FakeHttpServer {
         }),
       );
     }
+    this.webhookRoutes();
+  }
+
+  /** The webhook list of one domain (created on first use). */
+  hooksOf(domain: string): Map<string, string[]> {
+    let hooks = this.webhooks.get(domain);
+    if (!hooks) this.webhooks.set(domain, (hooks = new Map()));
+    return hooks;
+  }
+
+  /** A webhook post as Mailgun signs it: hex HMAC-SHA256(signing key, timestamp + token) in the body. */
+  signedPost(eventData: Record<string, unknown>, opts: { timestamp?: string; key?: string } = {}) {
+    const timestamp = opts.timestamp ?? String(Math.floor(Date.now() / 1000));
+    const token = randomBytes(25).toString('hex');
+    const signature = createHmac('sha256', opts.key ?? this.signingKey).update(timestamp + token).digest('hex');
+    return {
+      rawBody: Buffer.from(JSON.stringify({ signature: { timestamp, token, signature }, 'event-data': eventData })),
+      url: '/webhooks/mailgun/x',
+      headers: { 'content-type': 'application/json' } as Record<string, string>,
+    };
+  }
+
+  private webhookRoutes(): void {
+    const base = '/v3/domains/:domain/webhooks';
+    const notFound: FakeReply = { status: 404, body: { message: 'Webhook not found' } };
+    this.route('GET', base, (req, p) =>
+      this.authed(req, () => {
+        if (!this.domains.has(p.domain)) return { status: 404, body: { message: 'Domain not found' } };
+        const webhooks = Object.fromEntries([...this.hooksOf(p.domain)].map(([id, urls]) => [id, { urls: [...urls] }]));
+        return { status: 200, body: { webhooks } };
+      }),
+    );
+    this.route('GET', `${base}/:id`, (req, p) =>
+      this.authed(req, () => {
+        const urls = this.hooksOf(p.domain).get(p.id);
+        return urls ? { status: 200, body: { webhook: { urls: [...urls] } } } : notFound;
+      }),
+    );
+    this.route('POST', base, (req, p) =>
+      this.authed(req, async () => {
+        const form = await parseForm(req);
+        const id = form.get('id') ?? '';
+        const urls = form.getAll('url');
+        if (!EVENT_IDS.has(id) || urls.length === 0 || urls.length > 3) return { status: 400, body: { message: 'Invalid webhook' } };
+        const hooks = this.hooksOf(p.domain);
+        if (hooks.has(id)) return { status: 400, body: { message: `Webhook with id ${id} already exists` } };
+        hooks.set(id, urls);
+        return { status: 200, body: { message: 'Webhook has been created', webhook: { urls } } };
+      }),
+    );
+    this.route('PUT', `${base}/:id`, (req, p) =>
+      this.authed(req, async () => {
+        const hooks = this.hooksOf(p.domain);
+        if (!hooks.has(p.id)) return notFound;
+        const urls = (await parseForm(req)).getAll('url');
+        if (urls.length === 0 || urls.length > 3) return { status: 400, body: { message: 'Invalid webhook' } };
+        hooks.set(p.id, urls);
+        return { status: 200, body: { message: 'Webhook has been updated', webhook: { urls } } };
+      }),
+    );
+    this.route('DELETE', `${base}/:id`, (req, p) =>
+      this.authed(req, () => {
+        const hooks = this.hooksOf(p.domain);
+        const urls = hooks.get(p.id);
+        if (!urls) return notFound;
+        hooks.delete(p.id);
+        return { status: 200, body: { message: 'Webhook has been deleted', webhook: { urls } } };
+      }),
+    );
+    this.route('GET', '/v5/accounts/http_signing_key', (req) =>
+      this.authed(req, () => ({ status: 200, body: { http_signing_key: this.signingKey } })),
+    );
   }
 
   private authed(req: RecordedRequest, handler: () => FakeReply | Promise<FakeReply>): FakeReply | Promise<FakeReply> {

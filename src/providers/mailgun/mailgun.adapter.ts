@@ -1,8 +1,9 @@
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import FormData from 'form-data';
 import Mailgun from 'mailgun.js';
 import type { MailgunMessageData } from 'mailgun.js/definitions';
 import { DeliveryError } from '../delivery-error';
-import { DeliveryErrorCode, DeliveryProvider, TransportKind } from '../provider.enums';
+import { DeliveryErrorCode, DeliveryProvider, TransportKind, WebhookStatus } from '../provider.enums';
 import type {
   IncomingWebhookRequest,
   MailgunCredentials,
@@ -85,20 +86,103 @@ export class MailgunAdapter implements ProviderAdapter {
     return { verified: false, reason: `domain ${creds.domain} is ${state || 'not active'} at Mailgun` };
   }
 
-  async registerWebhooks(_server: ProviderServer, _url: string): Promise<WebhookRegistrationResult> {
-    throw notImplemented('webhook registration');
+  /**
+   * Adds our URL to the domain's permanent_fail, temporary_fail, complained and delivered
+   * webhooks (v3 per-event API). A customer's URLs on the same event are kept: we append to
+   * the list (Mailgun allows 3 per event) rather than replace it. Retrying adds nothing twice.
+   * The HTTP webhook signing key (the server's, else the account's) goes into `state`.
+   */
+  async registerWebhooks(server: ProviderServer, url: string): Promise<WebhookRegistrationResult> {
+    const events = [...MAILGUN_WEBHOOK_EVENTS];
+    try {
+      const creds = credentialsOf(server);
+      const signingKey = await this.call(creds, async (mg) => {
+        const existing = await mg.webhooks.list(creds.domain, {});
+        for (const id of events) {
+          const urls = existing[id]?.urls ?? [];
+          if (urls.includes(url)) continue;
+          if (urls.length === 0) await mg.webhooks.create(creds.domain, id, url, false);
+          else if (urls.length >= MAX_URLS_PER_EVENT) throw fullEvent(id);
+          else await mg.webhooks.update(creds.domain, id, [...urls, url]);
+        }
+        return creds.webhookSigningKey || (await mg.accountManagement.getWebhookSigningKey()).http_signing_key;
+      });
+      if (!signingKey) {
+        return {
+          status: WebhookStatus.FAILED,
+          url,
+          events,
+          error: 'Mailgun webhooks are registered but the HTTP webhook signing key could not be read; set it on the server',
+          state: { domain: creds.domain, events: events.join(',') },
+        };
+      }
+      return {
+        status: WebhookStatus.REGISTERED,
+        url,
+        events,
+        error: null,
+        state: { domain: creds.domain, events: events.join(','), signingKey },
+      };
+    } catch (err) {
+      if (!(err instanceof DeliveryError)) throw err;
+      return { status: WebhookStatus.FAILED, url, events, error: err.message };
+    }
   }
 
-  async removeWebhooks(_server: ProviderServer, _registration: WebhookRegistrationResult): Promise<void> {
-    throw notImplemented('webhook removal');
+  /** Takes our URL off each event we registered; deletes an event's webhook only when ours was its last URL. */
+  async removeWebhooks(server: ProviderServer, registration: WebhookRegistrationResult): Promise<void> {
+    const url = registration.url;
+    if (!url) return;
+    const creds = credentialsOf(server);
+    const domain = registration.state?.domain || creds.domain;
+    const ids = registration.state?.events ? registration.state.events.split(',') : [...MAILGUN_WEBHOOK_EVENTS];
+    await this.call(creds, async (mg) => {
+      const existing = await mg.webhooks.list(domain, {});
+      for (const id of ids) {
+        const urls = existing[id]?.urls ?? [];
+        if (!urls.includes(url)) continue;
+        const rest = urls.filter((u) => u !== url);
+        if (rest.length) await mg.webhooks.update(domain, id, rest);
+        else await ignoreNotFound(() => mg.webhooks.destroy(domain, id));
+      }
+    });
   }
 
+  /**
+   * Mailgun signs each post in its body: hex HMAC-SHA256(signing key, timestamp + token).
+   * Bad or stale → AUTH_FAILED (401); not Mailgun's JSON → MESSAGE_REJECTED (400).
+   */
   async parseWebhook(
-    _server: ProviderServer,
-    _request: IncomingWebhookRequest,
-    _state: Record<string, string>,
+    server: ProviderServer,
+    request: IncomingWebhookRequest,
+    state: Record<string, string>,
+    now = Date.now(),
   ): Promise<ParsedWebhookEvent[]> {
-    throw notImplemented('webhook parsing');
+    let body: unknown;
+    try {
+      body = JSON.parse(request.rawBody.toString('utf8'));
+    } catch {
+      throw webhookError(DeliveryErrorCode.MESSAGE_REJECTED, 'body is not JSON');
+    }
+    if (!isRecord(body)) throw webhookError(DeliveryErrorCode.MESSAGE_REJECTED, 'body is not an object');
+    const sig = isRecord(body.signature) ? body.signature : {};
+    const { timestamp, token, signature } = sig;
+    const key = state.signingKey || server.credentials.mailgun?.webhookSigningKey || '';
+    if (typeof timestamp !== 'string' || typeof token !== 'string' || typeof signature !== 'string' || !key) {
+      throw webhookError(DeliveryErrorCode.AUTH_FAILED, 'signature or signing key missing');
+    }
+    const seconds = Number(timestamp);
+    if (!Number.isFinite(seconds) || Math.abs(now - seconds * 1000) > SIGNATURE_MAX_AGE_MS) {
+      throw webhookError(DeliveryErrorCode.AUTH_FAILED, 'timestamp outside the accepted window');
+    }
+    const expected = createHmac('sha256', key).update(timestamp + token).digest('hex');
+    if (expected.length !== signature.length || !timingSafeEqual(Buffer.from(expected), Buffer.from(signature))) {
+      throw webhookError(DeliveryErrorCode.AUTH_FAILED, 'signature does not match');
+    }
+    const data = body['event-data'];
+    if (!isRecord(data)) throw webhookError(DeliveryErrorCode.MESSAGE_REJECTED, 'event-data missing');
+    const event = parseMailgunEvent(data);
+    return event ? [event] : [];
   }
 
   private async call<T>(creds: MailgunCredentials, fn: (mg: MailgunClient) => Promise<T>): Promise<T> {
@@ -129,13 +213,78 @@ function credentialsOf(server: ProviderServer): MailgunCredentials {
   return creds;
 }
 
-function notImplemented(what: string): DeliveryError {
+/** Event ids of the v3 domain webhooks API (docs spelling; mailgun.js's enum differs for unsubscribe). */
+export const MAILGUN_WEBHOOK_EVENTS = ['permanent_fail', 'temporary_fail', 'complained', 'delivered'] as const;
+const MAX_URLS_PER_EVENT = 3;
+/** Mailgun advises rejecting old timestamps; ten minutes allows for clock skew. */
+const SIGNATURE_MAX_AGE_MS = 10 * 60_000;
+
+function parseMailgunEvent(data: Record<string, unknown>): ParsedWebhookEvent | null {
+  const kind = mailgunEventKind(data);
+  if (!kind) return null;
+  const message = isRecord(data.message) ? data.message : {};
+  const headers = isRecord(message.headers) ? message.headers : {};
+  const messageId = typeof headers['message-id'] === 'string' ? stripBrackets(headers['message-id']) : null;
+  const status = isRecord(data['delivery-status']) ? data['delivery-status'] : {};
+  const detail = [status.code, status.description || status.message, data.reason]
+    .filter((x) => (typeof x === 'string' && x) || typeof x === 'number')
+    .join(' ');
+  const seconds = Number(data.timestamp);
+  return {
+    kind,
+    eventId: typeof data.id === 'string' && data.id ? data.id : createHash('sha256').update(JSON.stringify(data)).digest('hex'),
+    providerMessageId: messageId,
+    recipient: typeof data.recipient === 'string' ? data.recipient.toLowerCase() : null,
+    occurredAt: Number.isFinite(seconds) && seconds > 0 ? new Date(Math.round(seconds * 1000)) : new Date(),
+    ...(detail ? { detail } : {}),
+  };
+}
+
+function mailgunEventKind(data: Record<string, unknown>): ParsedWebhookEvent['kind'] | null {
+  switch (data.event) {
+    case 'delivered':
+      return 'DELIVERED';
+    case 'failed':
+      // Key on severity, not reason: reasons vary (bounce, generic, suppress-*, espblock…).
+      return data.severity === 'temporary' ? 'SOFT_BOUNCE' : 'HARD_BOUNCE';
+    case 'complained':
+      return 'COMPLAINT';
+    case 'rejected':
+      return 'REJECTED';
+    default:
+      return null;
+  }
+}
+
+function fullEvent(id: string): DeliveryError {
   return new DeliveryError({
     code: DeliveryErrorCode.PROVIDER_ERROR,
-    message: `Mailgun ${what} is not implemented yet`,
+    message: `Mailgun's ${id} webhook already has ${MAX_URLS_PER_EVENT} URLs (the maximum); remove one so mailroute can add its own`,
     transient: false,
     transport: TransportKind.API,
   });
+}
+
+async function ignoreNotFound(fn: () => Promise<unknown>): Promise<void> {
+  try {
+    await fn();
+  } catch (err) {
+    if (isRecord(err) && err.status === 404) return;
+    throw err;
+  }
+}
+
+function webhookError(code: DeliveryErrorCode, why: string): DeliveryError {
+  return new DeliveryError({
+    code,
+    message: `Mailgun webhook ${code === DeliveryErrorCode.AUTH_FAILED ? 'rejected' : 'malformed'}: ${why}`,
+    transient: false,
+    transport: TransportKind.API,
+  });
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function stripBrackets(id: string): string {
