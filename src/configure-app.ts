@@ -1,6 +1,7 @@
 import { ValidationPipe } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Logger } from 'nestjs-pino';
+import { AllExceptionsFilter } from './infra/errors/all-exceptions.filter';
 import { toBadUserInput } from './infra/errors/validation-errors';
 
 /** GraphQL bodies up to 4 MB: a 50,000-recipient createCampaign fits; larger is HTTP 413. */
@@ -18,5 +19,6 @@ export function configureApp(app: NestExpressApplication): void {
       exceptionFactory: (errors) => toBadUserInput(errors),
     }),
   );
+  app.useGlobalFilters(new AllExceptionsFilter());
   app.enableShutdownHooks();
 }

@@ -1,4 +1,5 @@
-import Redis from 'ioredis';
+import { connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { ensureDatabase, redactUrl } from './database/ensure-database';
 
 /**
@@ -18,17 +19,36 @@ export async function checkPostgres(url: string): Promise<string | null> {
   }
 }
 
+/**
+ * A raw PING over a socket rather than an ioredis client: a client that fails to connect keeps
+ * timers alive after disconnect(), and a one-shot check should leave nothing running.
+ */
 export async function checkRedis(url: string): Promise<string | null> {
-  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 3_000 });
-  client.on('error', () => undefined);
+  const problem = (why: string): string => `Redis is not reachable at ${redactUrl(url)} (${why}). Start it (redis-server --daemonize yes) or set REDIS_URL.`;
+  let parsed: URL;
   try {
-    await client.connect();
-    await client.ping();
-    return null;
-  } catch (err) {
-    const why = (err as { code?: string }).code ?? 'no answer';
-    return `Redis is not reachable at ${redactUrl(url)} (${why}). Start it (redis-server --daemonize yes) or set REDIS_URL.`;
-  } finally {
-    client.disconnect();
+    parsed = new URL(url);
+  } catch {
+    return problem('unparseable URL');
   }
+  const port = Number(parsed.port || 6379);
+  const host = parsed.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1';
+  const auth = parsed.password ? ['AUTH', ...(parsed.username ? [decodeURIComponent(parsed.username)] : []), decodeURIComponent(parsed.password)] : null;
+  const command = (args: string[]): string => `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`;
+  return new Promise((resolve) => {
+    const socket: Socket = parsed.protocol === 'rediss:' ? tlsConnect({ host, port, servername: host }) : netConnect({ host, port });
+    let reply = '';
+    const done = (result: string | null): void => {
+      socket.destroy();
+      resolve(result);
+    };
+    socket.setTimeout(3_000, () => done(problem('ETIMEDOUT')));
+    socket.once('error', (err: NodeJS.ErrnoException) => done(problem(err.code ?? 'no answer')));
+    socket.once(parsed.protocol === 'rediss:' ? 'secureConnect' : 'connect', () => socket.write((auth ? command(auth) : '') + command(['PING'])));
+    socket.on('data', (chunk: Buffer) => {
+      reply += chunk.toString('latin1');
+      if (reply.includes('+PONG')) done(null);
+      else if (reply.startsWith('-')) done(problem(`it answered: ${reply.split('\r\n')[0].slice(1, 80)}`));
+    });
+  });
 }

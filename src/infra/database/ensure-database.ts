@@ -12,7 +12,12 @@ export function splitDatabaseUrl(url: string): { name: string; adminUrl: string 
 export async function ensureDatabase(url: string): Promise<boolean> {
   const { name, adminUrl } = splitDatabaseUrl(url);
   const client = new Client({ connectionString: adminUrl, connectionTimeoutMillis: 5_000 });
-  await client.connect();
+  try {
+    await client.connect();
+  } catch (err) {
+    await client.end().catch(() => undefined); // also clears pg's connection-timeout timer
+    throw err;
+  }
   try {
     const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
     if (found.rowCount) return false;

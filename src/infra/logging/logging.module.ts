@@ -35,6 +35,9 @@ export const REDACT_PATHS = [
           // Bodies are never logged: they carry credentials and mail content.
           serializers: {
             req: (req: { id: unknown; method: unknown; url: unknown }) => ({ id: req.id, method: req.method, url: String(req.url).split('?')[0] }),
+            res: (res: { statusCode: unknown }) => ({ statusCode: res.statusCode }),
+            // Name and message only: no stack traces (nor a driver error's SQL) in log lines.
+            err: (err: { name?: unknown; type?: unknown; message?: unknown }) => ({ type: err.name ?? err.type, message: err.message }),
           },
         },
       }),
