@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createSign, generateKeyPairSync, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
 import { FakeHttpServer, type FailureMode, type FakeReply, type RecordedRequest } from './fake-http-server';
 
 export interface SesAcceptedMessage {
@@ -14,6 +14,25 @@ export interface SesAcceptedMessage {
 }
 
 export type SesIdentityStatus = 'SUCCESS' | 'PENDING' | 'FAILED' | 'TEMPORARY_FAILURE' | 'NOT_STARTED';
+
+export interface SesFakeTopic {
+  arn: string;
+  name: string;
+  attributes: Record<string, string>;
+  subscriptions: { arn: string; protocol: string; endpoint: string; token: string; confirmed: boolean }[];
+}
+
+export interface SesFakeConfigurationSet {
+  name: string;
+  eventDestinations: Map<string, Record<string, unknown>>;
+}
+
+/** A post as SNS would make it to our webhook endpoint. */
+export interface SnsPost {
+  rawBody: Buffer;
+  url: string;
+  headers: Record<string, string>;
+}
 
 export interface SesFakeOptions {
   /** Access key ids whose requests are accepted (signature itself is not verified). */
@@ -35,6 +54,12 @@ export class SesFake extends FakeHttpServer {
   sandbox: boolean;
   readonly region: string;
   readonly accepted: SesAcceptedMessage[] = [];
+  readonly accountId = '111122223333';
+  readonly configurationSets = new Map<string, SesFakeConfigurationSet>();
+  /** SNS topics by ARN (the fake serves SNS's query API on POST / of the same server). */
+  readonly topics = new Map<string, SesFakeTopic>();
+  private readonly signingKey: KeyObject;
+  private readonly publicKeyPem: string;
 
   static throttled(retryAfterSeconds?: number): FailureMode {
     return awsError(429, 'TooManyRequestsException', 'Maximum sending rate exceeded.', retryAfterSeconds);
@@ -55,6 +80,13 @@ export class SesFake extends FakeHttpServer {
     this.sandbox = options.sandbox ?? false;
     this.region = options.region ?? 'us-east-1';
 
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    this.signingKey = privateKey;
+    this.publicKeyPem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    this.configurationSetRoutes();
+    this.route('POST', '/', (req) => this.sns(req));
+    // crypto.verify accepts a bare public key PEM where SNS serves an X.509 certificate.
+    this.route('GET', CERT_PATH, () => ({ status: 200, body: this.publicKeyPem, headers: { 'content-type': 'application/x-pem-file' } }));
     this.route('POST', '/v2/email/outbound-emails', (req) => this.authed(req, () => this.sendEmail(req)));
     this.route('GET', '/v2/email/account', (req) =>
       this.authed(req, () => ({
@@ -88,6 +120,166 @@ export class SesFake extends FakeHttpServer {
         };
       }),
     );
+  }
+
+  /** The SubscriptionConfirmation SNS posts to a new HTTPS subscriber, signed. */
+  subscriptionConfirmation(topicArn: string, endpoint: string, signatureVersion: '1' | '2' = '1'): SnsPost {
+    const sub = this.topics.get(topicArn)?.subscriptions.find((x) => x.endpoint === endpoint);
+    if (!sub) throw new Error(`fake: no subscription of ${endpoint} to ${topicArn}`);
+    return this.snsPost(
+      {
+        Type: 'SubscriptionConfirmation',
+        MessageId: randomUUID(),
+        Token: sub.token,
+        TopicArn: topicArn,
+        Message: `You have chosen to subscribe to the topic ${topicArn}.\nTo confirm the subscription, visit the SubscribeURL included in this message.`,
+        SubscribeURL: `${this.url}/?Action=ConfirmSubscription&TopicArn=${encodeURIComponent(topicArn)}&Token=${sub.token}`,
+        Timestamp: new Date().toISOString(),
+      },
+      signatureVersion,
+    );
+  }
+
+  /** An SES event published to the topic, as SNS delivers it (the event is a JSON string in Message). */
+  notification(topicArn: string, sesEvent: Record<string, unknown>, signatureVersion: '1' | '2' = '1'): SnsPost {
+    return this.snsPost(
+      {
+        Type: 'Notification',
+        MessageId: randomUUID(),
+        TopicArn: topicArn,
+        Message: JSON.stringify(sesEvent),
+        Timestamp: new Date().toISOString(),
+        UnsubscribeURL: `${this.url}/?Action=Unsubscribe&SubscriptionArn=${encodeURIComponent(topicArn)}:x`,
+      },
+      signatureVersion,
+    );
+  }
+
+  private snsPost(message: Record<string, string>, signatureVersion: '1' | '2'): SnsPost {
+    const keys =
+      message.Type === 'Notification'
+        ? ['Message', 'MessageId', 'Subject', 'Timestamp', 'TopicArn', 'Type']
+        : ['Message', 'MessageId', 'SubscribeURL', 'Timestamp', 'Token', 'TopicArn', 'Type'];
+    const toSign = keys.filter((k) => message[k] !== undefined).map((k) => `${k}\n${message[k]}\n`).join('');
+    const signature = createSign(signatureVersion === '1' ? 'RSA-SHA1' : 'RSA-SHA256').update(toSign, 'utf8').sign(this.signingKey, 'base64');
+    const body = { ...message, SignatureVersion: signatureVersion, Signature: signature, SigningCertURL: `${this.url}${CERT_PATH}` };
+    return {
+      rawBody: Buffer.from(JSON.stringify(body)),
+      url: '/webhooks/ses/x',
+      headers: {
+        'content-type': 'text/plain; charset=UTF-8',
+        'x-amz-sns-message-type': message.Type,
+        'x-amz-sns-message-id': message.MessageId,
+        'x-amz-sns-topic-arn': message.TopicArn,
+      },
+    };
+  }
+
+  private configurationSetRoutes(): void {
+    const base = '/v2/email/configuration-sets';
+    const missing = (name: string): FakeReply => reply(awsError(404, 'NotFoundException', `Configuration set <${name}> does not exist.`));
+    this.route('POST', base, (req) =>
+      this.authed(req, () => {
+        const name = String(asRecord(req.json).ConfigurationSetName ?? '');
+        if (!name) return reply(awsError(400, 'BadRequestException', 'ConfigurationSetName is required.'));
+        if (this.configurationSets.has(name)) return reply(awsError(400, 'AlreadyExistsException', `Configuration set <${name}> already exists.`));
+        this.configurationSets.set(name, { name, eventDestinations: new Map() });
+        return { status: 200, body: {} };
+      }),
+    );
+    this.route('DELETE', `${base}/:name`, (req, p) =>
+      this.authed(req, () => (this.configurationSets.delete(p.name) ? { status: 200, body: {} } : missing(p.name))),
+    );
+    this.route('GET', `${base}/:name/event-destinations`, (req, p) =>
+      this.authed(req, () => {
+        const set = this.configurationSets.get(p.name);
+        if (!set) return missing(p.name);
+        return { status: 200, body: { EventDestinations: [...set.eventDestinations].map(([Name, d]) => ({ Name, ...d })) } };
+      }),
+    );
+    this.route('POST', `${base}/:name/event-destinations`, (req, p) =>
+      this.authed(req, () => {
+        const set = this.configurationSets.get(p.name);
+        if (!set) return missing(p.name);
+        const body = asRecord(req.json);
+        const destName = String(body.EventDestinationName ?? '');
+        if (set.eventDestinations.has(destName)) return reply(awsError(400, 'AlreadyExistsException', `Event destination ${destName} already exists.`));
+        set.eventDestinations.set(destName, asRecord(body.EventDestination));
+        return { status: 200, body: {} };
+      }),
+    );
+    this.route('PUT', `${base}/:name/event-destinations/:dest`, (req, p) =>
+      this.authed(req, () => {
+        const set = this.configurationSets.get(p.name);
+        if (!set?.eventDestinations.has(p.dest)) return missing(p.name);
+        set.eventDestinations.set(p.dest, asRecord(asRecord(req.json).EventDestination));
+        return { status: 200, body: {} };
+      }),
+    );
+    this.route('DELETE', `${base}/:name/event-destinations/:dest`, (req, p) =>
+      this.authed(req, () => {
+        const set = this.configurationSets.get(p.name);
+        if (!set?.eventDestinations.delete(p.dest)) return missing(p.name);
+        return { status: 200, body: {} };
+      }),
+    );
+  }
+
+  /** SNS query API: form-encoded Action=… on POST /, XML answers. */
+  private sns(req: RecordedRequest): FakeReply {
+    const auth = String(req.headers.authorization ?? '');
+    const keyId = /Credential=([^/]+)\//.exec(auth)?.[1];
+    if (!auth.startsWith('AWS4-HMAC-SHA256') || !keyId || !this.accessKeyIds.has(keyId)) {
+      return snsError(403, 'InvalidClientTokenId', 'The security token included in the request is invalid.');
+    }
+    const q = new URLSearchParams(req.rawBody.toString('utf8'));
+    const action = q.get('Action') ?? '';
+    const topic = this.topics.get(q.get('TopicArn') ?? '');
+    switch (action) {
+      case 'CreateTopic': {
+        const name = q.get('Name') ?? '';
+        const arn = `arn:aws:sns:${this.region}:${this.accountId}:${name}`;
+        if (!this.topics.has(arn)) this.topics.set(arn, { arn, name, attributes: {}, subscriptions: [] });
+        return snsOk(action, `<TopicArn>${arn}</TopicArn>`);
+      }
+      case 'SetTopicAttributes': {
+        if (!topic) return snsError(404, 'NotFound', 'Topic does not exist');
+        topic.attributes[q.get('AttributeName') ?? ''] = q.get('AttributeValue') ?? '';
+        return snsOk(action);
+      }
+      case 'Subscribe': {
+        if (!topic) return snsError(404, 'NotFound', 'Topic does not exist');
+        const endpoint = q.get('Endpoint') ?? '';
+        const protocol = q.get('Protocol') ?? '';
+        if (!/^https?:\/\//.test(endpoint)) return snsError(400, 'InvalidParameter', 'Invalid parameter: Endpoint');
+        let sub = topic.subscriptions.find((x) => x.endpoint === endpoint && x.protocol === protocol);
+        if (!sub) {
+          sub = { arn: `${topic.arn}:${randomUUID()}`, protocol, endpoint, token: randomBytes(64).toString('hex'), confirmed: false };
+          topic.subscriptions.push(sub);
+        }
+        const arn = sub.confirmed || q.get('ReturnSubscriptionArn') === 'true' ? sub.arn : 'pending confirmation';
+        return snsOk(action, `<SubscriptionArn>${arn}</SubscriptionArn>`);
+      }
+      case 'ConfirmSubscription': {
+        const sub = topic?.subscriptions.find((x) => x.token === q.get('Token'));
+        if (!sub) return snsError(400, 'InvalidParameter', 'Invalid token');
+        sub.confirmed = true;
+        return snsOk(action, `<SubscriptionArn>${sub.arn}</SubscriptionArn>`);
+      }
+      case 'Unsubscribe': {
+        const arn = q.get('SubscriptionArn') ?? '';
+        const owner = [...this.topics.values()].find((t) => t.subscriptions.some((x) => x.arn === arn));
+        if (!owner) return snsError(404, 'NotFound', 'Subscription does not exist');
+        owner.subscriptions = owner.subscriptions.filter((x) => x.arn !== arn);
+        return snsOk(action);
+      }
+      case 'DeleteTopic': {
+        this.topics.delete(q.get('TopicArn') ?? ''); // idempotent, as in SNS
+        return snsOk(action);
+      }
+      default:
+        return snsError(400, 'InvalidAction', `The action ${action} is not valid for this endpoint.`);
+    }
   }
 
   /** SES verifies SigV4; the fake only insists on its shape and a known access key id. */
@@ -143,6 +335,26 @@ export class SesFake extends FakeHttpServer {
     const domain = address.split('@')[1] ?? '';
     return this.identities.get(address) === 'SUCCESS' || this.identities.get(domain) === 'SUCCESS';
   }
+}
+
+const CERT_PATH = '/SimpleNotificationService-fake.pem';
+const SNS_NS = 'http://sns.amazonaws.com/doc/2010-03-31/';
+
+function snsOk(action: string, result = ''): FakeReply {
+  const inner = result ? `<${action}Result>${result}</${action}Result>` : '';
+  return {
+    status: 200,
+    headers: { 'content-type': 'text/xml' },
+    body: `<${action}Response xmlns="${SNS_NS}">${inner}<ResponseMetadata><RequestId>${randomUUID()}</RequestId></ResponseMetadata></${action}Response>`,
+  };
+}
+
+function snsError(status: number, code: string, message: string): FakeReply {
+  return {
+    status,
+    headers: { 'content-type': 'text/xml' },
+    body: `<ErrorResponse xmlns="${SNS_NS}"><Error><Type>Sender</Type><Code>${code}</Code><Message>${message}</Message></Error><RequestId>${randomUUID()}</RequestId></ErrorResponse>`,
+  };
 }
 
 /** SES's error wire format: status, x-amzn-ErrorType (with the coral suffix real AWS adds), {"message"}. */

@@ -1,6 +1,6 @@
 import { createServer } from 'node:net';
 import { DeliveryError } from '../../src/providers/delivery-error';
-import { DeliveryErrorCode, DeliveryProvider, TransportKind } from '../../src/providers/provider.enums';
+import { DeliveryErrorCode, DeliveryProvider, TransportKind, WebhookStatus } from '../../src/providers/provider.enums';
 import type { ProviderServer, SesCredentials } from '../../src/providers/provider.types';
 import type { ProvidersConfig } from '../../src/providers/providers.config';
 import { SesAdapter } from '../../src/providers/ses/ses.adapter';
@@ -168,6 +168,138 @@ describe('SesAdapter against the SES fake', () => {
     const err = await caught(closed.verifyCredentials(server()));
     expect(err.code).toBe(DeliveryErrorCode.CONNECTION_FAILED);
     expect(err.transient).toBe(true);
+  });
+});
+
+describe('SesAdapter webhooks (configuration set → SNS → HTTPS) against the SES fake', () => {
+  const fake = new SesFake({ accessKeyIds: [ACCESS_KEY_ID] });
+  let adapter: SesAdapter;
+  const server = (ses: Partial<SesCredentials> = {}): ProviderServer => ({
+    id: 'srv-ses-wh',
+    provider: DeliveryProvider.AMAZON_SES,
+    credentials: { ses: { accessKeyId: ACCESS_KEY_ID, secretAccessKey: SECRET, region: 'us-east-1', ...ses } },
+  });
+  const URL = 'https://mailroute.test/webhooks/ses/srv-ses-wh';
+
+  beforeAll(async () => {
+    const url = await fake.start();
+    adapter = new SesAdapter(config({ sesEndpoint: url, snsEndpoint: url }));
+  });
+  afterAll(() => fake.stop());
+
+  it('creates a configuration set, topic with an SES-only policy, event destination and subscription; idempotent; removal undoes it', async () => {
+    const first = await adapter.registerWebhooks(server(), URL);
+    expect(first).toMatchObject({ status: WebhookStatus.PENDING, url: URL, error: null, events: ['BOUNCE', 'COMPLAINT', 'DELIVERY', 'REJECT'] });
+    const state = first.state ?? {};
+    expect(state).toMatchObject({
+      configurationSetName: 'mailroute-srv-ses-wh',
+      createdConfigurationSet: 'true',
+      topicArn: 'arn:aws:sns:us-east-1:111122223333:mailroute-ses-srv-ses-wh',
+      eventDestinationName: 'mailroute-sns',
+    });
+    expect(state.subscriptionArn).toMatch(/^arn:aws:sns:us-east-1:111122223333:mailroute-ses-srv-ses-wh:/);
+
+    const set = fake.configurationSets.get('mailroute-srv-ses-wh');
+    expect(set?.eventDestinations.get('mailroute-sns')).toEqual({
+      Enabled: true,
+      MatchingEventTypes: ['BOUNCE', 'COMPLAINT', 'DELIVERY', 'REJECT'],
+      SnsDestination: { TopicArn: state.topicArn },
+    });
+    const topic = fake.topics.get(state.topicArn);
+    const policy = JSON.parse(topic?.attributes.Policy ?? '{}') as { Statement: { Principal: unknown; Condition: { StringEquals: Record<string, string> } }[] };
+    expect(policy.Statement[0].Principal).toEqual({ Service: 'ses.amazonaws.com' });
+    expect(policy.Statement[0].Condition.StringEquals['AWS:SourceArn']).toBe('arn:aws:ses:us-east-1:111122223333:configuration-set/mailroute-srv-ses-wh');
+    expect(topic?.subscriptions.map((x) => [x.protocol, x.endpoint])).toEqual([['https', URL]]);
+    const snsCall = fake.requests.find((r) => r.method === 'POST' && r.path === '/');
+    expect(String(snsCall?.headers.authorization)).toMatch(/Credential=AKIDTEST\/\d{8}\/us-east-1\/sns\/aws4_request/);
+
+    const again = await adapter.registerWebhooks(server(), URL);
+    expect(again.state).toEqual(state);
+    expect(fake.topics.get(state.topicArn)?.subscriptions).toHaveLength(1);
+    expect(fake.requests.some((r) => r.method === 'PUT' && r.path === '/v2/email/configuration-sets/mailroute-srv-ses-wh/event-destinations/mailroute-sns')).toBe(true);
+
+    await adapter.removeWebhooks(server(), again);
+    expect(fake.configurationSets.has('mailroute-srv-ses-wh')).toBe(false);
+    expect(fake.topics.has(state.topicArn)).toBe(false);
+    await expect(adapter.removeWebhooks(server(), again)).resolves.toBeUndefined();
+  });
+
+  it('uses the server\'s own configuration set and leaves it and its other destinations in place on removal', async () => {
+    fake.configurationSets.set('customer-set', { name: 'customer-set', eventDestinations: new Map([['customer-firehose', { Enabled: true }]]) });
+    const result = await adapter.registerWebhooks(server({ configurationSetName: 'customer-set' }), URL);
+    expect(result.state).toMatchObject({ configurationSetName: 'customer-set', createdConfigurationSet: 'false' });
+    expect([...(fake.configurationSets.get('customer-set')?.eventDestinations.keys() ?? [])]).toEqual(['customer-firehose', 'mailroute-sns']);
+    await adapter.removeWebhooks(server({ configurationSetName: 'customer-set' }), result);
+    expect([...(fake.configurationSets.get('customer-set')?.eventDestinations.keys() ?? [])]).toEqual(['customer-firehose']);
+  });
+
+  it('bad credentials make the registration FAILED without leaking the secret', async () => {
+    const result = await adapter.registerWebhooks(server({ accessKeyId: 'AKIDWRONG' }), URL);
+    expect(result.status).toBe(WebhookStatus.FAILED);
+    expect(result.error).toMatch(/rejected the credentials/);
+    expect(result.error).not.toContain(SECRET);
+  });
+
+  describe('parseWebhook', () => {
+    let state: Record<string, string>;
+    const bounce = {
+      eventType: 'Bounce',
+      bounce: {
+        bounceType: 'Permanent',
+        bounceSubType: 'General',
+        bouncedRecipients: [{ emailAddress: 'Recipient@example.com', action: 'failed', status: '5.1.1', diagnosticCode: 'smtp; 550 5.1.1 user unknown' }],
+        timestamp: '2017-08-05T00:41:02.669Z',
+      },
+      mail: { timestamp: '2017-08-05T00:40:02.012Z', messageId: 'EXAMPLE7c191be45-000000', destination: ['recipient@example.com'] },
+    };
+
+    beforeAll(async () => {
+      state = (await adapter.registerWebhooks(server(), URL + '/parse')).state ?? {};
+    });
+
+    it('confirms a signed SubscriptionConfirmation through the SNS API', async () => {
+      const post = fake.subscriptionConfirmation(state.topicArn, URL + '/parse');
+      await expect(adapter.parseWebhook(server(), post, state)).resolves.toEqual([]);
+      expect(fake.topics.get(state.topicArn)?.subscriptions[0].confirmed).toBe(true);
+    });
+
+    it('maps signed notifications (SignatureVersion 1 and 2)', async () => {
+      const [hard] = await adapter.parseWebhook(server(), fake.notification(state.topicArn, bounce, '2'), state);
+      expect(hard).toMatchObject({
+        kind: 'HARD_BOUNCE',
+        providerMessageId: 'EXAMPLE7c191be45-000000',
+        recipient: 'recipient@example.com',
+        occurredAt: new Date('2017-08-05T00:41:02.669Z'),
+      });
+      expect(hard.eventId).toMatch(/:recipient@example.com$/);
+      const soft = { ...bounce, bounce: { ...bounce.bounce, bounceType: 'Transient', bounceSubType: 'MailboxFull' } };
+      const complaint = { eventType: 'Complaint', complaint: { complainedRecipients: [{ emailAddress: 'c@example.com' }], timestamp: '2017-08-05T00:41:02.669Z', complaintFeedbackType: 'abuse' }, mail: bounce.mail };
+      const delivery = { eventType: 'Delivery', delivery: { timestamp: '2016-10-19T23:21:04.133Z', recipients: ['d@example.com'], smtpResponse: '250 2.6.0 Message received' }, mail: bounce.mail };
+      const legacy = { notificationType: 'Delivery', delivery: { timestamp: '2016-10-19T23:21:04.133Z', recipients: ['e@example.com'] }, mail: bounce.mail };
+      const kinds = [];
+      for (const e of [soft, complaint, delivery, legacy]) kinds.push((await adapter.parseWebhook(server(), fake.notification(state.topicArn, e, '1'), state)).map((x) => x.kind));
+      expect(kinds).toEqual([['SOFT_BOUNCE'], ['COMPLAINT'], ['DELIVERED'], ['DELIVERED']]);
+    });
+
+    it('rejects another topic, a tampered message, a foreign certificate URL and a missing signature as AUTH_FAILED', async () => {
+      const good = fake.notification(state.topicArn, bounce);
+      const parsed = JSON.parse(good.rawBody.toString()) as Record<string, string>;
+      const variants = [
+        { ...parsed, TopicArn: 'arn:aws:sns:us-east-1:999999999999:other' },
+        { ...parsed, Message: parsed.Message.replace('Permanent', 'Transient') },
+        { ...parsed, SigningCertURL: 'https://evil.example/SimpleNotificationService-x.pem' },
+        { ...parsed, Signature: undefined },
+      ];
+      for (const body of variants) {
+        const err = await caught(adapter.parseWebhook(server(), { ...good, rawBody: Buffer.from(JSON.stringify(body)) }, state));
+        expect(err.code).toBe(DeliveryErrorCode.AUTH_FAILED);
+      }
+    });
+
+    it('a body that is not an SNS message is MESSAGE_REJECTED', async () => {
+      const err = await caught(adapter.parseWebhook(server(), { headers: {}, url: '/x', rawBody: Buffer.from('[1,2]') }, state));
+      expect(err.code).toBe(DeliveryErrorCode.MESSAGE_REJECTED);
+    });
   });
 });
 

@@ -1,13 +1,30 @@
+import { createHash, createVerify } from 'node:crypto';
 import {
+  CreateConfigurationSetCommand,
+  CreateConfigurationSetEventDestinationCommand,
+  DeleteConfigurationSetCommand,
+  DeleteConfigurationSetEventDestinationCommand,
   GetAccountCommand,
   GetEmailIdentityCommand,
   SESv2Client,
   SendEmailCommand,
+  UpdateConfigurationSetEventDestinationCommand,
+  type EventDestinationDefinition,
   type GetEmailIdentityCommandOutput,
   type MessageHeader,
 } from '@aws-sdk/client-sesv2';
+import {
+  ConfirmSubscriptionCommand,
+  CreateTopicCommand,
+  DeleteTopicCommand,
+  SNSClient,
+  SetTopicAttributesCommand,
+  SubscribeCommand,
+  UnsubscribeCommand,
+} from '@aws-sdk/client-sns';
 import { DeliveryError } from '../delivery-error';
-import { DeliveryErrorCode, DeliveryProvider, TransportKind } from '../provider.enums';
+import { DeliveryErrorCode, DeliveryProvider, TransportKind, WebhookStatus } from '../provider.enums';
+import { httpRequest } from '../shared/http-client';
 import type {
   IncomingWebhookRequest,
   OutgoingMessage,
@@ -54,7 +71,7 @@ export class SesAdapter implements ProviderAdapter {
       // The configuration set carries event publishing (bounces/complaints via SNS).
       ...(creds.configurationSetName ? { ConfigurationSetName: creds.configurationSetName } : {}),
     });
-    const out = await this.call(creds, (ses) => ses.send(command), message.from);
+    const out = await this.run(creds, ({ ses }) => ses.send(command), message.from);
     if (!out.MessageId) {
       throw new DeliveryError({
         code: DeliveryErrorCode.PROVIDER_ERROR,
@@ -69,7 +86,7 @@ export class SesAdapter implements ProviderAdapter {
 
   async verifyCredentials(server: ProviderServer): Promise<void> {
     const creds = credentialsOf(server);
-    await this.call(creds, (ses) => ses.send(new GetAccountCommand({})));
+    await this.run(creds, ({ ses }) => ses.send(new GetAccountCommand({})));
   }
 
   async checkSender(server: ProviderServer, address: string): Promise<SenderCheck> {
@@ -79,7 +96,7 @@ export class SesAdapter implements ProviderAdapter {
     const pending: string[] = [];
     // A From is sendable when either the address identity or its domain identity is verified.
     for (const identity of [email, domain].filter(Boolean)) {
-      const out = await this.call(creds, async (ses) => {
+      const out = await this.run(creds, async ({ ses }) => {
         try {
           return await ses.send(new GetEmailIdentityCommand({ EmailIdentity: identity }));
         } catch (err) {
@@ -100,28 +117,193 @@ export class SesAdapter implements ProviderAdapter {
     };
   }
 
-  async registerWebhooks(_server: ProviderServer, _url: string): Promise<WebhookRegistrationResult> {
-    throw notImplemented('webhook registration');
+  /**
+   * Configuration set (the server's own, else one we create) → SNS topic that SES may publish
+   * to → event destination for bounces, complaints, deliveries and rejects → HTTPS
+   * subscription of our URL. Every step is idempotent (AlreadyExists → update / reuse), so a
+   * retry creates nothing twice. PENDING until our endpoint confirms the SNS subscription.
+   * Note: sends only publish events when they carry the configuration set, so whoever stores
+   * this result must put `state.configurationSetName` into the server's SES credentials.
+   */
+  async registerWebhooks(server: ProviderServer, url: string): Promise<WebhookRegistrationResult> {
+    const events = [...SES_EVENT_TYPES];
+    try {
+      const creds = credentialsOf(server);
+      const configurationSetName = creds.configurationSetName || `mailroute-${safeName(server.id)}`.slice(0, 64);
+      const createdConfigurationSet = !creds.configurationSetName;
+      const state = await this.run(creds, async ({ ses, sns }) => {
+        if (createdConfigurationSet) {
+          await ignoring('AlreadyExistsException', () => ses.send(new CreateConfigurationSetCommand({ ConfigurationSetName: configurationSetName })));
+        }
+        const { TopicArn: topicArn } = await sns.send(new CreateTopicCommand({ Name: `mailroute-ses-${safeName(server.id)}`.slice(0, 256) }));
+        if (!topicArn) throw providerError('SNS created the topic but returned no TopicArn');
+        await sns.send(
+          new SetTopicAttributesCommand({
+            TopicArn: topicArn,
+            AttributeName: 'Policy',
+            AttributeValue: JSON.stringify(publishPolicy(topicArn, creds.region, configurationSetName)),
+          }),
+        );
+        const destination: EventDestinationDefinition = {
+          Enabled: true,
+          MatchingEventTypes: events,
+          SnsDestination: { TopicArn: topicArn },
+        };
+        const created = await ignoring('AlreadyExistsException', () =>
+          ses.send(
+            new CreateConfigurationSetEventDestinationCommand({
+              ConfigurationSetName: configurationSetName,
+              EventDestinationName: EVENT_DESTINATION_NAME,
+              EventDestination: destination,
+            }),
+          ),
+        );
+        if (!created) {
+          await ses.send(
+            new UpdateConfigurationSetEventDestinationCommand({
+              ConfigurationSetName: configurationSetName,
+              EventDestinationName: EVENT_DESTINATION_NAME,
+              EventDestination: destination,
+            }),
+          );
+        }
+        // SNS returns the existing subscription for the same endpoint, so this is idempotent too.
+        const sub = await sns.send(
+          new SubscribeCommand({
+            TopicArn: topicArn,
+            Protocol: url.startsWith('http:') ? 'http' : 'https',
+            Endpoint: url,
+            ReturnSubscriptionArn: true,
+          }),
+        );
+        return {
+          configurationSetName,
+          createdConfigurationSet: String(createdConfigurationSet),
+          topicArn,
+          eventDestinationName: EVENT_DESTINATION_NAME,
+          subscriptionArn: sub.SubscriptionArn ?? '',
+        };
+      });
+      return { status: WebhookStatus.PENDING, url, events, error: null, state };
+    } catch (err) {
+      if (!(err instanceof DeliveryError)) throw err;
+      return { status: WebhookStatus.FAILED, url, events, error: err.message };
+    }
   }
 
-  async removeWebhooks(_server: ProviderServer, _registration: WebhookRegistrationResult): Promise<void> {
-    throw notImplemented('webhook removal');
+  /** Undo what registerWebhooks created, and only that; anything already gone is fine. */
+  async removeWebhooks(server: ProviderServer, registration: WebhookRegistrationResult): Promise<void> {
+    const state = registration.state ?? {};
+    const creds = credentialsOf(server);
+    await this.run(creds, async ({ ses, sns }) => {
+      if (state.subscriptionArn?.startsWith('arn:')) {
+        await ignoring(NOT_FOUND, () => sns.send(new UnsubscribeCommand({ SubscriptionArn: state.subscriptionArn })));
+      }
+      if (state.configurationSetName && state.eventDestinationName) {
+        await ignoring(NOT_FOUND, () =>
+          ses.send(
+            new DeleteConfigurationSetEventDestinationCommand({
+              ConfigurationSetName: state.configurationSetName,
+              EventDestinationName: state.eventDestinationName,
+            }),
+          ),
+        );
+      }
+      if (state.topicArn) await ignoring(NOT_FOUND, () => sns.send(new DeleteTopicCommand({ TopicArn: state.topicArn })));
+      if (state.createdConfigurationSet === 'true' && state.configurationSetName) {
+        await ignoring(NOT_FOUND, () => ses.send(new DeleteConfigurationSetCommand({ ConfigurationSetName: state.configurationSetName })));
+      }
+    });
   }
 
-  async parseWebhook(
-    _server: ProviderServer,
-    _request: IncomingWebhookRequest,
-    _state: Record<string, string>,
-  ): Promise<ParsedWebhookEvent[]> {
-    throw notImplemented('webhook parsing');
+  /**
+   * An SNS post: accepted only from our topic and with a valid SNS signature (v1 SHA1 or v2
+   * SHA256) whose certificate comes from an SNS host (or from the configured SNS endpoint,
+   * which is how tests point at a fake). A SubscriptionConfirmation is confirmed through the
+   * SNS API with its token, so no URL taken from the post is fetched except the certificate.
+   */
+  async parseWebhook(server: ProviderServer, request: IncomingWebhookRequest, state: Record<string, string>): Promise<ParsedWebhookEvent[]> {
+    let body: unknown;
+    try {
+      body = JSON.parse(request.rawBody.toString('utf8'));
+    } catch {
+      throw webhookError(DeliveryErrorCode.MESSAGE_REJECTED, 'body is not JSON');
+    }
+    if (!isRecord(body) || Array.isArray(body) || typeof body.Type !== 'string') {
+      throw webhookError(DeliveryErrorCode.MESSAGE_REJECTED, 'not an SNS message');
+    }
+    if (!state.topicArn || body.TopicArn !== state.topicArn) throw webhookError(DeliveryErrorCode.AUTH_FAILED, 'message is not from our SNS topic');
+    await this.verifySnsSignature(body);
+
+    if (body.Type === 'SubscriptionConfirmation') {
+      const token = String(body.Token ?? '');
+      await this.run(credentialsOf(server), ({ sns }) =>
+        sns.send(new ConfirmSubscriptionCommand({ TopicArn: state.topicArn, Token: token, AuthenticateOnUnsubscribe: 'true' })),
+      );
+      return [];
+    }
+    if (body.Type !== 'Notification') return [];
+    let event: unknown;
+    try {
+      event = JSON.parse(String(body.Message ?? ''));
+    } catch {
+      throw webhookError(DeliveryErrorCode.MESSAGE_REJECTED, 'Message is not an SES event');
+    }
+    if (!isRecord(event)) throw webhookError(DeliveryErrorCode.MESSAGE_REJECTED, 'Message is not an SES event');
+    return parseSesEvent(event, String(body.MessageId ?? ''), String(body.Timestamp ?? ''));
   }
 
-  /** Run one SDK call on a fresh client; every failure leaves as a classified DeliveryError. */
-  private async call<T>(creds: SesCredentials, fn: (ses: SESv2Client) => Promise<T>, from?: string): Promise<T> {
+  private async verifySnsSignature(m: Record<string, unknown>): Promise<void> {
+    const version = m.SignatureVersion;
+    const algorithm = version === '1' ? 'RSA-SHA1' : version === '2' ? 'RSA-SHA256' : null;
+    const certUrl = typeof m.SigningCertURL === 'string' ? m.SigningCertURL : '';
+    if (!algorithm || typeof m.Signature !== 'string' || !this.trustedCertUrl(certUrl)) {
+      throw webhookError(DeliveryErrorCode.AUTH_FAILED, 'SNS signature missing or certificate URL not trusted');
+    }
+    const pem = await this.certificate(certUrl);
+    let ok = false;
+    try {
+      ok = createVerify(algorithm).update(snsStringToSign(m), 'utf8').verify(pem, m.Signature, 'base64');
+    } catch {
+      ok = false;
+    }
+    if (!ok) throw webhookError(DeliveryErrorCode.AUTH_FAILED, 'SNS signature does not match');
+  }
+
+  private trustedCertUrl(raw: string): boolean {
+    let url: URL;
+    try {
+      url = new URL(raw);
+    } catch {
+      return false;
+    }
+    if (!url.pathname.endsWith('.pem')) return false;
+    if (url.protocol === 'https:' && SNS_CERT_HOST.test(url.hostname)) return true;
+    // Tests (and private SNS-compatible endpoints) serve certificates from the SNS we talk to.
+    return !!this.config.snsEndpoint && new URL(this.config.snsEndpoint).origin === url.origin;
+  }
+
+  private async certificate(url: string): Promise<string> {
+    const cached = certificateCache.get(url);
+    if (cached) return cached;
+    const res = await httpRequest({ method: 'GET', url, timeoutMs: this.config.httpTimeoutMs });
+    if (res.status !== 200 || !res.text.includes('-----BEGIN')) {
+      throw webhookError(DeliveryErrorCode.AUTH_FAILED, `could not fetch the SNS signing certificate (${res.status})`);
+    }
+    if (certificateCache.size >= 50) certificateCache.clear();
+    certificateCache.set(url, res.text);
+    return res.text;
+  }
+
+  /** Run SDK calls on fresh SES and SNS clients; every failure leaves as a classified DeliveryError. */
+  private async run<T>(
+    creds: SesCredentials,
+    fn: (clients: { ses: SESv2Client; sns: SNSClient }) => Promise<T>,
+    from?: string,
+  ): Promise<T> {
     const ctx: SesErrorContext = { secrets: [creds.secretAccessKey, creds.accessKeyId], from };
-    const ses = new SESv2Client({
+    const common = {
       region: creds.region,
-      endpoint: this.config.sesEndpoint,
       credentials: { accessKeyId: creds.accessKeyId, secretAccessKey: creds.secretAccessKey },
       // Our own queue retries with backoff and may fall back to SMTP; SDK retries would
       // multiply attempts and blow the time budget of one send.
@@ -132,15 +314,141 @@ export class SesAdapter implements ProviderAdapter {
         // Without this flag the handler only logs a warning when requestTimeout passes.
         throwOnRequestTimeout: true,
       },
-    });
+    };
+    const ses = new SESv2Client({ ...common, endpoint: this.config.sesEndpoint });
+    const sns = new SNSClient({ ...common, endpoint: this.config.snsEndpoint });
     try {
-      return await fn(ses);
+      return await fn({ ses, sns });
     } catch (err) {
       throw sesErrorFrom(err, ctx);
     } finally {
       ses.destroy();
+      sns.destroy();
     }
   }
+}
+
+/** What the issue asks SES to publish: bounces, complaints, deliveries and rejects. */
+export const SES_EVENT_TYPES = ['BOUNCE', 'COMPLAINT', 'DELIVERY', 'REJECT'] as const;
+const EVENT_DESTINATION_NAME = 'mailroute-sns';
+const NOT_FOUND = ['NotFoundException', 'NotFound'];
+/** sns-validator's default host pattern. */
+const SNS_CERT_HOST = /^sns\.[a-zA-Z0-9-]{3,}\.amazonaws\.com(\.cn)?$/;
+/** Signing certificates by URL: few, long-lived and public, so a small process-wide cache. */
+const certificateCache = new Map<string, string>();
+
+/** The SES-documented topic policy: only SES, for this account and configuration set, may publish. */
+function publishPolicy(topicArn: string, region: string, configurationSetName: string): Record<string, unknown> {
+  const account = topicArn.split(':')[4] ?? '';
+  return {
+    Version: '2012-10-17',
+    Id: 'mailroute-ses-events',
+    Statement: [
+      {
+        Effect: 'Allow',
+        Principal: { Service: 'ses.amazonaws.com' },
+        Action: 'sns:Publish',
+        Resource: topicArn,
+        Condition: {
+          StringEquals: {
+            'AWS:SourceAccount': account,
+            'AWS:SourceArn': `arn:aws:ses:${region}:${account}:configuration-set/${configurationSetName}`,
+          },
+        },
+      },
+    ],
+  };
+}
+
+/** The SNS string to sign (PROVIDERS.md §1.7): the listed keys that are present, "key\nvalue\n". */
+export function snsStringToSign(m: Record<string, unknown>): string {
+  const keys =
+    m.Type === 'Notification'
+      ? ['Message', 'MessageId', 'Subject', 'Timestamp', 'TopicArn', 'Type']
+      : ['Message', 'MessageId', 'SubscribeURL', 'Timestamp', 'Token', 'TopicArn', 'Type'];
+  return keys
+    .filter((k) => m[k] !== undefined && m[k] !== null)
+    .map((k) => `${k}\n${String(m[k])}\n`)
+    .join('');
+}
+
+/** One SES event record → one event per affected recipient. */
+function parseSesEvent(event: Record<string, unknown>, snsMessageId: string, snsTimestamp: string): ParsedWebhookEvent[] {
+  const type = event.eventType ?? event.notificationType;
+  const mail = isRecord(event.mail) ? event.mail : {};
+  const messageId = typeof mail.messageId === 'string' ? mail.messageId : null;
+  const when = (v: unknown): Date => {
+    const t = Date.parse(typeof v === 'string' ? v : snsTimestamp);
+    return Number.isNaN(t) ? new Date() : new Date(t);
+  };
+  const out = (kind: ParsedWebhookEvent['kind'], recipient: string, at: unknown, detail?: string): ParsedWebhookEvent => ({
+    kind,
+    // One SNS message can cover several recipients; the pair is unique and stable across redeliveries.
+    eventId: snsMessageId ? `${snsMessageId}:${recipient.toLowerCase()}` : createHash('sha256').update(JSON.stringify(event) + recipient).digest('hex'),
+    providerMessageId: messageId,
+    recipient: recipient ? recipient.toLowerCase() : null,
+    occurredAt: when(at),
+    ...(detail ? { detail } : {}),
+  });
+  const list = (v: unknown): Record<string, unknown>[] => (Array.isArray(v) ? v.filter(isRecord) : []);
+  const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+
+  switch (type) {
+    case 'Bounce': {
+      const b = isRecord(event.bounce) ? event.bounce : {};
+      // Permanent → hard; Transient (SES has stopped retrying) and Undetermined → soft.
+      const kind = b.bounceType === 'Permanent' ? 'HARD_BOUNCE' : 'SOFT_BOUNCE';
+      return list(b.bouncedRecipients).map((r) =>
+        out(kind, String(r.emailAddress ?? ''), b.timestamp, [b.bounceType, b.bounceSubType, r.diagnosticCode].filter(Boolean).join(' ')),
+      );
+    }
+    case 'Complaint': {
+      const c = isRecord(event.complaint) ? event.complaint : {};
+      return list(c.complainedRecipients).map((r) => out('COMPLAINT', String(r.emailAddress ?? ''), c.timestamp, String(c.complaintFeedbackType ?? '')));
+    }
+    case 'Delivery': {
+      const d = isRecord(event.delivery) ? event.delivery : {};
+      return strings(d.recipients).map((r) => out('DELIVERED', r, d.timestamp, String(d.smtpResponse ?? '')));
+    }
+    case 'Reject': {
+      const r = isRecord(event.reject) ? event.reject : {};
+      return strings(mail.destination).map((d) => out('REJECTED', d, mail.timestamp, String(r.reason ?? '')));
+    }
+    case 'DeliveryDelay': {
+      const d = isRecord(event.deliveryDelay) ? event.deliveryDelay : {};
+      return list(d.delayedRecipients).map((r) => out('DEFERRED', String(r.emailAddress ?? ''), d.timestamp, String(d.delayType ?? '')));
+    }
+    default:
+      return [];
+  }
+}
+
+/** Run an SDK call, treating the named error codes as "nothing to do" (returns undefined). */
+async function ignoring<T>(codes: string | string[], fn: () => Promise<T>): Promise<T | undefined> {
+  const names = Array.isArray(codes) ? codes : [codes];
+  try {
+    return await fn();
+  } catch (err) {
+    if (isRecord(err) && typeof err.name === 'string' && names.includes(err.name)) return undefined;
+    throw err;
+  }
+}
+
+function safeName(id: string): string {
+  return id.replace(/[^A-Za-z0-9_-]/g, '-');
+}
+
+function providerError(message: string): DeliveryError {
+  return new DeliveryError({ code: DeliveryErrorCode.PROVIDER_ERROR, message, transient: false, transport: TransportKind.API });
+}
+
+function webhookError(code: DeliveryErrorCode, why: string): DeliveryError {
+  return new DeliveryError({
+    code,
+    message: `SES webhook ${code === DeliveryErrorCode.AUTH_FAILED ? 'rejected' : 'malformed'}: ${why}`,
+    transient: false,
+    transport: TransportKind.API,
+  });
 }
 
 function credentialsOf(server: ProviderServer): SesCredentials {
@@ -174,15 +482,6 @@ function describeStatus(out: GetEmailIdentityCommandOutput): string {
     default:
       return 'not verified for sending';
   }
-}
-
-function notImplemented(what: string): DeliveryError {
-  return new DeliveryError({
-    code: DeliveryErrorCode.PROVIDER_ERROR,
-    message: `Amazon SES ${what} is not implemented yet`,
-    transient: false,
-    transport: TransportKind.API,
-  });
 }
 
 function bareAddress(address: string): string {
