@@ -1,0 +1,10 @@
+/**
+ * Redis key names of the quota module. Every key starts with the configured prefix; the server
+ * id sits in a hash tag so all keys of one server share a cluster slot (the Lua scripts touch
+ * several of them at once).
+ */
+export const quotaKeys = {
+  counter: (prefix: string, serverId: string, windowId: string): string => `${prefix}:quota:{${serverId}}:${windowId}`,
+  released: (prefix: string, serverId: string, reservationId: string): string => `${prefix}:quota:{${serverId}}:released:${reservationId}`,
+  paceSlot: (prefix: string, serverId: string): string => `${prefix}:pace:{${serverId}}`,
+};

@@ -1,0 +1,127 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type Redis from 'ioredis';
+import { randomUUID } from 'node:crypto';
+import { APP_CONFIG, type AppConfig } from '../../config/configuration';
+import { REDIS } from '../../infra/redis/redis.module';
+import { LuaScript } from './lua-script';
+import { quotaKeys } from './quota-keys';
+import { parseReserveReply } from './quota-replies';
+import { RELEASE_LUA, RESERVE_LUA } from './quota.lua';
+import type { QuotaLimits, QuotaReservation, QuotaSubject, QuotaUsage, QuotaWindowUsage, ReserveResult } from './quota.types';
+import { type QuotaWindowSpan, quotaWindows } from './quota-windows';
+import { SEND_LEDGER, type SendLedger } from './send-ledger';
+
+/**
+ * Counters outlive their window by an hour: a release after the window closed, or a worker whose
+ * clock runs a little late, still finds the count instead of rebuilding it from the ledger.
+ */
+const KEY_GRACE_MS = 60 * 60_000;
+/** Seeding needs two rounds; a third only if a counter expired between them. More is a bug. */
+const MAX_ROUNDS = 4;
+const LIMIT_KEYS = ['hourly', 'daily', 'monthly'] as const;
+
+/**
+ * Hourly, daily and monthly send quotas of delivery servers, counted in Redis on the owner
+ * account's clock (CONTRACT.md §4 "Quota and pacing"). Callers pass the server's current
+ * timezone and limits every time, so a change applies to the next reservation.
+ */
+@Injectable()
+export class QuotaService {
+  private readonly reserveScript = new LuaScript(RESERVE_LUA);
+  private readonly releaseScript = new LuaScript(RELEASE_LUA);
+  private readonly prefix: string;
+
+  constructor(
+    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(APP_CONFIG) config: Pick<AppConfig, 'redis'>,
+    @Inject(SEND_LEDGER) private readonly ledger: SendLedger,
+  ) {
+    this.prefix = config.redis.prefix;
+  }
+
+  /**
+   * Count one send in all three current windows, or in none when any of them is full. Call it
+   * right before handing the message to the provider; `release` it if the send never got there.
+   */
+  async reserve(subject: QuotaSubject, now: Date = new Date()): Promise<ReserveResult> {
+    checkLimits(subject.limits);
+    const windows = quotaWindows(subject.timezone, now);
+    const spans: QuotaWindowSpan[] = [windows.hourly, windows.daily, windows.monthly];
+    const keys = spans.map((w) => quotaKeys.counter(this.prefix, subject.serverId, w.id));
+    const limits = LIMIT_KEYS.map((k) => subject.limits[k] ?? -1);
+    const expiries = spans.map((w) => w.end.getTime() + KEY_GRACE_MS);
+    const seeds: string[] = ['', '', ''];
+
+    for (let round = 0; round < MAX_ROUNDS; round++) {
+      const reply = parseReserveReply(await this.reserveScript.run(this.redis, keys, [...limits, ...expiries, ...seeds]));
+      switch (reply.kind) {
+        case 'OK':
+          return {
+            ok: true,
+            reservation: {
+              id: randomUUID(),
+              serverId: subject.serverId,
+              windowIds: { hourly: windows.hourly.id, daily: windows.daily.id, monthly: windows.monthly.id },
+              expiresAt: new Date(Math.max(...expiries)),
+            },
+          };
+        case 'FULL': {
+          // Report the window that reopens last: deferring to an earlier reset would not help.
+          const worst = reply.full.reduce((a, b) => (spans[b.index].end > spans[a.index].end ? b : a));
+          const span = spans[worst.index];
+          return { ok: false, window: span.kind, resetsAt: span.end, limit: limits[worst.index], used: worst.used };
+        }
+        case 'MISSING': {
+          // Redis has no count for these windows (new window, or lost data): count the sends the
+          // database recorded in them; the script seeds only keys that are still missing.
+          const counts = await Promise.all(reply.indexes.map((i) => this.ledger.countSends(subject.serverId, spans[i].start, spans[i].end)));
+          reply.indexes.forEach((i, n) => (seeds[i] = String(Math.max(0, Math.floor(counts[n])))));
+          break;
+        }
+      }
+    }
+    throw new Error(`Quota counters of server ${subject.serverId} kept disappearing while being seeded`);
+  }
+
+  /**
+   * Give a reserved send back (it never reached the provider) in exactly the windows it was
+   * counted in, even if the clock has moved on. Releasing twice gives back once. Returns
+   * whether anything was given back.
+   */
+  async release(reservation: QuotaReservation, now: Date = new Date()): Promise<boolean> {
+    // A reservation kept in a job payload comes back with its Date as a string.
+    const expiresAt = new Date(reservation.expiresAt).getTime();
+    if (expiresAt <= now.getTime()) return false;
+    const { serverId, windowIds, id } = reservation;
+    const keys = [
+      ...[windowIds.hourly, windowIds.daily, windowIds.monthly].map((w) => quotaKeys.counter(this.prefix, serverId, w)),
+      quotaKeys.released(this.prefix, serverId, id),
+    ];
+    return (await this.releaseScript.run(this.redis, keys, [expiresAt])) === 1;
+  }
+
+  /** Used, limit, remaining and reset time of each current window, for many servers in one Redis round trip. */
+  async usage(subjects: readonly QuotaSubject[], now: Date = new Date()): Promise<QuotaUsage[]> {
+    if (subjects.length === 0) return [];
+    const plans = subjects.map((subject) => ({ subject, windows: quotaWindows(subject.timezone, now) }));
+    const keys = plans.flatMap(({ subject, windows }) => LIMIT_KEYS.map((k) => quotaKeys.counter(this.prefix, subject.serverId, windows[k].id)));
+    // One MGET: the keys of different servers sit in different cluster slots, which is fine on
+    // the single Redis this app runs against (a cluster would need a pipeline here).
+    const values = await this.redis.mget(...keys);
+    return plans.map(({ subject, windows }, s) => {
+      const window = (k: (typeof LIMIT_KEYS)[number], i: number): QuotaWindowUsage => {
+        const used = Number(values[s * 3 + i] ?? 0);
+        const limit = subject.limits[k];
+        return { used, limit, remaining: limit === null ? null : Math.max(0, limit - used), resetsAt: windows[k].end };
+      };
+      return { timezone: subject.timezone, hourly: window('hourly', 0), daily: window('daily', 1), monthly: window('monthly', 2) };
+    });
+  }
+}
+
+function checkLimits(limits: QuotaLimits): void {
+  for (const k of LIMIT_KEYS) {
+    const limit = limits[k];
+    if (limit !== null && (!Number.isInteger(limit) || limit < 0)) throw new RangeError(`Quota limit ${k} must be a whole number >= 0 or null, got ${limit}`);
+  }
+}
