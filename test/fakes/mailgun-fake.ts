@@ -22,7 +22,16 @@ export interface MailgunFakeOptions {
   domains?: Record<string, MailgunDomainState>;
 }
 
-const EVENT_IDS = new Set(['accepted', 'clicked', 'complained', 'delivered', 'opened', 'permanent_fail', 'temporary_fail', 'unsubscribed']);
+const EVENT_IDS = new Set([
+  'accepted',
+  'clicked',
+  'complained',
+  'delivered',
+  'opened',
+  'permanent_fail',
+  'temporary_fail',
+  'unsubscribed',
+]);
 
 /** Mailgun's 401 is the bare text "Forbidden" (PROVIDERS.md §3.2). */
 const FORBIDDEN: FakeReply = { status: 401, body: 'Forbidden', headers: { 'content-type': 'text/plain' } };
@@ -53,7 +62,9 @@ export class MailgunFake extends FakeHttpServer {
     return {
       kind: 'status',
       status: 420,
-      body: { message: `Domain ${domain} is not allowed to send: recipient limit exceeded, try again after ${until.toUTCString()}` },
+      body: {
+        message: `Domain ${domain} is not allowed to send: recipient limit exceeded, try again after ${until.toUTCString()}`,
+      },
     };
   }
 
@@ -99,7 +110,9 @@ export class MailgunFake extends FakeHttpServer {
   signedPost(eventData: Record<string, unknown>, opts: { timestamp?: string; key?: string } = {}) {
     const timestamp = opts.timestamp ?? String(Math.floor(Date.now() / 1000));
     const token = randomBytes(25).toString('hex');
-    const signature = createHmac('sha256', opts.key ?? this.signingKey).update(timestamp + token).digest('hex');
+    const signature = createHmac('sha256', opts.key ?? this.signingKey)
+      .update(timestamp + token)
+      .digest('hex');
     return {
       rawBody: Buffer.from(JSON.stringify({ signature: { timestamp, token, signature }, 'event-data': eventData })),
       url: '/webhooks/mailgun/x',
@@ -128,7 +141,8 @@ export class MailgunFake extends FakeHttpServer {
         const form = await parseForm(req);
         const id = form.get('id') ?? '';
         const urls = form.getAll('url');
-        if (!EVENT_IDS.has(id) || urls.length === 0 || urls.length > 3) return { status: 400, body: { message: 'Invalid webhook' } };
+        if (!EVENT_IDS.has(id) || urls.length === 0 || urls.length > 3)
+          return { status: 400, body: { message: 'Invalid webhook' } };
         const hooks = this.hooksOf(p.domain);
         if (hooks.has(id)) return { status: 400, body: { message: `Webhook with id ${id} already exists` } };
         hooks.set(id, urls);
@@ -181,7 +195,8 @@ export class MailgunFake extends FakeHttpServer {
     const form = await parseForm(req);
     const from = form.get('from');
     const to = form.getAll('to');
-    if (!from || to.length === 0) return { status: 400, body: { message: `'${from ? 'to' : 'from'}' parameter is missing` } };
+    if (!from || to.length === 0)
+      return { status: 400, body: { message: `'${from ? 'to' : 'from'}' parameter is missing` } };
     const headers: Record<string, string> = {};
     for (const [key, value] of form.entries()) if (key.startsWith('h:')) headers[key.slice(2)] = value;
     const id = `<${new Date().toISOString().replace(/\D/g, '').slice(0, 14)}.${randomBytes(8).toString('hex')}@${domain}>`;

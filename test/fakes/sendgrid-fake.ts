@@ -113,7 +113,13 @@ export class SendGridFake extends FakeHttpServer {
         const list = this.authenticatedDomains.filter((d) => !only || d.domain === only);
         return {
           status: 200,
-          body: list.map((d, i) => ({ id: i + 1, domain: d.domain, subdomain: 'em123', username: 'fake', valid: d.valid })),
+          body: list.map((d, i) => ({
+            id: i + 1,
+            domain: d.domain,
+            subdomain: 'em123',
+            username: 'fake',
+            valid: d.valid,
+          })),
         };
       }),
     );
@@ -145,7 +151,9 @@ export class SendGridFake extends FakeHttpServer {
     this.route('GET', `${base}/:id`, (req, p) =>
       this.authed(req, () => {
         const hook = this.webhooks.get(p.id);
-        return hook ? { status: 200, body: webhookBody(hook) } : { status: 404, body: { errors: [{ message: 'Invalid id provided.' }] } };
+        return hook
+          ? { status: 200, body: webhookBody(hook) }
+          : { status: 404, body: { errors: [{ message: 'Invalid id provided.' }] } };
       }),
     );
     this.route('PATCH', `${base}/:id`, (req, p) =>
@@ -162,7 +170,8 @@ export class SendGridFake extends FakeHttpServer {
     );
     this.route('DELETE', `${base}/:id`, (req, p) =>
       this.authed(req, () => {
-        if (!this.webhooks.delete(p.id)) return { status: 404, body: { errors: [{ message: 'Invalid id provided.' }] } };
+        if (!this.webhooks.delete(p.id))
+          return { status: 404, body: { errors: [{ message: 'Invalid id provided.' }] } };
         return { status: 204 };
       }),
     );
@@ -170,7 +179,13 @@ export class SendGridFake extends FakeHttpServer {
 
   /** Seed a webhook the customer already has (tests assert we never touch it). */
   addWebhook(url: string, friendlyName = 'customer'): SendGridFakeWebhook {
-    const hook: SendGridFakeWebhook = { id: randomUUID(), url, enabled: true, friendly_name: friendlyName, settings: { bounce: true } };
+    const hook: SendGridFakeWebhook = {
+      id: randomUUID(),
+      url,
+      enabled: true,
+      friendly_name: friendlyName,
+      settings: { bounce: true },
+    };
     this.webhooks.set(hook.id, hook);
     return hook;
   }
@@ -180,7 +195,9 @@ export class SendGridFake extends FakeHttpServer {
     const hook = this.webhooks.get(webhookId);
     if (!hook?.privateKey) throw new Error(`fake: webhook ${webhookId} is not signed`);
     const rawBody = Buffer.isBuffer(events) ? events : Buffer.from(JSON.stringify(events));
-    const signature = sign('sha256', Buffer.concat([Buffer.from(timestamp), rawBody]), hook.privateKey).toString('base64');
+    const signature = sign('sha256', Buffer.concat([Buffer.from(timestamp), rawBody]), hook.privateKey).toString(
+      'base64',
+    );
     return {
       rawBody,
       url: '/webhooks/sendgrid/x',
@@ -201,11 +218,18 @@ export class SendGridFake extends FakeHttpServer {
     if (clash) {
       return {
         status: 400,
-        body: { errors: [{ message: `Webhook at '${url}' already exists. Please provide a unique URL.`, id: clash.id, url }] },
+        body: {
+          errors: [{ message: `Webhook at '${url}' already exists. Please provide a unique URL.`, id: clash.id, url }],
+        },
       };
     }
     if (this.webhooks.size >= this.maxWebhooks) {
-      return { status: 400, body: { errors: [{ message: 'You have reached the maximum number of webhooks per your current billing plan.' }] } };
+      return {
+        status: 400,
+        body: {
+          errors: [{ message: 'You have reached the maximum number of webhooks per your current billing plan.' }],
+        },
+      };
     }
     const hook: SendGridFakeWebhook = {
       id: randomUUID(),
@@ -232,7 +256,12 @@ export class SendGridFake extends FakeHttpServer {
     const fromEmail = typeof from.email === 'string' ? from.email : '';
     const personalizations = Array.isArray(body.personalizations) ? body.personalizations.map(asRecord) : [];
     if (!fromEmail || personalizations.length === 0) {
-      return { status: 400, body: { errors: [{ message: 'The from object must be provided for every email send.', field: 'from', help: null }] } };
+      return {
+        status: 400,
+        body: {
+          errors: [{ message: 'The from object must be provided for every email send.', field: 'from', help: null }],
+        },
+      };
     }
     if (!this.senderAllowed(fromEmail)) return { status: 403, body: UNVERIFIED_SENDER };
 

@@ -86,7 +86,11 @@ export class SesFake extends FakeHttpServer {
     this.configurationSetRoutes();
     this.route('POST', '/', (req) => this.sns(req));
     // crypto.verify accepts a bare public key PEM where SNS serves an X.509 certificate.
-    this.route('GET', CERT_PATH, () => ({ status: 200, body: this.publicKeyPem, headers: { 'content-type': 'application/x-pem-file' } }));
+    this.route('GET', CERT_PATH, () => ({
+      status: 200,
+      body: this.publicKeyPem,
+      headers: { 'content-type': 'application/x-pem-file' },
+    }));
     this.route('POST', '/v2/email/outbound-emails', (req) => this.authed(req, () => this.sendEmail(req)));
     this.route('GET', '/v2/email/account', (req) =>
       this.authed(req, () => ({
@@ -160,9 +164,19 @@ export class SesFake extends FakeHttpServer {
       message.Type === 'Notification'
         ? ['Message', 'MessageId', 'Subject', 'Timestamp', 'TopicArn', 'Type']
         : ['Message', 'MessageId', 'SubscribeURL', 'Timestamp', 'Token', 'TopicArn', 'Type'];
-    const toSign = keys.filter((k) => message[k] !== undefined).map((k) => `${k}\n${message[k]}\n`).join('');
-    const signature = createSign(signatureVersion === '1' ? 'RSA-SHA1' : 'RSA-SHA256').update(toSign, 'utf8').sign(this.signingKey, 'base64');
-    const body = { ...message, SignatureVersion: signatureVersion, Signature: signature, SigningCertURL: `${this.url}${CERT_PATH}` };
+    const toSign = keys
+      .filter((k) => message[k] !== undefined)
+      .map((k) => `${k}\n${message[k]}\n`)
+      .join('');
+    const signature = createSign(signatureVersion === '1' ? 'RSA-SHA1' : 'RSA-SHA256')
+      .update(toSign, 'utf8')
+      .sign(this.signingKey, 'base64');
+    const body = {
+      ...message,
+      SignatureVersion: signatureVersion,
+      Signature: signature,
+      SigningCertURL: `${this.url}${CERT_PATH}`,
+    };
     return {
       rawBody: Buffer.from(JSON.stringify(body)),
       url: '/webhooks/ses/x',
@@ -177,12 +191,14 @@ export class SesFake extends FakeHttpServer {
 
   private configurationSetRoutes(): void {
     const base = '/v2/email/configuration-sets';
-    const missing = (name: string): FakeReply => reply(awsError(404, 'NotFoundException', `Configuration set <${name}> does not exist.`));
+    const missing = (name: string): FakeReply =>
+      reply(awsError(404, 'NotFoundException', `Configuration set <${name}> does not exist.`));
     this.route('POST', base, (req) =>
       this.authed(req, () => {
         const name = String(asRecord(req.json).ConfigurationSetName ?? '');
         if (!name) return reply(awsError(400, 'BadRequestException', 'ConfigurationSetName is required.'));
-        if (this.configurationSets.has(name)) return reply(awsError(400, 'AlreadyExistsException', `Configuration set <${name}> already exists.`));
+        if (this.configurationSets.has(name))
+          return reply(awsError(400, 'AlreadyExistsException', `Configuration set <${name}> already exists.`));
         this.configurationSets.set(name, { name, eventDestinations: new Map() });
         return { status: 200, body: {} };
       }),
@@ -194,7 +210,10 @@ export class SesFake extends FakeHttpServer {
       this.authed(req, () => {
         const set = this.configurationSets.get(p.name);
         if (!set) return missing(p.name);
-        return { status: 200, body: { EventDestinations: [...set.eventDestinations].map(([Name, d]) => ({ Name, ...d })) } };
+        return {
+          status: 200,
+          body: { EventDestinations: [...set.eventDestinations].map(([Name, d]) => ({ Name, ...d })) },
+        };
       }),
     );
     this.route('POST', `${base}/:name/event-destinations`, (req, p) =>
@@ -203,7 +222,8 @@ export class SesFake extends FakeHttpServer {
         if (!set) return missing(p.name);
         const body = asRecord(req.json);
         const destName = String(body.EventDestinationName ?? '');
-        if (set.eventDestinations.has(destName)) return reply(awsError(400, 'AlreadyExistsException', `Event destination ${destName} already exists.`));
+        if (set.eventDestinations.has(destName))
+          return reply(awsError(400, 'AlreadyExistsException', `Event destination ${destName} already exists.`));
         set.eventDestinations.set(destName, asRecord(body.EventDestination));
         return { status: 200, body: {} };
       }),
@@ -254,7 +274,13 @@ export class SesFake extends FakeHttpServer {
         if (!/^https?:\/\//.test(endpoint)) return snsError(400, 'InvalidParameter', 'Invalid parameter: Endpoint');
         let sub = topic.subscriptions.find((x) => x.endpoint === endpoint && x.protocol === protocol);
         if (!sub) {
-          sub = { arn: `${topic.arn}:${randomUUID()}`, protocol, endpoint, token: randomBytes(64).toString('hex'), confirmed: false };
+          sub = {
+            arn: `${topic.arn}:${randomUUID()}`,
+            protocol,
+            endpoint,
+            token: randomBytes(64).toString('hex'),
+            confirmed: false,
+          };
           topic.subscriptions.push(sub);
         }
         const arn = sub.confirmed || q.get('ReturnSubscriptionArn') === 'true' ? sub.arn : 'pending confirmation';
@@ -287,7 +313,9 @@ export class SesFake extends FakeHttpServer {
     const auth = String(req.headers.authorization ?? '');
     const keyId = /Credential=([^/]+)\//.exec(auth)?.[1];
     if (!auth.startsWith('AWS4-HMAC-SHA256') || !keyId || !this.accessKeyIds.has(keyId)) {
-      return reply(awsError(403, 'UnrecognizedClientException', 'The security token included in the request is invalid.'));
+      return reply(
+        awsError(403, 'UnrecognizedClientException', 'The security token included in the request is invalid.'),
+      );
     }
     return handler();
   }
@@ -313,7 +341,8 @@ export class SesFake extends FakeHttpServer {
       );
     }
     const headers: Record<string, string> = {};
-    for (const h of Array.isArray(simple.Headers) ? simple.Headers.map(asRecord) : []) headers[String(h.Name)] = String(h.Value);
+    for (const h of Array.isArray(simple.Headers) ? simple.Headers.map(asRecord) : [])
+      headers[String(h.Name)] = String(h.Value);
     const id = `0100018c${randomUUID().replace(/-/g, '')}-000000`;
     const replyTo = stringList(body.ReplyToAddresses)[0];
     this.accepted.push({
@@ -358,7 +387,12 @@ function snsError(status: number, code: string, message: string): FakeReply {
 }
 
 /** SES's error wire format: status, x-amzn-ErrorType (with the coral suffix real AWS adds), {"message"}. */
-function awsError(status: number, type: string, message: string, retryAfterSeconds?: number): FailureMode & { kind: 'status' } {
+function awsError(
+  status: number,
+  type: string,
+  message: string,
+  retryAfterSeconds?: number,
+): FailureMode & { kind: 'status' } {
   return {
     kind: 'status',
     status,

@@ -71,7 +71,11 @@ describe('MailgunAdapter against the Mailgun fake', () => {
 
   it('classifies a bad key (401 "Forbidden") as permanent AUTH_FAILED and never leaks the key', async () => {
     const bad = server({ apiKey: SECRET_KEY });
-    for (const call of [() => adapter.verifyCredentials(bad), () => adapter.send(bad, simple), () => adapter.checkSender(bad, `a@${DOMAIN}`)]) {
+    for (const call of [
+      () => adapter.verifyCredentials(bad),
+      () => adapter.send(bad, simple),
+      () => adapter.checkSender(bad, `a@${DOMAIN}`),
+    ]) {
       const err = await caught(call());
       expect(err.code).toBe(DeliveryErrorCode.AUTH_FAILED);
       expect(err.transient).toBe(false);
@@ -102,7 +106,9 @@ describe('MailgunAdapter against the Mailgun fake', () => {
   });
 
   it('a send on an unverified domain is SENDER_NOT_VERIFIED (permanent)', async () => {
-    const err = await caught(adapter.send(server({ domain: 'mg.waiting.test' }), { ...simple, from: 'x@mg.waiting.test' }));
+    const err = await caught(
+      adapter.send(server({ domain: 'mg.waiting.test' }), { ...simple, from: 'x@mg.waiting.test' }),
+    );
     expect(err.code).toBe(DeliveryErrorCode.SENDER_NOT_VERIFIED);
     expect(err.transient).toBe(false);
     expect(err.providerStatus).toBe(403);
@@ -159,7 +165,11 @@ describe('MailgunAdapter against the Mailgun fake', () => {
 
 describe('MailgunAdapter webhooks against the Mailgun fake', () => {
   const HOOK_DOMAIN = 'mg.hooks.test';
-  const fake = new MailgunFake({ apiKeys: [KEY], domains: { [HOOK_DOMAIN]: 'active', 'mg.full.test': 'active' }, signingKey: 'account-signing-key' });
+  const fake = new MailgunFake({
+    apiKeys: [KEY],
+    domains: { [HOOK_DOMAIN]: 'active', 'mg.full.test': 'active' },
+    signingKey: 'account-signing-key',
+  });
   let adapter: MailgunAdapter;
   const server = (mailgun: Partial<MailgunCredentials> = {}): ProviderServer => ({
     id: 'srv-mg-wh',
@@ -174,7 +184,7 @@ describe('MailgunAdapter webhooks against the Mailgun fake', () => {
   });
   afterAll(() => fake.stop());
 
-  it('adds our URL to four events next to the customer\'s, idempotently, and removes only ours', async () => {
+  it("adds our URL to four events next to the customer's, idempotently, and removes only ours", async () => {
     const hooks = fake.hooksOf(HOOK_DOMAIN);
     hooks.set('delivered', [CUSTOMER]);
     hooks.set('opened', [CUSTOMER]);
@@ -191,7 +201,8 @@ describe('MailgunAdapter webhooks against the Mailgun fake', () => {
       complained: [URL],
     });
 
-    const writes = () => fake.requests.filter((r) => r.method === 'POST' || r.method === 'PUT' || r.method === 'DELETE').length;
+    const writes = () =>
+      fake.requests.filter((r) => r.method === 'POST' || r.method === 'PUT' || r.method === 'DELETE').length;
     const before = writes();
     const again = await adapter.registerWebhooks(server(), URL);
     expect(again.status).toBe(WebhookStatus.REGISTERED);
@@ -202,7 +213,7 @@ describe('MailgunAdapter webhooks against the Mailgun fake', () => {
     await expect(adapter.removeWebhooks(server(), again)).resolves.toBeUndefined();
   });
 
-  it('uses the server\'s own signing key when it has one', async () => {
+  it("uses the server's own signing key when it has one", async () => {
     const before = fake.requests.filter((r) => r.path === '/v5/accounts/http_signing_key').length;
     const result = await adapter.registerWebhooks(server({ webhookSigningKey: 'server-key' }), URL + '/own');
     expect(result.state?.signingKey).toBe('server-key');
@@ -215,7 +226,11 @@ describe('MailgunAdapter webhooks against the Mailgun fake', () => {
     const result = await adapter.registerWebhooks(server({ domain: 'mg.full.test' }), URL);
     expect(result.status).toBe(WebhookStatus.FAILED);
     expect(result.error).toMatch(/complained webhook already has 3 URLs/);
-    expect(fake.hooksOf('mg.full.test').get('complained')).toEqual(['https://a.example', 'https://b.example', 'https://c.example']);
+    expect(fake.hooksOf('mg.full.test').get('complained')).toEqual([
+      'https://a.example',
+      'https://b.example',
+      'https://c.example',
+    ]);
   });
 
   it('a bad key makes the registration FAILED, not an exception', async () => {
@@ -227,14 +242,38 @@ describe('MailgunAdapter webhooks against the Mailgun fake', () => {
   describe('parseWebhook', () => {
     const state = { signingKey: 'account-signing-key' };
     const hardBounce = {
-      event: 'failed', id: 'pl271FzxTTmGRW8Uj3dUWw', timestamp: 1529701969.818328, severity: 'permanent', reason: 'suppress-bounce',
+      event: 'failed',
+      id: 'pl271FzxTTmGRW8Uj3dUWw',
+      timestamp: 1529701969.818328,
+      severity: 'permanent',
+      reason: 'suppress-bounce',
       'delivery-status': { code: 605, description: 'Not delivering to previously bounced address' },
       message: { headers: { to: 'joan@example.com', 'message-id': '20180622211249.1.2A6098970A380E12@example.org' } },
       recipient: 'Joan@example.com',
     };
-    const soft = { event: 'failed', id: 'soft-1', timestamp: 1665066523.87, severity: 'temporary', reason: 'generic', recipient: 'test@test.com', message: { headers: { 'message-id': 'm2@test.com' } } };
-    const complaint = { event: 'complained', id: 'c-1', timestamp: 1377214260.04, recipient: 'foo@example.com', message: { headers: { 'message-id': 'm3@example.com' } } };
-    const delivered = { event: 'delivered', id: 'd-1', timestamp: 1529692199.62, recipient: 'john@example.com', message: { headers: { 'message-id': 'm4@example.org' } } };
+    const soft = {
+      event: 'failed',
+      id: 'soft-1',
+      timestamp: 1665066523.87,
+      severity: 'temporary',
+      reason: 'generic',
+      recipient: 'test@test.com',
+      message: { headers: { 'message-id': 'm2@test.com' } },
+    };
+    const complaint = {
+      event: 'complained',
+      id: 'c-1',
+      timestamp: 1377214260.04,
+      recipient: 'foo@example.com',
+      message: { headers: { 'message-id': 'm3@example.com' } },
+    };
+    const delivered = {
+      event: 'delivered',
+      id: 'd-1',
+      timestamp: 1529692199.62,
+      recipient: 'john@example.com',
+      message: { headers: { 'message-id': 'm4@example.org' } },
+    };
     const opened = { event: 'opened', id: 'o-1', timestamp: 1529692199.62, recipient: 'john@example.com' };
 
     it('accepts signed posts and maps them', async () => {
@@ -248,16 +287,25 @@ describe('MailgunAdapter webhooks against the Mailgun fake', () => {
         detail: '605 Not delivering to previously bounced address suppress-bounce',
       });
       const kinds = [];
-      for (const e of [soft, complaint, delivered, opened]) kinds.push((await adapter.parseWebhook(server(), fake.signedPost(e), state)).map((x) => x.kind));
+      for (const e of [soft, complaint, delivered, opened])
+        kinds.push((await adapter.parseWebhook(server(), fake.signedPost(e), state)).map((x) => x.kind));
       expect(kinds).toEqual([['SOFT_BOUNCE'], ['COMPLAINT'], ['DELIVERED'], []]);
     });
 
     it('rejects a tampered body, a wrong key, a stale timestamp and a missing signature as AUTH_FAILED', async () => {
       const good = fake.signedPost(hardBounce);
-      const tampered = { ...good, rawBody: Buffer.from(good.rawBody.toString().replace('Joan@example.com', 'Other@example.com')) };
+      const tampered = {
+        ...good,
+        rawBody: Buffer.from(good.rawBody.toString().replace('Joan@example.com', 'Other@example.com')),
+      };
       expect(tampered.rawBody.equals(good.rawBody)).toBe(false);
       const parsedGood = JSON.parse(good.rawBody.toString()) as { signature: Record<string, string> };
-      const tamperedSig = { ...good, rawBody: Buffer.from(JSON.stringify({ ...parsedGood, signature: { ...parsedGood.signature, token: 'x'.repeat(50) } })) };
+      const tamperedSig = {
+        ...good,
+        rawBody: Buffer.from(
+          JSON.stringify({ ...parsedGood, signature: { ...parsedGood.signature, token: 'x'.repeat(50) } }),
+        ),
+      };
       const wrongKey = fake.signedPost(hardBounce, { key: 'not-the-key' });
       const stale = fake.signedPost(hardBounce, { timestamp: String(Math.floor(Date.now() / 1000) - 3600) });
       const unsigned = { ...good, rawBody: Buffer.from(JSON.stringify({ 'event-data': hardBounce })) };
@@ -271,7 +319,9 @@ describe('MailgunAdapter webhooks against the Mailgun fake', () => {
     });
 
     it('a body that is not Mailgun JSON is MESSAGE_REJECTED', async () => {
-      const err = await caught(adapter.parseWebhook(server(), { headers: {}, url: '/x', rawBody: Buffer.from('not json') }, state));
+      const err = await caught(
+        adapter.parseWebhook(server(), { headers: {}, url: '/x', rawBody: Buffer.from('not json') }, state),
+      );
       expect(err.code).toBe(DeliveryErrorCode.MESSAGE_REJECTED);
     });
   });

@@ -85,7 +85,8 @@ describe('SendGridAdapter against the SendGrid fake', () => {
   it('classifies a bad key as permanent AUTH_FAILED and never leaks the key', async () => {
     for (const call of [
       () => adapter.verifyCredentials(server(SECRET_KEY)),
-      () => adapter.send(server(SECRET_KEY), { from: 'orders@shop.test', to: 'a@example.org', subject: 's', text: 't' }),
+      () =>
+        adapter.send(server(SECRET_KEY), { from: 'orders@shop.test', to: 'a@example.org', subject: 's', text: 't' }),
       () => adapter.checkSender(server(SECRET_KEY), 'orders@shop.test'),
     ]) {
       const err = await caught(call());
@@ -108,14 +109,19 @@ describe('SendGridAdapter against the SendGrid fake', () => {
     expect(unknown.verified).toBe(false);
     expect(unknown.reason).toContain('nobody@else.test');
     const pendingDomain = await adapter.checkSender(server(), 'x@waiting.test');
-    expect(pendingDomain).toEqual({ verified: false, reason: 'domain waiting.test is pending verification at SendGrid' });
+    expect(pendingDomain).toEqual({
+      verified: false,
+      reason: 'domain waiting.test is pending verification at SendGrid',
+    });
     const pendingSender = await adapter.checkSender(server(), 'pending@shop.test');
     expect(pendingSender.verified).toBe(false);
     expect(pendingSender.reason).toMatch(/not been confirmed/);
   });
 
   it('a send from an unverified sender is SENDER_NOT_VERIFIED (permanent)', async () => {
-    const err = await caught(adapter.send(server(), { from: 'nobody@else.test', to: 'a@example.org', subject: 's', text: 't' }));
+    const err = await caught(
+      adapter.send(server(), { from: 'nobody@else.test', to: 'a@example.org', subject: 's', text: 't' }),
+    );
     expect(err.code).toBe(DeliveryErrorCode.SENDER_NOT_VERIFIED);
     expect(err.transient).toBe(false);
     expect(err.providerStatus).toBe(403);
@@ -124,7 +130,9 @@ describe('SendGridAdapter against the SendGrid fake', () => {
 
   it('429 is transient THROTTLED with retryAfterMs from Retry-After', async () => {
     fake.fail(SendGridFake.throttled(7));
-    const err = await caught(adapter.send(server(), { from: 'orders@shop.test', to: 'a@example.org', subject: 's', text: 't' }));
+    const err = await caught(
+      adapter.send(server(), { from: 'orders@shop.test', to: 'a@example.org', subject: 's', text: 't' }),
+    );
     expect(err.code).toBe(DeliveryErrorCode.THROTTLED);
     expect(err.transient).toBe(true);
     expect(err.providerStatus).toBe(429);
@@ -142,7 +150,9 @@ describe('SendGridAdapter against the SendGrid fake', () => {
   it('a hung API is a transient TIMEOUT within about httpTimeoutMs', async () => {
     fake.fail({ kind: 'hang' });
     const started = Date.now();
-    const err = await caught(adapter.send(server(), { from: 'orders@shop.test', to: 'a@example.org', subject: 's', text: 't' }));
+    const err = await caught(
+      adapter.send(server(), { from: 'orders@shop.test', to: 'a@example.org', subject: 's', text: 't' }),
+    );
     const elapsed = Date.now() - started;
     expect(err.code).toBe(DeliveryErrorCode.TIMEOUT);
     expect(err.transient).toBe(true);
@@ -161,7 +171,11 @@ describe('SendGridAdapter against the SendGrid fake', () => {
 describe('SendGridAdapter webhooks against the SendGrid fake', () => {
   const fake = new SendGridFake({ apiKeys: [KEY] });
   let adapter: SendGridAdapter;
-  const server: ProviderServer = { id: 'srv-wh', provider: DeliveryProvider.SENDGRID, credentials: { sendgrid: { apiKey: KEY } } };
+  const server: ProviderServer = {
+    id: 'srv-wh',
+    provider: DeliveryProvider.SENDGRID,
+    credentials: { sendgrid: { apiKey: KEY } },
+  };
   const URL = 'https://mailroute.test/webhooks/sendgrid/srv-wh';
 
   beforeAll(async () => {
@@ -176,7 +190,14 @@ describe('SendGridAdapter webhooks against the SendGrid fake', () => {
     expect(first.events).toEqual(['bounce', 'dropped', 'spamreport', 'delivered', 'deferred']);
     const ours = fake.webhooks.get(first.state?.webhookId ?? '');
     expect(ours?.url).toBe(URL);
-    expect(ours?.settings).toMatchObject({ bounce: true, dropped: true, spam_report: true, delivered: true, deferred: true, open: false });
+    expect(ours?.settings).toMatchObject({
+      bounce: true,
+      dropped: true,
+      spam_report: true,
+      delivered: true,
+      deferred: true,
+      open: false,
+    });
     expect(first.state?.publicKey).toBe(ours?.publicKey);
     expect(fake.requests.some((r) => r.method === 'POST' && r.path === '/v3/user/webhooks/event/settings')).toBe(true);
 
@@ -195,7 +216,10 @@ describe('SendGridAdapter webhooks against the SendGrid fake', () => {
   });
 
   it('a refused registration is FAILED with a reason, not an exception', async () => {
-    const result = await adapter.registerWebhooks({ ...server, credentials: { sendgrid: { apiKey: SECRET_KEY } } }, URL);
+    const result = await adapter.registerWebhooks(
+      { ...server, credentials: { sendgrid: { apiKey: SECRET_KEY } } },
+      URL,
+    );
     expect(result.status).toBe(WebhookStatus.FAILED);
     expect(result.error).toMatch(/rejected the API key/);
     expect(result.error).not.toContain(SECRET_KEY);
@@ -205,12 +229,54 @@ describe('SendGridAdapter webhooks against the SendGrid fake', () => {
     let state: Record<string, string>;
     let webhookId: string;
     const events = [
-      { email: 'A@example.org', timestamp: 1513299569, event: 'bounce', type: 'bounce', sg_event_id: 'ev-1', sg_message_id: '14c5d75ce93.dfd.64b469.filter0001.16648.5515E0B88.0', reason: '500 unknown recipient', status: '5.0.0' },
-      { email: 'b@example.org', timestamp: 1513299569, event: 'bounce', type: 'blocked', sg_event_id: 'ev-2', sg_message_id: 'Xm1d.recvd-5f8-1-0' },
-      { email: 'c@example.org', timestamp: 1513299569, event: 'spamreport', sg_event_id: 'ev-3', sg_message_id: 'Zz9.filter1' },
-      { email: 'd@example.org', timestamp: 1513299569, event: 'delivered', sg_event_id: 'ev-4', sg_message_id: 'Dd1.filter1', response: '250 OK' },
-      { email: 'e@example.org', timestamp: 1513299569, event: 'deferred', sg_event_id: 'ev-5', sg_message_id: 'Ee1.filter1' },
-      { email: 'f@example.org', timestamp: 1513299569, event: 'dropped', sg_event_id: 'ev-6', sg_message_id: 'Ff1.filter1', reason: 'Bounced Address' },
+      {
+        email: 'A@example.org',
+        timestamp: 1513299569,
+        event: 'bounce',
+        type: 'bounce',
+        sg_event_id: 'ev-1',
+        sg_message_id: '14c5d75ce93.dfd.64b469.filter0001.16648.5515E0B88.0',
+        reason: '500 unknown recipient',
+        status: '5.0.0',
+      },
+      {
+        email: 'b@example.org',
+        timestamp: 1513299569,
+        event: 'bounce',
+        type: 'blocked',
+        sg_event_id: 'ev-2',
+        sg_message_id: 'Xm1d.recvd-5f8-1-0',
+      },
+      {
+        email: 'c@example.org',
+        timestamp: 1513299569,
+        event: 'spamreport',
+        sg_event_id: 'ev-3',
+        sg_message_id: 'Zz9.filter1',
+      },
+      {
+        email: 'd@example.org',
+        timestamp: 1513299569,
+        event: 'delivered',
+        sg_event_id: 'ev-4',
+        sg_message_id: 'Dd1.filter1',
+        response: '250 OK',
+      },
+      {
+        email: 'e@example.org',
+        timestamp: 1513299569,
+        event: 'deferred',
+        sg_event_id: 'ev-5',
+        sg_message_id: 'Ee1.filter1',
+      },
+      {
+        email: 'f@example.org',
+        timestamp: 1513299569,
+        event: 'dropped',
+        sg_event_id: 'ev-6',
+        sg_message_id: 'Ff1.filter1',
+        reason: 'Bounced Address',
+      },
       { email: 'g@example.org', timestamp: 1513299569, event: 'open', sg_event_id: 'ev-7' },
     ];
 
@@ -249,7 +315,9 @@ describe('SendGridAdapter webhooks against the SendGrid fake', () => {
     });
 
     it('a signed body that is not a JSON array is MESSAGE_REJECTED', async () => {
-      const err = await caught(adapter.parseWebhook(server, fake.signedPost(webhookId, Buffer.from('{"not":"an array"}')), state));
+      const err = await caught(
+        adapter.parseWebhook(server, fake.signedPost(webhookId, Buffer.from('{"not":"an array"}')), state),
+      );
       expect(err.code).toBe(DeliveryErrorCode.MESSAGE_REJECTED);
     });
   });

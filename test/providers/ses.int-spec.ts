@@ -65,12 +65,16 @@ describe('SesAdapter against the SES fake', () => {
       configurationSetName: 'mailroute-events',
     });
     const req = fake.requests.find((r) => r.path === '/v2/email/outbound-emails');
-    expect(String(req?.headers.authorization)).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDTEST\/\d{8}\/us-east-1\/ses\/aws4_request/);
+    expect(String(req?.headers.authorization)).toMatch(
+      /^AWS4-HMAC-SHA256 Credential=AKIDTEST\/\d{8}\/us-east-1\/ses\/aws4_request/,
+    );
   });
 
   it('sends without a configuration set when the server has none', async () => {
     const result = await adapter.send(server(), simple);
-    expect(fake.accepted.find((m) => m.providerMessageId === result.providerMessageId)?.configurationSetName).toBeUndefined();
+    expect(
+      fake.accepted.find((m) => m.providerMessageId === result.providerMessageId)?.configurationSetName,
+    ).toBeUndefined();
   });
 
   it('verifies working credentials with GetAccount', async () => {
@@ -81,7 +85,11 @@ describe('SesAdapter against the SES fake', () => {
 
   it('classifies an unknown access key as permanent AUTH_FAILED and never leaks the secret', async () => {
     const bad = server({ accessKeyId: 'AKIDWRONG', secretAccessKey: 'SG.secret-key-XYZ' });
-    for (const call of [() => adapter.verifyCredentials(bad), () => adapter.send(bad, simple), () => adapter.checkSender(bad, 'orders@shop.test')]) {
+    for (const call of [
+      () => adapter.verifyCredentials(bad),
+      () => adapter.send(bad, simple),
+      () => adapter.checkSender(bad, 'orders@shop.test'),
+    ]) {
       const err = await caught(call());
       expect(err.code).toBe(DeliveryErrorCode.AUTH_FAILED);
       expect(err.transient).toBe(false);
@@ -189,7 +197,12 @@ describe('SesAdapter webhooks (configuration set → SNS → HTTPS) against the 
 
   it('creates a configuration set, topic with an SES-only policy, event destination and subscription; idempotent; removal undoes it', async () => {
     const first = await adapter.registerWebhooks(server(), URL);
-    expect(first).toMatchObject({ status: WebhookStatus.PENDING, url: URL, error: null, events: ['BOUNCE', 'COMPLAINT', 'DELIVERY', 'REJECT'] });
+    expect(first).toMatchObject({
+      status: WebhookStatus.PENDING,
+      url: URL,
+      error: null,
+      events: ['BOUNCE', 'COMPLAINT', 'DELIVERY', 'REJECT'],
+    });
     const state = first.state ?? {};
     expect(state).toMatchObject({
       configurationSetName: 'mailroute-srv-ses-wh',
@@ -206,9 +219,13 @@ describe('SesAdapter webhooks (configuration set → SNS → HTTPS) against the 
       SnsDestination: { TopicArn: state.topicArn },
     });
     const topic = fake.topics.get(state.topicArn);
-    const policy = JSON.parse(topic?.attributes.Policy ?? '{}') as { Statement: { Principal: unknown; Condition: { StringEquals: Record<string, string> } }[] };
+    const policy = JSON.parse(topic?.attributes.Policy ?? '{}') as {
+      Statement: { Principal: unknown; Condition: { StringEquals: Record<string, string> } }[];
+    };
     expect(policy.Statement[0].Principal).toEqual({ Service: 'ses.amazonaws.com' });
-    expect(policy.Statement[0].Condition.StringEquals['AWS:SourceArn']).toBe('arn:aws:ses:us-east-1:111122223333:configuration-set/mailroute-srv-ses-wh');
+    expect(policy.Statement[0].Condition.StringEquals['AWS:SourceArn']).toBe(
+      'arn:aws:ses:us-east-1:111122223333:configuration-set/mailroute-srv-ses-wh',
+    );
     expect(topic?.subscriptions.map((x) => [x.protocol, x.endpoint])).toEqual([['https', URL]]);
     const snsCall = fake.requests.find((r) => r.method === 'POST' && r.path === '/');
     expect(String(snsCall?.headers.authorization)).toMatch(/Credential=AKIDTEST\/\d{8}\/us-east-1\/sns\/aws4_request/);
@@ -216,7 +233,13 @@ describe('SesAdapter webhooks (configuration set → SNS → HTTPS) against the 
     const again = await adapter.registerWebhooks(server(), URL);
     expect(again.state).toEqual(state);
     expect(fake.topics.get(state.topicArn)?.subscriptions).toHaveLength(1);
-    expect(fake.requests.some((r) => r.method === 'PUT' && r.path === '/v2/email/configuration-sets/mailroute-srv-ses-wh/event-destinations/mailroute-sns')).toBe(true);
+    expect(
+      fake.requests.some(
+        (r) =>
+          r.method === 'PUT' &&
+          r.path === '/v2/email/configuration-sets/mailroute-srv-ses-wh/event-destinations/mailroute-sns',
+      ),
+    ).toBe(true);
 
     await adapter.removeWebhooks(server(), again);
     expect(fake.configurationSets.has('mailroute-srv-ses-wh')).toBe(false);
@@ -224,13 +247,21 @@ describe('SesAdapter webhooks (configuration set → SNS → HTTPS) against the 
     await expect(adapter.removeWebhooks(server(), again)).resolves.toBeUndefined();
   });
 
-  it('uses the server\'s own configuration set and leaves it and its other destinations in place on removal', async () => {
-    fake.configurationSets.set('customer-set', { name: 'customer-set', eventDestinations: new Map([['customer-firehose', { Enabled: true }]]) });
+  it("uses the server's own configuration set and leaves it and its other destinations in place on removal", async () => {
+    fake.configurationSets.set('customer-set', {
+      name: 'customer-set',
+      eventDestinations: new Map([['customer-firehose', { Enabled: true }]]),
+    });
     const result = await adapter.registerWebhooks(server({ configurationSetName: 'customer-set' }), URL);
     expect(result.state).toMatchObject({ configurationSetName: 'customer-set', createdConfigurationSet: 'false' });
-    expect([...(fake.configurationSets.get('customer-set')?.eventDestinations.keys() ?? [])]).toEqual(['customer-firehose', 'mailroute-sns']);
+    expect([...(fake.configurationSets.get('customer-set')?.eventDestinations.keys() ?? [])]).toEqual([
+      'customer-firehose',
+      'mailroute-sns',
+    ]);
     await adapter.removeWebhooks(server({ configurationSetName: 'customer-set' }), result);
-    expect([...(fake.configurationSets.get('customer-set')?.eventDestinations.keys() ?? [])]).toEqual(['customer-firehose']);
+    expect([...(fake.configurationSets.get('customer-set')?.eventDestinations.keys() ?? [])]).toEqual([
+      'customer-firehose',
+    ]);
   });
 
   it('bad credentials make the registration FAILED without leaking the secret', async () => {
@@ -247,10 +278,21 @@ describe('SesAdapter webhooks (configuration set → SNS → HTTPS) against the 
       bounce: {
         bounceType: 'Permanent',
         bounceSubType: 'General',
-        bouncedRecipients: [{ emailAddress: 'Recipient@example.com', action: 'failed', status: '5.1.1', diagnosticCode: 'smtp; 550 5.1.1 user unknown' }],
+        bouncedRecipients: [
+          {
+            emailAddress: 'Recipient@example.com',
+            action: 'failed',
+            status: '5.1.1',
+            diagnosticCode: 'smtp; 550 5.1.1 user unknown',
+          },
+        ],
         timestamp: '2017-08-05T00:41:02.669Z',
       },
-      mail: { timestamp: '2017-08-05T00:40:02.012Z', messageId: 'EXAMPLE7c191be45-000000', destination: ['recipient@example.com'] },
+      mail: {
+        timestamp: '2017-08-05T00:40:02.012Z',
+        messageId: 'EXAMPLE7c191be45-000000',
+        destination: ['recipient@example.com'],
+      },
     };
 
     beforeAll(async () => {
@@ -273,11 +315,34 @@ describe('SesAdapter webhooks (configuration set → SNS → HTTPS) against the 
       });
       expect(hard.eventId).toMatch(/:recipient@example.com$/);
       const soft = { ...bounce, bounce: { ...bounce.bounce, bounceType: 'Transient', bounceSubType: 'MailboxFull' } };
-      const complaint = { eventType: 'Complaint', complaint: { complainedRecipients: [{ emailAddress: 'c@example.com' }], timestamp: '2017-08-05T00:41:02.669Z', complaintFeedbackType: 'abuse' }, mail: bounce.mail };
-      const delivery = { eventType: 'Delivery', delivery: { timestamp: '2016-10-19T23:21:04.133Z', recipients: ['d@example.com'], smtpResponse: '250 2.6.0 Message received' }, mail: bounce.mail };
-      const legacy = { notificationType: 'Delivery', delivery: { timestamp: '2016-10-19T23:21:04.133Z', recipients: ['e@example.com'] }, mail: bounce.mail };
+      const complaint = {
+        eventType: 'Complaint',
+        complaint: {
+          complainedRecipients: [{ emailAddress: 'c@example.com' }],
+          timestamp: '2017-08-05T00:41:02.669Z',
+          complaintFeedbackType: 'abuse',
+        },
+        mail: bounce.mail,
+      };
+      const delivery = {
+        eventType: 'Delivery',
+        delivery: {
+          timestamp: '2016-10-19T23:21:04.133Z',
+          recipients: ['d@example.com'],
+          smtpResponse: '250 2.6.0 Message received',
+        },
+        mail: bounce.mail,
+      };
+      const legacy = {
+        notificationType: 'Delivery',
+        delivery: { timestamp: '2016-10-19T23:21:04.133Z', recipients: ['e@example.com'] },
+        mail: bounce.mail,
+      };
       const kinds = [];
-      for (const e of [soft, complaint, delivery, legacy]) kinds.push((await adapter.parseWebhook(server(), fake.notification(state.topicArn, e, '1'), state)).map((x) => x.kind));
+      for (const e of [soft, complaint, delivery, legacy])
+        kinds.push(
+          (await adapter.parseWebhook(server(), fake.notification(state.topicArn, e, '1'), state)).map((x) => x.kind),
+        );
       expect(kinds).toEqual([['SOFT_BOUNCE'], ['COMPLAINT'], ['DELIVERED'], ['DELIVERED']]);
     });
 
@@ -291,13 +356,17 @@ describe('SesAdapter webhooks (configuration set → SNS → HTTPS) against the 
         { ...parsed, Signature: undefined },
       ];
       for (const body of variants) {
-        const err = await caught(adapter.parseWebhook(server(), { ...good, rawBody: Buffer.from(JSON.stringify(body)) }, state));
+        const err = await caught(
+          adapter.parseWebhook(server(), { ...good, rawBody: Buffer.from(JSON.stringify(body)) }, state),
+        );
         expect(err.code).toBe(DeliveryErrorCode.AUTH_FAILED);
       }
     });
 
     it('a body that is not an SNS message is MESSAGE_REJECTED', async () => {
-      const err = await caught(adapter.parseWebhook(server(), { headers: {}, url: '/x', rawBody: Buffer.from('[1,2]') }, state));
+      const err = await caught(
+        adapter.parseWebhook(server(), { headers: {}, url: '/x', rawBody: Buffer.from('[1,2]') }, state),
+      );
       expect(err.code).toBe(DeliveryErrorCode.MESSAGE_REJECTED);
     });
   });

@@ -17,7 +17,13 @@ describe('classifyMailgunFailure', () => {
     ['forbidden for another reason', 403, 'Forbidden', DeliveryErrorCode.AUTH_FAILED, false],
     ['unknown domain', 404, 'Domain not found: mg.example.com', DeliveryErrorCode.SENDER_NOT_VERIFIED, false],
     ['missing parameter', 400, "'from' parameter is missing", DeliveryErrorCode.MESSAGE_REJECTED, false],
-    ['bad recipient', 400, "'to' parameter is not a valid address. please check documentation", DeliveryErrorCode.RECIPIENT_REJECTED, false],
+    [
+      'bad recipient',
+      400,
+      "'to' parameter is not a valid address. please check documentation",
+      DeliveryErrorCode.RECIPIENT_REJECTED,
+      false,
+    ],
     [
       'sending limit',
       420,
@@ -38,7 +44,11 @@ describe('classifyMailgunFailure', () => {
 
   it('reads retryAfterMs from the 420 "try again after" date', () => {
     const err = classifyMailgunFailure(
-      { status: 420, details: 'Domain x is not allowed to send: recipient limit exceeded, try again after Mon, 25 Aug 2025 07:00:31 UTC' },
+      {
+        status: 420,
+        details:
+          'Domain x is not allowed to send: recipient limit exceeded, try again after Mon, 25 Aug 2025 07:00:31 UTC',
+      },
       [],
       now,
     );
@@ -53,20 +63,32 @@ describe('classifyMailgunFailure', () => {
 
 describe('mailgunErrorFrom (mailgun.js APIError shapes)', () => {
   it('reads status and details', () => {
-    const err = mailgunErrorFrom({ status: 401, message: 'Unauthorized', details: 'Forbidden', type: 'MailgunAPIError' }, []);
+    const err = mailgunErrorFrom(
+      { status: 401, message: 'Unauthorized', details: 'Forbidden', type: 'MailgunAPIError' },
+      [],
+    );
     expect(err.code).toBe(DeliveryErrorCode.AUTH_FAILED);
   });
 
   it('sees through the status 400 mailgun.js invents for network failures', () => {
-    const timeout = mailgunErrorFrom({ status: 400, message: 'ECONNABORTED', details: 'timeout of 500ms exceeded', type: 'MailgunAPIError' }, []);
+    const timeout = mailgunErrorFrom(
+      { status: 400, message: 'ECONNABORTED', details: 'timeout of 500ms exceeded', type: 'MailgunAPIError' },
+      [],
+    );
     expect(timeout.code).toBe(DeliveryErrorCode.TIMEOUT);
     expect(timeout.providerStatus).toBeUndefined();
-    const refused = mailgunErrorFrom({ status: 400, message: 'ECONNREFUSED', details: 'connect ECONNREFUSED 127.0.0.1:1', type: 'MailgunAPIError' }, []);
+    const refused = mailgunErrorFrom(
+      { status: 400, message: 'ECONNREFUSED', details: 'connect ECONNREFUSED 127.0.0.1:1', type: 'MailgunAPIError' },
+      [],
+    );
     expect(refused.code).toBe(DeliveryErrorCode.CONNECTION_FAILED);
   });
 
   it('keeps a real 400 a 400', () => {
-    const err = mailgunErrorFrom({ status: 400, message: 'BAD REQUEST', details: "'from' parameter is missing", type: 'MailgunAPIError' }, []);
+    const err = mailgunErrorFrom(
+      { status: 400, message: 'BAD REQUEST', details: "'from' parameter is missing", type: 'MailgunAPIError' },
+      [],
+    );
     expect(err.code).toBe(DeliveryErrorCode.MESSAGE_REJECTED);
   });
 });

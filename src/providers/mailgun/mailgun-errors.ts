@@ -14,7 +14,14 @@ export interface MailgunFailure {
   networkCode?: string;
 }
 
-const TIMEOUT_CODES = new Set(['ECONNABORTED', 'ETIMEDOUT', 'ESOCKETTIMEDOUT', 'ERR_CANCELED', 'TimeoutError', 'AbortError']);
+const TIMEOUT_CODES = new Set([
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'ESOCKETTIMEDOUT',
+  'ERR_CANCELED',
+  'TimeoutError',
+  'AbortError',
+]);
 // mailgun.js reports a failed connection as status 400 with the errno code as status text.
 const NETWORK_CODE = /^(E[A-Z]+|ERR_[A-Z_]+|TimeoutError|AbortError)$/;
 
@@ -32,7 +39,11 @@ export function classifyMailgunFailure(failure: MailgunFailure, secrets: string[
   if (failure.networkCode !== undefined || failure.status === undefined) {
     const net = failure.networkCode ?? '';
     if (TIMEOUT_CODES.has(net)) return make(DeliveryErrorCode.TIMEOUT, true, 'Mailgun did not answer in time');
-    return make(DeliveryErrorCode.CONNECTION_FAILED, true, `Could not connect to the Mailgun API${net ? ` (${net})` : ''}`);
+    return make(
+      DeliveryErrorCode.CONNECTION_FAILED,
+      true,
+      `Could not connect to the Mailgun API${net ? ` (${net})` : ''}`,
+    );
   }
 
   const status = failure.status;
@@ -41,10 +52,19 @@ export function classifyMailgunFailure(failure: MailgunFailure, secrets: string[
 
   if (status === 401) {
     // Also what a US key gets on the EU host and vice versa.
-    return make(DeliveryErrorCode.AUTH_FAILED, false, `Mailgun rejected the API key (check the key and the account region)${said}`);
+    return make(
+      DeliveryErrorCode.AUTH_FAILED,
+      false,
+      `Mailgun rejected the API key (check the key and the account region)${said}`,
+    );
   }
   if (status === 420 || /limit exceeded|quota/i.test(text)) {
-    return make(DeliveryErrorCode.QUOTA_EXCEEDED, true, `Mailgun sending limit reached${said}`, tryAgainAfter(text, now));
+    return make(
+      DeliveryErrorCode.QUOTA_EXCEEDED,
+      true,
+      `Mailgun sending limit reached${said}`,
+      tryAgainAfter(text, now),
+    );
   }
   if (status === 429) {
     return make(DeliveryErrorCode.THROTTLED, true, `Mailgun rate limit reached${said}`);
@@ -56,7 +76,11 @@ export function classifyMailgunFailure(failure: MailgunFailure, secrets: string[
     return make(DeliveryErrorCode.AUTH_FAILED, false, `The Mailgun API key may not do this${said}`);
   }
   if (status === 404 && /domain not found/i.test(text)) {
-    return make(DeliveryErrorCode.SENDER_NOT_VERIFIED, false, `The sending domain is not in this Mailgun account${said}`);
+    return make(
+      DeliveryErrorCode.SENDER_NOT_VERIFIED,
+      false,
+      `The sending domain is not in this Mailgun account${said}`,
+    );
   }
   if (status >= 500) {
     return make(DeliveryErrorCode.PROVIDER_ERROR, true, `Mailgun had a server error (${status})${said}`);
@@ -77,8 +101,10 @@ export function mailgunErrorFrom(err: unknown, secrets: string[]): DeliveryError
   if (!isRecord(err)) return classifyMailgunFailure({ networkCode: '' }, secrets);
   const status = typeof err.status === 'number' ? err.status : undefined;
   const statusText = typeof err.message === 'string' ? err.message : '';
-  const details = typeof err.details === 'string' ? err.details : isRecord(err.details) ? JSON.stringify(err.details) : '';
-  if ((status === 400 || status === undefined) && NETWORK_CODE.test(statusText)) return classifyMailgunFailure({ networkCode: statusText }, secrets);
+  const details =
+    typeof err.details === 'string' ? err.details : isRecord(err.details) ? JSON.stringify(err.details) : '';
+  if ((status === 400 || status === undefined) && NETWORK_CODE.test(statusText))
+    return classifyMailgunFailure({ networkCode: statusText }, secrets);
   if (status === undefined) {
     const code = typeof err.code === 'string' ? err.code : '';
     return classifyMailgunFailure({ networkCode: code }, secrets);

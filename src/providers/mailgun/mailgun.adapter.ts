@@ -112,7 +112,8 @@ export class MailgunAdapter implements ProviderAdapter {
           status: WebhookStatus.FAILED,
           url,
           events,
-          error: 'Mailgun webhooks are registered but the HTTP webhook signing key could not be read; set it on the server',
+          error:
+            'Mailgun webhooks are registered but the HTTP webhook signing key could not be read; set it on the server',
           state: { domain: creds.domain, events: events.join(',') },
         };
       }
@@ -175,7 +176,9 @@ export class MailgunAdapter implements ProviderAdapter {
     if (!Number.isFinite(seconds) || Math.abs(now - seconds * 1000) > SIGNATURE_MAX_AGE_MS) {
       throw webhookError(DeliveryErrorCode.AUTH_FAILED, 'timestamp outside the accepted window');
     }
-    const expected = createHmac('sha256', key).update(timestamp + token).digest('hex');
+    const expected = createHmac('sha256', key)
+      .update(timestamp + token)
+      .digest('hex');
     if (expected.length !== signature.length || !timingSafeEqual(Buffer.from(expected), Buffer.from(signature))) {
       throw webhookError(DeliveryErrorCode.AUTH_FAILED, 'signature does not match');
     }
@@ -232,7 +235,10 @@ function parseMailgunEvent(data: Record<string, unknown>): ParsedWebhookEvent | 
   const seconds = Number(data.timestamp);
   return {
     kind,
-    eventId: typeof data.id === 'string' && data.id ? data.id : createHash('sha256').update(JSON.stringify(data)).digest('hex'),
+    eventId:
+      typeof data.id === 'string' && data.id
+        ? data.id
+        : createHash('sha256').update(JSON.stringify(data)).digest('hex'),
     providerMessageId: messageId,
     recipient: typeof data.recipient === 'string' ? data.recipient.toLowerCase() : null,
     occurredAt: Number.isFinite(seconds) && seconds > 0 ? new Date(Math.round(seconds * 1000)) : new Date(),

@@ -2,7 +2,9 @@ import { DeliveryErrorCode } from '../provider.enums';
 import { classifySendGridFailure, sendGridErrorFrom } from './sendgrid-errors';
 
 // Bodies recorded in PROVIDERS.md §2.2 / §2.3 (raw SendGrid responses from public issues and the OpenAPI spec).
-const BAD_KEY = { errors: [{ message: 'The provided authorization grant is invalid, expired, or revoked', field: null, help: null }] };
+const BAD_KEY = {
+  errors: [{ message: 'The provided authorization grant is invalid, expired, or revoked', field: null, help: null }],
+};
 const NO_SCOPE = { errors: [{ message: 'access forbidden', field: null }] };
 const UNVERIFIED = {
   errors: [
@@ -26,10 +28,28 @@ describe('classifySendGridFailure', () => {
     ['unverified sender', 403, UNVERIFIED, DeliveryErrorCode.SENDER_NOT_VERIFIED, false],
     ['credits exhausted (401!)', 401, CREDITS, DeliveryErrorCode.QUOTA_EXCEEDED, true],
     ['rate limit', 429, RATE, DeliveryErrorCode.THROTTLED, true],
-    ['server error', 500, { errors: [{ message: 'Internal error', field: null }] }, DeliveryErrorCode.PROVIDER_ERROR, true],
-    ['bad recipient', 400, { errors: [{ message: 'Does not contain a valid address.', field: 'personalizations.0.to.0.email' }] }, DeliveryErrorCode.RECIPIENT_REJECTED, false],
+    [
+      'server error',
+      500,
+      { errors: [{ message: 'Internal error', field: null }] },
+      DeliveryErrorCode.PROVIDER_ERROR,
+      true,
+    ],
+    [
+      'bad recipient',
+      400,
+      { errors: [{ message: 'Does not contain a valid address.', field: 'personalizations.0.to.0.email' }] },
+      DeliveryErrorCode.RECIPIENT_REJECTED,
+      false,
+    ],
     ['too large', 413, { errors: [{ message: 'too large', field: null }] }, DeliveryErrorCode.MESSAGE_REJECTED, false],
-    ['data residency', 451, { errors: [{ message: 'region mismatch', field: null }] }, DeliveryErrorCode.PROVIDER_ERROR, false],
+    [
+      'data residency',
+      451,
+      { errors: [{ message: 'region mismatch', field: null }] },
+      DeliveryErrorCode.PROVIDER_ERROR,
+      false,
+    ],
   ])('%s', (_name, status, body, code, transient) => {
     const err = classifySendGridFailure({ status, body }, [], now);
     expect(err.code).toBe(code);
@@ -38,18 +58,27 @@ describe('classifySendGridFailure', () => {
   });
 
   it('quotes the provider text for a person', () => {
-    expect(classifySendGridFailure({ status: 403, body: UNVERIFIED }, []).message).toMatch(/^SendGrid refused the sender: The from address/);
+    expect(classifySendGridFailure({ status: 403, body: UNVERIFIED }, []).message).toMatch(
+      /^SendGrid refused the sender: The from address/,
+    );
   });
 
   it('takes retryAfterMs from Retry-After, else from X-RateLimit-Reset', () => {
-    expect(classifySendGridFailure({ status: 429, body: RATE, headers: { 'retry-after': '3' } }, [], now).retryAfterMs).toBe(3000);
+    expect(
+      classifySendGridFailure({ status: 429, body: RATE, headers: { 'retry-after': '3' } }, [], now).retryAfterMs,
+    ).toBe(3000);
     const reset = String(now / 1000 + 42);
-    expect(classifySendGridFailure({ status: 429, body: RATE, headers: { 'x-ratelimit-reset': reset } }, [], now).retryAfterMs).toBe(42_000);
+    expect(
+      classifySendGridFailure({ status: 429, body: RATE, headers: { 'x-ratelimit-reset': reset } }, [], now)
+        .retryAfterMs,
+    ).toBe(42_000);
     expect(classifySendGridFailure({ status: 429, body: RATE }, [], now).retryAfterMs).toBeUndefined();
   });
 
   it('classifies network failures', () => {
-    expect(sendGridErrorFrom({ code: 'ECONNABORTED', message: 'timeout of 500ms exceeded' }, []).code).toBe(DeliveryErrorCode.TIMEOUT);
+    expect(sendGridErrorFrom({ code: 'ECONNABORTED', message: 'timeout of 500ms exceeded' }, []).code).toBe(
+      DeliveryErrorCode.TIMEOUT,
+    );
     expect(sendGridErrorFrom({ code: 'ECONNREFUSED' }, []).code).toBe(DeliveryErrorCode.CONNECTION_FAILED);
     expect(sendGridErrorFrom(new Error('weird'), []).code).toBe(DeliveryErrorCode.CONNECTION_FAILED);
   });

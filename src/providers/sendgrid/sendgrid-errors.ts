@@ -48,12 +48,19 @@ export function classifySendGridFailure(failure: SendGridFailure, secrets: strin
   if (failure.status === undefined) {
     const net = failure.networkCode ?? '';
     if (TIMEOUT_CODES.has(net)) return make(DeliveryErrorCode.TIMEOUT, true, 'SendGrid did not answer in time');
-    return make(DeliveryErrorCode.CONNECTION_FAILED, true, `Could not connect to the SendGrid API${net ? ` (${net})` : ''}`);
+    return make(
+      DeliveryErrorCode.CONNECTION_FAILED,
+      true,
+      `Could not connect to the SendGrid API${net ? ` (${net})` : ''}`,
+    );
   }
 
   const status = failure.status;
   const errors = sendGridApiErrors(failure.body);
-  const text = errors.map((e) => e.message).filter(Boolean).join('; ');
+  const text = errors
+    .map((e) => e.message)
+    .filter(Boolean)
+    .join('; ');
   const said = text ? `: ${text}` : '';
   const fields = errors.map((e) => e.field ?? '');
 
@@ -62,7 +69,12 @@ export function classifySendGridFailure(failure: SendGridFailure, secrets: strin
     return make(DeliveryErrorCode.QUOTA_EXCEEDED, true, `SendGrid sending quota exhausted${said}`);
   }
   if (status === 429) {
-    return make(DeliveryErrorCode.THROTTLED, true, `SendGrid rate limit reached${said}`, retryAfterFrom(failure.headers, now));
+    return make(
+      DeliveryErrorCode.THROTTLED,
+      true,
+      `SendGrid rate limit reached${said}`,
+      retryAfterFrom(failure.headers, now),
+    );
   }
   if (status === 401) {
     return make(DeliveryErrorCode.AUTH_FAILED, false, `SendGrid rejected the API key${said}`);
@@ -116,7 +128,8 @@ export function sendGridErrorFrom(err: unknown, secrets: string[]): DeliveryErro
 function retryAfterFrom(headers: Record<string, unknown> | undefined, now: number): number | undefined {
   if (!headers) return undefined;
   const get = (name: string): string | undefined => {
-    for (const [k, v] of Object.entries(headers)) if (k.toLowerCase() === name) return v === undefined ? undefined : String(v);
+    for (const [k, v] of Object.entries(headers))
+      if (k.toLowerCase() === name) return v === undefined ? undefined : String(v);
     return undefined;
   };
   const fromHeader = parseRetryAfter(get('retry-after'), now);

@@ -1,6 +1,6 @@
 import { createHash, createPublicKey, verify } from 'node:crypto';
 import { Client } from '@sendgrid/client';
-import { MailService } from '@sendgrid/mail';
+import { MailService, type MailDataRequired } from '@sendgrid/mail';
 import { DeliveryError } from '../delivery-error';
 import { DeliveryErrorCode, DeliveryProvider, TransportKind, WebhookStatus } from '../provider.enums';
 import type {
@@ -42,16 +42,18 @@ export class SendGridAdapter implements ProviderAdapter {
     for (const h of message.headers ?? []) headers[h.name] = h.value;
     if (message.messageId) headers['Message-ID'] = message.messageId;
     try {
-      const [response] = await mail.send({
+      const head = {
         from: message.from,
         to: message.to,
         subject: message.subject,
-        // The helper rejects an empty content array, so only pass the parts we have.
-        ...(message.text ? { text: message.text } : {}),
-        ...(message.html ? { html: message.html } : {}),
         ...(message.replyTo ? { replyTo: message.replyTo } : {}),
         ...(Object.keys(headers).length ? { headers } : {}),
-      } as Parameters<MailService['send']>[0]);
+      };
+      // The helper wants at least one content part and rejects empty ones.
+      const data: MailDataRequired = message.html
+        ? { ...head, html: message.html, ...(message.text ? { text: message.text } : {}) }
+        : { ...head, text: message.text ?? '' };
+      const [response] = await mail.send(data);
       const id = headerValue(response.headers, 'x-message-id');
       if (!id) {
         throw new DeliveryError({
@@ -95,7 +97,8 @@ export class SendGridAdapter implements ProviderAdapter {
     try {
       // Single Sender Verification: an exact, verified from_email.
       const [, sendersBody] = await client.request({ method: 'GET', url: '/v3/verified_senders', qs: { limit: 100 } });
-      const senders = isRecord(sendersBody) && Array.isArray(sendersBody.results) ? sendersBody.results.filter(isRecord) : [];
+      const senders =
+        isRecord(sendersBody) && Array.isArray(sendersBody.results) ? sendersBody.results.filter(isRecord) : [];
       const sender = senders.find((s) => typeof s.from_email === 'string' && s.from_email.toLowerCase() === email);
       if (sender?.verified === true) return { verified: true };
 
@@ -146,10 +149,18 @@ export class SendGridAdapter implements ProviderAdapter {
       try {
         const existing = await this.findWebhook(client, url);
         if (existing) {
-          await client.request({ method: 'PATCH', url: `/v3/user/webhooks/event/settings/${encodeURIComponent(existing)}`, body: settings });
+          await client.request({
+            method: 'PATCH',
+            url: `/v3/user/webhooks/event/settings/${encodeURIComponent(existing)}`,
+            body: settings,
+          });
           webhookId = existing;
         } else {
-          const [, created] = await client.request({ method: 'POST', url: '/v3/user/webhooks/event/settings', body: settings });
+          const [, created] = await client.request({
+            method: 'POST',
+            url: '/v3/user/webhooks/event/settings',
+            body: settings,
+          });
           const id = isRecord(created) ? created.id : undefined;
           if (typeof id !== 'string' || !id) throw noId('created the event webhook but returned no id');
           webhookId = id;
@@ -175,7 +186,9 @@ export class SendGridAdapter implements ProviderAdapter {
   async removeWebhooks(server: ProviderServer, registration: WebhookRegistrationResult): Promise<void> {
     const { client, secrets } = this.session(server);
     try {
-      const id = registration.state?.webhookId || (registration.url ? await this.findWebhook(client, registration.url) : undefined);
+      const id =
+        registration.state?.webhookId ||
+        (registration.url ? await this.findWebhook(client, registration.url) : undefined);
       if (!id) return;
       await client.request({ method: 'DELETE', url: `/v3/user/webhooks/event/settings/${encodeURIComponent(id)}` });
     } catch (err) {
@@ -205,7 +218,12 @@ export class SendGridAdapter implements ProviderAdapter {
     let ok = false;
     try {
       const key = createPublicKey({ key: Buffer.from(state.publicKey, 'base64'), format: 'der', type: 'spki' });
-      ok = verify('sha256', Buffer.concat([Buffer.from(timestamp, 'utf8'), request.rawBody]), key, Buffer.from(signature, 'base64'));
+      ok = verify(
+        'sha256',
+        Buffer.concat([Buffer.from(timestamp, 'utf8'), request.rawBody]),
+        key,
+        Buffer.from(signature, 'base64'),
+      );
     } catch {
       ok = false;
     }
@@ -266,11 +284,16 @@ function parseSendGridEvent(e: Record<string, unknown>): ParsedWebhookEvent | nu
   const kind = sendGridEventKind(e);
   if (!kind) return null;
   const sgMessageId = typeof e.sg_message_id === 'string' ? e.sg_message_id : null;
-  const detail = [e.reason, e.response, e.status, e.bounce_classification].filter((x) => typeof x === 'string' && x).join(' ');
+  const detail = [e.reason, e.response, e.status, e.bounce_classification]
+    .filter((x) => typeof x === 'string' && x)
+    .join(' ');
   const seconds = Number(e.timestamp);
   return {
     kind,
-    eventId: typeof e.sg_event_id === 'string' && e.sg_event_id ? e.sg_event_id : createHash('sha256').update(JSON.stringify(e)).digest('hex'),
+    eventId:
+      typeof e.sg_event_id === 'string' && e.sg_event_id
+        ? e.sg_event_id
+        : createHash('sha256').update(JSON.stringify(e)).digest('hex'),
     providerMessageId: sgMessageId ? xMessageIdOf(sgMessageId) : null,
     recipient: typeof e.email === 'string' ? e.email.toLowerCase() : null,
     occurredAt: Number.isFinite(seconds) && seconds > 0 ? new Date(seconds * 1000) : new Date(),

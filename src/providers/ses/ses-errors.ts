@@ -45,7 +45,13 @@ const THROTTLE_CODES = new Set([
   'RequestThrottledException',
   'RequestLimitExceeded',
 ]);
-const TIMEOUT_CODES = new Set(['TimeoutError', 'ETIMEDOUT', 'RequestTimeout', 'RequestTimeoutException', 'ECONNABORTED']);
+const TIMEOUT_CODES = new Set([
+  'TimeoutError',
+  'ETIMEDOUT',
+  'RequestTimeout',
+  'RequestTimeoutException',
+  'ECONNABORTED',
+]);
 
 /**
  * The SDK's own code sanitising (PROVIDERS.md §1.3): cut at ',' and ':', keep what follows '#'.
@@ -77,7 +83,11 @@ export function classifySesFailure(failure: SesFailure, ctx: SesErrorContext): D
   if (status === undefined) {
     const net = failure.networkCode ?? code;
     if (TIMEOUT_CODES.has(net)) return make(DeliveryErrorCode.TIMEOUT, true, 'Amazon SES did not answer in time');
-    return make(DeliveryErrorCode.CONNECTION_FAILED, true, `Could not connect to the Amazon SES API${net ? ` (${net})` : ''}`);
+    return make(
+      DeliveryErrorCode.CONNECTION_FAILED,
+      true,
+      `Could not connect to the Amazon SES API${net ? ` (${net})` : ''}`,
+    );
   }
 
   if (AUTH_CODES.has(code) || ((status === 401 || status === 403) && !code)) {
@@ -85,10 +95,20 @@ export function classifySesFailure(failure: SesFailure, ctx: SesErrorContext): D
   }
   if (/quota/i.test(text)) {
     // "Daily message quota exceeded.": resets within 24 h, so retrying later can succeed.
-    return make(DeliveryErrorCode.QUOTA_EXCEEDED, true, `Amazon SES sending quota exceeded${said}`, parseRetryAfter(failure.retryAfter, ctx.now));
+    return make(
+      DeliveryErrorCode.QUOTA_EXCEEDED,
+      true,
+      `Amazon SES sending quota exceeded${said}`,
+      parseRetryAfter(failure.retryAfter, ctx.now),
+    );
   }
   if (THROTTLE_CODES.has(code) || status === 429) {
-    return make(DeliveryErrorCode.THROTTLED, true, `Amazon SES is throttling this account${said}`, parseRetryAfter(failure.retryAfter, ctx.now));
+    return make(
+      DeliveryErrorCode.THROTTLED,
+      true,
+      `Amazon SES is throttling this account${said}`,
+      parseRetryAfter(failure.retryAfter, ctx.now),
+    );
   }
   if (code === 'MessageRejected') {
     if (/not verified/i.test(text)) {
@@ -107,18 +127,31 @@ export function classifySesFailure(failure: SesFailure, ctx: SesErrorContext): D
       const senderFailed = !from || failed.length === 0 || failed.includes(from) || failed.includes(fromDomain);
       return senderFailed
         ? make(DeliveryErrorCode.SENDER_NOT_VERIFIED, false, `Amazon SES refused the sender${said}`)
-        : make(DeliveryErrorCode.RECIPIENT_REJECTED, false, `Amazon SES refused the recipient (sandbox account)${said}`);
+        : make(
+            DeliveryErrorCode.RECIPIENT_REJECTED,
+            false,
+            `Amazon SES refused the recipient (sandbox account)${said}`,
+          );
     }
     return make(DeliveryErrorCode.MESSAGE_REJECTED, false, `Amazon SES rejected the message${said}`);
   }
   if (code === 'MailFromDomainNotVerifiedException') {
-    return make(DeliveryErrorCode.SENDER_NOT_VERIFIED, false, `The MAIL FROM domain is not verified in Amazon SES${said}`);
+    return make(
+      DeliveryErrorCode.SENDER_NOT_VERIFIED,
+      false,
+      `The MAIL FROM domain is not verified in Amazon SES${said}`,
+    );
   }
   if (code === 'SendingPausedException' || code === 'AccountSuspendedException') {
     // Sending is switched off for the account or configuration set: a person has to act.
     return make(DeliveryErrorCode.PROVIDER_ERROR, false, `Amazon SES sending is paused for this account${said}`);
   }
-  if (status >= 500 || code === 'InternalServiceErrorException' || code === 'InternalError' || code === 'ServiceUnavailable') {
+  if (
+    status >= 500 ||
+    code === 'InternalServiceErrorException' ||
+    code === 'InternalError' ||
+    code === 'ServiceUnavailable'
+  ) {
     return make(DeliveryErrorCode.PROVIDER_ERROR, true, `Amazon SES had a server error (${status})${said}`);
   }
   if (code === 'BadRequestException' || code === 'InvalidParameterValue' || code === 'ValidationError') {
@@ -149,7 +182,8 @@ export function sesErrorFrom(err: unknown, ctx: SesErrorContext): DeliveryError 
 
 function headerOf(response: unknown, name: string): string | undefined {
   if (!isRecord(response) || !isRecord(response.headers)) return undefined;
-  for (const [k, v] of Object.entries(response.headers)) if (k.toLowerCase() === name && typeof v === 'string') return v;
+  for (const [k, v] of Object.entries(response.headers))
+    if (k.toLowerCase() === name && typeof v === 'string') return v;
   return undefined;
 }
 

@@ -133,9 +133,13 @@ export class SesAdapter implements ProviderAdapter {
       const createdConfigurationSet = !creds.configurationSetName;
       const state = await this.run(creds, async ({ ses, sns }) => {
         if (createdConfigurationSet) {
-          await ignoring('AlreadyExistsException', () => ses.send(new CreateConfigurationSetCommand({ ConfigurationSetName: configurationSetName })));
+          await ignoring('AlreadyExistsException', () =>
+            ses.send(new CreateConfigurationSetCommand({ ConfigurationSetName: configurationSetName })),
+          );
         }
-        const { TopicArn: topicArn } = await sns.send(new CreateTopicCommand({ Name: `mailroute-ses-${safeName(server.id)}`.slice(0, 256) }));
+        const { TopicArn: topicArn } = await sns.send(
+          new CreateTopicCommand({ Name: `mailroute-ses-${safeName(server.id)}`.slice(0, 256) }),
+        );
         if (!topicArn) throw providerError('SNS created the topic but returned no TopicArn');
         await sns.send(
           new SetTopicAttributesCommand({
@@ -209,9 +213,12 @@ export class SesAdapter implements ProviderAdapter {
           ),
         );
       }
-      if (state.topicArn) await ignoring(NOT_FOUND, () => sns.send(new DeleteTopicCommand({ TopicArn: state.topicArn })));
+      if (state.topicArn)
+        await ignoring(NOT_FOUND, () => sns.send(new DeleteTopicCommand({ TopicArn: state.topicArn })));
       if (state.createdConfigurationSet === 'true' && state.configurationSetName) {
-        await ignoring(NOT_FOUND, () => ses.send(new DeleteConfigurationSetCommand({ ConfigurationSetName: state.configurationSetName })));
+        await ignoring(NOT_FOUND, () =>
+          ses.send(new DeleteConfigurationSetCommand({ ConfigurationSetName: state.configurationSetName })),
+        );
       }
     });
   }
@@ -222,7 +229,11 @@ export class SesAdapter implements ProviderAdapter {
    * which is how tests point at a fake). A SubscriptionConfirmation is confirmed through the
    * SNS API with its token, so no URL taken from the post is fetched except the certificate.
    */
-  async parseWebhook(server: ProviderServer, request: IncomingWebhookRequest, state: Record<string, string>): Promise<ParsedWebhookEvent[]> {
+  async parseWebhook(
+    server: ProviderServer,
+    request: IncomingWebhookRequest,
+    state: Record<string, string>,
+  ): Promise<ParsedWebhookEvent[]> {
     let body: unknown;
     try {
       body = JSON.parse(request.rawBody.toString('utf8'));
@@ -232,13 +243,16 @@ export class SesAdapter implements ProviderAdapter {
     if (!isRecord(body) || Array.isArray(body) || typeof body.Type !== 'string') {
       throw webhookError(DeliveryErrorCode.MESSAGE_REJECTED, 'not an SNS message');
     }
-    if (!state.topicArn || body.TopicArn !== state.topicArn) throw webhookError(DeliveryErrorCode.AUTH_FAILED, 'message is not from our SNS topic');
+    if (!state.topicArn || body.TopicArn !== state.topicArn)
+      throw webhookError(DeliveryErrorCode.AUTH_FAILED, 'message is not from our SNS topic');
     await this.verifySnsSignature(body);
 
     if (body.Type === 'SubscriptionConfirmation') {
       const token = String(body.Token ?? '');
       await this.run(credentialsOf(server), ({ sns }) =>
-        sns.send(new ConfirmSubscriptionCommand({ TopicArn: state.topicArn, Token: token, AuthenticateOnUnsubscribe: 'true' })),
+        sns.send(
+          new ConfirmSubscriptionCommand({ TopicArn: state.topicArn, Token: token, AuthenticateOnUnsubscribe: 'true' }),
+        ),
       );
       return [];
     }
@@ -373,7 +387,11 @@ export function snsStringToSign(m: Record<string, unknown>): string {
 }
 
 /** One SES event record → one event per affected recipient. */
-function parseSesEvent(event: Record<string, unknown>, snsMessageId: string, snsTimestamp: string): ParsedWebhookEvent[] {
+function parseSesEvent(
+  event: Record<string, unknown>,
+  snsMessageId: string,
+  snsTimestamp: string,
+): ParsedWebhookEvent[] {
   const type = event.eventType ?? event.notificationType;
   const mail = isRecord(event.mail) ? event.mail : {};
   const messageId = typeof mail.messageId === 'string' ? mail.messageId : null;
@@ -381,17 +399,27 @@ function parseSesEvent(event: Record<string, unknown>, snsMessageId: string, sns
     const t = Date.parse(typeof v === 'string' ? v : snsTimestamp);
     return Number.isNaN(t) ? new Date() : new Date(t);
   };
-  const out = (kind: ParsedWebhookEvent['kind'], recipient: string, at: unknown, detail?: string): ParsedWebhookEvent => ({
+  const out = (
+    kind: ParsedWebhookEvent['kind'],
+    recipient: string,
+    at: unknown,
+    detail?: string,
+  ): ParsedWebhookEvent => ({
     kind,
     // One SNS message can cover several recipients; the pair is unique and stable across redeliveries.
-    eventId: snsMessageId ? `${snsMessageId}:${recipient.toLowerCase()}` : createHash('sha256').update(JSON.stringify(event) + recipient).digest('hex'),
+    eventId: snsMessageId
+      ? `${snsMessageId}:${recipient.toLowerCase()}`
+      : createHash('sha256')
+          .update(JSON.stringify(event) + recipient)
+          .digest('hex'),
     providerMessageId: messageId,
     recipient: recipient ? recipient.toLowerCase() : null,
     occurredAt: when(at),
     ...(detail ? { detail } : {}),
   });
   const list = (v: unknown): Record<string, unknown>[] => (Array.isArray(v) ? v.filter(isRecord) : []);
-  const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+  const strings = (v: unknown): string[] =>
+    Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
 
   switch (type) {
     case 'Bounce': {
@@ -399,12 +427,19 @@ function parseSesEvent(event: Record<string, unknown>, snsMessageId: string, sns
       // Permanent → hard; Transient (SES has stopped retrying) and Undetermined → soft.
       const kind = b.bounceType === 'Permanent' ? 'HARD_BOUNCE' : 'SOFT_BOUNCE';
       return list(b.bouncedRecipients).map((r) =>
-        out(kind, String(r.emailAddress ?? ''), b.timestamp, [b.bounceType, b.bounceSubType, r.diagnosticCode].filter(Boolean).join(' ')),
+        out(
+          kind,
+          String(r.emailAddress ?? ''),
+          b.timestamp,
+          [b.bounceType, b.bounceSubType, r.diagnosticCode].filter(Boolean).join(' '),
+        ),
       );
     }
     case 'Complaint': {
       const c = isRecord(event.complaint) ? event.complaint : {};
-      return list(c.complainedRecipients).map((r) => out('COMPLAINT', String(r.emailAddress ?? ''), c.timestamp, String(c.complaintFeedbackType ?? '')));
+      return list(c.complainedRecipients).map((r) =>
+        out('COMPLAINT', String(r.emailAddress ?? ''), c.timestamp, String(c.complaintFeedbackType ?? '')),
+      );
     }
     case 'Delivery': {
       const d = isRecord(event.delivery) ? event.delivery : {};
@@ -416,7 +451,9 @@ function parseSesEvent(event: Record<string, unknown>, snsMessageId: string, sns
     }
     case 'DeliveryDelay': {
       const d = isRecord(event.deliveryDelay) ? event.deliveryDelay : {};
-      return list(d.delayedRecipients).map((r) => out('DEFERRED', String(r.emailAddress ?? ''), d.timestamp, String(d.delayType ?? '')));
+      return list(d.delayedRecipients).map((r) =>
+        out('DEFERRED', String(r.emailAddress ?? ''), d.timestamp, String(d.delayType ?? '')),
+      );
     }
     default:
       return [];
@@ -439,7 +476,12 @@ function safeName(id: string): string {
 }
 
 function providerError(message: string): DeliveryError {
-  return new DeliveryError({ code: DeliveryErrorCode.PROVIDER_ERROR, message, transient: false, transport: TransportKind.API });
+  return new DeliveryError({
+    code: DeliveryErrorCode.PROVIDER_ERROR,
+    message,
+    transient: false,
+    transport: TransportKind.API,
+  });
 }
 
 function webhookError(code: DeliveryErrorCode, why: string): DeliveryError {
@@ -479,9 +521,12 @@ function describeStatus(out: GetEmailIdentityCommandOutput): string {
       return 'temporarily failing verification';
     case 'NOT_STARTED':
       return 'not verified yet';
-    default:
+    // SUCCESS here means verified but not enabled for sending (VerifiedForSendingStatus false).
+    case 'SUCCESS':
+    case undefined:
       return 'not verified for sending';
   }
+  return 'not verified for sending'; // a status newer than this SDK build
 }
 
 function bareAddress(address: string): string {
