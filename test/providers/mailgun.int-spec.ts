@@ -1,6 +1,6 @@
 import { createServer } from 'node:net';
 import { DeliveryError } from '../../src/providers/delivery-error';
-import { MailgunAdapter } from '../../src/providers/mailgun/mailgun.adapter';
+import { MailgunAdapter, mailgunBaseUrl } from '../../src/providers/mailgun/mailgun.adapter';
 import { DeliveryErrorCode, DeliveryProvider, TransportKind, WebhookStatus } from '../../src/providers/provider.enums';
 import type { MailgunCredentials, ProviderServer } from '../../src/providers/provider.types';
 import type { ProvidersConfig } from '../../src/providers/providers.config';
@@ -324,6 +324,18 @@ describe('MailgunAdapter webhooks against the Mailgun fake', () => {
       );
       expect(err.code).toBe(DeliveryErrorCode.MESSAGE_REJECTED);
     });
+  });
+});
+
+describe('mailgunBaseUrl', () => {
+  it('uses the override, else the region host', () => {
+    const creds = { apiKey: KEY, domain: DOMAIN };
+    expect(mailgunBaseUrl(config({ mailgunApiUrl: 'http://127.0.0.1:1' }), { ...creds, region: 'EU' })).toBe(
+      'http://127.0.0.1:1',
+    );
+    expect(mailgunBaseUrl(config({}), { ...creds, region: 'EU' })).toBe('https://api.eu.mailgun.net');
+    expect(mailgunBaseUrl(config({}), { ...creds, region: 'US' })).toBe('https://api.mailgun.net');
+    expect(mailgunBaseUrl(config({}), creds)).toBe('https://api.mailgun.net');
   });
 });
 

@@ -3,7 +3,7 @@ import { DeliveryError } from '../../src/providers/delivery-error';
 import { DeliveryErrorCode, DeliveryProvider, TransportKind, WebhookStatus } from '../../src/providers/provider.enums';
 import type { ProviderServer } from '../../src/providers/provider.types';
 import type { ProvidersConfig } from '../../src/providers/providers.config';
-import { SendGridAdapter } from '../../src/providers/sendgrid/sendgrid.adapter';
+import { SendGridAdapter, sendGridBaseUrl } from '../../src/providers/sendgrid/sendgrid.adapter';
 import { SendGridFake } from '../fakes/sendgrid-fake';
 
 const KEY = 'SG.test-key';
@@ -215,6 +215,18 @@ describe('SendGridAdapter webhooks against the SendGrid fake', () => {
     await expect(adapter.removeWebhooks(server, again)).resolves.toBeUndefined();
   });
 
+  it("two concurrent registrations end with one webhook (the loser adopts the winner's id)", async () => {
+    const url = URL + '/race';
+    const postsBefore = fake.requests.filter((r) => r.method === 'POST').length;
+    const [a, b] = await Promise.all([adapter.registerWebhooks(server, url), adapter.registerWebhooks(server, url)]);
+    expect(a.status).toBe(WebhookStatus.REGISTERED);
+    expect(b.status).toBe(WebhookStatus.REGISTERED);
+    expect(a.state?.webhookId).toBe(b.state?.webhookId);
+    expect([...fake.webhooks.values()].filter((w) => w.url === url)).toHaveLength(1);
+    // Both looked up before either created, so the second POST met SendGrid's "already exists".
+    expect(fake.requests.filter((r) => r.method === 'POST').length - postsBefore).toBe(2);
+  });
+
   it('a refused registration is FAILED with a reason, not an exception', async () => {
     const result = await adapter.registerWebhooks(
       { ...server, credentials: { sendgrid: { apiKey: SECRET_KEY } } },
@@ -320,6 +332,17 @@ describe('SendGridAdapter webhooks against the SendGrid fake', () => {
       );
       expect(err.code).toBe(DeliveryErrorCode.MESSAGE_REJECTED);
     });
+  });
+});
+
+describe('sendGridBaseUrl', () => {
+  it('uses the override, else the region host', () => {
+    expect(sendGridBaseUrl(config({ sendgridApiUrl: 'http://127.0.0.1:1/' }), { apiKey: KEY, region: 'EU' })).toBe(
+      'http://127.0.0.1:1/',
+    );
+    expect(sendGridBaseUrl(config({}), { apiKey: KEY, region: 'EU' })).toBe('https://api.eu.sendgrid.com/');
+    expect(sendGridBaseUrl(config({}), { apiKey: KEY, region: 'GLOBAL' })).toBe('https://api.sendgrid.com/');
+    expect(sendGridBaseUrl(config({ sendgridApiUrl: '' }), { apiKey: KEY })).toBe('https://api.sendgrid.com/');
   });
 });
 

@@ -192,7 +192,7 @@ export class MailgunAdapter implements ProviderAdapter {
     const mg = new Mailgun(FormData).client({
       username: 'api',
       key: creds.apiKey,
-      url: this.config.mailgunApiUrl ?? (creds.region?.toUpperCase() === 'EU' ? EU_BASE_URL : US_BASE_URL),
+      url: mailgunBaseUrl(this.config, creds),
       timeout: this.config.httpTimeoutMs,
     });
     try {
@@ -201,6 +201,11 @@ export class MailgunAdapter implements ProviderAdapter {
       throw mailgunErrorFrom(err, [creds.apiKey, creds.webhookSigningKey ?? '']);
     }
   }
+}
+
+/** The configured override, else the region's host (a US key on the EU host is a 401). */
+export function mailgunBaseUrl(config: ProvidersConfig, creds: MailgunCredentials): string {
+  return config.mailgunApiUrl || (creds.region?.toUpperCase() === 'EU' ? EU_BASE_URL : US_BASE_URL);
 }
 
 function credentialsOf(server: ProviderServer): MailgunCredentials {

@@ -156,14 +156,7 @@ export class SendGridAdapter implements ProviderAdapter {
           });
           webhookId = existing;
         } else {
-          const [, created] = await client.request({
-            method: 'POST',
-            url: '/v3/user/webhooks/event/settings',
-            body: settings,
-          });
-          const id = isRecord(created) ? created.id : undefined;
-          if (typeof id !== 'string' || !id) throw noId('created the event webhook but returned no id');
-          webhookId = id;
+          webhookId = await this.createWebhook(client, settings);
         }
         const [, signed] = await client.request({
           method: 'PATCH',
@@ -242,6 +235,35 @@ export class SendGridAdapter implements ProviderAdapter {
     });
   }
 
+  /**
+   * POST a new webhook. A concurrent registration may have created it between our lookup and
+   * this call; SendGrid then answers 400 "Webhook at '…' already exists" with its id, which we adopt.
+   */
+  private async createWebhook(client: Client, settings: Record<string, unknown>): Promise<string> {
+    try {
+      const [, created] = await client.request({
+        method: 'POST',
+        url: '/v3/user/webhooks/event/settings',
+        body: settings,
+      });
+      const id = isRecord(created) ? created.id : undefined;
+      if (typeof id !== 'string' || !id) throw noId('created the event webhook but returned no id');
+      return id;
+    } catch (err) {
+      const body = isRecord(err) && err.code === 400 && isRecord(err.response) ? err.response.body : undefined;
+      const clash = isRecord(body) && Array.isArray(body.errors) ? body.errors.find(isRecord) : undefined;
+      if (typeof clash?.id === 'string' && clash.id && /already exists/i.test(String(clash.message))) {
+        await client.request({
+          method: 'PATCH',
+          url: `/v3/user/webhooks/event/settings/${encodeURIComponent(clash.id)}`,
+          body: settings,
+        });
+        return clash.id;
+      }
+      throw err;
+    }
+  }
+
   /** Our webhook's id, found by its URL among the account's webhooks. */
   private async findWebhook(client: Client, url: string): Promise<string | undefined> {
     const [, body] = await client.request({ method: 'GET', url: '/v3/user/webhooks/event/settings/all' });
@@ -263,14 +285,18 @@ export class SendGridAdapter implements ProviderAdapter {
     const client = new Client();
     client.setApiKey(creds.apiKey);
     // setApiKey resets baseUrl to the region host, so the override must come after it.
-    const base = this.config.sendgridApiUrl ?? (creds.region?.toUpperCase() === 'EU' ? EU_BASE_URL : GLOBAL_BASE_URL);
-    client.setDefaultRequest('baseUrl', base);
+    client.setDefaultRequest('baseUrl', sendGridBaseUrl(this.config, creds));
     const mail = new MailService();
     mail.setClient(client);
     // The typed way to set the axios timeout on this client (also used by client.request).
     mail.setTimeout(this.config.httpTimeoutMs);
     return { client, mail, secrets: [creds.apiKey] };
   }
+}
+
+/** The configured override, else the region's host (EU data residency → api.eu.sendgrid.com). */
+export function sendGridBaseUrl(config: ProvidersConfig, creds: ApiKeyCredentials): string {
+  return config.sendgridApiUrl || (creds.region?.toUpperCase() === 'EU' ? EU_BASE_URL : GLOBAL_BASE_URL);
 }
 
 /** Hard/soft bounces, drops, complaints, deliveries and deferrals: what routing and suppression act on. */

@@ -329,8 +329,8 @@ export class SesAdapter implements ProviderAdapter {
         throwOnRequestTimeout: true,
       },
     };
-    const ses = new SESv2Client({ ...common, endpoint: this.config.sesEndpoint });
-    const sns = new SNSClient({ ...common, endpoint: this.config.snsEndpoint });
+    const ses = new SESv2Client({ ...common, endpoint: this.config.sesEndpoint || undefined });
+    const sns = new SNSClient({ ...common, endpoint: this.config.snsEndpoint || undefined });
     try {
       return await fn({ ses, sns });
     } catch (err) {
