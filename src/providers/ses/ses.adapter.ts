@@ -330,14 +330,22 @@ export class SesAdapter implements ProviderAdapter {
       },
     };
     const ses = new SESv2Client({ ...common, endpoint: this.config.sesEndpoint || undefined });
-    const sns = new SNSClient({ ...common, endpoint: this.config.snsEndpoint || undefined });
+    // SNS is only needed for webhooks, so its client is built on first use.
+    let sns: SNSClient | undefined;
+    const snsEndpoint = this.config.snsEndpoint || undefined;
+    const clients = {
+      ses,
+      get sns(): SNSClient {
+        return (sns ??= new SNSClient({ ...common, endpoint: snsEndpoint }));
+      },
+    };
     try {
-      return await fn({ ses, sns });
+      return await fn(clients);
     } catch (err) {
       throw sesErrorFrom(err, ctx);
     } finally {
       ses.destroy();
-      sns.destroy();
+      sns?.destroy();
     }
   }
 }
