@@ -80,7 +80,18 @@ describe('classifySendGridFailure', () => {
       DeliveryErrorCode.TIMEOUT,
     );
     expect(sendGridErrorFrom({ code: 'ECONNREFUSED' }, []).code).toBe(DeliveryErrorCode.CONNECTION_FAILED);
-    expect(sendGridErrorFrom(new Error('weird'), []).code).toBe(DeliveryErrorCode.CONNECTION_FAILED);
+    expect(sendGridErrorFrom({}, []).code).toBe(DeliveryErrorCode.CONNECTION_FAILED);
+  });
+
+  it('a message the SDK or Node refuses locally is a permanent MESSAGE_REJECTED, not a network failure', () => {
+    const helper = sendGridErrorFrom(new Error('Expected `to` to be an object or string'), []);
+    expect(helper.code).toBe(DeliveryErrorCode.MESSAGE_REJECTED);
+    expect(helper.transient).toBe(false);
+    const header = sendGridErrorFrom(
+      Object.assign(new TypeError('Invalid character in header content ["X-A"]'), { code: 'ERR_INVALID_CHAR' }),
+      [],
+    );
+    expect(header.code).toBe(DeliveryErrorCode.MESSAGE_REJECTED);
   });
 
   it('reads a @sendgrid/client ResponseError shape', () => {

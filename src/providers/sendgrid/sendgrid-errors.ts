@@ -12,6 +12,8 @@ export interface SendGridFailure {
   headers?: Record<string, unknown>;
   /** Node/axios error code when no HTTP answer came back (ECONNREFUSED, ECONNABORTED…). */
   networkCode?: string;
+  /** The SDK refused the message before sending it (helper validation, a header Node won't send). */
+  localError?: string;
 }
 
 interface SendGridApiError {
@@ -20,6 +22,10 @@ interface SendGridApiError {
 }
 
 const TIMEOUT_CODES = new Set(['ECONNABORTED', 'ETIMEDOUT', 'ERR_CANCELED', 'ESOCKETTIMEDOUT']);
+// @sendgrid/mail also sends the message's custom headers as HTTP request headers. axios 1.x
+// strips characters Node would refuse, but should a header still fail locally, the message is
+// at fault, not the network.
+const INVALID_HEADER_CODES = new Set(['ERR_INVALID_CHAR', 'ERR_INVALID_HTTP_TOKEN']);
 
 /** Pull `errors[]` out of a SendGrid error body, tolerating other shapes. */
 export function sendGridApiErrors(body: unknown): SendGridApiError[] {
@@ -45,8 +51,18 @@ export function classifySendGridFailure(failure: SendGridFailure, secrets: strin
       retryAfterMs,
     });
 
+  if (failure.localError !== undefined) {
+    return make(
+      DeliveryErrorCode.MESSAGE_REJECTED,
+      false,
+      `The SendGrid client refused the message: ${failure.localError}`,
+    );
+  }
   if (failure.status === undefined) {
     const net = failure.networkCode ?? '';
+    if (INVALID_HEADER_CODES.has(net)) {
+      return make(DeliveryErrorCode.MESSAGE_REJECTED, false, 'A custom header holds characters that cannot be sent');
+    }
     if (TIMEOUT_CODES.has(net)) return make(DeliveryErrorCode.TIMEOUT, true, 'SendGrid did not answer in time');
     return make(
       DeliveryErrorCode.CONNECTION_FAILED,
@@ -121,6 +137,8 @@ export function sendGridErrorFrom(err: unknown, secrets: string[]): DeliveryErro
       return classifySendGridFailure({ status: response.status, body: response.data }, secrets);
     }
     if (typeof err.code === 'string') return classifySendGridFailure({ networkCode: err.code }, secrets);
+    // No status and no errno code: the helper's own validation ("Expected `to` to be …").
+    if (err instanceof Error && err.message) return classifySendGridFailure({ localError: err.message }, secrets);
   }
   return classifySendGridFailure({ networkCode: '' }, secrets);
 }
