@@ -360,9 +360,11 @@ export class SesFake extends FakeHttpServer {
   }
 
   /** An address is sendable when its own identity or its domain's is verified. */
+  /** Sendable when the address, its domain or a parent domain is a verified identity (as in SES). */
   private isVerified(address: string): boolean {
-    const domain = address.split('@')[1] ?? '';
-    return this.identities.get(address) === 'SUCCESS' || this.identities.get(domain) === 'SUCCESS';
+    if (this.identities.get(address) === 'SUCCESS') return true;
+    const labels = (address.split('@')[1] ?? '').split('.');
+    return labels.some((_, i) => this.identities.get(labels.slice(i).join('.')) === 'SUCCESS');
   }
 }
 

@@ -103,6 +103,11 @@ describe('SesAdapter against the SES fake', () => {
   it('checkSender: a verified address or a verified domain is verified', async () => {
     await expect(adapter.checkSender(server(), 'Shop <orders@shop.test>')).resolves.toEqual({ verified: true });
     await expect(adapter.checkSender(server(), 'anyone@brand.test')).resolves.toEqual({ verified: true });
+    // A verified domain covers its subdomains.
+    await expect(adapter.checkSender(server(), 'news@mail.eu.brand.test')).resolves.toEqual({ verified: true });
+    await expect(adapter.send(server(), { ...simple, from: 'news@mail.eu.brand.test' })).resolves.toMatchObject({
+      from: 'news@mail.eu.brand.test',
+    });
   });
 
   it('checkSender: unknown or pending identities are verified:false with a reason', async () => {

@@ -94,8 +94,9 @@ export class SesAdapter implements ProviderAdapter {
     const email = bareAddress(address);
     const domain = email.split('@')[1] ?? '';
     const pending: string[] = [];
-    // A From is sendable when either the address identity or its domain identity is verified.
-    for (const identity of [email, domain].filter(Boolean)) {
+    // A From is sendable when the address identity, its domain or any parent domain is verified
+    // (SES: a verified example.com covers a.example.com and a.b.example.com).
+    for (const identity of [email, ...domainAndParents(domain)].filter(Boolean)) {
       const out = await this.run(creds, async ({ ses }) => {
         try {
           return await ses.send(new GetEmailIdentityCommand({ EmailIdentity: identity }));
@@ -106,7 +107,7 @@ export class SesAdapter implements ProviderAdapter {
       });
       if (!out) continue;
       if (isVerified(out)) return { verified: true };
-      pending.push(`${identity === domain ? 'domain ' : ''}${identity} is ${describeStatus(out)}`);
+      pending.push(`${identity.includes('@') ? '' : 'domain '}${identity} is ${describeStatus(out)}`);
     }
     const where = `in Amazon SES (${creds.region})`;
     return {
@@ -512,6 +513,14 @@ function credentialsOf(server: ProviderServer): SesCredentials {
     });
   }
   return creds;
+}
+
+/** "a.b.example.com" → ["a.b.example.com", "b.example.com", "example.com"] (stops at two labels). */
+function domainAndParents(domain: string): string[] {
+  const labels = domain.split('.').filter(Boolean);
+  const out: string[] = [];
+  for (let i = 0; i <= labels.length - 2; i++) out.push(labels.slice(i).join('.'));
+  return out.length ? out : [domain];
 }
 
 function isVerified(out: GetEmailIdentityCommandOutput): boolean {
