@@ -48,7 +48,16 @@ export class RedisHarness {
 
   async close(): Promise<void> {
     await this.dropAllKeys();
-    await Promise.all(this.clients.splice(0).map((c) => c.quit()));
+    // QUIT answers before the socket is closed; wait for 'end' so jest sees no open handle.
+    await Promise.all(
+      this.clients.splice(0).map(async (c) => {
+        // A client still in its ready check when QUIT goes out leaves a 2 s timer behind.
+        await c.ping().catch(() => undefined);
+        const ended = new Promise((resolve) => c.once('end', resolve));
+        await c.quit();
+        await ended;
+      }),
+    );
   }
 }
 
