@@ -1,0 +1,75 @@
+import type Redis from 'ioredis';
+import type { QuotaSubject } from '../../src/modules/quota/quota.types';
+import { quotaWindows } from '../../src/modules/quota/quota-windows';
+import { MemoryLedger, RedisHarness, send, serverIds, tomorrowAt } from './quota-harness';
+
+/** The address Redis sees for a connection, as MONITOR reports it ("127.0.0.1:54321"). */
+async function addressOf(client: Redis): Promise<string> {
+  const info = String(await client.call('CLIENT', 'INFO'));
+  const addr = /(?:^|\s)addr=(\S+)/.exec(info)?.[1];
+  if (!addr) throw new Error(`no addr in CLIENT INFO: ${info}`);
+  return addr;
+}
+
+describe('QuotaService.usage', () => {
+  const harness = new RedisHarness();
+  const NOW = tomorrowAt(12, 20);
+  afterAll(() => harness.close());
+
+  it('answers used/limit/remaining/resetsAt for every window of many servers in one Redis round trip', async () => {
+    const ledger = new MemoryLedger();
+    const client = harness.client();
+    const quota = harness.quota(ledger, client);
+    const subjects: QuotaSubject[] = [
+      { serverId: serverIds(), timezone: 'UTC', limits: { hourly: 10, daily: null, monthly: 1000 } },
+      { serverId: serverIds(), timezone: 'Asia/Kolkata', limits: { hourly: null, daily: 5, monthly: null } },
+      { serverId: serverIds(), timezone: 'Asia/Kathmandu', limits: { hourly: 2, daily: 2, monthly: 2 } },
+      { serverId: serverIds(), timezone: 'America/New_York', limits: { hourly: null, daily: null, monthly: null } },
+    ];
+    for (const [i, subject] of subjects.entries()) for (let n = 0; n < i + 1; n++) await send(quota, ledger, subject, NOW);
+
+    // Every command the service's connection sends, seen by MONITOR on another connection.
+    const address = await addressOf(client);
+    const monitor = await harness.client().monitor();
+    const commands: string[][] = [];
+    let sawMarker: () => void = () => undefined;
+    const marker = new Promise<void>((resolve) => (sawMarker = resolve));
+    monitor.on('monitor', (_time: string, args: string[], source: string) => {
+      if (source !== address) return;
+      if (args[0].toLowerCase() === 'echo' && args[1] === 'end-of-usage') sawMarker();
+      else commands.push(args);
+    });
+
+    const usage = await quota.usage(subjects, NOW);
+    // MONITOR output is asynchronous: a marker sent after usage() shows when all of it arrived.
+    await client.echo('end-of-usage');
+    await marker;
+    monitor.disconnect();
+
+    expect(commands).toHaveLength(1);
+    expect(commands[0][0].toLowerCase()).toBe('mget');
+    expect(commands[0]).toHaveLength(1 + 3 * subjects.length);
+
+    const kolkata = quotaWindows('Asia/Kolkata', NOW);
+    expect(usage[1]).toEqual({
+      timezone: 'Asia/Kolkata',
+      hourly: { used: 2, limit: null, remaining: null, resetsAt: kolkata.hourly.end },
+      daily: { used: 2, limit: 5, remaining: 3, resetsAt: kolkata.daily.end },
+      monthly: { used: 2, limit: null, remaining: null, resetsAt: kolkata.monthly.end },
+    });
+    expect(usage[0].hourly).toMatchObject({ used: 1, limit: 10, remaining: 9 });
+    expect(usage[0].monthly).toMatchObject({ used: 1, limit: 1000, remaining: 999 });
+    // Kathmandu: 2 of 2 used, the third send was refused and not counted.
+    expect(usage[2].daily).toMatchObject({ used: 2, limit: 2, remaining: 0 });
+    expect(usage[2].hourly.resetsAt.getUTCMinutes()).toBe(15);
+    expect(usage[3].timezone).toBe('America/New_York');
+    expect(usage[3].monthly).toMatchObject({ used: 4, limit: null, remaining: null });
+  });
+
+  it('an empty list costs nothing; an unused server reads zero with the next resets', async () => {
+    const quota = harness.quota(new MemoryLedger());
+    expect(await quota.usage([], NOW)).toEqual([]);
+    const [u] = await quota.usage([{ serverId: serverIds(), timezone: 'UTC', limits: { hourly: 3, daily: null, monthly: null } }], NOW);
+    expect(u.hourly).toEqual({ used: 0, limit: 3, remaining: 3, resetsAt: quotaWindows('UTC', NOW).hourly.end });
+  });
+});
