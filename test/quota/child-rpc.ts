@@ -1,0 +1,73 @@
+import { type ChildProcess, fork } from 'node:child_process';
+import { join } from 'node:path';
+
+/**
+ * Request/answer over the IPC channel of a forked TypeScript file, so a test can run parts of
+ * the system in their own processes (own event loop, own garbage collector): worker "machines"
+ * and the SMTP sink in pacing.int-spec.ts.
+ */
+interface Request {
+  id: number;
+  method: string;
+  arg: unknown;
+}
+type Answer = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string };
+
+/** Parent side. */
+export class ChildRpc {
+  private readonly child: ChildProcess;
+  private readonly exited: Promise<void>;
+  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private seq = 0;
+
+  constructor(file: string) {
+    this.child = fork(file, [], {
+      execArgv: ['-r', 'ts-node/register/transpile-only'],
+      env: { ...process.env, TS_NODE_PROJECT: join(__dirname, '../../tsconfig.json') },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    this.exited = new Promise((resolve) =>
+      this.child.once('exit', (code) => {
+        for (const p of this.pending.values()) p.reject(new Error(`${file} exited (${code}) before answering`));
+        this.pending.clear();
+        resolve();
+      }),
+    );
+    this.child.on('message', (answer: Answer) => {
+      const p = this.pending.get(answer.id);
+      if (!p) return;
+      this.pending.delete(answer.id);
+      if (answer.ok) p.resolve(answer.result);
+      else p.reject(new Error(answer.error));
+    });
+  }
+
+  call<T>(method: string, arg?: unknown): Promise<T> {
+    const id = ++this.seq;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: (v) => resolve(v as T), reject });
+      this.child.send({ id, method, arg } satisfies Request);
+    });
+  }
+
+  /** Closes the channel (the child then cleans up and exits) and waits for the exit. */
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    if (this.child.connected) this.child.disconnect();
+    await this.exited;
+  }
+}
+
+/** Child side: answer requests with `handlers`; `onClose` runs when the parent lets go. */
+export function serveRpc(handlers: Record<string, (arg: unknown) => Promise<unknown>>, onClose: () => Promise<void>): void {
+  process.on('message', (request: Request) => {
+    const handler = handlers[request.method];
+    const answer = (a: Answer): void => void process.send?.(a);
+    if (!handler) return answer({ id: request.id, ok: false, error: `no method ${request.method}` });
+    handler(request.arg).then(
+      (result) => answer({ id: request.id, ok: true, result }),
+      (err: unknown) => answer({ id: request.id, ok: false, error: err instanceof Error ? (err.stack ?? err.message) : String(err) }),
+    );
+  });
+  process.once('disconnect', () => void onClose().finally(() => process.exit(0)));
+}

@@ -1,0 +1,84 @@
+import { join } from 'node:path';
+import type { PacingService } from '../../src/modules/quota/pacing.service';
+import { TEST_REDIS_URL } from '../utils/test-db';
+import { ChildRpc } from './child-rpc';
+import type { PacingJob } from './pacing-worker';
+import { RedisHarness, serverIds } from './quota-harness';
+import type { Arrival } from './sink-process';
+
+/** Clock tolerance of the contract's test: every gap >= pauseMs - 5 ms. */
+const TOLERANCE_MS = 5;
+
+describe('PacingService', () => {
+  const harness = new RedisHarness();
+  afterAll(() => harness.close());
+
+  it('spaces sends through one server by pauseMs across 4 concurrent worker processes (measured at the SMTP sink)', async () => {
+    const pauseMs = 60;
+    const perWorker = 6;
+    const warmUps = 5;
+    // Workers and sink each in their own process: in one shared event loop (the test runner's)
+    // their timers and garbage collection delay each other by more than the 5 ms tolerance.
+    const sink = new ChildRpc(join(__dirname, 'sink-process.ts'));
+    const workers = Array.from({ length: 4 }, () => new ChildRpc(join(__dirname, 'pacing-worker.ts')));
+    try {
+      const smtpPort = await sink.call<number>('start');
+      const job: Omit<PacingJob, 'worker'> = { serverId: serverIds(), redisUrl: TEST_REDIS_URL, prefix: harness.prefix, smtpPort, pauseMs, count: perWorker, warmUps };
+      await Promise.all(workers.map((w, worker) => w.call('prepare', { ...job, worker })));
+      await sink.call('arrivals', workers.length * warmUps);
+      await sink.call('reset');
+
+      await Promise.all(workers.map((w) => w.call('run')));
+
+      const arrivals = await sink.call<Arrival[]>('arrivals', workers.length * perWorker);
+      const received = arrivals.map((m) => m.receivedAt).sort((a, b) => a - b);
+      const gaps = received.slice(1).map((t, i) => t - received[i]);
+      expect(gaps).toHaveLength(workers.length * perWorker - 1);
+      expect(Math.min(...gaps)).toBeGreaterThanOrEqual(pauseMs - TOLERANCE_MS);
+      // Every worker sent its share: the slots were shared, not taken by one process.
+      expect(new Set(arrivals.map((m) => m.subject.split(' ')[0])).size).toBe(workers.length);
+    } finally {
+      await Promise.all([...workers, sink].map((child) => child.stop()));
+    }
+  });
+
+  it('a slot further away than maxInlineWaitMs is not taken: the caller re-schedules', async () => {
+    const serverId = serverIds();
+    const pacing = harness.pacing();
+    const other = harness.pacing();
+    expect(await pacing.acquire(serverId, 1_000, { maxInlineWaitMs: 50 })).toEqual({ reschedule: false, waitedMs: 0 });
+    const before = Date.now();
+    const second = await other.acquire(serverId, 1_000, { maxInlineWaitMs: 50 });
+    if (!second.reschedule) throw new Error('expected a reschedule');
+    expect(second.waitMs).toBeGreaterThan(900);
+    expect(second.waitMs).toBeLessThanOrEqual(1_000);
+    expect(second.notBefore.getTime()).toBeGreaterThanOrEqual(before + 900);
+    // The refused slot was not burnt: the next taker gets it, one pause after the first send, not two.
+    const third = await other.nextSlot(serverId, 1_000);
+    expect(third.taken).toBe(true);
+    expect(third.waitMs).toBeLessThanOrEqual(1_000);
+    // And that one is now taken: the following slot is a full pause later.
+    expect((await pacing.nextSlot(serverId, 1_000, 0)).waitMs).toBeGreaterThan(1_000);
+  });
+
+  it('a changed pauseMs applies to the very next send; 0 means no pacing at all', async () => {
+    const serverId = serverIds();
+    const pacing: PacingService = harness.pacing();
+    expect((await pacing.nextSlot(serverId, 5_000)).waitMs).toBe(0);
+    const shorter = await pacing.nextSlot(serverId, 100);
+    expect(shorter.taken).toBe(true);
+    expect(shorter.waitMs).toBeLessThanOrEqual(100);
+    expect(await pacing.nextSlot(serverId, 0)).toEqual({ taken: true, waitMs: 0 });
+    await expect(pacing.nextSlot(serverId, -1)).rejects.toThrow(RangeError);
+  });
+
+  it('an in-process wait can be aborted (shutdown)', async () => {
+    const serverId = serverIds();
+    const pacing = harness.pacing();
+    await pacing.nextSlot(serverId, 10_000);
+    const controller = new AbortController();
+    const waiting = pacing.acquire(serverId, 10_000, { maxInlineWaitMs: 20_000, signal: controller.signal });
+    controller.abort();
+    await expect(waiting).rejects.toThrow(/abort/i);
+  });
+});
