@@ -9,7 +9,10 @@ import { HealthModule } from './infra/health/health.module';
 import { LoggingModule } from './infra/logging/logging.module';
 import { QueueModule, servesApi } from './infra/queue/queue.module';
 import { RedisModule } from './infra/redis/redis.module';
+import { CryptoModule } from './infra/crypto/crypto.module';
 import { AccountsModule } from './modules/accounts/accounts.module';
+import { CustomSmtpModule } from './modules/custom-smtp/custom-smtp.module';
+import { DeliveryServersModule } from './modules/delivery-servers/delivery-servers.module';
 
 @Module({})
 export class AppModule {
@@ -24,7 +27,10 @@ export class AppModule {
         RedisModule,
         QueueModule,
         HealthModule,
+        CryptoModule,
         AccountsModule,
+        DeliveryServersModule,
+        CustomSmtpModule,
         ...(servesApi(config) ? [AppGraphQLModule] : []),
       ],
       providers: [{ provide: APP_GUARD, useClass: BearerAuthGuard }],

@@ -14,6 +14,8 @@ export interface ProvidersConfig {
   smtpConnectionTimeoutMs: number;
   smtpGreetingTimeoutMs: number;
   smtpSocketTimeoutMs: number;
+  /** Verify SMTP servers' TLS certificates. Only tests turn this off (their sink's cert is self-signed); never from env. */
+  tlsRejectUnauthorized?: boolean;
 }
 
 export const DEFAULT_PROVIDER_TIMEOUTS = {

@@ -15,6 +15,20 @@ export interface GqlResult<T = Record<string, unknown>> {
   errors?: { message: string; path?: string[]; extensions?: { code?: string; fields?: string[]; [k: string]: unknown } }[];
 }
 
+/**
+ * Nothing leaves the machine: unless a test points a provider at its fake, every provider API
+ * resolves to a closed loopback port (connection refused at once).
+ */
+const DEAD_END = 'http://127.0.0.1:9';
+const UNREACHABLE_PROVIDERS = {
+  SES_ENDPOINT: DEAD_END,
+  SNS_ENDPOINT: DEAD_END,
+  SENDGRID_API_URL: DEAD_END,
+  MAILGUN_API_URL: DEAD_END,
+  SPARKPOST_API_URL: DEAD_END,
+  ELASTICEMAIL_API_URL: DEAD_END,
+};
+
 export interface TestApp {
   app: NestExpressApplication;
   config: AppConfig;
@@ -46,6 +60,7 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
       ADMIN_TOKEN: adminToken,
       CREDENTIALS_KEY: randomBytes(32).toString('base64'),
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+      ...UNREACHABLE_PROVIDERS,
       ...env,
     }),
   );

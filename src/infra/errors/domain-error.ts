@@ -10,6 +10,8 @@ export enum ErrorCode {
   PROVIDER_AUTH_FAILED = 'PROVIDER_AUTH_FAILED',
   PROVIDER_UNREACHABLE = 'PROVIDER_UNREACHABLE',
   NO_ROUTE = 'NO_ROUTE',
+  /** Beyond the contract's list: too many requests of one kind (extensions.retryAfterSeconds says when to retry). */
+  RATE_LIMITED = 'RATE_LIMITED',
 }
 
 /**

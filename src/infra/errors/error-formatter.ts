@@ -47,11 +47,27 @@ export function formatGraphQLError(formatted: GraphQLFormattedError, error: unkn
   const apolloCode = formatted.extensions?.code;
   // Apollo's own request errors (parse, validation, variable coercion) carry no originalError.
   if (typeof apolloCode === 'string' && APOLLO_CLIENT_CODES.has(apolloCode) && original instanceof GraphQLError) {
-    return { ...base, extensions: { code: apolloCode } };
+    const fields = apolloCode === 'BAD_USER_INPUT' ? variableFields(formatted.message) : undefined;
+    return { ...base, extensions: fields ? { code: apolloCode, fields } : { code: apolloCode } };
   }
   const errorId = randomUUID();
   logger.error({ errorId, err: describe(original) }, 'Unhandled error in a GraphQL operation');
   return { ...base, message: `Internal error (id ${errorId})`, extensions: { code: 'INTERNAL_SERVER_ERROR', errorId } };
+}
+
+/**
+ * The input path of a variable coercion error, in the same form as validation errors name
+ * fields: 'Variable "$input" got invalid value 1.5 at "input.quota.daily"; …' → ["quota.daily"]
+ * ('input' is the argument, so it is dropped); a whole variable: 'Variable "$first" …' → ["first"].
+ */
+function variableFields(message: string): string[] | undefined {
+  const at = /at "([^"]+)"/.exec(message);
+  if (at) {
+    const parts = at[1].split('.');
+    return [parts.length > 1 ? parts.slice(1).join('.') : parts[0]];
+  }
+  const variable = /^Variable "\$([A-Za-z_][A-Za-z0-9_]*)"/.exec(message);
+  return variable ? [variable[1]] : undefined;
 }
 
 /** Name and message only: a driver error also carries its SQL and parameters, which stay out of logs. */

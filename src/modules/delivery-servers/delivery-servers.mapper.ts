@@ -1,0 +1,64 @@
+import { TransportKind, WebhookStatus } from '../../providers/provider.enums';
+import type { DeliveryErrorCode } from '../../providers/provider.enums';
+import type { DeliveryServerEntity, StoredTestResult } from './delivery-server.entity';
+import type { DeliveryServerModel, ServerTestResultModel, SmtpStepEnum } from './delivery-server.model';
+
+/** The one place that decides what the API shows of a server: summaries and hints, never a secret. */
+export function toDeliveryServerModel(e: DeliveryServerEntity): DeliveryServerModel {
+  const summary = e.credentialSummary;
+  const model: DeliveryServerModel = {
+    id: e.id,
+    accountId: e.accountId,
+    name: e.name,
+    provider: e.provider,
+    origin: e.origin,
+    status: e.status,
+    pausedReason: e.pausedReason,
+    sendingDomain: e.sendingDomain,
+    senderAddress: e.senderAddress,
+    testEmail: e.testEmail,
+    transports: [...(summary.api ? [TransportKind.API] : []), ...(summary.smtp ? [TransportKind.SMTP] : [])],
+    api: summary.api ?? null,
+    smtp: summary.smtp ?? null,
+    ipPool: e.ipPool,
+    quota: { hourly: e.quotaHourly, daily: e.quotaDaily, monthly: e.quotaMonthly },
+    pauseMs: e.pauseMs,
+    isDefaultForAccount: e.isDefaultForAccount,
+    isDefaultForSubAccounts: e.isDefaultForSubAccounts,
+    lastTest: null,
+    verifiedAt: e.verifiedAt,
+    webhook: {
+      status: e.webhook?.status ?? WebhookStatus.PENDING,
+      url: e.webhook?.url ?? null,
+      events: e.webhook?.events ?? [],
+      error: e.webhook?.error ?? null,
+      registeredAt: e.webhook?.registeredAt ? new Date(e.webhook.registeredAt) : null,
+    },
+    createdAt: e.createdAt,
+    updatedAt: e.updatedAt,
+  };
+  model.lastTest = e.lastTest ? toTestResultModel(e.lastTest, model) : null;
+  return model;
+}
+
+export function toTestResultModel(t: StoredTestResult, server: DeliveryServerModel): ServerTestResultModel {
+  return {
+    server,
+    ok: t.ok,
+    to: t.to,
+    transport: t.transport,
+    messageId: t.messageId,
+    durationMs: t.durationMs,
+    error: t.error
+      ? {
+          code: t.error.code as DeliveryErrorCode,
+          message: t.error.message,
+          transport: t.error.transport,
+          smtpResponseCode: t.error.smtpResponseCode,
+          providerStatus: t.error.providerStatus,
+          smtpStep: t.error.step as SmtpStepEnum | null,
+        }
+      : null,
+    testedAt: new Date(t.testedAt),
+  };
+}

@@ -1,0 +1,20 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { ProvidersModule } from '../../providers/providers.module';
+import { AccountEntity } from '../accounts/account.entity';
+import { AccountsModule } from '../accounts/accounts.module';
+import { AccountServersResolver } from './account-servers.resolver';
+import { DeliveryServerEntity, ServerAssignmentEntity } from './delivery-server.entity';
+import { DeliveryServersResolver } from './delivery-servers.resolver';
+import { DeliveryServersService } from './delivery-servers.service';
+import { ServerDefaultsService } from './server-defaults.service';
+import { ServerTestsService } from './server-tests.service';
+import { ServerVault } from './server-vault';
+import { WebhookRegistrar } from './webhook-registrar';
+
+@Module({
+  imports: [TypeOrmModule.forFeature([DeliveryServerEntity, ServerAssignmentEntity, AccountEntity]), AccountsModule, ProvidersModule],
+  providers: [DeliveryServersService, ServerDefaultsService, ServerTestsService, ServerVault, WebhookRegistrar, DeliveryServersResolver, AccountServersResolver],
+  exports: [DeliveryServersService, ServerVault],
+})
+export class DeliveryServersModule {}

@@ -1,0 +1,122 @@
+import { Args, Context, ID, Mutation, Parent, Query, ResolveField, Resolver } from '@nestjs/graphql';
+import { CurrentViewer } from '../../infra/auth/current-viewer.decorator';
+import type { Viewer } from '../../infra/auth/viewer';
+import { TransportKind } from '../../providers/provider.enums';
+import { AccountModel } from '../accounts/account.model';
+import { toAccountModel } from '../accounts/accounts.mapper';
+import { AccountsService } from '../accounts/accounts.service';
+import { ServerOrigin } from './delivery-server.entity';
+import { DefaultScope, DeliveryServerModel, ServerTestResultModel } from './delivery-server.model';
+import { toDeliveryServerModel, toTestResultModel } from './delivery-servers.mapper';
+import { DeliveryServersService } from './delivery-servers.service';
+import { CreateDeliveryServerInput, UpdateDeliveryServerInput } from './dto/delivery-server.inputs';
+import { ServerDefaultsService } from './server-defaults.service';
+import { ServerTestsService } from './server-tests.service';
+
+@Resolver(() => DeliveryServerModel)
+export class DeliveryServersResolver {
+  constructor(
+    private readonly servers: DeliveryServersService,
+    private readonly defaults: ServerDefaultsService,
+    private readonly tests: ServerTestsService,
+    private readonly accounts: AccountsService,
+  ) {}
+
+  @Query(() => DeliveryServerModel, { nullable: true })
+  async deliveryServer(@CurrentViewer() viewer: Viewer, @Args('id', { type: () => ID }) id: string): Promise<DeliveryServerModel> {
+    return toDeliveryServerModel(await this.servers.getManageable(viewer, id));
+  }
+
+  @Query(() => [DeliveryServerModel])
+  async deliveryServers(
+    @CurrentViewer() viewer: Viewer,
+    @Args('accountId', { type: () => ID, nullable: true }) accountId?: string,
+    @Args('origin', { type: () => ServerOrigin, nullable: true }) origin?: ServerOrigin,
+  ): Promise<DeliveryServerModel[]> {
+    return (await this.servers.list(viewer, { accountId, origin })).map(toDeliveryServerModel);
+  }
+
+  @Mutation(() => DeliveryServerModel)
+  async createDeliveryServer(@CurrentViewer() viewer: Viewer, @Args('input') input: CreateDeliveryServerInput): Promise<DeliveryServerModel> {
+    return toDeliveryServerModel(await this.servers.create(viewer, input));
+  }
+
+  @Mutation(() => DeliveryServerModel)
+  async updateDeliveryServer(
+    @CurrentViewer() viewer: Viewer,
+    @Args('id', { type: () => ID }) id: string,
+    @Args('input') input: UpdateDeliveryServerInput,
+  ): Promise<DeliveryServerModel> {
+    return toDeliveryServerModel(await this.servers.update(viewer, id, input));
+  }
+
+  @Mutation(() => DeliveryServerModel)
+  async activateDeliveryServer(@CurrentViewer() viewer: Viewer, @Args('id', { type: () => ID }) id: string): Promise<DeliveryServerModel> {
+    return toDeliveryServerModel(await this.servers.activate(viewer, id));
+  }
+
+  @Mutation(() => DeliveryServerModel)
+  async pauseDeliveryServer(@CurrentViewer() viewer: Viewer, @Args('id', { type: () => ID }) id: string): Promise<DeliveryServerModel> {
+    return toDeliveryServerModel(await this.servers.pause(viewer, id));
+  }
+
+  @Mutation(() => Boolean)
+  deleteDeliveryServer(@CurrentViewer() viewer: Viewer, @Args('id', { type: () => ID }) id: string): Promise<boolean> {
+    return this.servers.delete(viewer, id);
+  }
+
+  @Mutation(() => ServerTestResultModel, { description: 'Sends a real, labelled test email (API, then SMTP); a provider failure is the result (ok: false), not an error.' })
+  async testSmtpServer(
+    @CurrentViewer() viewer: Viewer,
+    @Args('id', { type: () => ID }) id: string,
+    @Args('to', { nullable: true }) to?: string,
+    @Args('transport', { type: () => TransportKind, nullable: true, description: 'Test only this path (no fallback); default: API then SMTP.' })
+    transport?: TransportKind,
+  ): Promise<ServerTestResultModel> {
+    const { server, result } = await this.tests.test(viewer, id, to, transport);
+    return toTestResultModel(result, toDeliveryServerModel(server));
+  }
+
+  @Mutation(() => DeliveryServerModel)
+  async registerWebhooks(@CurrentViewer() viewer: Viewer, @Args('id', { type: () => ID }) id: string): Promise<DeliveryServerModel> {
+    return toDeliveryServerModel(await this.servers.registerWebhooks(viewer, id));
+  }
+
+  @Mutation(() => DeliveryServerModel, { description: 'The previous default for that owner, scope and sending domain loses its flag.' })
+  async setDefaultSmtp(
+    @CurrentViewer() viewer: Viewer,
+    @Args('id', { type: () => ID }) id: string,
+    @Args('scope', { type: () => DefaultScope }) scope: DefaultScope,
+  ): Promise<DeliveryServerModel> {
+    return toDeliveryServerModel(await this.defaults.setDefault(viewer, id, scope));
+  }
+
+  @Mutation(() => DeliveryServerModel)
+  async unsetDefaultSmtp(
+    @CurrentViewer() viewer: Viewer,
+    @Args('id', { type: () => ID }) id: string,
+    @Args('scope', { type: () => DefaultScope }) scope: DefaultScope,
+  ): Promise<DeliveryServerModel> {
+    return toDeliveryServerModel(await this.defaults.unsetDefault(viewer, id, scope));
+  }
+
+  @Mutation(() => DeliveryServerModel)
+  async assignSmtpAccounts(
+    @CurrentViewer() viewer: Viewer,
+    @Args('id', { type: () => ID }) id: string,
+    @Args('accountIds', { type: () => [ID] }) accountIds: string[],
+  ): Promise<DeliveryServerModel> {
+    return toDeliveryServerModel(await this.defaults.assign(viewer, id, accountIds));
+  }
+
+  @ResolveField(() => AccountModel, { nullable: true, description: 'Owner; null for a platform server (ADMIN only), the last resort of routing.' })
+  async account(@Parent() server: DeliveryServerModel, @Context() ctx: object): Promise<AccountModel | null> {
+    const account = server.accountId ? await this.accounts.byId(ctx, server.accountId) : null;
+    return account && toAccountModel(account);
+  }
+
+  @ResolveField(() => [AccountModel])
+  async assignedAccounts(@Parent() server: DeliveryServerModel, @Context() ctx: object): Promise<AccountModel[]> {
+    return (await this.defaults.assignedAccounts(ctx, server.id)).map(toAccountModel);
+  }
+}

@@ -1,0 +1,207 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { randomUUID } from 'node:crypto';
+import { In, Repository } from 'typeorm';
+import { isAdmin, type Viewer } from '../../infra/auth/viewer';
+import { requestLoader } from '../../infra/graphql/request-loaders';
+import { BadUserInputError, DomainError, ErrorCode, ForbiddenError, NotFoundError } from '../../infra/errors/domain-error';
+import { DeliveryProvider, WebhookStatus } from '../../providers/provider.enums';
+import type { ServerCredentials } from '../../providers/provider.types';
+import { TenantScope } from '../accounts/tenant-scope.service';
+import { DeliveryServerEntity, DeliveryServerStatus, ServerOrigin, type StoredWebhook } from './delivery-server.entity';
+import type { CreateDeliveryServerInput, UpdateDeliveryServerInput } from './dto/delivery-server.inputs';
+import { assertCredentialsFit, credentialsChanged, credentialsFromInput, mergeCredentials, summarize } from './server-credentials';
+import { ServerVault } from './server-vault';
+import { WebhookRegistrar } from './webhook-registrar';
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const CREDENTIALS_CHANGED_REASON = 'Credentials changed: send a passing test (testSmtpServer) to verify the server again';
+
+/** Fields of a new server that both createDeliveryServer and addCustomSmtp decide. */
+export interface NewServer {
+  accountId: string | null;
+  name: string;
+  provider: DeliveryProvider;
+  origin: ServerOrigin;
+  credentials: ServerCredentials;
+  status: DeliveryServerStatus;
+  verifiedAt: Date | null;
+  senderAddress?: string | null;
+  sendingDomain?: string | null;
+  testEmail?: string | null;
+  ipPool?: string | null;
+  quota?: { hourly?: number | null; daily?: number | null; monthly?: number | null } | null;
+  pauseMs?: number | null;
+}
+
+@Injectable()
+export class DeliveryServersService {
+  constructor(
+    @InjectRepository(DeliveryServerEntity) private readonly servers: Repository<DeliveryServerEntity>,
+    private readonly scope: TenantScope,
+    private readonly vault: ServerVault,
+    @Inject(WebhookRegistrar) private readonly webhooks: WebhookRegistrar,
+  ) {}
+
+  /** The server if the viewer may see and manage it (platform servers: ADMIN only); NOT_FOUND otherwise. */
+  async getManageable(viewer: Viewer, id: string): Promise<DeliveryServerEntity> {
+    const server = UUID_RE.test(id) ? await this.servers.findOneBy({ id }) : null;
+    if (!server) throw new NotFoundError('Delivery server', id);
+    if (isAdmin(viewer)) return server;
+    if (!server.accountId) throw new NotFoundError('Delivery server', id);
+    await this.scope.account(viewer, server.accountId).catch(() => {
+      throw new NotFoundError('Delivery server', id);
+    });
+    return server;
+  }
+
+  async list(viewer: Viewer, filter: { accountId?: string | null; origin?: ServerOrigin | null }): Promise<DeliveryServerEntity[]> {
+    const qb = this.servers.createQueryBuilder('server');
+    if (filter.accountId) {
+      const account = await this.scope.account(viewer, filter.accountId);
+      qb.andWhere('server.accountId = :accountId', { accountId: account.id });
+    } else {
+      this.scope.restrict(qb, viewer, 'server.accountId');
+    }
+    if (filter.origin) qb.andWhere('server.origin = :origin', { origin: filter.origin });
+    return qb.orderBy('server.createdAt', 'DESC').addOrderBy('server.id', 'DESC').getMany();
+  }
+
+  /** Batched per request: the servers each account owns, newest first. */
+  ownedBy(ctx: object, accountId: string): Promise<DeliveryServerEntity[]> {
+    return requestLoader<string, DeliveryServerEntity[]>(ctx, 'server.ownedBy', async (ids) => {
+      const rows = await this.servers.find({ where: { accountId: In([...ids]) }, order: { createdAt: 'DESC', id: 'DESC' } });
+      return ids.map((i) => rows.filter((r) => r.accountId === i));
+    }).load(accountId);
+  }
+
+  async create(viewer: Viewer, input: CreateDeliveryServerInput): Promise<DeliveryServerEntity> {
+    let accountId: string | null = null;
+    if (input.accountId) accountId = (await this.scope.account(viewer, input.accountId)).id;
+    else if (!isAdmin(viewer)) throw new ForbiddenError('Only an ADMIN can create platform servers; give accountId');
+    const credentials = credentialsFromInput(input.credentials);
+    assertCredentialsFit(input.provider, credentials);
+    assertIpPoolFits(input.provider, input.ipPool);
+    return this.insert({
+      accountId,
+      name: input.name,
+      provider: input.provider,
+      origin: ServerOrigin.DELIVERY_SERVER,
+      credentials,
+      status: DeliveryServerStatus.PAUSED,
+      verifiedAt: null,
+      senderAddress: input.senderAddress,
+      sendingDomain: input.sendingDomain,
+      ipPool: input.ipPool,
+      quota: input.quota,
+      pauseMs: input.pauseMs,
+    });
+  }
+
+  /** Saves a new server, then registers its webhooks (a registration failure is recorded, never fatal). */
+  async insert(spec: NewServer): Promise<DeliveryServerEntity> {
+    const id = randomUUID();
+    const server = this.servers.create({
+      id,
+      accountId: spec.accountId,
+      name: spec.name,
+      provider: spec.provider,
+      origin: spec.origin,
+      status: spec.status,
+      verifiedAt: spec.verifiedAt,
+      sealedCredentials: this.vault.sealCredentials(id, spec.credentials),
+      credentialSummary: summarize(spec.provider, spec.credentials),
+      senderAddress: spec.senderAddress ?? null,
+      sendingDomain: spec.sendingDomain ?? null,
+      testEmail: spec.testEmail ?? null,
+      ipPool: spec.ipPool ?? null,
+      quotaHourly: spec.quota?.hourly ?? null,
+      quotaDaily: spec.quota?.daily ?? null,
+      quotaMonthly: spec.quota?.monthly ?? null,
+      pauseMs: spec.pauseMs ?? 0,
+      webhook: pendingWebhook(),
+      pausedReason: null,
+    });
+    await this.servers.insert(server);
+    return this.webhooks.register(await this.servers.findOneByOrFail({ id }));
+  }
+
+  async update(viewer: Viewer, id: string, input: UpdateDeliveryServerInput): Promise<DeliveryServerEntity> {
+    const server = await this.getManageable(viewer, id);
+    if (input.name !== undefined) server.name = input.name;
+    if (input.credentials !== undefined) {
+      const stored = this.vault.credentials(server);
+      const next = mergeCredentials(stored, input.credentials);
+      assertCredentialsFit(server.provider, next);
+      if (credentialsChanged(stored, next)) {
+        server.sealedCredentials = this.vault.sealCredentials(server.id, next);
+        server.credentialSummary = summarize(server.provider, next);
+        // New credentials are unproven: the server leaves routing until a test passes again.
+        server.verifiedAt = null;
+        server.status = DeliveryServerStatus.PAUSED;
+        server.pausedReason = CREDENTIALS_CHANGED_REASON;
+      }
+    }
+    if (input.senderAddress !== undefined) server.senderAddress = input.senderAddress;
+    if (input.sendingDomain !== undefined) {
+      if (server.origin === ServerOrigin.CUSTOM_SMTP && input.sendingDomain !== server.sendingDomain) {
+        throw BadUserInputError.field('sendingDomain', "of a custom SMTP is its email's domain and cannot change (add another custom SMTP instead)");
+      }
+      server.sendingDomain = input.sendingDomain;
+    }
+    if (input.quota !== undefined) {
+      const q = input.quota;
+      server.quotaHourly = q === null ? null : q.hourly !== undefined ? q.hourly : server.quotaHourly;
+      server.quotaDaily = q === null ? null : q.daily !== undefined ? q.daily : server.quotaDaily;
+      server.quotaMonthly = q === null ? null : q.monthly !== undefined ? q.monthly : server.quotaMonthly;
+    }
+    if (input.pauseMs !== undefined) server.pauseMs = input.pauseMs;
+    if (input.ipPool !== undefined) {
+      assertIpPoolFits(server.provider, input.ipPool);
+      server.ipPool = input.ipPool;
+    }
+    return this.servers.save(server);
+  }
+
+  async activate(viewer: Viewer, id: string): Promise<DeliveryServerEntity> {
+    const server = await this.getManageable(viewer, id);
+    if (!server.verifiedAt) {
+      throw new DomainError(ErrorCode.SERVER_NOT_VERIFIED, `Delivery server ${server.name} is not verified: send a passing test (testSmtpServer) first`);
+    }
+    server.status = DeliveryServerStatus.ACTIVE;
+    server.pausedReason = null;
+    return this.servers.save(server);
+  }
+
+  async pause(viewer: Viewer, id: string): Promise<DeliveryServerEntity> {
+    const server = await this.getManageable(viewer, id);
+    server.status = DeliveryServerStatus.PAUSED;
+    server.pausedReason = null;
+    return this.servers.save(server);
+  }
+
+  /** Removes what was registered at the provider (best effort), then the server and its links. */
+  async delete(viewer: Viewer, id: string): Promise<boolean> {
+    const server = await this.getManageable(viewer, id);
+    await this.webhooks.remove(server);
+    await this.servers.delete({ id: server.id });
+    return true;
+  }
+
+  save(server: DeliveryServerEntity): Promise<DeliveryServerEntity> {
+    return this.servers.save(server);
+  }
+
+  /** Re-register the provider webhooks (registerWebhooks mutation). */
+  async registerWebhooks(viewer: Viewer, id: string): Promise<DeliveryServerEntity> {
+    return this.webhooks.register(await this.getManageable(viewer, id));
+  }
+}
+
+function assertIpPoolFits(provider: DeliveryProvider, ipPool: string | null | undefined): void {
+  if (ipPool && provider !== DeliveryProvider.SPARKPOST) throw BadUserInputError.field('ipPool', 'applies only to SPARKPOST servers');
+}
+
+function pendingWebhook(): StoredWebhook {
+  return { status: WebhookStatus.PENDING, url: null, events: [], error: null, registeredAt: null };
+}

@@ -1,0 +1,96 @@
+import { isDeepStrictEqual } from 'node:util';
+import { secretHint } from '../../infra/crypto/credentials-cipher';
+import { BadUserInputError } from '../../infra/errors/domain-error';
+import { DeliveryProvider } from '../../providers/provider.enums';
+import type { ServerCredentials } from '../../providers/provider.types';
+import type { CredentialSummary } from './delivery-server.entity';
+import type { ServerCredentialsInput } from './dto/credentials.inputs';
+
+type ApiBlock = 'ses' | 'sendgrid' | 'mailgun' | 'sparkpost' | 'elasticEmail';
+const API_BLOCKS: ApiBlock[] = ['ses', 'sendgrid', 'mailgun', 'sparkpost', 'elasticEmail'];
+
+/** Each provider's own API block; SMTP has none. Every provider here also offers an SMTP relay. */
+export const API_BLOCK_OF: Record<DeliveryProvider, ApiBlock | null> = {
+  [DeliveryProvider.SMTP]: null,
+  [DeliveryProvider.AMAZON_SES]: 'ses',
+  [DeliveryProvider.SENDGRID]: 'sendgrid',
+  [DeliveryProvider.MAILGUN]: 'mailgun',
+  [DeliveryProvider.SPARKPOST]: 'sparkpost',
+  [DeliveryProvider.ELASTIC_EMAIL]: 'elasticEmail',
+};
+
+/** Region values per provider (null: the provider takes none). */
+const REGIONS: Record<Exclude<ApiBlock, 'ses'>, string[] | null> = {
+  sendgrid: ['GLOBAL', 'EU'],
+  mailgun: ['US', 'EU'],
+  sparkpost: ['US', 'EU'],
+  elasticEmail: null,
+};
+
+/**
+ * Checks that the credentials fit the provider: no other provider's block, at least one usable
+ * transport, regions the provider knows. `path` prefixes the field names in the error.
+ */
+export function assertCredentialsFit(provider: DeliveryProvider, creds: ServerCredentials, path = 'credentials'): void {
+  const own = API_BLOCK_OF[provider];
+  const problems: { field: string; message: string }[] = [];
+  for (const block of API_BLOCKS) {
+    if (block !== own && creds[block]) problems.push({ field: `${path}.${block}`, message: `${path}.${block} does not belong to a ${provider} server` });
+  }
+  if (!creds.smtp && !(own && creds[own])) {
+    const field = own ? `${path}.${own}` : `${path}.smtp`;
+    problems.push({ field, message: own ? `${provider} needs ${path}.${own} or ${path}.smtp` : `${provider} needs ${path}.smtp` });
+  }
+  for (const block of ['sendgrid', 'mailgun', 'sparkpost', 'elasticEmail'] as const) {
+    const region = creds[block]?.region;
+    if (block !== own || region === undefined || region === null) continue;
+    const allowed = REGIONS[block];
+    if (!allowed) problems.push({ field: `${path}.${block}.region`, message: `${path}.${block}.region must be left out: ${provider} has no regions` });
+    else if (!allowed.includes(region)) problems.push({ field: `${path}.${block}.region`, message: `${path}.${block}.region must be one of ${allowed.join(', ')}` });
+  }
+  if (problems.length) throw new BadUserInputError(problems.map((p) => p.message).join('; '), problems.map((p) => p.field));
+}
+
+/** Plain credentials from the GraphQL input (drops nulls and class prototypes). */
+export function credentialsFromInput(input: ServerCredentialsInput): ServerCredentials {
+  return JSON.parse(JSON.stringify(input, (_k, v: unknown) => (v === null ? undefined : v))) as ServerCredentials;
+}
+
+/**
+ * Applies an update: a block left out is kept, an explicit null removes it, and inside a block a
+ * secret left out (SMTP password, Mailgun signing key) keeps the stored one.
+ */
+export function mergeCredentials(stored: ServerCredentials, update: ServerCredentialsInput): ServerCredentials {
+  const merged: ServerCredentials = { ...stored };
+  const given = update as Record<string, unknown>;
+  for (const block of ['smtp', ...API_BLOCKS] as const) {
+    if (!(block in given) || given[block] === undefined) continue;
+    if (given[block] === null) {
+      delete merged[block];
+      continue;
+    }
+    const next = credentialsFromInput({ [block]: given[block] } as ServerCredentialsInput)[block] as unknown as Record<string, unknown>;
+    const previous = (stored[block] ?? {}) as Record<string, unknown>;
+    for (const secret of ['password', 'webhookSigningKey']) {
+      if (next[secret] === undefined && previous[secret] !== undefined) next[secret] = previous[secret];
+    }
+    (merged as Record<string, unknown>)[block] = next;
+  }
+  return merged;
+}
+
+export const credentialsChanged = (a: ServerCredentials, b: ServerCredentials): boolean => !isDeepStrictEqual(normalise(a), normalise(b));
+const normalise = (c: ServerCredentials): unknown => JSON.parse(JSON.stringify(c)) as unknown;
+
+/** What the API may show of credentials: host settings and a hint of the key, never a secret. */
+export function summarize(provider: DeliveryProvider, creds: ServerCredentials): CredentialSummary {
+  const own = API_BLOCK_OF[provider];
+  const api = own ? creds[own] : null;
+  const key = api ? ('apiKey' in api ? api.apiKey : api.accessKeyId) : null;
+  return {
+    api: api && key ? { keyHint: secretHint(key), region: api.region ?? null } : null,
+    smtp: creds.smtp
+      ? { host: creds.smtp.host, port: creds.smtp.port, security: creds.smtp.security, username: creds.smtp.username ?? null }
+      : null,
+  };
+}

@@ -1,0 +1,88 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
+import { DataSource, In, Repository } from 'typeorm';
+import type { Viewer } from '../../infra/auth/viewer';
+import { BadUserInputError } from '../../infra/errors/domain-error';
+import { requestLoader } from '../../infra/graphql/request-loaders';
+import { AccountEntity } from '../accounts/account.entity';
+import { DeliveryServerEntity, ServerAssignmentEntity } from './delivery-server.entity';
+import { DefaultScope } from './delivery-server.model';
+import { DeliveryServersService } from './delivery-servers.service';
+
+const FLAG: Record<DefaultScope, 'isDefaultForAccount' | 'isDefaultForSubAccounts'> = {
+  [DefaultScope.ACCOUNT]: 'isDefaultForAccount',
+  [DefaultScope.SUB_ACCOUNTS]: 'isDefaultForSubAccounts',
+};
+
+/** Defaults (per owner, scope and sending domain) and assignments to an agency's sub-accounts. */
+@Injectable()
+export class ServerDefaultsService {
+  constructor(
+    private readonly servers: DeliveryServersService,
+    @InjectRepository(AccountEntity) private readonly accounts: Repository<AccountEntity>,
+    @InjectRepository(ServerAssignmentEntity) private readonly assignments: Repository<ServerAssignmentEntity>,
+    @InjectDataSource() private readonly dataSource: DataSource,
+  ) {}
+
+  /** Makes the server the default; the previous default for that owner, scope and domain loses its flag in the same transaction. */
+  async setDefault(viewer: Viewer, id: string, scope: DefaultScope): Promise<DeliveryServerEntity> {
+    const server = await this.servers.getManageable(viewer, id);
+    const owner = await this.ownerOf(server, scope);
+    const flag = FLAG[scope];
+    await this.dataSource.transaction(async (tx) => {
+      // Serialises concurrent setDefault calls for one owner.
+      await tx.getRepository(AccountEntity).createQueryBuilder('a').setLock('pessimistic_write').where('a.id = :id', { id: owner.id }).getOne();
+      await tx
+        .getRepository(DeliveryServerEntity)
+        .createQueryBuilder()
+        .update()
+        .set({ [flag]: false })
+        .where('account_id = :owner AND id <> :id', { owner: owner.id, id: server.id })
+        .andWhere(`coalesce(sending_domain, '') = :domain`, { domain: server.sendingDomain ?? '' })
+        .execute();
+      await tx.getRepository(DeliveryServerEntity).update({ id: server.id }, { [flag]: true });
+    });
+    server[flag] = true;
+    return server;
+  }
+
+  async unsetDefault(viewer: Viewer, id: string, scope: DefaultScope): Promise<DeliveryServerEntity> {
+    const server = await this.servers.getManageable(viewer, id);
+    const flag = FLAG[scope];
+    server[flag] = false;
+    return this.servers.save(server);
+  }
+
+  /** Replaces the set of the owner agency's sub-accounts that use this server. */
+  async assign(viewer: Viewer, id: string, accountIds: string[]): Promise<DeliveryServerEntity> {
+    const server = await this.servers.getManageable(viewer, id);
+    const owner = await this.ownerOf(server, DefaultScope.SUB_ACCOUNTS, 'id', 'can be assigned to sub-accounts only when an agency owns it');
+    const wanted = [...new Set(accountIds)];
+    const subs = wanted.length ? await this.accounts.findBy({ id: In(wanted.filter((x) => UUID_RE.test(x))), parentId: owner.id }) : [];
+    const unknown = wanted.filter((x) => !subs.some((s) => s.id === x));
+    if (unknown.length) throw BadUserInputError.field('accountIds', `must be sub-accounts of the owner agency; not: ${unknown.join(', ')}`);
+    await this.dataSource.transaction(async (tx) => {
+      const repo = tx.getRepository(ServerAssignmentEntity);
+      await repo.delete({ serverId: server.id });
+      if (subs.length) await repo.insert(subs.map((s) => ({ serverId: server.id, accountId: s.id })));
+    });
+    return server;
+  }
+
+  /** Batched per request: the accounts each server is assigned to, oldest assignment first. */
+  assignedAccounts(ctx: object, serverId: string): Promise<AccountEntity[]> {
+    return requestLoader<string, AccountEntity[]>(ctx, 'server.assignedAccounts', async (ids) => {
+      const rows = await this.assignments.find({ where: { serverId: In([...ids]) }, relations: { account: true }, order: { createdAt: 'ASC' } });
+      return ids.map((i) => rows.filter((r) => r.serverId === i && r.account).map((r) => r.account as AccountEntity));
+    }).load(serverId);
+  }
+
+  private async ownerOf(server: DeliveryServerEntity, scope: DefaultScope, field = 'scope', problem = 'SUB_ACCOUNTS applies only to a server an agency owns'): Promise<AccountEntity> {
+    if (!server.accountId) throw BadUserInputError.field('id', 'is a platform server: defaults and assignments apply to servers an account owns');
+    const owner = await this.accounts.findOneByOrFail({ id: server.accountId });
+    if (scope === DefaultScope.SUB_ACCOUNTS && owner.parentId) throw BadUserInputError.field(field, problem);
+    return owner;
+  }
+}
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

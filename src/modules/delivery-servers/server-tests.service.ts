@@ -1,0 +1,110 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type Redis from 'ioredis';
+import { APP_CONFIG, type AppConfig } from '../../config/configuration';
+import type { Viewer } from '../../infra/auth/viewer';
+import { BadUserInputError, DomainError, ErrorCode } from '../../infra/errors/domain-error';
+import { REDIS } from '../../infra/redis/redis.module';
+import { DeliveryError } from '../../providers/delivery-error';
+import { DeliveryErrorCode, type TransportKind } from '../../providers/provider.enums';
+import { ProviderGateway } from '../../providers/provider-gateway';
+import type { DeliveryServerEntity, StoredTestResult } from './delivery-server.entity';
+import { DeliveryServersService } from './delivery-servers.service';
+import { ServerVault } from './server-vault';
+
+/** Test emails per server per window: enough to debug a setup, too few to spam with. */
+export const TEST_LIMIT = 5;
+export const TEST_WINDOW_SECONDS = 600;
+const EMAIL_RE = /^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$/;
+
+/**
+ * testSmtpServer: a real, clearly labelled test email through the server. A provider failure
+ * is the result (ok: false, classified error), never a GraphQL error.
+ */
+@Injectable()
+export class ServerTestsService {
+  constructor(
+    private readonly servers: DeliveryServersService,
+    private readonly vault: ServerVault,
+    private readonly gateway: ProviderGateway,
+    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  async test(viewer: Viewer, id: string, to: string | null | undefined, transport?: TransportKind | null): Promise<{ server: DeliveryServerEntity; result: StoredTestResult }> {
+    const server = await this.servers.getManageable(viewer, id);
+    const recipient = (to ?? server.testEmail ?? server.senderAddress ?? '').trim().toLowerCase();
+    if (!recipient) throw BadUserInputError.field('to', 'is required: this server has no testEmail or senderAddress to send the test to');
+    if (!EMAIL_RE.test(recipient) || recipient.length > 320) throw BadUserInputError.field('to', 'must be an email address such as "ops@example.com"');
+    if (transport && !this.gateway.transportsFor(this.vault.providerServer(server)).includes(transport)) {
+      throw BadUserInputError.field('transport', `is not configured on this server (it has ${server.credentialSummary.api ? 'API' : ''}${server.credentialSummary.api && server.credentialSummary.smtp ? ' and ' : ''}${server.credentialSummary.smtp ? 'SMTP' : ''})`);
+    }
+    await this.takeRateLimit(server.id);
+
+    const from = server.senderAddress ?? server.testEmail ?? (server.sendingDomain ? `postmaster@${server.sendingDomain}` : recipient);
+    const started = process.hrtime.bigint();
+    let result: StoredTestResult;
+    try {
+      const sent = await this.gateway.send(
+        this.vault.providerServer(server),
+        {
+          from,
+          to: recipient,
+          subject: `mailroute test email: ${server.name}`,
+          text: testBody(server),
+          headers: [{ name: 'X-Mailroute-Test', value: server.id }],
+        },
+        { only: transport ?? undefined },
+      );
+      result = { ok: true, to: recipient, transport: sent.transport, messageId: sent.providerMessageId, durationMs: elapsed(started), error: null, testedAt: new Date().toISOString() };
+    } catch (err) {
+      const e =
+        err instanceof DeliveryError
+          ? err
+          : new DeliveryError({ code: DeliveryErrorCode.PROVIDER_ERROR, transient: true, message: 'The test failed unexpectedly' });
+      result = {
+        ok: false,
+        to: recipient,
+        transport: null,
+        messageId: null,
+        durationMs: elapsed(started),
+        error: {
+          code: e.code,
+          message: e.message,
+          transport: e.transport ?? null,
+          smtpResponseCode: e.smtpResponseCode ?? null,
+          providerStatus: e.providerStatus ?? null,
+          step: e.smtpStep ?? null,
+        },
+        testedAt: new Date().toISOString(),
+      };
+    }
+    server.lastTest = result;
+    if (result.ok) server.verifiedAt = new Date(result.testedAt);
+    return { server: await this.servers.save(server), result };
+  }
+
+  private async takeRateLimit(serverId: string): Promise<void> {
+    const key = `${this.config.redis.prefix}:test-limit:${serverId}`;
+    const [[, count], , [, ttl]] = (await this.redis.multi().incr(key).expire(key, TEST_WINDOW_SECONDS, 'NX').ttl(key).exec()) as [
+      [Error | null, number],
+      [Error | null, number],
+      [Error | null, number],
+    ];
+    if (count > TEST_LIMIT) {
+      throw new DomainError(ErrorCode.RATE_LIMITED, `At most ${TEST_LIMIT} test emails per server every ${TEST_WINDOW_SECONDS / 60} minutes; try again in ${ttl} s`, {
+        retryAfterSeconds: ttl,
+      });
+    }
+  }
+}
+
+const elapsed = (started: bigint): number => Math.max(0, Math.round(Number(process.hrtime.bigint() - started) / 1e6));
+
+function testBody(server: DeliveryServerEntity): string {
+  return [
+    'This is a test email from mailroute.',
+    '',
+    `It was sent to check the delivery server "${server.name}" (${server.provider}).`,
+    'If it reached you, the server can deliver mail. No action is needed.',
+  ].join('\n');
+}

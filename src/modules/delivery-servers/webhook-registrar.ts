@@ -1,0 +1,76 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { Repository } from 'typeorm';
+import { APP_CONFIG, type AppConfig } from '../../config/configuration';
+import { DeliveryError } from '../../providers/delivery-error';
+import { DeliveryProvider, WebhookStatus } from '../../providers/provider.enums';
+import { ProviderGateway } from '../../providers/provider-gateway';
+import type { WebhookRegistrationResult } from '../../providers/provider.types';
+import { DeliveryServerEntity } from './delivery-server.entity';
+import { ServerVault } from './server-vault';
+
+/** The path segment of each provider's webhook endpoint: POST /webhooks/{slug}/{serverId}. */
+export const WEBHOOK_SLUG: Record<DeliveryProvider, string> = {
+  [DeliveryProvider.AMAZON_SES]: 'ses',
+  [DeliveryProvider.SENDGRID]: 'sendgrid',
+  [DeliveryProvider.MAILGUN]: 'mailgun',
+  [DeliveryProvider.SPARKPOST]: 'sparkpost',
+  [DeliveryProvider.ELASTIC_EMAIL]: 'elasticemail',
+  [DeliveryProvider.SMTP]: 'smtp',
+};
+
+/**
+ * Registers a server's bounce and complaint webhooks with its provider at PUBLIC_URL and records
+ * the outcome on the server. Adapters touch only what mailroute created, so a retry is safe.
+ */
+@Injectable()
+export class WebhookRegistrar {
+  private readonly logger = new Logger(WebhookRegistrar.name);
+
+  constructor(
+    @InjectRepository(DeliveryServerEntity) private readonly servers: Repository<DeliveryServerEntity>,
+    private readonly vault: ServerVault,
+    private readonly gateway: ProviderGateway,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  urlFor(server: Pick<DeliveryServerEntity, 'id' | 'provider'>): string {
+    return `${this.config.publicUrl}/webhooks/${WEBHOOK_SLUG[server.provider]}/${server.id}`;
+  }
+
+  async register(server: DeliveryServerEntity): Promise<DeliveryServerEntity> {
+    const url = this.urlFor(server);
+    let result: WebhookRegistrationResult;
+    try {
+      result = await this.gateway.adapterFor(server.provider).registerWebhooks(this.vault.providerServer(server), url);
+    } catch (err) {
+      result = { status: WebhookStatus.FAILED, url, events: [], error: err instanceof DeliveryError ? err.message : 'Registration failed unexpectedly' };
+    }
+    server.webhook = {
+      status: result.status,
+      url: result.url,
+      events: result.events,
+      error: result.error ?? null,
+      registeredAt: result.status === WebhookStatus.REGISTERED ? new Date().toISOString() : null,
+    };
+    if (result.state && Object.keys(result.state).length) server.sealedWebhookState = this.vault.sealWebhookState(server.id, result.state);
+    await this.servers.update({ id: server.id }, { webhook: server.webhook, sealedWebhookState: server.sealedWebhookState });
+    return server;
+  }
+
+  /** Best effort: a provider that cannot be reached must not keep a server from being deleted. */
+  async remove(server: DeliveryServerEntity): Promise<void> {
+    if (server.webhook?.status !== WebhookStatus.REGISTERED) return;
+    try {
+      await this.gateway.adapterFor(server.provider).removeWebhooks(this.vault.providerServer(server), {
+        status: server.webhook.status,
+        url: server.webhook.url,
+        events: server.webhook.events,
+        error: server.webhook.error,
+        state: this.vault.webhookState(server),
+      });
+    } catch (err) {
+      this.logger.warn(`Could not remove the webhooks of server ${server.id} at ${server.provider}: ${err instanceof DeliveryError ? err.message : 'unexpected error'}`);
+    }
+  }
+}

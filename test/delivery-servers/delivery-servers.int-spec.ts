@@ -1,0 +1,274 @@
+import { Client } from 'pg';
+import { newAgency, newSubAccount, newToken } from '../factories/accounts';
+import { createServer, SERVER_FIELDS, type ServerView, SINK_USER, smtpServerInput, type TestView, verifyAndActivate } from '../factories/delivery-servers';
+import { SendGridFake } from '../fakes/sendgrid-fake';
+import { createTestApp, type TestApp } from '../utils/create-test-app';
+import { SmtpSink } from '../utils/smtp-sink';
+
+describe('delivery servers', () => {
+  let t: TestApp;
+  let sink: SmtpSink;
+  let sendgrid: SendGridFake;
+  beforeAll(async () => {
+    sink = new SmtpSink({ users: [SINK_USER] });
+    await sink.start();
+    sendgrid = new SendGridFake({ apiKeys: ['SG.good-key-0001'], verifiedSenders: [{ email: 'news@verified.example', verified: true }] });
+    await sendgrid.start();
+    t = await createTestApp({ SENDGRID_API_URL: sendgrid.url });
+  });
+  afterAll(async () => {
+    await t.close();
+    await sink.stop();
+    await sendgrid.stop();
+  });
+
+  const rawRows = async (sql: string, params: unknown[] = []): Promise<Record<string, unknown>[]> => {
+    const client = new Client({ connectionString: t.databaseUrl });
+    await client.connect();
+    try {
+      return (await client.query(sql, params)).rows as Record<string, unknown>[];
+    } finally {
+      await client.end();
+    }
+  };
+  const countServers = async (): Promise<number> => Number((await rawRows('SELECT count(*) AS n FROM delivery_servers'))[0].n);
+  const test = (id: string, extra: Record<string, unknown> = {}, token?: string) =>
+    t.gql<{ testSmtpServer: TestView & { server: { status: string; verifiedAt: string | null } } }>(
+      `mutation($id: ID!, $to: String, $transport: TransportKind) { testSmtpServer(id: $id, to: $to, transport: $transport) {
+        ok to transport messageId durationMs testedAt error { code message transport smtpResponseCode providerStatus smtpStep } server { status verifiedAt } } }`,
+      { id, to: 'ops@example.com', ...extra },
+      token,
+    );
+
+  it('creates a server PAUSED, unverified, showing settings but never secrets', async () => {
+    const agency = await newAgency(t);
+    const server = await createServer(t, smtpServerInput(agency.id, sink.port, { senderAddress: 'News@Example.com', sendingDomain: 'Example.com', quota: { hourly: 100 }, pauseMs: 250 }));
+    expect(server).toMatchObject({
+      provider: 'SMTP',
+      origin: 'DELIVERY_SERVER',
+      status: 'PAUSED',
+      verifiedAt: null,
+      senderAddress: 'news@example.com',
+      sendingDomain: 'example.com',
+      transports: ['SMTP'],
+      api: null,
+      smtp: { host: '127.0.0.1', port: sink.port, security: 'NONE', username: SINK_USER.user },
+      quota: { hourly: 100, daily: null, monthly: null },
+      pauseMs: 250,
+      account: { id: agency.id },
+      webhook: { status: 'NOT_SUPPORTED' },
+      lastTest: null,
+    });
+    const dump = JSON.stringify(await rawRows('SELECT * FROM delivery_servers WHERE id = $1', [server.id]));
+    expect(dump).not.toContain(SINK_USER.pass);
+    expect(sink.messages).toHaveLength(0); // creating sends nothing
+  });
+
+  it('refuses activation until a test passes, then activates', async () => {
+    const server = await createServer(t, smtpServerInput(null, sink.port));
+    const early = await t.gql(`mutation($id: ID!) { activateDeliveryServer(id: $id) { status } }`, { id: server.id });
+    expect(early.errors?.[0].extensions?.code).toBe('SERVER_NOT_VERIFIED');
+    const before = sink.messages.length;
+    const res = await test(server.id);
+    expect(res.data?.testSmtpServer).toMatchObject({ ok: true, to: 'ops@example.com', transport: 'SMTP', error: null, server: { status: 'PAUSED' } });
+    expect(res.data?.testSmtpServer.server.verifiedAt).not.toBeNull();
+    const [received] = (await sink.waitFor(before + 1)).slice(before);
+    expect(received.subject).toBe('mailroute test email: Office relay');
+    expect(received.envelope.to).toEqual(['ops@example.com']);
+    expect(received.headers['x-mailroute-test']).toBe(server.id);
+    const active = await t.gqlOk<{ activateDeliveryServer: ServerView }>(`mutation($id: ID!) { activateDeliveryServer(id: $id) { status lastTest { ok } } }`, { id: server.id });
+    expect(active.activateDeliveryServer).toMatchObject({ status: 'ACTIVE', lastTest: { ok: true } });
+    const paused = await t.gqlOk<{ pauseDeliveryServer: ServerView }>(`mutation($id: ID!) { pauseDeliveryServer(id: $id) { status } }`, { id: server.id });
+    expect(paused.pauseDeliveryServer.status).toBe('PAUSED');
+  });
+
+  it('reports a wrong SMTP password as ok:false AUTH_FAILED at the AUTH step, and stores it as lastTest', async () => {
+    const server = await createServer(t, smtpServerInput(null, sink.port, { credentials: { smtp: { host: '127.0.0.1', port: sink.port, security: 'NONE', username: SINK_USER.user, password: 'wrong-password' } } }));
+    const res = await test(server.id);
+    expect(res.errors).toBeUndefined();
+    const result = res.data!.testSmtpServer;
+    expect(result).toMatchObject({ ok: false, transport: null, error: { code: 'AUTH_FAILED', transport: 'SMTP', smtpResponseCode: 535, smtpStep: 'AUTH' }, server: { verifiedAt: null } });
+    expect(result.error?.message).not.toContain('wrong-password');
+    expect(result.durationMs).toBeGreaterThanOrEqual(0);
+    const read = await t.gqlOk<{ deliveryServer: ServerView }>(`query($id: ID!) { deliveryServer(id: $id) { lastTest { ok error { code smtpStep } } verifiedAt } }`, { id: server.id });
+    expect(read.deliveryServer).toEqual({ lastTest: { ok: false, error: { code: 'AUTH_FAILED', smtpStep: 'AUTH' } }, verifiedAt: null });
+  });
+
+  it('a credential change clears verification and pauses; a password left out is kept', async () => {
+    const server = await createServer(t, smtpServerInput(null, sink.port));
+    await verifyAndActivate(t, server.id);
+    const renamed = await t.gqlOk<{ updateDeliveryServer: ServerView }>(
+      `mutation($id: ID!) { updateDeliveryServer(id: $id, input: { name: "Renamed" }) { name status verifiedAt } }`,
+      { id: server.id },
+    );
+    expect(renamed.updateDeliveryServer).toMatchObject({ name: 'Renamed', status: 'ACTIVE' });
+    expect(renamed.updateDeliveryServer.verifiedAt).not.toBeNull();
+    // Same host, new port value equal to the old one but password omitted: nothing changed.
+    const same = await t.gqlOk<{ updateDeliveryServer: ServerView }>(
+      `mutation($id: ID!, $c: ServerCredentialsInput) { updateDeliveryServer(id: $id, input: { credentials: $c }) { status verifiedAt } }`,
+      { id: server.id, c: { smtp: { host: '127.0.0.1', port: sink.port, security: 'NONE', username: SINK_USER.user } } },
+    );
+    expect(same.updateDeliveryServer.status).toBe('ACTIVE');
+    const changed = await t.gqlOk<{ updateDeliveryServer: ServerView }>(
+      `mutation($id: ID!, $c: ServerCredentialsInput) { updateDeliveryServer(id: $id, input: { credentials: $c }) { status verifiedAt pausedReason smtp { username } } }`,
+      { id: server.id, c: { smtp: { host: '127.0.0.1', port: sink.port, security: 'NONE', username: 'other-user' } } },
+    );
+    expect(changed.updateDeliveryServer).toMatchObject({ status: 'PAUSED', verifiedAt: null, smtp: { username: 'other-user' } });
+    expect(changed.updateDeliveryServer.pausedReason).toMatch(/Credentials changed/);
+    // The kept password still logs in once the username is put back.
+    await t.gqlOk(`mutation($id: ID!, $c: ServerCredentialsInput) { updateDeliveryServer(id: $id, input: { credentials: $c }) { id } }`, {
+      id: server.id,
+      c: { smtp: { host: '127.0.0.1', port: sink.port, security: 'NONE', username: SINK_USER.user } },
+    });
+    expect((await test(server.id)).data?.testSmtpServer.ok).toBe(true);
+  });
+
+  it('update: a field left out is unchanged, an explicit null clears it', async () => {
+    const server = await createServer(t, smtpServerInput(null, sink.port, { senderAddress: 'a@example.com', sendingDomain: 'example.com', quota: { hourly: 5, daily: 50, monthly: 500 } }));
+    const q = `mutation($id: ID!, $input: UpdateDeliveryServerInput!) { updateDeliveryServer(id: $id, input: $input) { senderAddress sendingDomain quota { hourly daily monthly } pauseMs } }`;
+    const a = await t.gqlOk<{ updateDeliveryServer: ServerView }>(q, { id: server.id, input: { senderAddress: null, quota: { hourly: null } } });
+    expect(a.updateDeliveryServer).toEqual({ senderAddress: null, sendingDomain: 'example.com', quota: { hourly: null, daily: 50, monthly: 500 }, pauseMs: 0 });
+    const b = await t.gqlOk<{ updateDeliveryServer: ServerView }>(q, { id: server.id, input: { quota: null, pauseMs: 1000 } });
+    expect(b.updateDeliveryServer).toEqual({ senderAddress: null, sendingDomain: 'example.com', quota: { hourly: null, daily: null, monthly: null }, pauseMs: 1000 });
+  });
+
+  it.each([
+    ['a credentials block of another provider', { provider: 'SENDGRID', credentials: { ses: { accessKeyId: 'AKIAABCDEFGHIJKLMNOP', secretAccessKey: 'x'.repeat(40), region: 'eu-west-1' } } }, ['credentials.ses', 'credentials.sendgrid']],
+    ['no transport for the provider', { provider: 'SMTP', credentials: {} }, ['credentials.smtp']],
+    ['a zero hourly quota', { quota: { hourly: 0 } }, ['quota.hourly']],
+    ['a fractional daily quota', { quota: { daily: 1.5 } }, ['quota.daily']],
+    ['a pause over an hour', { pauseMs: 3_600_001 }, ['pauseMs']],
+    ['a negative pause', { pauseMs: -1 }, ['pauseMs']],
+    ['a malformed sender address', { senderAddress: 'not-an-email' }, ['senderAddress']],
+    ['a malformed sending domain', { sendingDomain: 'exa mple' }, ['sendingDomain']],
+    ['an SMTP port out of range', { credentials: { smtp: { host: '127.0.0.1', port: 70000, security: 'NONE' } } }, ['credentials.smtp.port']],
+    ['a host with a scheme', { credentials: { smtp: { host: 'smtp://mail.example.com', port: 25, security: 'NONE' } } }, ['credentials.smtp.host']],
+    ['an unknown SendGrid region', { provider: 'SENDGRID', credentials: { sendgrid: { apiKey: 'SG.good-key-0001', region: 'MARS' } } }, ['credentials.sendgrid.region']],
+    ['a region for Elastic Email', { provider: 'ELASTIC_EMAIL', credentials: { elasticEmail: { apiKey: 'ee-key-123456', region: 'EU' } } }, ['credentials.elasticEmail.region']],
+    ['a malformed SES region', { provider: 'AMAZON_SES', credentials: { ses: { accessKeyId: 'AKIAABCDEFGHIJKLMNOP', secretAccessKey: 'x'.repeat(40), region: 'Europe' } } }, ['credentials.ses.region']],
+    ['an IP pool on a non-SparkPost server', { ipPool: 'transactional' }, ['ipPool']],
+  ])('refuses %s naming the field, and stores nothing', async (_label, overrides, fields) => {
+    const before = await countServers();
+    const res = await t.gql(`mutation($input: CreateDeliveryServerInput!) { createDeliveryServer(input: $input) { id } }`, { input: smtpServerInput(null, sink.port, overrides) });
+    expect(res.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT' });
+    expect(res.errors?.[0].extensions?.fields).toEqual(expect.arrayContaining([fields[0]]));
+    for (const f of res.errors?.[0].extensions?.fields ?? []) expect(fields).toContain(f);
+    expect(await countServers()).toBe(before);
+  });
+
+  it('a SendGrid server whose API answers 5xx still passes its test through SMTP', async () => {
+    const server = await createServer(t, {
+      accountId: null,
+      name: 'SendGrid with relay',
+      provider: 'SENDGRID',
+      senderAddress: 'news@verified.example',
+      credentials: {
+        sendgrid: { apiKey: 'SG.good-key-0001' },
+        smtp: { host: '127.0.0.1', port: sink.port, security: 'NONE', username: SINK_USER.user, password: SINK_USER.pass },
+      },
+    });
+    expect(server.transports).toEqual(['API', 'SMTP']);
+    expect(server.api).toEqual({ keyHint: '…0001', region: null });
+    sendgrid.fail({ kind: 'status', status: 503, body: { errors: [{ message: 'Service Unavailable' }] } });
+    try {
+      const res = await test(server.id);
+      expect(res.data?.testSmtpServer).toMatchObject({ ok: true, transport: 'SMTP' });
+      const apiOnly = await test(server.id, { transport: 'API' });
+      expect(apiOnly.data?.testSmtpServer).toMatchObject({ ok: false, error: { code: 'PROVIDER_ERROR', transport: 'API', providerStatus: 503 } });
+    } finally {
+      sendgrid.fail({ kind: 'none' });
+    }
+    const viaApi = await test(server.id, { transport: 'API' });
+    expect(viaApi.data?.testSmtpServer).toMatchObject({ ok: true, transport: 'API' });
+    expect(sendgrid.accepted.at(-1)?.to).toContain('ops@example.com');
+  });
+
+  it('rate-limits test emails per server', async () => {
+    const server = await createServer(t, smtpServerInput(null, sink.port));
+    for (let i = 0; i < 5; i++) expect((await test(server.id)).data?.testSmtpServer.ok).toBe(true);
+    const sixth = await test(server.id);
+    expect(sixth.errors?.[0].extensions).toMatchObject({ code: 'RATE_LIMITED' });
+    expect(Number(sixth.errors?.[0].extensions?.retryAfterSeconds)).toBeGreaterThan(0);
+    const other = await createServer(t, smtpServerInput(null, sink.port));
+    expect((await test(other.id)).data?.testSmtpServer.ok).toBe(true);
+  });
+
+  it('keeps tenants apart for every operation', async () => {
+    const agency = await newAgency(t);
+    const sub = await newSubAccount(t, agency.id);
+    const sibling = await newSubAccount(t, agency.id);
+    const stranger = await newAgency(t);
+    const agencyServer = await createServer(t, smtpServerInput(agency.id, sink.port));
+    const subServer = await createServer(t, smtpServerInput(sub.id, sink.port));
+    const platform = await createServer(t, smtpServerInput(null, sink.port));
+    const tokens = {
+      agency: (await newToken(t, agency.id)).token,
+      sub: (await newToken(t, sub.id)).token,
+      sibling: (await newToken(t, sibling.id)).token,
+      stranger: (await newToken(t, stranger.id)).token,
+    };
+    const read = (id: string, token: string) => t.gql(`query($id: ID!) { deliveryServer(id: $id) { id } }`, { id }, token);
+    expect((await read(subServer.id, tokens.agency)).data).toEqual({ deliveryServer: { id: subServer.id } });
+    expect((await read(subServer.id, tokens.sub)).data).toEqual({ deliveryServer: { id: subServer.id } });
+    for (const [id, token] of [
+      [subServer.id, tokens.sibling],
+      [agencyServer.id, tokens.sub],
+      [agencyServer.id, tokens.stranger],
+      [platform.id, tokens.agency],
+    ]) {
+      expect((await read(id, token)).errors?.[0].extensions?.code).toBe('NOT_FOUND');
+      for (const m of [
+        `mutation($id: ID!) { updateDeliveryServer(id: $id, input: { name: "x" }) { id } }`,
+        `mutation($id: ID!) { activateDeliveryServer(id: $id) { id } }`,
+        `mutation($id: ID!) { pauseDeliveryServer(id: $id) { id } }`,
+        `mutation($id: ID!) { deleteDeliveryServer(id: $id) }`,
+        `mutation($id: ID!) { testSmtpServer(id: $id, to: "x@example.com") { ok } }`,
+        `mutation($id: ID!) { setDefaultSmtp(id: $id, scope: ACCOUNT) { id } }`,
+        `mutation($id: ID!) { registerWebhooks(id: $id) { id } }`,
+      ]) {
+        expect((await t.gql(m, { id }, token)).errors?.[0].extensions?.code).toBe('NOT_FOUND');
+      }
+    }
+    const list = (token: string, accountId?: string) =>
+      t.gql<{ deliveryServers: { id: string }[] }>(`query($a: ID) { deliveryServers(accountId: $a) { id } }`, { a: accountId }, token);
+    expect((await list(tokens.agency)).data?.deliveryServers.map((s) => s.id).sort()).toEqual([agencyServer.id, subServer.id].sort());
+    expect((await list(tokens.sub)).data?.deliveryServers.map((s) => s.id)).toEqual([subServer.id]);
+    expect((await list(tokens.sibling)).data?.deliveryServers).toEqual([]);
+    expect((await list(tokens.sibling, sub.id)).errors?.[0].extensions?.code).toBe('NOT_FOUND');
+    const platformByAccount = await t.gql(`mutation($input: CreateDeliveryServerInput!) { createDeliveryServer(input: $input) { id } }`, { input: smtpServerInput(null, sink.port) }, tokens.agency);
+    expect(platformByAccount.errors?.[0].extensions?.code).toBe('FORBIDDEN');
+    const untouched = await t.gqlOk<{ deliveryServer: { name: string } }>(`query($id: ID!) { deliveryServer(id: $id) { name } }`, { id: agencyServer.id });
+    expect(untouched.deliveryServer.name).toBe('Office relay');
+  });
+
+  it('filters by origin and deletes a server with its links', async () => {
+    const agency = await newAgency(t);
+    const sub = await newSubAccount(t, agency.id);
+    const server = await createServer(t, smtpServerInput(agency.id, sink.port));
+    await t.gqlOk(`mutation($id: ID!, $a: [ID!]!) { assignSmtpAccounts(id: $id, accountIds: $a) { id } }`, { id: server.id, a: [sub.id] });
+    await t.gqlOk(`mutation($id: ID!) { setDefaultSmtp(id: $id, scope: SUB_ACCOUNTS) { id } }`, { id: server.id });
+    const byOrigin = await t.gqlOk<{ deliveryServers: { id: string }[] }>(`query($a: ID) { deliveryServers(accountId: $a, origin: CUSTOM_SMTP) { id } }`, { a: agency.id });
+    expect(byOrigin.deliveryServers).toEqual([]);
+    expect(await t.gqlOk(`mutation($id: ID!) { deleteDeliveryServer(id: $id) }`, { id: server.id })).toEqual({ deleteDeliveryServer: true });
+    expect((await t.gql(`query($id: ID!) { deliveryServer(id: $id) { id } }`, { id: server.id })).errors?.[0].extensions?.code).toBe('NOT_FOUND');
+    expect(await rawRows('SELECT * FROM server_assignments WHERE server_id = $1', [server.id])).toEqual([]);
+  });
+
+  it('reads a list of servers with their account and assignments', async () => {
+    const agency = await newAgency(t);
+    const subs = [await newSubAccount(t, agency.id), await newSubAccount(t, agency.id)];
+    for (let i = 0; i < 6; i++) {
+      const s = await createServer(t, smtpServerInput(agency.id, sink.port));
+      await t.gqlOk(`mutation($id: ID!, $a: [ID!]!) { assignSmtpAccounts(id: $id, accountIds: $a) { id } }`, { id: s.id, a: subs.map((x) => x.id) });
+    }
+    const res = await t.gqlOk<{ deliveryServers: ServerView[] }>(`query($a: ID) { deliveryServers(accountId: $a) { ${SERVER_FIELDS} } }`, { a: agency.id });
+    expect(res.deliveryServers).toHaveLength(6);
+    expect(res.deliveryServers.every((s) => s.assignedAccounts.length === 2 && s.account?.id === agency.id)).toBe(true);
+    const viaAccount = await t.gqlOk<{ account: { deliveryServers: { id: string }[]; subAccounts: { deliveryServers: { id: string }[] }[] } }>(
+      `query($id: ID!) { account(id: $id) { deliveryServers { id } subAccounts { deliveryServers { id } } } }`,
+      { id: agency.id },
+    );
+    expect(viaAccount.account.deliveryServers.map((s) => s.id)).toEqual(res.deliveryServers.map((s) => s.id));
+    expect(viaAccount.account.subAccounts).toEqual([{ deliveryServers: [] }, { deliveryServers: [] }]);
+  });
+});
