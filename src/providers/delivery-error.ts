@@ -1,4 +1,4 @@
-import { DeliveryErrorCode, TransportKind } from './provider.enums';
+import { DeliveryErrorCode, type TransportKind } from './provider.enums';
 
 /** The SMTP conversation step that failed, so ops can act on a failed test. */
 export type SmtpStep = 'DNS' | 'CONNECT' | 'TLS' | 'GREETING' | 'AUTH' | 'MAIL_FROM' | 'RCPT' | 'DATA';

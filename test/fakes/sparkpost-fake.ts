@@ -1,4 +1,4 @@
-import { FailureMode, FakeHttpServer, FakeReply, RecordedRequest } from './fake-http-server';
+import { type FailureMode, FakeHttpServer, type FakeReply, type RecordedRequest } from './fake-http-server';
 
 /** A transmission the fake accepted, flattened for assertions. */
 export interface SparkPostAcceptedMessage {

@@ -4,7 +4,7 @@ import { ElasticEmailAdapter } from '../../src/providers/elastic-email/elastic-e
 import { DeliveryErrorCode, DeliveryProvider, TransportKind, WebhookStatus } from '../../src/providers/provider.enums';
 import type { OutgoingMessage, ProviderServer } from '../../src/providers/provider.types';
 import type { ProvidersConfig } from '../../src/providers/providers.config';
-import { ElasticEmailFake, EeErrorShape } from '../fakes/elastic-email-fake';
+import { ElasticEmailFake, type EeErrorShape } from '../fakes/elastic-email-fake';
 import { FakeHttpServer } from '../fakes/fake-http-server';
 
 const KEY = 'EE-LIVE-0123456789ABCDEF';

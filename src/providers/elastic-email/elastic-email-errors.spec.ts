@@ -1,5 +1,5 @@
 import { DeliveryErrorCode, TransportKind } from '../provider.enums';
-import { classifyElasticEmailError, ElasticEmailReply, isSoftFailure, readElasticEmailError } from './elastic-email-errors';
+import { classifyElasticEmailError, type ElasticEmailReply, isSoftFailure, readElasticEmailError } from './elastic-email-errors';
 
 // PROVIDERS.md §5.2: the v4 error body is UNCONFIRMED. Likely `{"Error":"..."}`; the legacy v2
 // API answered `{"success":false,"error":"Access Denied."}` / "Incorrect apikey" with HTTP 200.

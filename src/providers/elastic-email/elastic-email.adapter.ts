@@ -12,11 +12,11 @@ import type {
   WebhookRegistrationResult,
 } from '../provider.types';
 import type { ProvidersConfig } from '../providers.config';
-import { httpRequest, HttpResponse } from '../shared/http-client';
+import { httpRequest, type HttpResponse } from '../shared/http-client';
 import {
   BAD_KEY,
   classifyElasticEmailError,
-  ElasticEmailOperation,
+  type ElasticEmailOperation,
   isSoftFailure,
   readElasticEmailError,
 } from './elastic-email-errors';

@@ -1,5 +1,5 @@
 import { DeliveryErrorCode, TransportKind } from '../provider.enums';
-import { classifySparkPostError, readSparkPostErrors, SparkPostReply } from './sparkpost-errors';
+import { classifySparkPostError, readSparkPostErrors, type SparkPostReply } from './sparkpost-errors';
 
 // Error bodies as recorded in PROVIDERS.md §4.2 (SparkPost API reference and public issues).
 const reply = (status: number, json: unknown, retryAfter?: string): SparkPostReply => ({

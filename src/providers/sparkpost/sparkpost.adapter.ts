@@ -12,8 +12,8 @@ import type {
   WebhookRegistrationResult,
 } from '../provider.types';
 import type { ProvidersConfig } from '../providers.config';
-import { httpRequest, HttpResponse } from '../shared/http-client';
-import { classifySparkPostError, SparkPostOperation } from './sparkpost-errors';
+import { httpRequest, type HttpResponse } from '../shared/http-client';
+import { classifySparkPostError, type SparkPostOperation } from './sparkpost-errors';
 
 const US_API = 'https://api.sparkpost.com/api/v1';
 const EU_API = 'https://api.eu.sparkpost.com/api/v1';
