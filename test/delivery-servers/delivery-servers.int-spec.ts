@@ -1,4 +1,5 @@
 import { Client } from 'pg';
+import { QuotaService } from '../../src/modules/quota/quota.service';
 import { newAgency, newSubAccount, newToken } from '../factories/accounts';
 import { createServer, SERVER_FIELDS, type ServerView, SINK_USER, smtpServerInput, type TestView, verifyAndActivate } from '../factories/delivery-servers';
 import { SendGridFake } from '../fakes/sendgrid-fake';
@@ -270,5 +271,38 @@ describe('delivery servers', () => {
     );
     expect(viaAccount.account.deliveryServers.map((s) => s.id)).toEqual(res.deliveryServers.map((s) => s.id));
     expect(viaAccount.account.subAccounts).toEqual([{ deliveryServers: [] }, { deliveryServers: [] }]);
+  });
+});
+
+describe('delivery server usage', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp();
+  });
+  afterAll(() => t.close());
+
+  it("reports used, limit, remaining and the next reset on the owner's clock", async () => {
+    const agency = await newAgency(t, { timezone: 'Asia/Kolkata' });
+    const server = await createServer(t, smtpServerInput(agency.id, 2525, { quota: { hourly: 10, daily: null, monthly: 1000 } }));
+    const quota = t.app.get(QuotaService);
+    for (let i = 0; i < 3; i++) {
+      const r = await quota.reserve({ serverId: server.id, timezone: 'Asia/Kolkata', limits: { hourly: 10, daily: null, monthly: 1000 } });
+      expect(r.ok).toBe(true);
+    }
+    const data = await t.gqlOk<{ deliveryServer: { usage: { timezone: string; hourly: Record<string, unknown>; daily: Record<string, unknown>; monthly: Record<string, unknown> } } }>(
+      `query($id: ID!) { deliveryServer(id: $id) { usage { timezone hourly { used limit remaining resetsAt } daily { used limit remaining resetsAt } monthly { used limit remaining resetsAt } } } }`,
+      { id: server.id },
+    );
+    const usage = data.deliveryServer.usage;
+    expect(usage.timezone).toBe('Asia/Kolkata');
+    expect(usage.hourly).toMatchObject({ used: 3, limit: 10, remaining: 7 });
+    expect(usage.daily).toMatchObject({ used: 3, limit: null, remaining: null });
+    expect(usage.monthly).toMatchObject({ used: 3, limit: 1000, remaining: 997 });
+    // Kolkata is UTC+05:30: its hours turn at :30 UTC, its days at 18:30 UTC.
+    expect(String(usage.hourly.resetsAt)).toMatch(/T\d\d:30:00\.000Z$/);
+    expect(String(usage.daily.resetsAt)).toMatch(/T18:30:00\.000Z$/);
+    const resetsIn = Date.parse(String(usage.hourly.resetsAt)) - Date.now();
+    expect(resetsIn).toBeGreaterThan(0);
+    expect(resetsIn).toBeLessThanOrEqual(3_600_000);
   });
 });

@@ -84,6 +84,7 @@ export class DeliveryServerModel {
   @Field(() => SmtpSettingsModel, { nullable: true }) smtp!: SmtpSettingsModel | null;
   @Field(() => String, { nullable: true, description: 'SparkPost: the IP pool every send uses.' }) ipPool!: string | null;
   @Field(() => QuotaModel) quota!: QuotaModel;
+  // usage: resolved by DeliveryServersResolver from the quota counters.
   @Field(() => Int, { description: 'Milliseconds to wait between two sends through this server, across all workers.' }) pauseMs!: number;
   @Field() isDefaultForAccount!: boolean;
   @Field() isDefaultForSubAccounts!: boolean;

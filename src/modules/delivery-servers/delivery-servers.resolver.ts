@@ -5,6 +5,10 @@ import { TransportKind } from '../../providers/provider.enums';
 import { AccountModel } from '../accounts/account.model';
 import { toAccountModel } from '../accounts/accounts.mapper';
 import { AccountsService } from '../accounts/accounts.service';
+import { requestLoader } from '../../infra/graphql/request-loaders';
+import { QuotaUsageModel } from '../quota/quota.model';
+import { QuotaService } from '../quota/quota.service';
+import type { QuotaSubject, QuotaUsage } from '../quota/quota.types';
 import { ServerOrigin } from './delivery-server.entity';
 import { DefaultScope, DeliveryServerModel, ServerTestResultModel } from './delivery-server.model';
 import { toDeliveryServerModel, toTestResultModel } from './delivery-servers.mapper';
@@ -20,6 +24,7 @@ export class DeliveryServersResolver {
     private readonly defaults: ServerDefaultsService,
     private readonly tests: ServerTestsService,
     private readonly accounts: AccountsService,
+    private readonly quota: QuotaService,
   ) {}
 
   @Query(() => DeliveryServerModel, { nullable: true })
@@ -113,6 +118,16 @@ export class DeliveryServersResolver {
   async account(@Parent() server: DeliveryServerModel, @Context() ctx: object): Promise<AccountModel | null> {
     const account = server.accountId ? await this.accounts.byId(ctx, server.accountId) : null;
     return account && toAccountModel(account);
+  }
+
+  /** Current quota windows on the owner's clock (platform servers: UTC); one Redis round trip per request. */
+  @ResolveField(() => QuotaUsageModel)
+  async usage(@Parent() server: DeliveryServerModel, @Context() ctx: object): Promise<QuotaUsage> {
+    const owner = server.accountId ? await this.accounts.byId(ctx, server.accountId) : null;
+    const subject: QuotaSubject = { serverId: server.id, timezone: owner?.timezone ?? 'UTC', limits: server.quota };
+    return requestLoader<QuotaSubject, QuotaUsage>(ctx, 'server.usage', (subjects) => this.quota.usage(subjects), {
+      cacheKeyFn: (s) => s.serverId,
+    }).load(subject);
   }
 
   @ResolveField(() => [AccountModel])
