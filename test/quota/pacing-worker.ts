@@ -47,6 +47,7 @@ serveRpc(
         const slot = await pacing.acquire(job.serverId, job.pauseMs, { maxInlineWaitMs: 10_000 });
         if (slot.reschedule) throw new Error(`unexpected reschedule: ${slot.waitMs} ms`);
         await transport.send(job.serverId, creds(), message(`w${job.worker} #${i}`));
+        await pacing.markSent(job.serverId, job.pauseMs);
       }
       return null;
     },

@@ -35,12 +35,14 @@ describe('PacingService', () => {
       const gaps = received.slice(1).map((t, i) => t - received[i]);
       expect(gaps).toHaveLength(workers.length * perWorker - 1);
       expect(Math.min(...gaps)).toBeGreaterThanOrEqual(pauseMs - TOLERANCE_MS);
+      // And no slot is wasted: sends follow each other closely (pause + one send's duration).
+      expect(gaps.sort((a, b) => a - b)[Math.floor(gaps.length / 2)]).toBeLessThan(2 * pauseMs);
       // Every worker sent its share: the slots were shared, not taken by one process.
       expect(new Set(arrivals.map((m) => m.subject.split(' ')[0])).size).toBe(workers.length);
     } finally {
       await Promise.all([...workers, sink].map((child) => child.stop()));
     }
-  });
+  }, 60_000); // five processes start ts-node: allow for a loaded machine
 
   it('a slot further away than maxInlineWaitMs is not taken: the caller re-schedules', async () => {
     const serverId = serverIds();
@@ -59,6 +61,39 @@ describe('PacingService', () => {
     expect(third.waitMs).toBeLessThanOrEqual(1_000);
     // And that one is now taken: the following slot is a full pause later.
     expect((await pacing.nextSlot(serverId, 1_000, 0)).waitMs).toBeGreaterThan(1_000);
+  });
+
+  it('a worker that starts after its slot is held back until pauseMs after the previous actual start', async () => {
+    const serverId = serverIds();
+    const late = harness.pacing();
+    const onTime = harness.pacing();
+    // `late` takes the first slot but does not start yet (a busy event loop, a GC pause).
+    expect(await late.nextSlot(serverId, 300)).toEqual({ taken: true, waitMs: 0 });
+    // `onTime` waits for its slot and starts.
+    const second = await onTime.acquire(serverId, 300, { maxInlineWaitMs: 1_000 });
+    expect(second.reschedule).toBe(false);
+    // Now the late one asks to start: too close to the start that just happened.
+    const refused = await late.confirmStart(serverId, 300);
+    expect(refused.started).toBe(false);
+    expect(refused.waitMs).toBeGreaterThan(250);
+    expect(refused.waitMs).toBeLessThanOrEqual(300);
+    // And the slots handed out afterwards queue behind the actual starts.
+    expect((await onTime.nextSlot(serverId, 300, 0)).waitMs).toBeGreaterThan(250);
+  });
+
+  it('markSent: the next send starts pauseMs after the previous one finished, however long it took', async () => {
+    const serverId = serverIds();
+    const first = harness.pacing();
+    const second = harness.pacing();
+    expect(await first.acquire(serverId, 300, { maxInlineWaitMs: 0 })).toEqual({ reschedule: false, waitedMs: 0 });
+    // … the send runs; when it is done:
+    await first.markSent(serverId, 300);
+    const next = await second.confirmStart(serverId, 300);
+    expect(next.started).toBe(false);
+    expect(next.waitMs).toBeGreaterThan(250);
+    const slot = await second.nextSlot(serverId, 300, 0);
+    expect(slot.taken).toBe(false);
+    expect(slot.waitMs).toBeGreaterThan(250);
   });
 
   it('a changed pauseMs applies to the very next send; 0 means no pacing at all', async () => {

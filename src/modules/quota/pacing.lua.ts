@@ -29,3 +29,55 @@ end
 redis.call('SET', KEYS[1], string.format('%d', slot), 'PX', string.format('%d', wait + pause + 1000))
 return {1, wait}
 `;
+
+/**
+ * Confirm that a send starts now: the guard against a worker that took its slot but starts late
+ * (a busy event loop, a GC pause, a slow machine). Slots are handed out ahead of time, so a late
+ * start would sit closer than pauseMs to the next worker's on-time one; here every actual start
+ * is checked against the previous actual start, on Redis's clock, and refused until the pause
+ * has passed. A late start also moves the slot schedule on, so later slots queue behind it.
+ *
+ * KEYS[1]  the last confirmed start (ms, Redis clock)
+ * KEYS[2]  the slot schedule of NEXT_SLOT_LUA
+ * ARGV[1]  pauseMs
+ * Returns {started (1|0), waitMs}: when 0, try again after waitMs.
+ */
+export const CONFIRM_START_LUA = `
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local pause = tonumber(ARGV[1])
+local last = tonumber(redis.call('GET', KEYS[1]))
+if last and last + pause > now then
+  return {0, last + pause - now}
+end
+local ttl = string.format('%d', pause + 1000)
+redis.call('SET', KEYS[1], string.format('%d', now), 'PX', ttl)
+local scheduled = tonumber(redis.call('GET', KEYS[2]))
+if not scheduled or scheduled < now then
+  redis.call('SET', KEYS[2], string.format('%d', now), 'PX', ttl)
+end
+return {1, 0}
+`;
+
+/**
+ * Record that a send through the server has finished (delivered or failed). The next start must
+ * then wait pauseMs from this moment, not only from the previous start: the provider sees a
+ * message somewhere between start and end of the send, so only end + pause keeps arrivals
+ * pauseMs apart however long each send takes. Also moves the slot schedule on.
+ *
+ * KEYS[1]  the last confirmed start (ms, Redis clock)
+ * KEYS[2]  the slot schedule of NEXT_SLOT_LUA
+ * ARGV[1]  pauseMs
+ */
+export const MARK_SENT_LUA = `
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local ttl = string.format('%d', tonumber(ARGV[1]) + 1000)
+for i = 1, 2 do
+  local value = tonumber(redis.call('GET', KEYS[i]))
+  if not value or value < now then
+    redis.call('SET', KEYS[i], string.format('%d', now), 'PX', ttl)
+  end
+end
+return 1
+`;

@@ -4,7 +4,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { APP_CONFIG, type AppConfig } from '../../config/configuration';
 import { REDIS } from '../../infra/redis/redis.module';
 import { LuaScript } from './lua-script';
-import { NEXT_SLOT_LUA } from './pacing.lua';
+import { CONFIRM_START_LUA, MARK_SENT_LUA, NEXT_SLOT_LUA } from './pacing.lua';
 import { quotaKeys } from './quota-keys';
 
 export interface SlotReply {
@@ -33,7 +33,9 @@ export interface AcquireOptions {
  */
 @Injectable()
 export class PacingService {
-  private readonly script = new LuaScript(NEXT_SLOT_LUA);
+  private readonly slotScript = new LuaScript(NEXT_SLOT_LUA);
+  private readonly startScript = new LuaScript(CONFIRM_START_LUA);
+  private readonly sentScript = new LuaScript(MARK_SENT_LUA);
   private readonly prefix: string;
 
   constructor(@Inject(REDIS) private readonly redis: Redis, @Inject(APP_CONFIG) config: Pick<AppConfig, 'redis'>) {
@@ -49,9 +51,30 @@ export class PacingService {
     // No pause: no shared state to coordinate.
     if (pauseMs === 0) return { taken: true, waitMs: 0 };
     const max = Number.isFinite(maxWaitMs) ? Math.max(0, Math.floor(maxWaitMs)) : -1;
-    const reply = await this.script.run(this.redis, [quotaKeys.paceSlot(this.prefix, serverId)], [pauseMs, max]);
-    if (!Array.isArray(reply) || reply.length !== 2) throw new Error(`Unexpected pacing script reply: ${JSON.stringify(reply)}`);
-    return { taken: Number(reply[0]) === 1, waitMs: Number(reply[1]) };
+    const [taken, waitMs] = pair(await this.slotScript.run(this.redis, [quotaKeys.paceSlot(this.prefix, serverId)], [pauseMs, max]));
+    return { taken: taken === 1, waitMs };
+  }
+
+  /**
+   * Call right before the send starts (acquire does): refused, with the time left, while the
+   * previous actual start through this server is less than pauseMs ago.
+   */
+  async confirmStart(serverId: string, pauseMs: number): Promise<{ started: boolean; waitMs: number }> {
+    if (pauseMs <= 0) return { started: true, waitMs: 0 };
+    const keys = [quotaKeys.paceStarted(this.prefix, serverId), quotaKeys.paceSlot(this.prefix, serverId)];
+    const [started, waitMs] = pair(await this.startScript.run(this.redis, keys, [pauseMs]));
+    return { started: started === 1, waitMs };
+  }
+
+  /**
+   * Call when the send has finished (delivered or failed): the next send through the server
+   * starts pauseMs after now. Without it (a crashed worker) sends are spaced by start times only,
+   * and arrivals at the provider can then come closer than pauseMs by the jitter of send times.
+   */
+  async markSent(serverId: string, pauseMs: number): Promise<void> {
+    if (pauseMs <= 0) return;
+    const keys = [quotaKeys.paceStarted(this.prefix, serverId), quotaKeys.paceSlot(this.prefix, serverId)];
+    await this.sentScript.run(this.redis, keys, [pauseMs]);
   }
 
   /**
@@ -60,10 +83,28 @@ export class PacingService {
    * frees its concurrency slot instead of sleeping in it.
    */
   async acquire(serverId: string, pauseMs: number, options: AcquireOptions): Promise<AcquireResult> {
-    const { taken, waitMs } = await this.nextSlot(serverId, pauseMs, options.maxInlineWaitMs);
-    if (!taken) return { reschedule: true, notBefore: new Date(Date.now() + waitMs), waitMs };
-    // The wait is relative (Redis clock), so this machine's clock skew does not matter.
-    if (waitMs > 0) await delay(waitMs, undefined, { signal: options.signal });
-    return { reschedule: false, waitedMs: waitMs };
+    const slot = await this.nextSlot(serverId, pauseMs, options.maxInlineWaitMs);
+    if (!slot.taken) return reschedule(slot.waitMs);
+    // Waits are relative (Redis clock), so this machine's clock skew does not matter.
+    let waited = 0;
+    let waitMs = slot.waitMs;
+    for (;;) {
+      if (waitMs > 0) await delay(waitMs, undefined, { signal: options.signal });
+      waited += waitMs;
+      // Our turn by the schedule; make sure the previous send did not start late.
+      const start = await this.confirmStart(serverId, pauseMs);
+      if (start.started) return { reschedule: false, waitedMs: waited };
+      if (start.waitMs > options.maxInlineWaitMs) return reschedule(start.waitMs);
+      waitMs = start.waitMs;
+    }
   }
+}
+
+function reschedule(waitMs: number): AcquireResult {
+  return { reschedule: true, notBefore: new Date(Date.now() + waitMs), waitMs };
+}
+
+function pair(reply: unknown): [number, number] {
+  if (!Array.isArray(reply) || reply.length !== 2) throw new Error(`Unexpected pacing script reply: ${JSON.stringify(reply)}`);
+  return [Number(reply[0]), Number(reply[1])];
 }

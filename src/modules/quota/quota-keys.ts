@@ -7,4 +7,5 @@ export const quotaKeys = {
   counter: (prefix: string, serverId: string, windowId: string): string => `${prefix}:quota:{${serverId}}:${windowId}`,
   released: (prefix: string, serverId: string, reservationId: string): string => `${prefix}:quota:{${serverId}}:released:${reservationId}`,
   paceSlot: (prefix: string, serverId: string): string => `${prefix}:pace:{${serverId}}`,
+  paceStarted: (prefix: string, serverId: string): string => `${prefix}:pace:{${serverId}}:started`,
 };
