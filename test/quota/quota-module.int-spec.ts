@@ -5,11 +5,13 @@ import { REDIS } from '../../src/infra/redis/redis.module';
 import { PacingService } from '../../src/modules/quota/pacing.service';
 import { QuotaModule } from '../../src/modules/quota/quota.module';
 import { QuotaService } from '../../src/modules/quota/quota.service';
-import { EmptySendLedger, SEND_LEDGER, type SendLedger } from '../../src/modules/quota/send-ledger';
+import type { QuotaSubject } from '../../src/modules/quota/quota.types';
+import { SEND_LEDGER } from '../../src/modules/quota/send-ledger';
 import { MemoryLedger, RedisHarness, serverIds, tomorrowAt } from './quota-harness';
 
 describe('QuotaModule wiring', () => {
   const harness = new RedisHarness();
+  const now = tomorrowAt();
   afterAll(() => harness.close());
 
   /** What AppModule gives every module: the global REDIS client and APP_CONFIG. */
@@ -26,34 +28,43 @@ describe('QuotaModule wiring', () => {
     return TestInfraModule;
   };
 
-  it('plain QuotaModule: the services with the empty ledger', async () => {
+  /** A server whose 3 sends this hour are on record in `ledger` (and nowhere in Redis yet). */
+  const recorded = (ledger: MemoryLedger): QuotaSubject => {
+    const subject = { serverId: serverIds(), timezone: 'UTC', limits: { hourly: 3, daily: null, monthly: null } };
+    ledger.record(subject.serverId, now, 3);
+    return subject;
+  };
+
+  it('plain QuotaModule without a ledger: the services work, lost counters restart at zero', async () => {
     const moduleRef = await Test.createTestingModule({ imports: [infra(), QuotaModule] }).compile();
-    expect(moduleRef.get(QuotaService)).toBeInstanceOf(QuotaService);
     expect(moduleRef.get(PacingService)).toBeInstanceOf(PacingService);
-    expect(moduleRef.get<SendLedger>(SEND_LEDGER, { strict: false })).toBeInstanceOf(EmptySendLedger);
+    const subject = recorded(new MemoryLedger());
+    expect((await moduleRef.get(QuotaService).reserve(subject, now)).ok).toBe(true);
     await moduleRef.close();
   });
 
-  it('forRoot({ ledger }) puts the real ledger behind counter rebuilds', async () => {
+  it('a global SEND_LEDGER (how the messages module plugs in) reaches every plain QuotaModule import', async () => {
     const ledger = new MemoryLedger();
-    const moduleRef = await Test.createTestingModule({ imports: [infra(), QuotaModule.forRoot({ ledger: { useValue: ledger } })] }).compile();
-    const quota = moduleRef.get(QuotaService);
-    const subject = { serverId: serverIds(), timezone: 'UTC', limits: { hourly: 3, daily: null, monthly: null } };
-    const now = tomorrowAt();
-    ledger.record(subject.serverId, now, 3);
-    expect(await quota.reserve(subject, now)).toMatchObject({ ok: false, window: 'HOURLY', used: 3 });
+    @Global()
+    @Module({ providers: [{ provide: SEND_LEDGER, useValue: ledger }], exports: [SEND_LEDGER] })
+    class LedgerModule {}
+    @Module({ imports: [QuotaModule] })
+    class RoutingLikeModule {}
+    const moduleRef = await Test.createTestingModule({ imports: [infra(), LedgerModule, RoutingLikeModule] }).compile();
+    expect(await moduleRef.get(QuotaService).reserve(recorded(ledger), now)).toMatchObject({ ok: false, window: 'HOURLY', used: 3 });
     expect(ledger.queries).toBeGreaterThan(0);
     await moduleRef.close();
   });
 
-  it('forRoot({ ledger: { useExisting } }) takes a ledger from an imported module', async () => {
+  it('forRoot({ ledger, imports }) gives one importer its own ledger', async () => {
     class PgLikeLedger extends MemoryLedger {}
     @Module({ providers: [PgLikeLedger], exports: [PgLikeLedger] })
-    class LedgerModule {}
+    class PgLedgerModule {}
     const moduleRef = await Test.createTestingModule({
-      imports: [infra(), QuotaModule.forRoot({ imports: [LedgerModule], ledger: { useExisting: PgLikeLedger } })],
+      imports: [infra(), QuotaModule.forRoot({ imports: [PgLedgerModule], ledger: { useExisting: PgLikeLedger } })],
     }).compile();
-    expect(moduleRef.get<SendLedger>(SEND_LEDGER, { strict: false })).toBe(moduleRef.get(PgLikeLedger, { strict: false }));
+    const ledger = moduleRef.get(PgLikeLedger, { strict: false });
+    expect(await moduleRef.get(QuotaService).reserve(recorded(ledger), now)).toMatchObject({ ok: false, window: 'HOURLY', used: 3 });
     await moduleRef.close();
   });
 });

@@ -1,35 +1,36 @@
 import { type DynamicModule, type InjectionToken, Module, type ModuleMetadata, type Provider, type Type } from '@nestjs/common';
 import { PacingService } from './pacing.service';
 import { QuotaService } from './quota.service';
-import { EmptySendLedger, SEND_LEDGER, type SendLedger } from './send-ledger';
+import { SEND_LEDGER, type SendLedger } from './send-ledger';
 
 /** Where QuotaService finds the record of sends it rebuilds lost counters from. */
 export type SendLedgerProvider = { useClass: Type<SendLedger> } | { useExisting: InjectionToken } | { useValue: SendLedger };
 
 export interface QuotaModuleOptions {
-  /** The real ledger (PostgreSQL, from the messages module); an empty one when left out. */
-  ledger?: SendLedgerProvider;
-  /** Modules the ledger needs (e.g. one exporting the messages ledger for `useExisting`). */
+  ledger: SendLedgerProvider;
+  /** Modules the ledger needs (e.g. one exporting the ledger class for `useExisting`). */
   imports?: ModuleMetadata['imports'];
 }
 
 /**
- * Quota counters and pause pacing. Needs the global REDIS client and APP_CONFIG.
+ * Quota counters and pause pacing; needs the global REDIS client and APP_CONFIG.
  *
- * `imports: [QuotaModule]` gives the services with an empty SendLedger (lost counters restart
- * at 0). Once the messages module has its PostgreSQL ledger, AppModule imports
- * `QuotaModule.forRoot({ imports: [SendLedgerModule], ledger: { useExisting: PgSendLedger } })`
- * instead; keep that ledger in a module that does not import QuotaModule itself, or the two
- * modules import each other.
+ * The SendLedger (the database's record of sends that lost counters are rebuilt from) is
+ * injected optionally, so every module can simply `imports: [QuotaModule]`:
+ * - the messages module plugs the PostgreSQL ledger in app-wide by providing and exporting
+ *   SEND_LEDGER from a @Global() module, e.g.
+ *   `@Global() @Module({ imports: [TypeOrmModule.forFeature([MessageEntity])],
+ *   providers: [PgSendLedger, { provide: SEND_LEDGER, useExisting: PgSendLedger }], exports: [SEND_LEDGER] })`;
+ * - with none, lost counters restart at 0 (EmptySendLedger);
+ * - `QuotaModule.forRoot({ ledger })` gives one importer its own instance with that ledger (tests).
  */
 @Module({
-  providers: [QuotaService, PacingService, { provide: SEND_LEDGER, useClass: EmptySendLedger }],
+  providers: [QuotaService, PacingService],
   exports: [QuotaService, PacingService],
 })
 export class QuotaModule {
-  static forRoot(options: QuotaModuleOptions = {}): DynamicModule {
-    const ledger: Provider = { provide: SEND_LEDGER, ...(options.ledger ?? { useClass: EmptySendLedger }) };
-    // Listed after the decorator's providers, so this SEND_LEDGER replaces the empty default.
+  static forRoot(options: QuotaModuleOptions): DynamicModule {
+    const ledger: Provider = { provide: SEND_LEDGER, ...options.ledger };
     return { module: QuotaModule, imports: options.imports ?? [], providers: [ledger] };
   }
 }

@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { APP_CONFIG, type AppConfig } from '../../config/configuration';
@@ -9,7 +9,7 @@ import { parseReserveReply } from './quota-replies';
 import { RELEASE_LUA, RESERVE_LUA } from './quota.lua';
 import type { QuotaLimits, QuotaReservation, QuotaSubject, QuotaUsage, QuotaWindowUsage, ReserveResult } from './quota.types';
 import { type QuotaWindowSpan, quotaWindows } from './quota-windows';
-import { SEND_LEDGER, type SendLedger } from './send-ledger';
+import { EmptySendLedger, SEND_LEDGER, type SendLedger } from './send-ledger';
 
 /**
  * Counters outlive their window by an hour: a release after the window closed, or a worker whose
@@ -30,13 +30,16 @@ export class QuotaService {
   private readonly reserveScript = new LuaScript(RESERVE_LUA);
   private readonly releaseScript = new LuaScript(RELEASE_LUA);
   private readonly prefix: string;
+  private readonly ledger: SendLedger;
 
   constructor(
     @Inject(REDIS) private readonly redis: Redis,
     @Inject(APP_CONFIG) config: Pick<AppConfig, 'redis'>,
-    @Inject(SEND_LEDGER) private readonly ledger: SendLedger,
+    // Optional: until the messages module provides the PostgreSQL ledger, lost counters restart at 0.
+    @Optional() @Inject(SEND_LEDGER) ledger?: SendLedger,
   ) {
     this.prefix = config.redis.prefix;
+    this.ledger = ledger ?? new EmptySendLedger();
   }
 
   /**
