@@ -28,8 +28,16 @@ export interface AcquireOptions {
 }
 
 /**
- * `pauseMs` per delivery server (CONTRACT.md §4): consecutive sends through one server start at
- * least pauseMs apart across every worker process, through a next-slot time kept in Redis.
+ * `pauseMs` per delivery server (CONTRACT.md §4): consecutive sends through one server are at
+ * least pauseMs apart across every worker process, on Redis's clock.
+ *
+ * The worker's part: `acquire` before the send (wait, or re-schedule the job), `markSent` after
+ * it (delivered or failed). Three small scripts share two keys per server:
+ * - nextSlot hands out start slots pauseMs apart, so waiting workers queue in order;
+ * - confirmStart checks the actual start against the previous one (a worker may wake late);
+ * - markSent moves the next start to pauseMs after the end of this send, so arrivals at the
+ *   provider stay pauseMs apart however long each send takes (a send longer than the pause
+ *   overlaps the next one's start, which is still pauseMs after its own start).
  */
 @Injectable()
 export class PacingService {
@@ -80,7 +88,8 @@ export class PacingService {
   /**
    * For the worker: wait for a slot when it is near, or answer `reschedule` (without taking the
    * slot, so nobody's turn is wasted) when it is further than `maxInlineWaitMs`, so the job
-   * frees its concurrency slot instead of sleeping in it.
+   * frees its concurrency slot instead of sleeping in it. (Only when the confirmed start is
+   * pushed back beyond maxInlineWaitMs after the wait, a taken slot goes unused.)
    */
   async acquire(serverId: string, pauseMs: number, options: AcquireOptions): Promise<AcquireResult> {
     const slot = await this.nextSlot(serverId, pauseMs, options.maxInlineWaitMs);

@@ -24,6 +24,10 @@ const LIMIT_KEYS = ['hourly', 'daily', 'monthly'] as const;
  * Hourly, daily and monthly send quotas of delivery servers, counted in Redis on the owner
  * account's clock (CONTRACT.md §4 "Quota and pacing"). Callers pass the server's current
  * timezone and limits every time, so a change applies to the next reservation.
+ *
+ * After Redis loses its data, counters are rebuilt from the SendLedger (sends the database
+ * recorded). Sends reserved before the loss but recorded only after the rebuild are missed by
+ * it: the overshoot is bounded by the sends in flight at that moment.
  */
 @Injectable()
 export class QuotaService {
