@@ -13,6 +13,7 @@ import { CryptoModule } from './infra/crypto/crypto.module';
 import { AccountsModule } from './modules/accounts/accounts.module';
 import { CustomSmtpModule } from './modules/custom-smtp/custom-smtp.module';
 import { DeliveryServersModule } from './modules/delivery-servers/delivery-servers.module';
+import { RoutingModule } from './modules/routing/routing.module';
 
 @Module({})
 export class AppModule {
@@ -31,6 +32,7 @@ export class AppModule {
         AccountsModule,
         DeliveryServersModule,
         CustomSmtpModule,
+        RoutingModule,
         ...(servesApi(config) ? [AppGraphQLModule] : []),
       ],
       providers: [{ provide: APP_GUARD, useClass: BearerAuthGuard }],

@@ -72,6 +72,12 @@ export class AccountsService {
     return paginate(qb, args, map);
   }
 
+  /** For internal callers (routing, workers) that already decided access: the account and its agency, one query. */
+  withParent(id: string): Promise<AccountEntity | null> {
+    // A query builder, not findOne: findOne with a relation costs a second (DISTINCT ids) query.
+    return this.accounts.createQueryBuilder('account').leftJoinAndSelect('account.parent', 'parent').where('account.id = :id', { id }).getOne();
+  }
+
   /** Batched per request: the accounts with these ids (null where missing). */
   byId(ctx: object, id: string): Promise<AccountEntity | null> {
     return requestLoader<string, AccountEntity | null>(ctx, 'account.byId', async (ids) => {

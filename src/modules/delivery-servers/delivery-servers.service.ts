@@ -75,6 +75,24 @@ export class DeliveryServersService {
     }).load(accountId);
   }
 
+  /**
+   * Every server that may route mail for an account, in one query: its own, the agency's defaults
+   * for sub-accounts and the agency servers assigned to it, and the platform servers. `assigned`
+   * marks the assignments.
+   */
+  async routingCandidates(accountId: string, parentId: string | null): Promise<{ servers: DeliveryServerEntity[]; assigned: Set<string> }> {
+    const rows = await this.servers
+      .createQueryBuilder('server')
+      .leftJoin('server_assignments', 'assignment', 'assignment.server_id = server.id AND assignment.account_id = :accountId', { accountId })
+      .addSelect('assignment.account_id IS NOT NULL', 'is_assigned')
+      .where('server.accountId = :accountId', { accountId })
+      .orWhere('server.accountId IS NULL')
+      .orWhere('(server.accountId = :parentId AND (server.isDefaultForSubAccounts OR assignment.account_id IS NOT NULL))', { parentId })
+      .getRawAndEntities<{ server_id: string; is_assigned: boolean }>();
+    const assigned = new Set(rows.raw.filter((r) => r.is_assigned).map((r) => r.server_id));
+    return { servers: rows.entities, assigned };
+  }
+
   async create(viewer: Viewer, input: CreateDeliveryServerInput): Promise<DeliveryServerEntity> {
     let accountId: string | null = null;
     if (input.accountId) accountId = (await this.scope.account(viewer, input.accountId)).id;

@@ -1,0 +1,80 @@
+import { DeliveryProvider } from '../../providers/provider.enums';
+import { DeliveryServerStatus, ServerOrigin, type DeliveryServerEntity } from '../delivery-servers/delivery-server.entity';
+import { describeBlock, quotaBlock, rankCandidates, RouteVia } from './candidate-ranking';
+
+let seq = 0;
+function server(over: Partial<DeliveryServerEntity>): DeliveryServerEntity {
+  seq++;
+  return {
+    id: `00000000-0000-4000-8000-${String(seq).padStart(12, '0')}`,
+    accountId: null,
+    name: `S${seq}`,
+    provider: DeliveryProvider.SMTP,
+    origin: ServerOrigin.DELIVERY_SERVER,
+    status: DeliveryServerStatus.ACTIVE,
+    sendingDomain: null,
+    senderAddress: null,
+    testEmail: null,
+    isDefaultForAccount: false,
+    isDefaultForSubAccounts: false,
+    pausedReason: null,
+    createdAt: new Date(Date.UTC(2026, 0, 1, 0, 0, seq)),
+    ...over,
+  } as DeliveryServerEntity;
+}
+
+describe('rankCandidates', () => {
+  const account = { id: 'sub', parentId: 'agency', customSmtpEnabled: false };
+
+  it('orders by rank, then domain-pinned first, then oldest; ignores servers that are not candidates', () => {
+    const platform = server({});
+    const ownAny = server({ accountId: 'sub' });
+    const ownPinned = server({ accountId: 'sub', sendingDomain: 'brand.example' });
+    const agencyDefault = server({ accountId: 'agency', isDefaultForSubAccounts: true });
+    const agencyPlain = server({ accountId: 'agency' });
+    const assigned = server({ accountId: 'agency' });
+    const ranked = rankCandidates([platform, ownAny, ownPinned, agencyDefault, agencyPlain, assigned], account, new Set([assigned.id]), 'brand.example');
+    expect(ranked.map((c) => [c.server.id, c.via, c.rank])).toEqual([
+      [assigned.id, RouteVia.ASSIGNED, 1],
+      [agencyDefault.id, RouteVia.AGENCY_DEFAULT, 2],
+      [ownPinned.id, RouteVia.ACCOUNT_SERVER, 3],
+      [ownAny.id, RouteVia.ACCOUNT_SERVER, 4],
+      [platform.id, RouteVia.PLATFORM, 5],
+    ]);
+  });
+
+  it('gives a reason a person understands for each ineligible server', () => {
+    const paused = server({ accountId: 'sub', status: DeliveryServerStatus.PAUSED });
+    const pausedByChange = server({ accountId: 'sub', status: DeliveryServerStatus.PAUSED, pausedReason: 'Credentials changed' });
+    const other = server({ accountId: 'sub', sendingDomain: 'example.org' });
+    const custom = server({ accountId: 'sub', origin: ServerOrigin.CUSTOM_SMTP });
+    const ranked = rankCandidates([paused, pausedByChange, other, custom], account, new Set(), 'brand.example');
+    expect(Object.fromEntries(ranked.map((c) => [c.server.id, c.reason]))).toEqual({
+      [paused.id]: 'paused',
+      [pausedByChange.id]: 'paused: Credentials changed',
+      [other.id]: 'sends only for example.org',
+      [custom.id]: 'the Custom SMTP add-on is off for this account',
+    });
+    expect(ranked.every((c) => !c.allowed)).toBe(true);
+  });
+});
+
+describe('quotaBlock and describeBlock', () => {
+  const w = (used: number, limit: number | null, resetsAt: string) => ({ used, limit, remaining: limit === null ? null : Math.max(0, limit - used), resetsAt: new Date(resetsAt) });
+
+  it('names the full window that reopens last, in the owner zone', () => {
+    const usage = {
+      timezone: 'Asia/Kolkata',
+      hourly: w(10, 10, '2026-11-23T09:30:00.000Z'),
+      daily: w(50, 50, '2026-11-23T18:30:00.000Z'),
+      monthly: w(50, null, '2026-11-30T18:30:00.000Z'),
+    };
+    const block = quotaBlock(usage);
+    expect(block).toEqual({ window: 'daily', resetsAt: new Date('2026-11-23T18:30:00.000Z') });
+    expect(describeBlock(block!, 'Asia/Kolkata', new Date('2026-11-23T09:00:00.000Z'))).toBe('daily quota full until 24 Nov 00:00 Asia/Kolkata');
+    expect(describeBlock({ window: 'hourly', resetsAt: new Date('2026-11-23T09:00:00.000Z') }, 'Asia/Kolkata', new Date('2026-11-23T08:45:00.000Z'))).toBe(
+      'hourly quota full until 14:30 Asia/Kolkata',
+    );
+    expect(quotaBlock({ ...usage, hourly: w(9, 10, usage.hourly.resetsAt.toISOString()), daily: w(1, null, usage.daily.resetsAt.toISOString()) })).toBeNull();
+  });
+});

@@ -1,0 +1,90 @@
+import { DateTime } from 'luxon';
+import type { DeliveryServerEntity } from '../delivery-servers/delivery-server.entity';
+import { DeliveryServerStatus, ServerOrigin } from '../delivery-servers/delivery-server.entity';
+import type { QuotaUsage } from '../quota/quota.types';
+
+export enum RouteVia {
+  ASSIGNED = 'ASSIGNED',
+  ACCOUNT_DEFAULT = 'ACCOUNT_DEFAULT',
+  AGENCY_DEFAULT = 'AGENCY_DEFAULT',
+  ACCOUNT_SERVER = 'ACCOUNT_SERVER',
+  PLATFORM = 'PLATFORM',
+}
+const VIA_ORDER = [RouteVia.ASSIGNED, RouteVia.ACCOUNT_DEFAULT, RouteVia.AGENCY_DEFAULT, RouteVia.ACCOUNT_SERVER, RouteVia.PLATFORM];
+
+export interface RoutingAccount {
+  id: string;
+  parentId: string | null;
+  /** Add-ons in force (own and agency's). */
+  customSmtpEnabled: boolean;
+}
+
+export interface RankedCandidate {
+  server: DeliveryServerEntity;
+  rank: number;
+  via: RouteVia;
+  /** Static rules: ACTIVE, sending domain, add-on. */
+  allowed: boolean;
+  /** Why not allowed, or why it is full; null when it can take mail now. */
+  reason: string | null;
+}
+
+/** Which rank a server holds for this account, or null when it is not a candidate at all. */
+function viaOf(server: DeliveryServerEntity, account: RoutingAccount, assigned: ReadonlySet<string>): RouteVia | null {
+  if (assigned.has(server.id) && server.accountId === account.parentId) return RouteVia.ASSIGNED;
+  if (server.accountId === account.id) return server.isDefaultForAccount ? RouteVia.ACCOUNT_DEFAULT : RouteVia.ACCOUNT_SERVER;
+  if (account.parentId && server.accountId === account.parentId && server.isDefaultForSubAccounts) return RouteVia.AGENCY_DEFAULT;
+  if (server.accountId === null) return RouteVia.PLATFORM;
+  return null;
+}
+
+/**
+ * Orders the candidate servers for one From, best first: ASSIGNED > ACCOUNT_DEFAULT >
+ * AGENCY_DEFAULT > ACCOUNT_SERVER > PLATFORM; within a rank, a server pinned to the From's domain
+ * before an any-domain one, then oldest first (stable, predictable).
+ */
+export function rankCandidates(servers: DeliveryServerEntity[], account: RoutingAccount, assigned: ReadonlySet<string>, fromDomain: string): RankedCandidate[] {
+  const ranked = servers
+    .map((server) => ({ server, via: viaOf(server, account, assigned) }))
+    .filter((c): c is { server: DeliveryServerEntity; via: RouteVia } => c.via !== null)
+    .sort(
+      (a, b) =>
+        VIA_ORDER.indexOf(a.via) - VIA_ORDER.indexOf(b.via) ||
+        Number(b.server.sendingDomain === fromDomain) - Number(a.server.sendingDomain === fromDomain) ||
+        a.server.createdAt.getTime() - b.server.createdAt.getTime() ||
+        a.server.id.localeCompare(b.server.id),
+    );
+  return ranked.map(({ server, via }, i) => {
+    const reason = staticReason(server, account, fromDomain);
+    return { server, via, rank: i + 1, allowed: reason === null, reason };
+  });
+}
+
+function staticReason(server: DeliveryServerEntity, account: RoutingAccount, fromDomain: string): string | null {
+  if (server.status !== DeliveryServerStatus.ACTIVE) return server.pausedReason ? `paused: ${server.pausedReason}` : 'paused';
+  if (server.sendingDomain && server.sendingDomain !== fromDomain) return `sends only for ${server.sendingDomain}`;
+  if (server.origin === ServerOrigin.CUSTOM_SMTP && !account.customSmtpEnabled) return 'the Custom SMTP add-on is off for this account';
+  return null;
+}
+
+export interface QuotaBlock {
+  window: 'hourly' | 'daily' | 'monthly';
+  resetsAt: Date;
+}
+
+/** The full window that reopens last (waiting for an earlier one would not help), or null when there is room. */
+export function quotaBlock(usage: QuotaUsage): QuotaBlock | null {
+  let block: QuotaBlock | null = null;
+  for (const window of ['hourly', 'daily', 'monthly'] as const) {
+    const w = usage[window];
+    if (w.limit !== null && w.used >= w.limit && (!block || w.resetsAt > block.resetsAt)) block = { window, resetsAt: w.resetsAt };
+  }
+  return block;
+}
+
+/** "hourly quota full until 14:30 Asia/Kolkata" (with the date when it is not today there). */
+export function describeBlock(block: QuotaBlock, timezone: string, now = new Date()): string {
+  const at = DateTime.fromJSDate(block.resetsAt).setZone(timezone);
+  const today = DateTime.fromJSDate(now).setZone(timezone).hasSame(at, 'day');
+  return `${block.window} quota full until ${at.toFormat(today ? 'HH:mm' : 'd LLL HH:mm')} ${timezone}`;
+}

@@ -1,0 +1,140 @@
+import { Injectable } from '@nestjs/common';
+import { DeliveryError } from '../../providers/delivery-error';
+import { DeliveryErrorCode } from '../../providers/provider.enums';
+import { ProviderGateway } from '../../providers/provider-gateway';
+import { Addon, type AccountEntity, type QuotaExhaustedAction } from '../accounts/account.entity';
+import { AccountsService } from '../accounts/accounts.service';
+import type { DeliveryServerEntity } from '../delivery-servers/delivery-server.entity';
+import { DeliveryServersService } from '../delivery-servers/delivery-servers.service';
+import { ServerVault } from '../delivery-servers/server-vault';
+import { QuotaService } from '../quota/quota.service';
+import type { QuotaSubject, QuotaUsage } from '../quota/quota.types';
+import { describeBlock, quotaBlock, rankCandidates, type RankedCandidate, RouteVia } from './candidate-ranking';
+import { SenderCheckCache } from './sender-check.cache';
+
+export interface RouteCandidateResult extends RankedCandidate {
+  /** Can take this message now: allowed by the static rules and not at its quota. */
+  eligible: boolean;
+  usage: QuotaUsage | null;
+  /** When full: the moment the blocking window reopens. */
+  fullUntil: Date | null;
+}
+
+export interface RouteResult {
+  account: AccountEntity;
+  from: string;
+  candidates: RouteCandidateResult[];
+  /** The server the worker sends through (or waits for); null: no route. */
+  server: DeliveryServerEntity | null;
+  effectiveFrom: string | null;
+  /** Set when the message cannot be accepted: NO_ROUTE or SENDER_NOT_VERIFIED. */
+  code: DeliveryErrorCode.NO_ROUTE | DeliveryErrorCode.SENDER_NOT_VERIFIED | null;
+  /** Set when the chosen server is at its quota: the message waits until then. */
+  waitUntil: Date | null;
+  reason: string;
+  onQuotaExhausted: QuotaExhaustedAction;
+}
+
+const VIA_WORDS: Record<RouteVia, string> = {
+  [RouteVia.ASSIGNED]: 'assigned to this account',
+  [RouteVia.ACCOUNT_DEFAULT]: "the account's default",
+  [RouteVia.AGENCY_DEFAULT]: "the agency's default for sub-accounts",
+  [RouteVia.ACCOUNT_SERVER]: "one of the account's servers",
+  [RouteVia.PLATFORM]: 'a platform server',
+};
+
+/**
+ * Picks the server for a message (CONTRACT.md section 4 "Routing"). routePreview and the worker
+ * call the same method, so the preview is exactly what will happen. Cost per call: two queries
+ * (account, candidates), one Redis round trip (quota usage), and a provider sender check only
+ * when its cached answer is missing.
+ */
+@Injectable()
+export class RoutingService {
+  private readonly senderChecks = new SenderCheckCache();
+
+  constructor(
+    private readonly accounts: AccountsService,
+    private readonly servers: DeliveryServersService,
+    private readonly quota: QuotaService,
+    private readonly vault: ServerVault,
+    private readonly gateway: ProviderGateway,
+  ) {}
+
+  async route(accountId: string, from: string, now = new Date()): Promise<RouteResult> {
+    const account = await this.accounts.withParent(accountId);
+    if (!account) throw new Error(`Account ${accountId} does not exist`);
+    const fromDomain = from.slice(from.lastIndexOf('@') + 1).toLowerCase();
+    const customSmtpEnabled = [...account.addons, ...(account.parent?.addons ?? [])].includes(Addon.CUSTOM_SMTP);
+    const { servers, assigned } = await this.servers.routingCandidates(account.id, account.parentId);
+    const ranked = rankCandidates(servers, { id: account.id, parentId: account.parentId, customSmtpEnabled }, assigned, fromDomain);
+
+    const timezoneOf = (s: DeliveryServerEntity): string => (s.accountId === null ? 'UTC' : s.accountId === account.id ? account.timezone : (account.parent?.timezone ?? 'UTC'));
+    const allowed = ranked.filter((c) => c.allowed);
+    const usages = await this.quota.usage(allowed.map((c) => subjectOf(c.server, timezoneOf(c.server))), now);
+    const usageOf = new Map(allowed.map((c, i) => [c.server.id, usages[i]]));
+    const candidates: RouteCandidateResult[] = ranked.map((c) => {
+      const usage = usageOf.get(c.server.id) ?? null;
+      const block = usage && quotaBlock(usage);
+      return {
+        ...c,
+        usage,
+        eligible: c.allowed && !block,
+        fullUntil: block ? block.resetsAt : null,
+        reason: c.reason ?? (block ? describeBlock(block, timezoneOf(c.server), now) : null),
+      };
+    });
+    const base = { account, from, candidates, onQuotaExhausted: account.onQuotaExhausted };
+
+    const usable = candidates.filter((c) => c.allowed);
+    if (!usable.length) {
+      const why = candidates.length ? candidates.map((c) => `${c.server.name}: ${c.reason}`).join('; ') : 'the account has no delivery servers and there is no platform server';
+      return { ...base, server: null, effectiveFrom: null, code: DeliveryErrorCode.NO_ROUTE, waitUntil: null, reason: `No eligible server for ${fromDomain} (${why})` };
+    }
+    // WAIT stays with the best server and waits for it; FAILOVER takes the best one with room,
+    // and waits only when every candidate is full (for the one that reopens first).
+    const chosen =
+      account.onQuotaExhausted === 'FAILOVER'
+        ? (usable.find((c) => c.eligible) ?? [...usable].sort((a, b) => (a.fullUntil?.getTime() ?? 0) - (b.fullUntil?.getTime() ?? 0))[0])
+        : usable[0];
+
+    const sender = await this.checkSender(chosen.server, from);
+    if (!sender.verified) {
+      return {
+        ...base,
+        server: chosen.server,
+        effectiveFrom: null,
+        code: DeliveryErrorCode.SENDER_NOT_VERIFIED,
+        waitUntil: null,
+        reason: `${from} cannot be sent through ${chosen.server.name}: ${sender.reason ?? 'the sender is not verified with the provider'}`,
+      };
+    }
+    const waitUntil = chosen.eligible ? null : chosen.fullUntil;
+    const reason = waitUntil
+      ? `${chosen.server.name} (${VIA_WORDS[chosen.via]}) is at its quota (${chosen.reason}); the message waits`
+      : `Routed to ${chosen.server.name} (${VIA_WORDS[chosen.via]})`;
+    return { ...base, server: chosen.server, effectiveFrom: chosen.server.senderAddress ?? from, code: null, waitUntil, reason };
+  }
+
+  /** A forced senderAddress always passes; otherwise the provider says, cached briefly. */
+  private async checkSender(server: DeliveryServerEntity, from: string): Promise<{ verified: boolean; reason?: string }> {
+    if (server.senderAddress) return { verified: true };
+    const key = SenderCheckCache.key(server.id, server.updatedAt, from);
+    const cached = this.senderChecks.get(key);
+    if (cached) return cached;
+    try {
+      const check = await this.gateway.checkSender(this.vault.providerServer(server), from);
+      this.senderChecks.set(key, check);
+      return check;
+    } catch (err) {
+      // The provider could not answer (network, throttling): do not block on it and do not
+      // cache it; the send itself will tell.
+      if (err instanceof DeliveryError && err.code === DeliveryErrorCode.SENDER_NOT_VERIFIED) return { verified: false, reason: err.message };
+      return { verified: true };
+    }
+  }
+}
+
+export function subjectOf(server: DeliveryServerEntity, timezone: string): QuotaSubject {
+  return { serverId: server.id, timezone, limits: { hourly: server.quotaHourly, daily: server.quotaDaily, monthly: server.quotaMonthly } };
+}
