@@ -217,6 +217,14 @@ describe('QuotaService against real Redis', () => {
     });
   });
 
+  it('a worker whose clock runs hours behind Redis still counts (expiries are relative)', async () => {
+    const subject = subjectOf({ hourly: 5 });
+    const behind = new Date(Date.now() - 3 * 60 * 60_000);
+    expect((await quota.reserve(subject, behind)).ok).toBe(true);
+    expect((await quota.reserve(subject, behind)).ok).toBe(true);
+    expect(await used(subject, behind)).toEqual([2, 2, 2]);
+  });
+
   it('refuses limits that are not whole numbers >= 0', async () => {
     await expect(quota.reserve(subjectOf({ hourly: -1 }), NOW)).rejects.toThrow(RangeError);
     await expect(quota.reserve(subjectOf({ daily: 1.5 }), NOW)).rejects.toThrow(/daily/);

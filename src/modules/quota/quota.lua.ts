@@ -4,7 +4,8 @@
  *
  * KEYS[1..3]  the hourly, daily and monthly counters
  * ARGV[1..3]  limits; -1 = unlimited (still counted, never blocks)
- * ARGV[4..6]  when each counter expires (PXAT, ms): a while after its window ends
+ * ARGV[4..6]  each counter's time to live (PX, ms): until a while after its window ends.
+ *             Relative, so a worker whose clock differs from Redis's cannot set a past expiry
  * ARGV[7..9]  the count to seed a missing counter with (from the send ledger); '' = not known
  *
  * A missing counter (new window, or Redis lost its data) is never incremented from zero: the
@@ -26,7 +27,7 @@ if #missing > 0 then
 end
 for i = 1, 3 do
   if redis.call('EXISTS', KEYS[i]) == 0 then
-    redis.call('SET', KEYS[i], ARGV[6 + i], 'PXAT', ARGV[3 + i])
+    redis.call('SET', KEYS[i], ARGV[6 + i], 'PX', ARGV[3 + i])
   end
 end
 local used = {}
@@ -53,14 +54,14 @@ return {'OK', used[1], used[2], used[3]}
  *
  * KEYS[1..3]  the counters of the reservation's windows (not the current ones)
  * KEYS[4]     the reservation's release marker
- * ARGV[1]     when the marker expires (PXAT, ms): after the last of the windows
+ * ARGV[1]     the marker's time to live (PX, ms): until after the last of the windows
  *
  * The marker makes a second release of the same reservation (a retried job) a no-op. A counter
  * that is gone (its window expired, or Redis lost it) is not recreated, and none goes below 0.
  * Returns 1 when released, 0 when this reservation was already released.
  */
 export const RELEASE_LUA = `
-if not redis.call('SET', KEYS[4], '1', 'NX', 'PXAT', ARGV[1]) then
+if not redis.call('SET', KEYS[4], '1', 'NX', 'PX', ARGV[1]) then
   return 0
 end
 for i = 1, 3 do

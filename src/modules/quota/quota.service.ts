@@ -57,10 +57,11 @@ export class QuotaService {
     const keys = spans.map((w) => quotaKeys.counter(this.prefix, subject.serverId, w.id));
     const limits = LIMIT_KEYS.map((k) => subject.limits[k] ?? -1);
     const expiries = spans.map((w) => w.end.getTime() + KEY_GRACE_MS);
+    const ttls = expiries.map((at) => at - now.getTime());
     const seeds: string[] = ['', '', ''];
 
     for (let round = 0; round < MAX_ROUNDS; round++) {
-      const reply = parseReserveReply(await this.reserveScript.run(this.redis, keys, [...limits, ...expiries, ...seeds]));
+      const reply = parseReserveReply(await this.reserveScript.run(this.redis, keys, [...limits, ...ttls, ...seeds]));
       switch (reply.kind) {
         case 'OK':
           return {
@@ -104,7 +105,7 @@ export class QuotaService {
       ...[windowIds.hourly, windowIds.daily, windowIds.monthly].map((w) => quotaKeys.counter(this.prefix, serverId, w)),
       quotaKeys.released(this.prefix, serverId, id),
     ];
-    return (await this.releaseScript.run(this.redis, keys, [expiresAt])) === 1;
+    return (await this.releaseScript.run(this.redis, keys, [expiresAt - now.getTime()])) === 1;
   }
 
   /** Used, limit, remaining and reset time of each current window, for many servers in one Redis round trip. */
