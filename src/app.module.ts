@@ -7,13 +7,16 @@ import { DatabaseModule } from './infra/database/database.module';
 import { AppGraphQLModule } from './infra/graphql/graphql.module';
 import { HealthModule } from './infra/health/health.module';
 import { LoggingModule } from './infra/logging/logging.module';
-import { QueueModule, servesApi } from './infra/queue/queue.module';
+import { QueueModule, runsWorkers, servesApi } from './infra/queue/queue.module';
 import { RedisModule } from './infra/redis/redis.module';
 import { CryptoModule } from './infra/crypto/crypto.module';
 import { AccountsModule } from './modules/accounts/accounts.module';
 import { CustomSmtpModule } from './modules/custom-smtp/custom-smtp.module';
 import { DeliveryServersModule } from './modules/delivery-servers/delivery-servers.module';
+import { MessagesModule } from './modules/messages/messages.module';
+import { SendLedgerModule } from './modules/messages/pg-send-ledger';
 import { RoutingModule } from './modules/routing/routing.module';
+import { SuppressionsModule } from './modules/suppressions/suppressions.module';
 
 @Module({})
 export class AppModule {
@@ -33,6 +36,9 @@ export class AppModule {
         DeliveryServersModule,
         CustomSmtpModule,
         RoutingModule,
+        SuppressionsModule,
+        SendLedgerModule,
+        MessagesModule.forRoot({ worker: runsWorkers(config) }),
         ...(servesApi(config) ? [AppGraphQLModule] : []),
       ],
       providers: [{ provide: APP_GUARD, useClass: BearerAuthGuard }],

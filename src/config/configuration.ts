@@ -9,6 +9,7 @@ export interface AppConfig {
   publicUrl: string;
   role: EnvironmentVariables['ROLE'];
   workerConcurrency: number;
+  dispatch: { maxAttempts: number; retryBaseMs: number; sweepIntervalMs: number };
   logLevel: string;
   database: { url: string };
   redis: { url: string; prefix: string };
@@ -35,6 +36,7 @@ export function buildAppConfig(env: EnvironmentVariables): AppConfig {
     publicUrl: env.PUBLIC_URL.replace(/\/+$/, ''),
     role: env.ROLE,
     workerConcurrency: env.WORKER_CONCURRENCY,
+    dispatch: { maxAttempts: env.MAX_SEND_ATTEMPTS, retryBaseMs: env.RETRY_BASE_MS, sweepIntervalMs: env.SWEEP_INTERVAL_MS },
     logLevel: env.LOG_LEVEL,
     database: { url: env.DATABASE_URL },
     redis: { url: env.REDIS_URL, prefix: env.REDIS_PREFIX },

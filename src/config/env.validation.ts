@@ -40,6 +40,27 @@ export class EnvironmentVariables {
   @Max(1000)
   WORKER_CONCURRENCY = 50;
 
+  /** Attempts per message for temporary provider failures before it is FAILED. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(50)
+  MAX_SEND_ATTEMPTS = 5;
+
+  /** First retry delay; each further one doubles (capped at an hour), with jitter. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(10)
+  @Max(3_600_000)
+  RETRY_BASE_MS = 30_000;
+
+  /** How often the sweeper re-queues messages whose job is missing (after a Redis loss or a crash). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(600_000)
+  SWEEP_INTERVAL_MS = 15_000;
+
   @IsOptional()
   @IsString()
   @Matches(/^\S{16,}$/, { message: 'must be at least 16 characters without spaces' })

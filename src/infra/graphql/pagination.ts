@@ -38,16 +38,21 @@ const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
 interface Cursor {
   createdAt: string;
-  id: string;
+  /** The tie-breaker column's value (the id unless told otherwise). */
+  key: string;
 }
-const encodeCursor = (row: { createdAt: Date; id: string }): string =>
-  Buffer.from(JSON.stringify({ createdAt: row.createdAt.toISOString(), id: row.id } satisfies Cursor)).toString('base64url');
 
-function decodeCursor(after: string): Cursor {
+function decodeCursor(after: string, keyIsUuid: boolean): Cursor {
   try {
     const parsed = JSON.parse(Buffer.from(after, 'base64url').toString('utf8')) as Partial<Cursor>;
-    if (typeof parsed.createdAt === 'string' && typeof parsed.id === 'string' && UUID_RE.test(parsed.id) && !Number.isNaN(Date.parse(parsed.createdAt))) {
-      return { createdAt: parsed.createdAt, id: parsed.id };
+    if (
+      typeof parsed.createdAt === 'string' &&
+      !Number.isNaN(Date.parse(parsed.createdAt)) &&
+      typeof parsed.key === 'string' &&
+      parsed.key.length <= 400 &&
+      (!keyIsUuid || UUID_RE.test(parsed.key))
+    ) {
+      return { createdAt: parsed.createdAt, key: parsed.key };
     }
   } catch {
     // fall through to the error below
@@ -56,28 +61,31 @@ function decodeCursor(after: string): Cursor {
 }
 
 /**
- * Newest first (createdAt, then id), keyset-paginated so cursors stay valid while rows are
- * added. `mapNode` turns an entity into what the edge carries.
+ * Newest first (createdAt, then the tie-breaker, `id` by default), keyset-paginated so cursors
+ * stay valid while rows are added. `mapNode` turns an entity into what the edge carries.
  */
-export async function paginate<E extends ObjectLiteral & { createdAt: Date; id: string }, N>(
+export async function paginate<E extends ObjectLiteral & { createdAt: Date }, N>(
   qb: SelectQueryBuilder<E>,
   args: { first?: number | null; after?: string | null },
   mapNode: (row: E) => N,
+  options: { tieBreaker?: keyof E & string } = {},
 ): Promise<Connection<N>> {
   const first = args.first ?? DEFAULT_PAGE_SIZE;
   if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE_SIZE) {
     throw BadUserInputError.field('first', `must be between 1 and ${MAX_PAGE_SIZE}`);
   }
+  const tie = options.tieBreaker ?? 'id';
   const alias = qb.alias;
   const totalCount = await qb.clone().getCount();
   const page = qb.clone();
   if (args.after) {
-    const cursor = decodeCursor(args.after);
-    page.andWhere(`(${alias}.createdAt, ${alias}.id) < (:cursorAt, :cursorId)`, { cursorAt: cursor.createdAt, cursorId: cursor.id });
+    const cursor = decodeCursor(args.after, tie === 'id');
+    page.andWhere(`(${alias}.createdAt, ${alias}.${tie}) < (:cursorAt, :cursorKey)`, { cursorAt: cursor.createdAt, cursorKey: cursor.key });
   }
-  const rows = await page.orderBy(`${alias}.createdAt`, 'DESC').addOrderBy(`${alias}.id`, 'DESC').take(first + 1).getMany();
+  const rows = await page.orderBy(`${alias}.createdAt`, 'DESC').addOrderBy(`${alias}.${tie}`, 'DESC').take(first + 1).getMany();
   const hasNextPage = rows.length > first;
-  const visible = rows.slice(0, first);
-  const edges = visible.map((row) => ({ cursor: encodeCursor(row), node: mapNode(row) }));
+  const encode = (row: E): string =>
+    Buffer.from(JSON.stringify({ createdAt: row.createdAt.toISOString(), key: String(row[tie]) } satisfies Cursor)).toString('base64url');
+  const edges = rows.slice(0, first).map((row) => ({ cursor: encode(row), node: mapNode(row) }));
   return { edges, pageInfo: { hasNextPage, endCursor: edges.at(-1)?.cursor ?? null }, totalCount };
 }

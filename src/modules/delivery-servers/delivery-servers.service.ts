@@ -67,6 +67,14 @@ export class DeliveryServersService {
     return qb.orderBy('server.createdAt', 'DESC').addOrderBy('server.id', 'DESC').getMany();
   }
 
+  /** Batched per request: servers by id (null where deleted). For fields of records the viewer already reached. */
+  byId(ctx: object, id: string): Promise<DeliveryServerEntity | null> {
+    return requestLoader<string, DeliveryServerEntity | null>(ctx, 'server.byId', async (ids) => {
+      const rows = await this.servers.findBy({ id: In([...ids]) });
+      return ids.map((i) => rows.find((r) => r.id === i) ?? null);
+    }).load(id);
+  }
+
   /** Batched per request: the servers each account owns, newest first. */
   ownedBy(ctx: object, accountId: string): Promise<DeliveryServerEntity[]> {
     return requestLoader<string, DeliveryServerEntity[]>(ctx, 'server.ownedBy', async (ids) => {

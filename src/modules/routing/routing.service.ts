@@ -69,7 +69,7 @@ export class RoutingService {
     const { servers, assigned } = await this.servers.routingCandidates(account.id, account.parentId);
     const ranked = rankCandidates(servers, { id: account.id, parentId: account.parentId, customSmtpEnabled }, assigned, fromDomain);
 
-    const timezoneOf = (s: DeliveryServerEntity): string => (s.accountId === null ? 'UTC' : s.accountId === account.id ? account.timezone : (account.parent?.timezone ?? 'UTC'));
+    const timezoneOf = (s: DeliveryServerEntity): string => ownerTimezone(account, s);
     const allowed = ranked.filter((c) => c.allowed);
     const usages = await this.quota.usage(allowed.map((c) => subjectOf(c.server, timezoneOf(c.server))), now);
     const usageOf = new Map(allowed.map((c, i) => [c.server.id, usages[i]]));
@@ -133,6 +133,12 @@ export class RoutingService {
       return { verified: true };
     }
   }
+}
+
+/** Quota windows turn on the server owner's clock: the account, its agency, or UTC for platform servers. */
+export function ownerTimezone(account: AccountEntity, server: DeliveryServerEntity): string {
+  if (server.accountId === null) return 'UTC';
+  return server.accountId === account.id ? account.timezone : (account.parent?.timezone ?? 'UTC');
 }
 
 export function subjectOf(server: DeliveryServerEntity, timezone: string): QuotaSubject {

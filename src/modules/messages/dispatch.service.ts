@@ -1,0 +1,169 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { Repository } from 'typeorm';
+import { APP_CONFIG, type AppConfig } from '../../config/configuration';
+import { DeliveryError } from '../../providers/delivery-error';
+import { DeliveryErrorCode } from '../../providers/provider.enums';
+import { ProviderGateway } from '../../providers/provider-gateway';
+import { CampaignEntity, CampaignStatus } from '../campaigns/campaign.entity';
+import type { DeliveryServerEntity } from '../delivery-servers/delivery-server.entity';
+import { ServerVault } from '../delivery-servers/server-vault';
+import { PacingService } from '../quota/pacing.service';
+import { QuotaService } from '../quota/quota.service';
+import type { QuotaReservation } from '../quota/quota.types';
+import { ownerTimezone, type RouteResult, RoutingService, subjectOf } from '../routing/routing.service';
+import { type DispatchJob } from './dispatch-queue';
+import { MessageStatus, type MessageEntity, type StoredDeliveryError, MessageEventType } from './message.entity';
+import { MessageStore } from './message-store';
+
+/** Short pacing waits happen in the worker; longer ones re-schedule the job instead of holding a slot. */
+const MAX_INLINE_WAIT_MS = 2_000;
+/** Spreads the messages deferred to one quota reset so they do not all wake at once. */
+const RESET_JITTER_MS = 30_000;
+/** FAILOVER: how often a message may lose a race for the last unit of a server and try the next. */
+const MAX_REROUTES = 3;
+/** Codes that mean the provider never got the message: its quota unit is given back. */
+const NEVER_REACHED = new Set([DeliveryErrorCode.CONNECTION_FAILED, DeliveryErrorCode.AUTH_FAILED, DeliveryErrorCode.BLOCKED_DESTINATION]);
+
+/**
+ * One job, one step of a message's life: load → route → sender check → quota → pause slot →
+ * send → record. Every outcome is written to the message row before the job ends, so a crash at
+ * any point leaves a row the sweeper can pick up again.
+ */
+@Injectable()
+export class DispatchService {
+  private readonly logger = new Logger(DispatchService.name);
+  private readonly messageIdDomain: string;
+
+  constructor(
+    private readonly store: MessageStore,
+    private readonly routing: RoutingService,
+    private readonly quota: QuotaService,
+    private readonly pacing: PacingService,
+    private readonly gateway: ProviderGateway,
+    private readonly vault: ServerVault,
+    @InjectRepository(CampaignEntity) private readonly campaigns: Repository<CampaignEntity>,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {
+    this.messageIdDomain = new URL(config.publicUrl).hostname || 'mailroute.invalid';
+  }
+
+  async process(job: DispatchJob): Promise<void> {
+    const message = await this.store.claim(job.messageId, job.seq);
+    if (!message) return; // done already, or a newer schedule owns it
+    if (message.campaignId && (await this.campaignPaused(message.campaignId))) {
+      await this.store.release(message.id);
+      return;
+    }
+    for (let reroute = 0; ; reroute++) {
+      const route = await this.routing.route(message.accountId, message.from);
+      if (route.code) return this.refuse(message, route);
+      const server = route.server as DeliveryServerEntity;
+      if (route.waitUntil) return this.waitForQuota(message, server, route.waitUntil, route.reason);
+      const reserved = await this.quota.reserve(subjectOf(server, ownerTimezone(route.account, server)));
+      if (!reserved.ok) {
+        // Another worker took the last unit since routing looked: FAILOVER looks again, WAIT waits.
+        if (route.onQuotaExhausted === 'FAILOVER' && reroute < MAX_REROUTES) continue;
+        return this.waitForQuota(message, server, reserved.resetsAt, `${reserved.window.toLowerCase()} quota of ${server.name} is full`);
+      }
+      const slot = await this.pacing.acquire(server.id, server.pauseMs, { maxInlineWaitMs: MAX_INLINE_WAIT_MS });
+      if (slot.reschedule) {
+        await this.quota.release(reserved.reservation);
+        return this.store.defer(message.id, slot.notBefore, null);
+      }
+      return this.send(message, server, route, reserved.reservation);
+    }
+  }
+
+  private async send(message: MessageEntity, server: DeliveryServerEntity, route: RouteResult, reservation: QuotaReservation): Promise<void> {
+    await this.store.recordAttempt(message.id, server.id);
+    await this.store.event(message.id, MessageEventType.ROUTED, route.reason, server.id);
+    try {
+      const sent = await this.gateway.send(this.vault.providerServer(server), {
+        from: message.from,
+        to: message.to,
+        replyTo: message.replyTo,
+        subject: message.subject,
+        html: message.html,
+        text: message.text,
+        headers: message.headers ?? [],
+        // Derived from the id: a duplicate after a crash mid-send is recognisable downstream.
+        messageId: `<${message.id}@${this.messageIdDomain}>`,
+      });
+      await this.store.markSent(message.id, { serverId: server.id, transport: sent.transport, providerMessageId: sent.providerMessageId }, `via ${server.name} (${sent.transport})`);
+      await this.completeCampaign(message.campaignId);
+    } catch (err) {
+      const error = err instanceof DeliveryError ? err : new DeliveryError({ code: DeliveryErrorCode.PROVIDER_ERROR, transient: true, message: 'The send failed unexpectedly' });
+      if (!(err instanceof DeliveryError)) this.logger.error(`Unexpected send failure for message ${message.id}: ${err instanceof Error ? err.name : 'error'}`);
+      if (NEVER_REACHED.has(error.code)) await this.quota.release(reservation);
+      await this.failed(message, server, error);
+    } finally {
+      await this.pacing.markSent(server.id, server.pauseMs);
+    }
+  }
+
+  private async failed(message: MessageEntity, server: DeliveryServerEntity, error: DeliveryError): Promise<void> {
+    const stored = toStoredError(error);
+    const attempts = message.attempts + 1;
+    if (error.code === DeliveryErrorCode.SENDER_NOT_VERIFIED && message.campaignId) {
+      await this.pauseCampaign(message.campaignId, DeliveryErrorCode.SENDER_NOT_VERIFIED, `${server.name} refused the sender ${message.from}: ${error.message}`);
+      await this.store.release(message.id);
+      return;
+    }
+    if (error.transient && attempts < this.config.dispatch.maxAttempts) {
+      const backoff = Math.min(this.config.dispatch.retryBaseMs * 2 ** (attempts - 1), 3_600_000);
+      const delay = Math.max(backoff * (0.8 + Math.random() * 0.4), error.retryAfterMs ?? 0);
+      await this.store.defer(message.id, new Date(Date.now() + delay), `attempt ${attempts} failed, retrying: ${error.message}`, stored, server.id);
+      return;
+    }
+    await this.store.finish(message.id, MessageStatus.FAILED, stored, server.id);
+    await this.completeCampaign(message.campaignId);
+  }
+
+  /** No route, or a From the server cannot send: a campaign pauses (its mail waits), a single message is REJECTED. */
+  private async refuse(message: MessageEntity, route: RouteResult): Promise<void> {
+    const code = route.code as DeliveryErrorCode;
+    if (message.campaignId) {
+      await this.pauseCampaign(message.campaignId, code, route.reason);
+      await this.store.release(message.id);
+      return;
+    }
+    await this.store.finish(message.id, MessageStatus.REJECTED, { code, message: route.reason, transport: null, smtpResponseCode: null, providerStatus: null, step: null }, route.server?.id ?? null);
+  }
+
+  private waitForQuota(message: MessageEntity, server: DeliveryServerEntity, resetsAt: Date, why: string): Promise<void> {
+    const notBefore = new Date(resetsAt.getTime() + Math.floor(Math.random() * RESET_JITTER_MS));
+    return this.store.defer(message.id, notBefore, `${why}; waits until ${resetsAt.toISOString()}`, null, server.id);
+  }
+
+  private async campaignPaused(campaignId: string): Promise<boolean> {
+    const campaign = await this.campaigns.findOne({ where: { id: campaignId }, select: { id: true, status: true } });
+    return campaign?.status === CampaignStatus.PAUSED;
+  }
+
+  private async pauseCampaign(campaignId: string, code: DeliveryErrorCode, reason: string): Promise<void> {
+    await this.campaigns.update({ id: campaignId, status: CampaignStatus.SENDING }, { status: CampaignStatus.PAUSED, pauseCode: code, pauseReason: reason.slice(0, 1000) });
+  }
+
+  /** COMPLETED once no message of the campaign is pending (a partial index makes this cheap). */
+  private async completeCampaign(campaignId: string | null): Promise<void> {
+    if (!campaignId) return;
+    await this.campaigns.query(
+      `UPDATE campaigns SET status = 'COMPLETED', completed_at = now(), updated_at = now()
+       WHERE id = $1 AND status = 'SENDING'
+         AND NOT EXISTS (SELECT 1 FROM messages WHERE campaign_id = $1 AND status IN ('QUEUED', 'DEFERRED', 'SENDING'))`,
+      [campaignId],
+    );
+  }
+}
+
+export function toStoredError(error: DeliveryError): StoredDeliveryError {
+  return {
+    code: error.code,
+    message: error.message,
+    transport: error.transport ?? null,
+    smtpResponseCode: error.smtpResponseCode ?? null,
+    providerStatus: error.providerStatus ?? null,
+    step: error.smtpStep ?? null,
+  };
+}

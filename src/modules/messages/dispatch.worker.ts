@@ -1,0 +1,36 @@
+import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '../../config/configuration';
+import { DispatchQueue } from './dispatch-queue';
+import { DispatchService } from './dispatch.service';
+import { Sweeper } from './sweeper';
+
+/**
+ * The queue worker of a ROLE=worker|all process: WORKER_CONCURRENCY jobs at once, plus the
+ * sweeper. On shutdown it stops taking jobs and lets the ones in progress finish.
+ */
+@Injectable()
+export class DispatchWorker implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger(DispatchWorker.name);
+  private sweepTimer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly dispatchQueue: DispatchQueue,
+    private readonly dispatch: DispatchService,
+    private readonly sweeper: Sweeper,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  onModuleInit(): void {
+    void this.dispatchQueue.queue.process(this.config.workerConcurrency, (job) => this.dispatch.process(job.data));
+    this.sweepTimer = setInterval(() => {
+      this.sweeper.sweep().catch((err: unknown) => this.logger.warn(`Sweep failed: ${err instanceof Error ? err.message : 'error'}`));
+    }, this.config.dispatch.sweepIntervalMs);
+    this.sweepTimer.unref();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    clearInterval(this.sweepTimer);
+    // Waits for the jobs in progress; no new ones are taken.
+    await this.dispatchQueue.queue.close();
+  }
+}

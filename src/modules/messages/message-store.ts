@@ -1,0 +1,119 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { randomUUID } from 'node:crypto';
+import { DataSource, type EntityManager } from 'typeorm';
+import { DispatchQueue } from './dispatch-queue';
+import { MessageEntity, MessageEventEntity, MessageEventType, MessageStatus, type StoredDeliveryError } from './message.entity';
+
+export type NewMessage = Omit<MessageEntity, 'id' | 'createdAt' | 'updatedAt' | 'status' | 'attempts' | 'dispatchSeq' | 'nextAttemptAt' | 'error' | 'sentAt' | 'serverId' | 'transport' | 'providerMessageId'> &
+  Partial<Pick<MessageEntity, 'status' | 'error'>>;
+
+/** Rows per multi-row INSERT: well under PostgreSQL's 65,535 parameters per statement. */
+const INSERT_BATCH = 1_000;
+
+/**
+ * Writes of message state, shared by the API (accept), campaigns (bulk accept) and the worker
+ * (transitions). Every change of status records its MessageEvent in the same statement batch.
+ */
+@Injectable()
+export class MessageStore {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly queue: DispatchQueue,
+  ) {}
+
+  /**
+   * Outbox: the rows (and their QUEUED events) are committed first, then their jobs are added.
+   * A crash between the two leaves QUEUED rows without jobs, which the sweeper re-queues.
+   */
+  async accept(messages: NewMessage[], manager?: EntityManager): Promise<MessageEntity[]> {
+    const rows = messages.map((m) => ({ ...m, id: randomUUID(), status: m.status ?? MessageStatus.QUEUED, dispatchSeq: 0, attempts: 0 }));
+    const write = async (tx: EntityManager): Promise<void> => {
+      for (let i = 0; i < rows.length; i += INSERT_BATCH) {
+        const batch = rows.slice(i, i + INSERT_BATCH);
+        await tx.createQueryBuilder().insert().into(MessageEntity).values(batch).updateEntity(false).execute();
+        await tx
+          .createQueryBuilder()
+          .insert()
+          .into(MessageEventEntity)
+          .values(batch.map((r) => ({ messageId: r.id, type: r.status === MessageStatus.QUEUED ? MessageEventType.QUEUED : MessageEventType.REJECTED, detail: r.error?.message ?? null })))
+          .updateEntity(false)
+          .execute();
+      }
+    };
+    if (manager) await write(manager);
+    else await this.dataSource.transaction(write);
+    return rows as MessageEntity[];
+  }
+
+  /** Jobs for accepted rows (call after the transaction that inserted them has committed). */
+  enqueue(rows: Pick<MessageEntity, 'id' | 'dispatchSeq' | 'status'>[]): Promise<void> {
+    return this.queue.add(rows.filter((r) => r.status === MessageStatus.QUEUED).map((r) => ({ messageId: r.id, seq: r.dispatchSeq })));
+  }
+
+  /**
+   * Claims a message for one job: only the job of the current schedule may, and only while the
+   * message is pending. SENDING is included: a job redelivered after a worker died mid-send
+   * resumes it (the one window where a duplicate can happen).
+   */
+  async claim(messageId: string, seq: number): Promise<MessageEntity | null> {
+    const result = await this.dataSource
+      .createQueryBuilder()
+      .update(MessageEntity)
+      .set({ status: MessageStatus.SENDING })
+      .where('id = :messageId AND dispatch_seq = :seq AND status IN (:...pending)', { messageId, seq, pending: [MessageStatus.QUEUED, MessageStatus.DEFERRED, MessageStatus.SENDING] })
+      .returning('id')
+      .execute();
+    if (!(result.raw as unknown[]).length) return null;
+    return this.dataSource.getRepository(MessageEntity).findOneBy({ id: messageId });
+  }
+
+  async recordAttempt(messageId: string, serverId: string): Promise<void> {
+    await this.dataSource.query('UPDATE messages SET attempts = attempts + 1, server_id = $2, updated_at = now() WHERE id = $1', [messageId, serverId]);
+  }
+
+  async event(messageId: string, type: MessageEventType, detail: string | null, serverId: string | null = null): Promise<void> {
+    await this.dataSource.getRepository(MessageEventEntity).insert({ messageId, type, detail: detail?.slice(0, 1000) ?? null, serverId });
+  }
+
+  async markSent(messageId: string, sent: { serverId: string; transport: MessageEntity['transport']; providerMessageId: string }, detail: string): Promise<void> {
+    await this.dataSource.transaction(async (tx) => {
+      await tx.update(MessageEntity, { id: messageId }, { status: MessageStatus.SENT, sentAt: new Date(), error: null, nextAttemptAt: null, ...sent });
+      await tx.insert(MessageEventEntity, { messageId, type: MessageEventType.SENT, detail, serverId: sent.serverId });
+    });
+  }
+
+  /** A final failure: FAILED (the provider refused) or REJECTED (no route, sender not allowed). */
+  async finish(messageId: string, status: MessageStatus.FAILED | MessageStatus.REJECTED, error: StoredDeliveryError, serverId: string | null): Promise<void> {
+    await this.dataSource.transaction(async (tx) => {
+      await tx.update(MessageEntity, { id: messageId }, { status, error, nextAttemptAt: null });
+      await tx.insert(MessageEventEntity, {
+        messageId,
+        type: status === MessageStatus.FAILED ? MessageEventType.FAILED : MessageEventType.REJECTED,
+        detail: error.message.slice(0, 1000),
+        serverId,
+      });
+    });
+  }
+
+  /** Schedules the next attempt: a new seq (so any older job is void) and a delayed job. */
+  async defer(messageId: string, notBefore: Date, detail: string | null, error: StoredDeliveryError | null = null, serverId: string | null = null): Promise<void> {
+    const seq = await this.dataSource.transaction(async (tx) => {
+      const result = await tx
+        .createQueryBuilder()
+        .update(MessageEntity)
+        .set({ status: MessageStatus.DEFERRED, nextAttemptAt: notBefore, dispatchSeq: () => 'dispatch_seq + 1', ...(error ? { error } : {}) })
+        .where('id = :messageId', { messageId })
+        .returning('dispatch_seq')
+        .execute();
+      if (detail !== null) await tx.insert(MessageEventEntity, { messageId, type: MessageEventType.DEFERRED, detail: detail.slice(0, 1000), serverId });
+      return (result.raw as { dispatch_seq: number }[])[0].dispatch_seq;
+    });
+    await this.queue.add([{ messageId, seq, notBefore }]);
+  }
+
+  /** Hands a claimed message back untouched (its campaign was paused): resume schedules it again. */
+  async release(messageId: string): Promise<void> {
+    await this.dataSource.query(`UPDATE messages SET status = 'QUEUED', updated_at = now() WHERE id = $1 AND status = 'SENDING'`, [messageId]);
+  }
+}

@@ -1,0 +1,42 @@
+import { Field, ID, Int, ObjectType, registerEnumType } from '@nestjs/graphql';
+import { TransportKind } from '../../providers/provider.enums';
+import { ConnectionType } from '../../infra/graphql/pagination';
+import { DeliveryErrorModel } from '../delivery-servers/delivery-server.model';
+import { MessageEventType, MessageSource, MessageStatus } from './message.entity';
+
+registerEnumType(MessageSource, { name: 'MessageSource' });
+registerEnumType(MessageStatus, { name: 'MessageStatus' });
+registerEnumType(MessageEventType, { name: 'MessageEventType' });
+
+@ObjectType('MessageEvent')
+export class MessageEventModel {
+  @Field(() => MessageEventType) type!: MessageEventType;
+  @Field() occurredAt!: Date;
+  @Field(() => String, { nullable: true }) detail!: string | null;
+  /** Resolved to `server`. */
+  serverId!: string | null;
+}
+
+@ObjectType('Message')
+export class MessageModel {
+  @Field(() => ID) id!: string;
+  @Field(() => MessageSource) source!: MessageSource;
+  @Field() from!: string;
+  @Field() to!: string;
+  @Field() subject!: string;
+  @Field(() => MessageStatus) status!: MessageStatus;
+  @Field(() => TransportKind, { nullable: true }) transport!: TransportKind | null;
+  @Field(() => String, { nullable: true }) providerMessageId!: string | null;
+  @Field(() => Int) attempts!: number;
+  @Field(() => Date, { nullable: true }) nextAttemptAt!: Date | null;
+  @Field(() => DeliveryErrorModel, { nullable: true }) error!: DeliveryErrorModel | null;
+  @Field() createdAt!: Date;
+  @Field(() => Date, { nullable: true }) sentAt!: Date | null;
+
+  /** Resolved to account, campaign and server by the resolver. */
+  accountId!: string;
+  campaignId!: string | null;
+  serverId!: string | null;
+}
+
+export const MessageConnection = ConnectionType(MessageModel, 'Message');

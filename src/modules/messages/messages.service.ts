@@ -1,0 +1,134 @@
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { In, QueryFailedError, Repository } from 'typeorm';
+import type { Viewer } from '../../infra/auth/viewer';
+import { BadUserInputError, DomainError, ErrorCode, NotFoundError } from '../../infra/errors/domain-error';
+import { type Connection, paginate } from '../../infra/graphql/pagination';
+import { requestLoader } from '../../infra/graphql/request-loaders';
+import { DeliveryErrorCode } from '../../providers/provider.enums';
+import { TenantScope } from '../accounts/tenant-scope.service';
+import { DeliveryServerStatus } from '../delivery-servers/delivery-server.entity';
+import { RoutingService } from '../routing/routing.service';
+import { SuppressionsService } from '../suppressions/suppressions.service';
+import type { SendEmailInput } from './dto/send-email.input';
+import { MessageEntity, MessageEventEntity, MessageSource, MessageStatus } from './message.entity';
+import { MessageStore } from './message-store';
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** Headers the platform sets itself; a caller's own would conflict or spoof them. */
+const RESERVED_HEADERS = new Set(['from', 'to', 'cc', 'bcc', 'subject', 'reply-to', 'message-id', 'date', 'sender', 'return-path', 'content-type', 'content-transfer-encoding', 'mime-version']);
+
+export interface MessageFilter {
+  status?: MessageStatus | null;
+  campaignId?: string | null;
+  to?: string | null;
+  since?: Date | null;
+  until?: Date | null;
+  first?: number | null;
+  after?: string | null;
+}
+
+@Injectable()
+export class MessagesService {
+  constructor(
+    @InjectRepository(MessageEntity) private readonly messages: Repository<MessageEntity>,
+    @InjectRepository(MessageEventEntity) private readonly events: Repository<MessageEventEntity>,
+    private readonly scope: TenantScope,
+    private readonly routing: RoutingService,
+    private readonly suppressions: SuppressionsService,
+    private readonly store: MessageStore,
+  ) {}
+
+  /** Routes before accepting: a message that could not be sent is refused, and nothing is stored. */
+  async send(viewer: Viewer, input: SendEmailInput): Promise<MessageEntity> {
+    const account = await this.scope.account(viewer, input.accountId);
+    if (input.idempotencyKey) {
+      const existing = await this.messages.findOneBy({ accountId: account.id, idempotencyKey: input.idempotencyKey });
+      if (existing) return existing;
+    }
+    const bad = (input.headers ?? []).filter((h) => RESERVED_HEADERS.has(h.name.toLowerCase()));
+    if (bad.length) throw BadUserInputError.field('headers', `must not set ${bad.map((h) => h.name).join(', ')}: mailroute sets these itself`);
+    if (!input.html && !input.text) throw new BadUserInputError('Give html or text (or both)', ['html', 'text']);
+    const source = input.source ?? MessageSource.ONE_OFF;
+    const from = input.from ?? (source === MessageSource.REMINDER ? await this.reminderFrom(account.id) : null);
+    if (!from) throw BadUserInputError.field('from', 'is required (only a REMINDER may leave it out)');
+
+    const route = await this.routing.route(account.id, from);
+    if (route.code === DeliveryErrorCode.NO_ROUTE) throw new DomainError(ErrorCode.NO_ROUTE, route.reason);
+    if (route.code === DeliveryErrorCode.SENDER_NOT_VERIFIED) throw new DomainError(ErrorCode.SENDER_NOT_VERIFIED, route.reason);
+
+    const suppressed = await this.suppressions.isSuppressed(account.id, input.to);
+    const row = {
+      accountId: account.id,
+      campaignId: null,
+      source,
+      from,
+      to: input.to,
+      replyTo: input.replyTo ?? null,
+      subject: input.subject,
+      html: input.html ?? null,
+      text: input.text ?? null,
+      headers: input.headers?.map((h) => ({ name: h.name, value: h.value })) ?? null,
+      idempotencyKey: input.idempotencyKey ?? null,
+      ...(suppressed
+        ? {
+            status: MessageStatus.SUPPRESSED,
+            error: { code: DeliveryErrorCode.SUPPRESSED, message: `${input.to} is suppressed for this account`, transport: null, smtpResponseCode: null, providerStatus: null, step: null },
+          }
+        : {}),
+    };
+    let accepted: MessageEntity[];
+    try {
+      accepted = await this.store.accept([row]);
+    } catch (err) {
+      // Two requests with one idempotency key at once: the second finds the first's message.
+      if (input.idempotencyKey && err instanceof QueryFailedError && (err.driverError as { code?: string }).code === '23505') {
+        return this.messages.findOneByOrFail({ accountId: account.id, idempotencyKey: input.idempotencyKey });
+      }
+      throw err;
+    }
+    await this.store.enqueue(accepted);
+    return this.messages.findOneByOrFail({ id: accepted[0].id });
+  }
+
+  /** REMINDER without a From: the testEmail of the first server that would route for the account. */
+  private async reminderFrom(accountId: string): Promise<string | null> {
+    const probe = await this.routing.route(accountId, 'reminder@reminder.invalid');
+    // Any From domain will do for choosing: only the server's state and the add-on matter here.
+    const usable = probe.candidates.find(
+      (c) => c.server.testEmail && c.server.status === DeliveryServerStatus.ACTIVE && (c.allowed || c.reason?.startsWith('sends only for')),
+    );
+    return usable?.server.testEmail ?? null;
+  }
+
+  async get(viewer: Viewer, id: string): Promise<MessageEntity> {
+    const message = UUID_RE.test(id) ? await this.messages.findOneBy({ id }) : null;
+    if (!message) throw new NotFoundError('Message', id);
+    await this.scope.account(viewer, message.accountId).catch(() => {
+      throw new NotFoundError('Message', id);
+    });
+    return message;
+  }
+
+  async list(viewer: Viewer, accountId: string, filter: MessageFilter): Promise<Connection<MessageEntity>> {
+    const account = await this.scope.account(viewer, accountId);
+    const qb = this.messages.createQueryBuilder('message').where('message.accountId = :accountId', { accountId: account.id });
+    if (filter.status) qb.andWhere('message.status = :status', { status: filter.status });
+    if (filter.campaignId) {
+      if (!UUID_RE.test(filter.campaignId)) throw BadUserInputError.field('campaignId', 'is not a campaign id');
+      qb.andWhere('message.campaignId = :campaignId', { campaignId: filter.campaignId });
+    }
+    if (filter.to) qb.andWhere('message.to = :to', { to: filter.to.trim().toLowerCase() });
+    if (filter.since) qb.andWhere('message.createdAt >= :since', { since: filter.since });
+    if (filter.until) qb.andWhere('message.createdAt < :until', { until: filter.until });
+    return paginate(qb, filter, (row) => row);
+  }
+
+  /** Batched per request: each message's events, in order. */
+  eventsOf(ctx: object, messageId: string): Promise<MessageEventEntity[]> {
+    return requestLoader<string, MessageEventEntity[]>(ctx, 'message.events', async (ids) => {
+      const rows = await this.events.find({ where: { messageId: In([...ids]) }, order: { id: 'ASC' } });
+      return ids.map((i) => rows.filter((r) => r.messageId === i));
+    }).load(messageId);
+  }
+}

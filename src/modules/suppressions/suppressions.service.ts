@@ -1,0 +1,67 @@
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { Repository } from 'typeorm';
+import type { Viewer } from '../../infra/auth/viewer';
+import { BadUserInputError } from '../../infra/errors/domain-error';
+import { type Connection, paginate } from '../../infra/graphql/pagination';
+import { TenantScope } from '../accounts/tenant-scope.service';
+import { SuppressionEntity, SuppressionReason } from './suppression.entity';
+
+const EMAIL_RE = /^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$/;
+
+/** Addresses an account must not send to. Keys are lower-cased addresses. */
+@Injectable()
+export class SuppressionsService {
+  constructor(
+    @InjectRepository(SuppressionEntity) private readonly suppressions: Repository<SuppressionEntity>,
+    private readonly scope: TenantScope,
+  ) {}
+
+  async add(viewer: Viewer, accountId: string, email: string): Promise<SuppressionEntity> {
+    const account = await this.scope.account(viewer, accountId);
+    return this.suppress(account.id, normalise(email), SuppressionReason.MANUAL);
+  }
+
+  /** Idempotent: suppressing an address twice keeps the first reason and date. */
+  async suppress(accountId: string, email: string, reason: SuppressionReason): Promise<SuppressionEntity> {
+    await this.suppressions.createQueryBuilder().insert().values({ accountId, email: email.toLowerCase(), reason }).orIgnore().execute();
+    return this.suppressions.findOneByOrFail({ accountId, email: email.toLowerCase() });
+  }
+
+  async remove(viewer: Viewer, accountId: string, email: string): Promise<boolean> {
+    const account = await this.scope.account(viewer, accountId);
+    const result = await this.suppressions.delete({ accountId: account.id, email: normalise(email) });
+    return (result.affected ?? 0) > 0;
+  }
+
+  isSuppressed(accountId: string, email: string): Promise<boolean> {
+    return this.suppressions.existsBy({ accountId, email: email.toLowerCase() });
+  }
+
+  /** Which of these addresses are suppressed for the account (one query, for campaigns). */
+  async suppressedAmong(accountId: string, emails: string[]): Promise<Set<string>> {
+    if (!emails.length) return new Set();
+    const rows = await this.suppressions
+      .createQueryBuilder('s')
+      .select('s.email', 'email')
+      .where('s.account_id = :accountId', { accountId })
+      .andWhere('s.email = ANY(:emails)', { emails })
+      .getRawMany<{ email: string }>();
+    return new Set(rows.map((r) => r.email));
+  }
+
+  async list(viewer: Viewer, accountId: string, args: { search?: string | null; first?: number | null; after?: string | null }): Promise<Connection<SuppressionEntity>> {
+    const account = await this.scope.account(viewer, accountId);
+    const qb = this.suppressions.createQueryBuilder('suppression').where('suppression.accountId = :accountId', { accountId: account.id });
+    const search = args.search?.trim().toLowerCase();
+    if (search) qb.andWhere("suppression.email LIKE :pattern ESCAPE '\\'", { pattern: `%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%` });
+    // Suppressions have no id column: the email stands in for it in the cursor order.
+    return paginate(qb, args, (row) => row, { tieBreaker: 'email' });
+  }
+}
+
+function normalise(email: string): string {
+  const value = email.trim().toLowerCase();
+  if (!EMAIL_RE.test(value) || value.length > 320) throw BadUserInputError.field('email', 'must be an email address such as "jane@example.com"');
+  return value;
+}

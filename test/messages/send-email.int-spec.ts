@@ -1,0 +1,203 @@
+import { Client } from 'pg';
+import { newAgency, newToken } from '../factories/accounts';
+import { createServer, SINK_USER, smtpServerInput, verifyAndActivate } from '../factories/delivery-servers';
+import { createTestApp, type TestApp } from '../utils/create-test-app';
+import { SmtpSink } from '../utils/smtp-sink';
+import { waitFor } from '../utils/wait-for';
+
+interface MessageView {
+  id: string;
+  status: string;
+  from: string;
+  to: string;
+  attempts: number;
+  transport: string | null;
+  providerMessageId: string | null;
+  nextAttemptAt: string | null;
+  sentAt: string | null;
+  server: { id: string } | null;
+  error: { code: string; message: string; smtpResponseCode: number | null } | null;
+  events: { type: string; detail: string | null }[];
+}
+const MESSAGE_FIELDS = 'id status from to attempts transport providerMessageId nextAttemptAt sentAt server { id } error { code message smtpResponseCode } events { type detail }';
+const SEND = `mutation($input: SendEmailInput!) { sendEmail(input: $input) { ${MESSAGE_FIELDS} } }`;
+
+describe('sendEmail through the worker', () => {
+  let t: TestApp;
+  let sink: SmtpSink;
+  beforeAll(async () => {
+    sink = new SmtpSink({ users: [SINK_USER] });
+    await sink.start();
+    t = await createTestApp({ RETRY_BASE_MS: '100', SWEEP_INTERVAL_MS: '500', WORKER_CONCURRENCY: '4' });
+  });
+  afterAll(async () => {
+    await t.close();
+    await sink.stop();
+  });
+
+  const read = async (id: string): Promise<MessageView> => (await t.gqlOk<{ message: MessageView }>(`query($id: ID!) { message(id: $id) { ${MESSAGE_FIELDS} } }`, { id })).message;
+  const until = (id: string, status: string, timeoutMs = 10_000) => waitFor(`message ${id} to be ${status}`, async () => ((await read(id)).status === status ? read(id) : null), timeoutMs);
+  const countMessages = async (): Promise<number> => {
+    const client = new Client({ connectionString: t.databaseUrl });
+    await client.connect();
+    try {
+      return Number((await client.query<{ n: string }>('SELECT count(*) AS n FROM messages')).rows[0].n);
+    } finally {
+      await client.end();
+    }
+  };
+  const setup = async (serverExtra: Record<string, unknown> = {}, accountExtra: Record<string, string> = {}) => {
+    const agency = await newAgency(t, accountExtra);
+    const server = await createServer(t, smtpServerInput(agency.id, sink.port, serverExtra));
+    await verifyAndActivate(t, server.id);
+    return { agency, server };
+  };
+  const mail = (accountId: string, extra: Record<string, unknown> = {}) => ({
+    accountId,
+    from: 'news@brand.example',
+    to: `reader-${Math.random().toString(36).slice(2)}@example.com`,
+    subject: 'Hello',
+    text: 'Hi there',
+    html: '<p>Hi there</p>',
+    ...extra,
+  });
+
+  it('accepts, queues and delivers a one-off with the effective From, recording each step', async () => {
+    const { agency, server } = await setup({ senderAddress: 'forced@brand.example' });
+    const input = mail(agency.id, { replyTo: 'author@brand.example', headers: [{ name: 'X-Campaign-Tag', value: 'spring' }] });
+    const accepted = await t.gqlOk<{ sendEmail: MessageView }>(SEND, { input });
+    expect(accepted.sendEmail).toMatchObject({ status: 'QUEUED', from: 'news@brand.example', to: input.to, attempts: 0 });
+    const sent = await until(accepted.sendEmail.id, 'SENT');
+    expect(sent).toMatchObject({ attempts: 1, transport: 'SMTP', server: { id: server.id }, error: null });
+    expect(sent.events.map((e) => e.type)).toEqual(['QUEUED', 'ROUTED', 'SENT']);
+    const received = (await sink.waitFor(sink.messages.length)).find((m) => m.envelope.to.includes(input.to));
+    expect(received?.subject).toBe('Hello');
+    expect(received?.text.trim()).toBe('Hi there');
+    expect(received?.from).toContain('forced@brand.example');
+    expect(received?.replyTo).toContain('author@brand.example');
+    expect(received?.headers['x-campaign-tag']).toBe('spring');
+    expect(received?.messageId).toContain(accepted.sendEmail.id);
+  });
+
+  it('retries a 421 with backoff and then delivers; fails a permanent 554 at once', async () => {
+    const { agency } = await setup();
+    // Scripted at DATA: routing's sender probe (MAIL FROM + RCPT, no DATA) must not eat the replies.
+    sink.script({ step: 'DATA', code: 421, message: '4.7.0 Try again later', times: 2 });
+    const retried = (await t.gqlOk<{ sendEmail: MessageView }>(SEND, { input: mail(agency.id) })).sendEmail;
+    const done = await until(retried.id, 'SENT');
+    expect(done.attempts).toBe(3);
+    expect(done.events.filter((e) => e.type === 'DEFERRED')).toHaveLength(2);
+
+    sink.script({ step: 'DATA', code: 554, message: '5.7.1 Message rejected as spam', times: 1 });
+    const refused = (await t.gqlOk<{ sendEmail: MessageView }>(SEND, { input: mail(agency.id) })).sendEmail;
+    const failed = await until(refused.id, 'FAILED');
+    expect(failed).toMatchObject({ attempts: 1, error: { code: 'MESSAGE_REJECTED', smtpResponseCode: 554 } });
+    expect(failed.events.map((e) => e.type)).toEqual(['QUEUED', 'ROUTED', 'FAILED']);
+  });
+
+  it('gives up after MAX_SEND_ATTEMPTS temporary failures with the reason', async () => {
+    const { agency } = await setup();
+    sink.script({ step: 'DATA', code: 451, message: '4.3.0 Mailbox temporarily unavailable', times: 5 });
+    const m = (await t.gqlOk<{ sendEmail: MessageView }>(SEND, { input: mail(agency.id) })).sendEmail;
+    const failed = await until(m.id, 'FAILED', 20_000);
+    expect(failed).toMatchObject({ attempts: 5, error: { smtpResponseCode: 451 } });
+  });
+
+  it('returns the same message for the same idempotency key and sends it once', async () => {
+    const { agency } = await setup();
+    const input = mail(agency.id, { idempotencyKey: 'order-1234' });
+    const [a, b] = await Promise.all([t.gqlOk<{ sendEmail: MessageView }>(SEND, { input }), t.gqlOk<{ sendEmail: MessageView }>(SEND, { input })]);
+    expect(a.sendEmail.id).toBe(b.sendEmail.id);
+    await until(a.sendEmail.id, 'SENT');
+    const again = await t.gqlOk<{ sendEmail: MessageView }>(SEND, { input });
+    expect(again.sendEmail).toMatchObject({ id: a.sendEmail.id, status: 'SENT' });
+    expect(sink.messages.filter((m) => m.envelope.to.includes(input.to))).toHaveLength(1);
+    const other = (await newAgency(t)).id;
+    const res = await t.gql(SEND, { input: { ...input, accountId: other } });
+    expect(res.errors?.[0].extensions?.code).toBe('NO_ROUTE'); // keys are per account: a fresh account routes on its own
+  });
+
+  it('does not send to a suppressed recipient', async () => {
+    const { agency } = await setup();
+    await t.gqlOk(`mutation($a: ID!, $e: String!) { addSuppression(accountId: $a, email: $e) { email reason } }`, { a: agency.id, e: 'Blocked@Example.com' });
+    const m = (await t.gqlOk<{ sendEmail: MessageView }>(SEND, { input: mail(agency.id, { to: 'blocked@example.com' }) })).sendEmail;
+    expect(m).toMatchObject({ status: 'SUPPRESSED', error: { code: 'SUPPRESSED' } });
+    const list = await t.gqlOk<{ suppressions: { totalCount: number; edges: { node: { email: string; reason: string } }[] } }>(
+      `query($a: ID!) { suppressions(accountId: $a, search: "blocked") { totalCount edges { node { email reason } } } }`,
+      { a: agency.id },
+    );
+    expect(list.suppressions).toEqual({ totalCount: 1, edges: [{ node: { email: 'blocked@example.com', reason: 'MANUAL' } }] });
+    expect(await t.gqlOk(`mutation($a: ID!) { removeSuppression(accountId: $a, email: "blocked@example.com") }`, { a: agency.id })).toEqual({ removeSuppression: true });
+  });
+
+  it('refuses NO_ROUTE, SENDER_NOT_VERIFIED and bad input as GraphQL errors, storing nothing', async () => {
+    const bare = await newAgency(t);
+    const before = await countMessages();
+    const noRoute = await t.gql(SEND, { input: mail(bare.id) });
+    expect(noRoute.errors?.[0].extensions?.code).toBe('NO_ROUTE');
+
+    const { agency } = await setup({ sendingDomain: 'checked.example' });
+    sink.script({ step: 'MAIL_FROM', code: 550, message: '5.7.1 Sender rejected', times: 1 });
+    const unverified = await t.gql(SEND, { input: mail(agency.id, { from: 'someone@checked.example' }) });
+    expect(unverified.errors?.[0].extensions?.code).toBe('SENDER_NOT_VERIFIED');
+
+    for (const [extra, fields] of [
+      [{ to: 'a@example.com, b@example.com' }, ['to']],
+      [{ from: 'nope' }, ['from']],
+      [{ subject: 'line\r\nBcc: victim@example.com' }, ['subject']],
+      [{ headers: [{ name: 'X-Ok', value: 'a\r\nBcc: victim@example.com' }] }, ['headers.0.value']],
+      [{ headers: [{ name: 'Bcc', value: 'victim@example.com' }] }, ['headers']],
+      [{ html: null, text: null }, ['html', 'text']],
+    ] as const) {
+      const res = await t.gql(SEND, { input: mail(agency.id, { from: 'x@checked.example', ...extra }) });
+      expect(res.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', fields });
+    }
+    expect(await countMessages()).toBe(before);
+    const stranger = (await newToken(t, bare.id)).token;
+    expect((await t.gql(SEND, { input: mail(agency.id) }, stranger)).errors?.[0].extensions?.code).toBe('NOT_FOUND');
+  });
+
+  it('WAIT defers a message to the quota reset on the account clock (a half-hour zone)', async () => {
+    const { agency } = await setup({ quota: { hourly: 1 } }, { timezone: 'Asia/Kolkata' });
+    const first = (await t.gqlOk<{ sendEmail: MessageView }>(SEND, { input: mail(agency.id) })).sendEmail;
+    await until(first.id, 'SENT');
+    const second = (await t.gqlOk<{ sendEmail: MessageView }>(SEND, { input: mail(agency.id) })).sendEmail;
+    const deferred = await until(second.id, 'DEFERRED');
+    const next = Date.parse(deferred.nextAttemptAt ?? '');
+    const reset = new Date(next);
+    // Kolkata hours turn at :30 UTC; jitter adds under 30 s.
+    expect(reset.getUTCMinutes()).toBe(30);
+    expect(reset.getUTCSeconds()).toBeLessThan(31);
+    expect(next).toBeGreaterThan(Date.now());
+    expect(deferred.events.at(-1)).toMatchObject({ type: 'DEFERRED' });
+    expect(deferred.events.at(-1)?.detail).toMatch(/hourly quota/);
+  });
+
+  it('FAILOVER spills to the second server and the counts match the limits exactly', async () => {
+    const agency = await newAgency(t, { onQuotaExhausted: 'FAILOVER' });
+    const a = await createServer(t, smtpServerInput(agency.id, sink.port, { name: 'A', quota: { hourly: 3 } }));
+    const b = await createServer(t, smtpServerInput(agency.id, sink.port, { name: 'B', quota: { hourly: 4 } }));
+    await verifyAndActivate(t, a.id);
+    await verifyAndActivate(t, b.id);
+    const ids: string[] = [];
+    for (let i = 0; i < 9; i++) ids.push((await t.gqlOk<{ sendEmail: MessageView }>(SEND, { input: mail(agency.id) })).sendEmail.id);
+    const final = await waitFor('7 sent and 2 deferred', async () => {
+      const all = await Promise.all(ids.map(read));
+      const sent = all.filter((m) => m.status === 'SENT');
+      return sent.length === 7 && all.filter((m) => m.status === 'DEFERRED').length === 2 ? all : null;
+    });
+    const byServer = (id: string) => final.filter((m) => m.status === 'SENT' && m.server?.id === id).length;
+    expect(byServer(a.id)).toBe(3);
+    expect(byServer(b.id)).toBe(4);
+  });
+
+  it('spaces sends through one server by pauseMs', async () => {
+    const { agency } = await setup({ pauseMs: 150 });
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push((await t.gqlOk<{ sendEmail: MessageView }>(SEND, { input: mail(agency.id, { subject: 'paced' }) })).sendEmail.id);
+    await waitFor('all paced messages sent', async () => (await Promise.all(ids.map(read))).every((m) => m.status === 'SENT'), 15_000);
+    const times = sink.messages.filter((m) => m.subject === 'paced').map((m) => m.receivedAt).sort((x, y) => x - y);
+    expect(times).toHaveLength(5);
+    for (let i = 1; i < times.length; i++) expect(times[i] - times[i - 1]).toBeGreaterThanOrEqual(145);
+  });
+});
