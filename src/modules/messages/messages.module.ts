@@ -1,4 +1,3 @@
-import { BullModule } from '@nestjs/bull';
 import { type DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { ProvidersModule } from '../../providers/providers.module';
@@ -8,18 +7,17 @@ import { DeliveryServersModule } from '../delivery-servers/delivery-servers.modu
 import { QuotaModule } from '../quota/quota.module';
 import { RoutingModule } from '../routing/routing.module';
 import { SuppressionsModule } from '../suppressions/suppressions.module';
-import { DISPATCH_QUEUE, DispatchQueue } from './dispatch-queue';
 import { DispatchService } from './dispatch.service';
 import { DispatchWorker } from './dispatch.worker';
 import { MessageEntity, MessageEventEntity } from './message.entity';
-import { MessageStore } from './message-store';
+import { MessagesCoreModule } from './messages-core.module';
 import { MessageEventsResolver, MessagesResolver } from './messages.resolver';
 import { MessagesService } from './messages.service';
-import { Sweeper } from './sweeper';
 
 /**
  * Messages: sendEmail and the record of every message, the dispatch queue, and (in processes
- * that run workers) the worker and the sweeper.
+ * that run workers) the worker and the sweeper. Modules that only create messages import
+ * MessagesCoreModule instead.
  */
 @Module({})
 export class MessagesModule {
@@ -28,12 +26,7 @@ export class MessagesModule {
       module: MessagesModule,
       imports: [
         TypeOrmModule.forFeature([MessageEntity, MessageEventEntity, CampaignEntity]),
-        BullModule.registerQueue({
-          name: DISPATCH_QUEUE,
-          // The lock outlasts the slowest send (provider timeouts are well under a minute), so a
-          // job in progress is never handed to a second worker.
-          settings: { lockDuration: 120_000, lockRenewTime: 30_000, stalledInterval: 30_000, maxStalledCount: 2 },
-        }),
+        MessagesCoreModule,
         AccountsModule,
         DeliveryServersModule,
         RoutingModule,
@@ -41,8 +34,8 @@ export class MessagesModule {
         ProvidersModule,
         SuppressionsModule,
       ],
-      providers: [DispatchQueue, MessageStore, MessagesService, DispatchService, Sweeper, MessagesResolver, MessageEventsResolver, ...(options.worker ? [DispatchWorker] : [])],
-      exports: [MessagesService, MessageStore, Sweeper, DispatchQueue],
+      providers: [MessagesService, DispatchService, MessagesResolver, MessageEventsResolver, ...(options.worker ? [DispatchWorker] : [])],
+      exports: [MessagesService, MessagesCoreModule],
     };
   }
 }
