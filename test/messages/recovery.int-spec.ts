@@ -1,0 +1,66 @@
+import Redis from 'ioredis';
+import { Client } from 'pg';
+import { newAgency } from '../factories/accounts';
+import { createServer, SINK_USER, smtpServerInput, verifyAndActivate } from '../factories/delivery-servers';
+import { createTestApp, type TestApp } from '../utils/create-test-app';
+import { SmtpSink } from '../utils/smtp-sink';
+import { TEST_REDIS_URL } from '../utils/test-db';
+import { waitFor } from '../utils/wait-for';
+
+const SEND = `mutation($input: SendEmailInput!) { sendEmail(input: $input) { id } }`;
+
+describe('nothing accepted is lost', () => {
+  let t: TestApp;
+  let sink: SmtpSink;
+  let redis: Redis;
+  beforeAll(async () => {
+    sink = new SmtpSink({ users: [SINK_USER] });
+    await sink.start();
+    redis = new Redis(TEST_REDIS_URL);
+    // Two jobs at a time: most messages are still waiting in the queue when it is lost.
+    t = await createTestApp({ SWEEP_INTERVAL_MS: '300', RETRY_BASE_MS: '100', WORKER_CONCURRENCY: '2' });
+  });
+  afterAll(async () => {
+    await t.close();
+    await sink.stop();
+    redis.disconnect();
+  });
+
+  const statuses = async (): Promise<Record<string, number>> => {
+    const client = new Client({ connectionString: t.databaseUrl });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ status: string; n: string }>('SELECT status, count(*) AS n FROM messages GROUP BY status');
+      return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
+    } finally {
+      await client.end();
+    }
+  };
+  /** Everything this app keeps in Redis, as if Redis had restarted empty (only this test's keys: other runs share the server). */
+  const loseRedis = async (): Promise<number> => {
+    let cursor = '0';
+    let deleted = 0;
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${t.config.redis.prefix}*`, 'COUNT', 1000);
+      if (keys.length) deleted += await redis.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+    return deleted;
+  };
+
+  it('re-queues every pending message after Redis loses the queue, and sends each once', async () => {
+    const agency = await newAgency(t);
+    const server = await createServer(t, smtpServerInput(agency.id, sink.port, { pauseMs: 40 }));
+    await verifyAndActivate(t, server.id);
+    const recipients = Array.from({ length: 30 }, (_v, i) => `lost-${i}@example.com`);
+    for (const to of recipients) await t.gqlOk(SEND, { input: { accountId: agency.id, from: 'news@brand.example', to, subject: 'survives', text: 'x' } });
+    // Lose Redis while most messages are still waiting in the queue: only the sweeper can bring them back.
+    expect(await loseRedis()).toBeGreaterThan(0);
+    expect((await statuses()).QUEUED ?? 0).toBeGreaterThanOrEqual(10);
+    await waitFor('every message SENT', async () => ((await statuses()).SENT ?? 0) === 30, 30_000);
+    const received = sink.messages.filter((m) => m.subject === 'survives').map((m) => m.envelope.to[0]);
+    expect(new Set(received)).toEqual(new Set(recipients));
+    // At most the few in flight at the moment of the loss could be sent twice.
+    expect(received.length - recipients.length).toBeLessThanOrEqual(4);
+  });
+});
