@@ -13,6 +13,7 @@ import { CryptoModule } from './infra/crypto/crypto.module';
 import { AccountsModule } from './modules/accounts/accounts.module';
 import { CustomSmtpModule } from './modules/custom-smtp/custom-smtp.module';
 import { DeliveryServersModule } from './modules/delivery-servers/delivery-servers.module';
+import { CampaignsModule } from './modules/campaigns/campaigns.module';
 import { MessagesModule } from './modules/messages/messages.module';
 import { SendLedgerModule } from './modules/messages/pg-send-ledger';
 import { RoutingModule } from './modules/routing/routing.module';
@@ -39,6 +40,7 @@ export class AppModule {
         SuppressionsModule,
         SendLedgerModule,
         MessagesModule.forRoot({ worker: runsWorkers(config) }),
+        CampaignsModule,
         ...(servesApi(config) ? [AppGraphQLModule] : []),
       ],
       providers: [{ provide: APP_GUARD, useClass: BearerAuthGuard }],

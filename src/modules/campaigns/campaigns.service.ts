@@ -1,0 +1,319 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, type EntityManager, In, type Repository } from 'typeorm';
+import type { Viewer } from '../../infra/auth/viewer';
+import { BadUserInputError, ConflictError, NotFoundError } from '../../infra/errors/domain-error';
+import { type Connection, paginate } from '../../infra/graphql/pagination';
+import { requestLoader } from '../../infra/graphql/request-loaders';
+import { DeliveryErrorCode } from '../../providers/provider.enums';
+import { TenantScope } from '../accounts/tenant-scope.service';
+import { DispatchQueue } from '../messages/dispatch-queue';
+import { MessageSource, MessageStatus } from '../messages/message.entity';
+import { MessageStore, type NewMessage } from '../messages/message-store';
+import { RoutingService } from '../routing/routing.service';
+import { SuppressionsService } from '../suppressions/suppressions.service';
+import { CampaignEntity, CampaignRecipientEntity, CampaignStatus } from './campaign.entity';
+import type { CampaignStatsModel } from './campaign.model';
+import type { CreateCampaignInput } from './dto/create-campaign.input';
+import { normaliseRecipients } from './recipients';
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** Rows per multi-row INSERT of recipients (two parameters each). */
+const INSERT_BATCH = 1_000;
+
+/** Which stats bucket a message in each status counts in: every status exactly once. */
+const BUCKET: Record<MessageStatus, Exclude<keyof CampaignStatsModel, 'total'>> = {
+  [MessageStatus.QUEUED]: 'queued',
+  [MessageStatus.SENDING]: 'queued',
+  [MessageStatus.DEFERRED]: 'deferred',
+  [MessageStatus.SENT]: 'sent',
+  [MessageStatus.DELIVERED]: 'delivered',
+  [MessageStatus.FAILED]: 'failed',
+  [MessageStatus.REJECTED]: 'failed',
+  [MessageStatus.BOUNCED]: 'bounced',
+  [MessageStatus.COMPLAINED]: 'complained',
+  [MessageStatus.SUPPRESSED]: 'suppressed',
+};
+
+const emptyStats = (total = 0): CampaignStatsModel => ({ total, queued: 0, deferred: 0, sent: 0, delivered: 0, failed: 0, bounced: 0, complained: 0, suppressed: 0 });
+
+export interface CampaignFilter {
+  status?: CampaignStatus | null;
+  first?: number | null;
+  after?: string | null;
+}
+
+/**
+ * Campaigns (CONTRACT.md section 4 "Messages and campaigns"): a DRAFT holds its audience in
+ * campaign_recipients; startCampaign routes first, then turns every recipient into a message in
+ * one transaction and queues the jobs after commit (the outbox of MessageStore). The dispatch
+ * worker skips messages of a PAUSED campaign and marks it COMPLETED when nothing is pending.
+ */
+@Injectable()
+export class CampaignsService {
+  private readonly campaigns: Repository<CampaignEntity>;
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly scope: TenantScope,
+    private readonly routing: RoutingService,
+    private readonly suppressions: SuppressionsService,
+    private readonly store: MessageStore,
+    private readonly queue: DispatchQueue,
+  ) {
+    this.campaigns = dataSource.getRepository(CampaignEntity);
+  }
+
+  /** DRAFT, with its recipients, in one transaction; any bad address stores nothing. */
+  async create(viewer: Viewer, input: CreateCampaignInput): Promise<CampaignEntity> {
+    const account = await this.scope.account(viewer, input.accountId);
+    if (!input.html && !input.text) throw new BadUserInputError('Give html or text (or both)', ['html', 'text']);
+    const recipients = normaliseRecipients(input.recipients);
+    return this.dataSource.transaction(async (tx) => {
+      const campaign = await tx.save(
+        tx.create(CampaignEntity, {
+          accountId: account.id,
+          name: input.name,
+          from: input.from,
+          subject: input.subject,
+          html: input.html ?? null,
+          text: input.text ?? null,
+          status: CampaignStatus.DRAFT,
+          pauseReason: null,
+          pauseCode: null,
+          startedAt: null,
+          completedAt: null,
+        }),
+      );
+      await insertRecipients(tx, campaign.id, recipients);
+      return campaign;
+    });
+  }
+
+  /** DRAFT only: more recipients, validated and de-duplicated (also against those already there). */
+  async addRecipients(viewer: Viewer, id: string, recipients: string[]): Promise<CampaignEntity> {
+    const campaign = await this.get(viewer, id);
+    const emails = normaliseRecipients(recipients);
+    await this.dataSource.transaction(async (tx) => {
+      // The row lock orders this against a concurrent start: recipients never slip in after it.
+      const locked = await tx.findOne(CampaignEntity, { where: { id: campaign.id }, lock: { mode: 'pessimistic_write' } });
+      if (locked?.status !== CampaignStatus.DRAFT) throw notDraft(campaign.id, locked?.status ?? campaign.status, 'take recipients');
+      await insertRecipients(tx, campaign.id, emails);
+    });
+    return this.campaigns.findOneByOrFail({ id: campaign.id });
+  }
+
+  /** Starting twice (or a campaign that is not a DRAFT) is a CONFLICT: a PAUSED one resumes with resumeCampaign. */
+  async start(viewer: Viewer, id: string): Promise<CampaignEntity> {
+    const campaign = await this.get(viewer, id);
+    if (campaign.status !== CampaignStatus.DRAFT) throw notDraft(campaign.id, campaign.status, 'start');
+    return this.launch(campaign, CampaignStatus.DRAFT);
+  }
+
+  /** SENDING → PAUSED: messages not yet claimed by a worker wait (the worker hands them back). Pausing a PAUSED campaign changes nothing. */
+  async pause(viewer: Viewer, id: string): Promise<CampaignEntity> {
+    const campaign = await this.get(viewer, id);
+    if (campaign.status === CampaignStatus.PAUSED) return campaign;
+    const result = await this.campaigns
+      .createQueryBuilder()
+      .update()
+      .set({ status: CampaignStatus.PAUSED, pauseCode: null, pauseReason: null })
+      .where('id = :id AND status = :sending', { id: campaign.id, sending: CampaignStatus.SENDING })
+      .returning('id')
+      .execute();
+    const after = await this.campaigns.findOneByOrFail({ id: campaign.id });
+    if (!(result.raw as unknown[]).length && after.status !== CampaignStatus.PAUSED) {
+      throw new ConflictError(`Campaign ${campaign.id} is ${after.status}: only a SENDING campaign can be paused`);
+    }
+    return after;
+  }
+
+  /**
+   * PAUSED → re-checks the route first (still refused: stays PAUSED with the new code and reason);
+   * else SENDING, and every pending message gets a new schedule (jobs after commit). A campaign
+   * paused before it ever started (its route was refused at start) is started now. Resuming a
+   * SENDING campaign changes nothing.
+   */
+  async resume(viewer: Viewer, id: string): Promise<CampaignEntity> {
+    const campaign = await this.get(viewer, id);
+    if (campaign.status === CampaignStatus.SENDING) return campaign;
+    if (campaign.status !== CampaignStatus.PAUSED) throw new ConflictError(`Campaign ${campaign.id} is ${campaign.status}: only a PAUSED campaign can be resumed`);
+    if (!campaign.startedAt) return this.launch(campaign, CampaignStatus.PAUSED);
+
+    const route = await this.routing.route(campaign.accountId, campaign.from);
+    if (route.code) return this.hold(campaign.id, CampaignStatus.PAUSED, route.code, route.reason);
+    const jobs = await this.dataSource.transaction(async (tx) => {
+      const resumed = await tx
+        .createQueryBuilder()
+        .update(CampaignEntity)
+        .set({ status: CampaignStatus.SENDING, pauseCode: null, pauseReason: null })
+        .where('id = :id AND status = :paused', { id: campaign.id, paused: CampaignStatus.PAUSED })
+        .returning('id')
+        .execute();
+      if (!(resumed.raw as unknown[]).length) return []; // resumed (or changed) by someone else meanwhile
+      // A new seq voids any job left from before the pause; a message deferred to a later time
+      // (quota reset, retry backoff) keeps its status and time.
+      const rows = (await tx.query(
+        `UPDATE messages
+            SET dispatch_seq = dispatch_seq + 1,
+                status = CASE WHEN status = 'DEFERRED' AND next_attempt_at > now() THEN status ELSE 'QUEUED' END,
+                updated_at = now()
+          WHERE campaign_id = $1 AND status IN ('QUEUED', 'DEFERRED')
+          RETURNING id, dispatch_seq, next_attempt_at`,
+        [campaign.id],
+      )) as [{ id: string; dispatch_seq: number; next_attempt_at: Date | null }[], number];
+      // Everything may have finished while it was paused (the last sends were in flight).
+      await completeIfDone(tx, campaign.id);
+      return rows[0].map((r) => ({ messageId: r.id, seq: r.dispatch_seq, notBefore: r.next_attempt_at }));
+    });
+    await this.queue.add(jobs);
+    return this.campaigns.findOneByOrFail({ id: campaign.id });
+  }
+
+  /** The campaign if the viewer reaches its account; NOT_FOUND otherwise (like one that does not exist). */
+  async get(viewer: Viewer, id: string): Promise<CampaignEntity> {
+    const campaign = UUID_RE.test(id) ? await this.campaigns.findOneBy({ id }) : null;
+    if (!campaign) throw new NotFoundError('Campaign', id);
+    await this.scope.account(viewer, campaign.accountId).catch(() => {
+      throw new NotFoundError('Campaign', id);
+    });
+    return campaign;
+  }
+
+  async list(viewer: Viewer, accountId: string, filter: CampaignFilter): Promise<Connection<CampaignEntity>> {
+    const account = await this.scope.account(viewer, accountId);
+    const qb = this.campaigns.createQueryBuilder('campaign').where('campaign.accountId = :accountId', { accountId: account.id });
+    if (filter.status) qb.andWhere('campaign.status = :status', { status: filter.status });
+    return paginate(qb, filter, (row) => row);
+  }
+
+  /** Batched per request (Message.campaign): the campaigns with these ids. */
+  byId(ctx: object, id: string): Promise<CampaignEntity | null> {
+    return requestLoader<string, CampaignEntity | null>(ctx, 'campaign.byId', async (ids) => {
+      const rows = await this.campaigns.findBy({ id: In([...ids]) });
+      const map = new Map(rows.map((r) => [r.id, r]));
+      return ids.map((i) => map.get(i) ?? null);
+    }).load(id);
+  }
+
+  /**
+   * Batched per request: one grouped query over the messages of the started campaigns, and one
+   * count of recipients for those not started yet.
+   */
+  stats(ctx: object, campaign: { id: string; startedAt: Date | null }): Promise<CampaignStatsModel> {
+    return requestLoader<{ id: string; startedAt: Date | null }, CampaignStatsModel>(
+      ctx,
+      'campaign.stats',
+      async (keys) => {
+        const started = keys.filter((k) => k.startedAt).map((k) => k.id);
+        const drafts = keys.filter((k) => !k.startedAt).map((k) => k.id);
+        const stats = new Map<string, CampaignStatsModel>(keys.map((k) => [k.id, emptyStats()]));
+        if (started.length) {
+          const rows = (await this.dataSource.query(
+            `SELECT campaign_id, status, count(*)::int AS n FROM messages WHERE campaign_id = ANY($1::uuid[]) GROUP BY campaign_id, status`,
+            [started],
+          )) as { campaign_id: string; status: MessageStatus; n: number }[];
+          for (const r of rows) {
+            const s = stats.get(r.campaign_id) as CampaignStatsModel;
+            s.total += r.n;
+            s[BUCKET[r.status]] += r.n;
+          }
+        }
+        if (drafts.length) {
+          const rows = (await this.dataSource.query(
+            `SELECT campaign_id, count(*)::int AS n FROM campaign_recipients WHERE campaign_id = ANY($1::uuid[]) GROUP BY campaign_id`,
+            [drafts],
+          )) as { campaign_id: string; n: number }[];
+          for (const r of rows) (stats.get(r.campaign_id) as CampaignStatsModel).total = r.n;
+        }
+        return keys.map((k) => stats.get(k.id) as CampaignStatsModel);
+      },
+      { cacheKeyFn: (k) => k.id },
+    ).load({ id: campaign.id, startedAt: campaign.startedAt });
+  }
+
+  /**
+   * Routes first: a refused route leaves the campaign PAUSED with the code and reason. Otherwise,
+   * in one transaction, claims the campaign (SENDING, startedAt) and creates one message per
+   * recipient (suppressed ones as SUPPRESSED); the jobs are added after commit.
+   */
+  private async launch(campaign: CampaignEntity, from: CampaignStatus.DRAFT | CampaignStatus.PAUSED): Promise<CampaignEntity> {
+    const recipientCount = await this.dataSource.getRepository(CampaignRecipientEntity).countBy({ campaignId: campaign.id });
+    if (!recipientCount) throw BadUserInputError.field('id', 'names a campaign without recipients: add some with addCampaignRecipients first');
+    const route = await this.routing.route(campaign.accountId, campaign.from);
+    if (route.code) return this.hold(campaign.id, from, route.code, route.reason);
+
+    const accepted = await this.dataSource.transaction(async (tx) => {
+      // Takes the row lock: a second start (or addCampaignRecipients) waits, then finds it started.
+      const claimed = await tx
+        .createQueryBuilder()
+        .update(CampaignEntity)
+        .set({ status: CampaignStatus.SENDING, startedAt: () => 'now()', pauseCode: null, pauseReason: null })
+        .where('id = :id AND status = :from AND started_at IS NULL', { id: campaign.id, from })
+        .returning('id')
+        .execute();
+      if (!(claimed.raw as unknown[]).length) throw new ConflictError(`Campaign ${campaign.id} has already been started`);
+      const emails = ((await tx.query('SELECT email FROM campaign_recipients WHERE campaign_id = $1 ORDER BY email', [campaign.id])) as { email: string }[]).map((r) => r.email);
+      const suppressed = await this.suppressions.suppressedAmong(campaign.accountId, emails);
+      const rows = emails.map((to): NewMessage => ({
+        accountId: campaign.accountId,
+        campaignId: campaign.id,
+        source: MessageSource.CAMPAIGN,
+        from: campaign.from,
+        to,
+        replyTo: null,
+        subject: campaign.subject,
+        html: campaign.html,
+        text: campaign.text,
+        headers: null,
+        idempotencyKey: null,
+        ...(suppressed.has(to)
+          ? {
+              status: MessageStatus.SUPPRESSED,
+              error: { code: DeliveryErrorCode.SUPPRESSED, message: `${to} is suppressed for this account`, transport: null, smtpResponseCode: null, providerStatus: null, step: null },
+            }
+          : {}),
+      }));
+      const stored = await this.store.accept(rows, tx);
+      // Every recipient suppressed: nothing to send, so it is done at once.
+      await completeIfDone(tx, campaign.id);
+      return stored;
+    });
+    await this.store.enqueue(accepted);
+    return this.campaigns.findOneByOrFail({ id: campaign.id });
+  }
+
+  /** Routing refused: PAUSED with the DeliveryErrorCode and the readable reason (not an error). */
+  private async hold(id: string, from: CampaignStatus, code: DeliveryErrorCode, reason: string): Promise<CampaignEntity> {
+    await this.campaigns.update({ id, status: from }, { status: CampaignStatus.PAUSED, pauseCode: code, pauseReason: reason.slice(0, 1000) });
+    return this.campaigns.findOneByOrFail({ id });
+  }
+}
+
+async function insertRecipients(tx: EntityManager, campaignId: string, emails: string[]): Promise<void> {
+  for (let i = 0; i < emails.length; i += INSERT_BATCH) {
+    await tx
+      .createQueryBuilder()
+      .insert()
+      .into(CampaignRecipientEntity)
+      .values(emails.slice(i, i + INSERT_BATCH).map((email) => ({ campaignId, email })))
+      .orIgnore()
+      .updateEntity(false)
+      .execute();
+  }
+}
+
+/** The same rule the worker applies: COMPLETED once no message of the campaign is pending. */
+async function completeIfDone(tx: EntityManager, campaignId: string): Promise<void> {
+  await tx.query(
+    `UPDATE campaigns SET status = 'COMPLETED', completed_at = now(), updated_at = now()
+      WHERE id = $1 AND status = 'SENDING'
+        AND NOT EXISTS (SELECT 1 FROM messages WHERE campaign_id = $1 AND status IN ('QUEUED', 'DEFERRED', 'SENDING'))`,
+    [campaignId],
+  );
+}
+
+function notDraft(id: string, status: CampaignStatus, what: string): ConflictError {
+  const hint = status === CampaignStatus.PAUSED ? ' (resume it with resumeCampaign)' : '';
+  return new ConflictError(`Campaign ${id} is ${status}: only a DRAFT campaign can ${what}${hint}`);
+}
