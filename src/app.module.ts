@@ -18,6 +18,7 @@ import { MessagesModule } from './modules/messages/messages.module';
 import { SendLedgerModule } from './modules/messages/pg-send-ledger';
 import { RoutingModule } from './modules/routing/routing.module';
 import { SuppressionsModule } from './modules/suppressions/suppressions.module';
+import { WebhooksModule } from './modules/webhooks/webhooks.module';
 
 @Module({})
 export class AppModule {
@@ -39,6 +40,7 @@ export class AppModule {
         RoutingModule,
         SuppressionsModule,
         SendLedgerModule,
+        ...(servesApi(config) ? [WebhooksModule] : []),
         MessagesModule.forRoot({ worker: runsWorkers(config) }),
         CampaignsModule,
         ...(servesApi(config) ? [AppGraphQLModule] : []),

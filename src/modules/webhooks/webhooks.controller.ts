@@ -1,0 +1,63 @@
+import { Controller, Get, HttpCode, HttpException, InternalServerErrorException, Logger, Param, Post, Req } from '@nestjs/common';
+import type { Request } from 'express';
+import { randomUUID } from 'node:crypto';
+import type { IncomingWebhookRequest } from '../../providers/provider.types';
+import { MAX_WEBHOOK_BODY_BYTES, WebhookError, WebhookErrorCode } from './webhooks.errors';
+import { type WebhookOutcome, WebhooksService } from './webhooks.service';
+
+const STATUS: Record<WebhookErrorCode, number> = {
+  [WebhookErrorCode.NOT_FOUND]: 404,
+  [WebhookErrorCode.UNAUTHORIZED]: 401,
+  [WebhookErrorCode.MALFORMED]: 400,
+  [WebhookErrorCode.TOO_LARGE]: 413,
+};
+
+/**
+ * POST /webhooks/{provider}/{serverId}: REST, outside the GraphQL bearer guard; each post is
+ * authenticated as its provider signs it. Elastic Email's classic notifications are GETs
+ * with query parameters, so GET is accepted for it (the adapter checks the secret in the URL).
+ */
+@Controller('webhooks')
+export class WebhooksController {
+  private readonly logger = new Logger(WebhooksController.name);
+
+  constructor(private readonly webhooks: WebhooksService) {}
+
+  @Post(':provider/:serverId')
+  @HttpCode(200)
+  receive(@Param('provider') provider: string, @Param('serverId') serverId: string, @Req() req: Request): Promise<WebhookOutcome> {
+    return this.handle(provider, serverId, req);
+  }
+
+  @Get(':provider/:serverId')
+  receiveGet(@Param('provider') provider: string, @Param('serverId') serverId: string, @Req() req: Request): Promise<WebhookOutcome> {
+    if (provider !== 'elasticemail') throw new HttpException({ statusCode: 404, message: 'Unknown webhook endpoint' }, 404);
+    return this.handle(provider, serverId, req);
+  }
+
+  private async handle(provider: string, serverId: string, req: Request): Promise<WebhookOutcome> {
+    try {
+      const rawBody = rawBodyOf(req);
+      if (rawBody.length > MAX_WEBHOOK_BODY_BYTES) throw new WebhookError(WebhookErrorCode.TOO_LARGE, `Webhook body too large (limit ${MAX_WEBHOOK_BODY_BYTES / 1024 / 1024} MB)`);
+      const request: IncomingWebhookRequest = { headers: req.headers, rawBody, url: req.originalUrl };
+      return await this.webhooks.ingest(provider, serverId, request);
+    } catch (err) {
+      if (err instanceof WebhookError) {
+        const status = STATUS[err.code];
+        if (err.code === WebhookErrorCode.UNAUTHORIZED) this.logger.warn(`Webhook ${provider} server ${serverId} refused: ${err.reason ?? err.message}`);
+        throw new HttpException({ statusCode: status, message: err.message }, status);
+      }
+      const errorId = randomUUID();
+      this.logger.error({ errorId, err: { name: err instanceof Error ? err.name : typeof err } }, `Webhook ${provider} server ${serverId} failed`);
+      throw new InternalServerErrorException({ statusCode: 500, message: `Internal error (id ${errorId})` });
+    }
+  }
+}
+
+/** The bytes as received: set by the app's JSON/form parsers (rawBody option) or by WebhookBodyMiddleware. */
+function rawBodyOf(req: Request): Buffer {
+  const captured = (req as Request & { rawBody?: unknown }).rawBody;
+  if (Buffer.isBuffer(captured)) return captured;
+  const body: unknown = req.body;
+  return Buffer.isBuffer(body) ? body : Buffer.alloc(0);
+}

@@ -1,0 +1,22 @@
+import { type MiddlewareConsumer, Module, type NestModule } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { ProvidersModule } from '../../providers/providers.module';
+import { DeliveryServerEntity } from '../delivery-servers/delivery-server.entity';
+import { DeliveryServersModule } from '../delivery-servers/delivery-servers.module';
+import { SuppressionsModule } from '../suppressions/suppressions.module';
+import { WebhookBodyMiddleware } from './webhook-body.middleware';
+import { WebhookReplayGuard } from './webhook-replay-guard';
+import { WebhooksController } from './webhooks.controller';
+import { WebhooksService } from './webhooks.service';
+
+/** POST /webhooks/{provider}/{serverId}: provider events in, message statuses and suppressions out. */
+@Module({
+  imports: [TypeOrmModule.forFeature([DeliveryServerEntity]), DeliveryServersModule, ProvidersModule, SuppressionsModule],
+  controllers: [WebhooksController],
+  providers: [WebhooksService, WebhookReplayGuard],
+})
+export class WebhooksModule implements NestModule {
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(WebhookBodyMiddleware).forRoutes(WebhooksController);
+  }
+}

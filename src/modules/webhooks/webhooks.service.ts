@@ -1,0 +1,193 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
+import { DataSource, Repository } from 'typeorm';
+import { DeliveryError } from '../../providers/delivery-error';
+import { DeliveryErrorCode, DeliveryProvider, WebhookStatus } from '../../providers/provider.enums';
+import { ProviderGateway } from '../../providers/provider-gateway';
+import type { IncomingWebhookRequest, ParsedWebhookEvent } from '../../providers/provider.types';
+import { DeliveryServerEntity } from '../delivery-servers/delivery-server.entity';
+import { ServerVault } from '../delivery-servers/server-vault';
+import { MessageStatus } from '../messages/message.entity';
+import { SuppressionReason } from '../suppressions/suppression.entity';
+import { SuppressionsService } from '../suppressions/suppressions.service';
+import {
+  candidateIds,
+  clipDetail,
+  eventTypeOf,
+  externalIdOf,
+  isSnsSubscriptionConfirmation,
+  isSparkPostPing,
+  isUuid,
+  mailgunSignature,
+  providerForSlug,
+  suppressionAddress,
+} from './webhook-events';
+import { WebhookReplayGuard } from './webhook-replay-guard';
+import { WebhookError, WebhookErrorCode } from './webhooks.errors';
+
+/** What one post did, answered to the provider: events parsed, newly stored, already stored, for no known message. */
+export interface WebhookOutcome {
+  received: number;
+  stored: number;
+  duplicates: number;
+  unknown: number;
+}
+
+interface MessageMatch {
+  id: string;
+  account_id: string;
+  to_address: string;
+  provider_message_id: string;
+}
+
+interface Matched {
+  event: ParsedWebhookEvent;
+  message: MessageMatch;
+}
+
+/**
+ * Ingests provider webhooks: finds the server, lets its adapter authenticate and parse the post,
+ * then records each event on its message (once per provider event id), moves the message's
+ * status and suppresses hard-bounced and complaining addresses for the message's account.
+ */
+@Injectable()
+export class WebhooksService {
+  private readonly logger = new Logger(WebhooksService.name);
+
+  constructor(
+    @InjectRepository(DeliveryServerEntity) private readonly servers: Repository<DeliveryServerEntity>,
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly vault: ServerVault,
+    private readonly gateway: ProviderGateway,
+    private readonly suppressions: SuppressionsService,
+    private readonly replays: WebhookReplayGuard,
+  ) {}
+
+  async ingest(slug: string, serverId: string, request: IncomingWebhookRequest): Promise<WebhookOutcome> {
+    const server = await this.serverFor(slug, serverId);
+    const events = await this.parse(server, request);
+    if (events === null) return { received: 0, stored: 0, duplicates: 0, unknown: 0 };
+
+    const mailgun = server.provider === DeliveryProvider.MAILGUN ? mailgunSignature(request.rawBody) : null;
+    if (mailgun && !(await this.replays.claim(mailgun.token, mailgun.timestamp))) {
+      throw new WebhookError(WebhookErrorCode.UNAUTHORIZED, 'Webhook signature rejected', 'Mailgun token already used (replay)');
+    }
+    try {
+      if (server.provider === DeliveryProvider.AMAZON_SES && isSnsSubscriptionConfirmation(request.rawBody)) {
+        await this.markSubscriptionConfirmed(server.id);
+      }
+      const outcome = await this.apply(server, events);
+      this.logger.log(
+        `Webhook ${server.provider} server ${server.id}: ${outcome.received} event(s), ${outcome.stored} stored, ${outcome.duplicates} duplicate(s), ${outcome.unknown} for unknown messages`,
+      );
+      return outcome;
+    } catch (err) {
+      // Let Mailgun's retry of this very post through: it was never applied.
+      if (mailgun) await this.replays.release(mailgun.token).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private async serverFor(slug: string, serverId: string): Promise<DeliveryServerEntity> {
+    const provider = providerForSlug(slug);
+    const server = provider && isUuid(serverId) ? await this.servers.findOneBy({ id: serverId }) : null;
+    if (!server || server.provider !== provider) throw new WebhookError(WebhookErrorCode.NOT_FOUND, 'Unknown webhook endpoint');
+    return server;
+  }
+
+  /** The adapter's events; null for a SparkPost test ping, which is answered without authentication. */
+  private async parse(server: DeliveryServerEntity, request: IncomingWebhookRequest): Promise<ParsedWebhookEvent[] | null> {
+    try {
+      return await this.gateway.adapterFor(server.provider).parseWebhook(this.vault.providerServer(server), request, this.vault.webhookState(server));
+    } catch (err) {
+      if (!(err instanceof DeliveryError)) throw err;
+      if (err.code === DeliveryErrorCode.AUTH_FAILED) {
+        // SparkPost pings a target with the credentials it is about to store, before we have them.
+        if (server.provider === DeliveryProvider.SPARKPOST && isSparkPostPing(request.rawBody)) return null;
+        throw new WebhookError(WebhookErrorCode.UNAUTHORIZED, 'Webhook signature rejected', err.message);
+      }
+      if (err.code === DeliveryErrorCode.MESSAGE_REJECTED) throw new WebhookError(WebhookErrorCode.MALFORMED, 'Malformed webhook body', err.message);
+      throw err;
+    }
+  }
+
+  /** SNS has confirmed our subscription: the SES registration is complete. */
+  private async markSubscriptionConfirmed(serverId: string): Promise<void> {
+    await this.dataSource.query(
+      `UPDATE delivery_servers
+          SET webhook = webhook || jsonb_build_object('status', $2::text, 'registeredAt', $3::text, 'error', NULL)
+        WHERE id = $1 AND webhook->>'status' = $4`,
+      [serverId, WebhookStatus.REGISTERED, new Date().toISOString(), WebhookStatus.PENDING],
+    );
+  }
+
+  /**
+   * One transaction per post: events inserted once (ON CONFLICT on the message's external id),
+   * statuses moved forward only. Suppressions follow the commit and are repeated for events
+   * already stored, so a post retried after a failure still suppresses (suppress is idempotent).
+   */
+  private async apply(server: DeliveryServerEntity, events: ParsedWebhookEvent[]): Promise<WebhookOutcome> {
+    if (events.length === 0) return { received: 0, stored: 0, duplicates: 0, unknown: 0 };
+    const { matched, stored } = await this.dataSource.transaction(async (manager) => {
+      const ids = [...new Set(events.flatMap((e) => candidateIds(server.provider, e.providerMessageId)))];
+      const rows = ids.length
+        ? await manager.query<MessageMatch[]>(
+            `SELECT id, account_id, to_address, provider_message_id FROM messages WHERE server_id = $1 AND provider_message_id = ANY($2::varchar[])`,
+            [server.id, ids],
+          )
+        : [];
+      const matched = events.flatMap((event): Matched[] => {
+        const message = pickMessage(rows, candidateIds(server.provider, event.providerMessageId), event.recipient);
+        return message ? [{ event, message }] : [];
+      });
+      if (matched.length === 0) return { matched, stored: 0 };
+
+      const inserted = await manager.query<{ id: string }[]>(
+        `INSERT INTO message_events (message_id, type, occurred_at, detail, server_id, external_id)
+         SELECT * FROM unnest($1::uuid[], $2::message_event_type[], $3::timestamptz[], $4::varchar[], $5::uuid[], $6::varchar[])
+         ON CONFLICT DO NOTHING
+         RETURNING id`,
+        [
+          matched.map((m) => m.message.id),
+          matched.map((m) => eventTypeOf(m.event.kind)),
+          matched.map((m) => (Number.isNaN(m.event.occurredAt.getTime()) ? new Date() : m.event.occurredAt).toISOString()),
+          matched.map((m) => clipDetail(m.event.detail)),
+          matched.map(() => server.id),
+          matched.map((m) => externalIdOf(m.event.eventId)),
+        ],
+      );
+      const idsOf = (kind: ParsedWebhookEvent['kind']) => [...new Set(matched.filter((m) => m.event.kind === kind).map((m) => m.message.id))];
+      // Forward only: DELIVERED from SENT; BOUNCED / COMPLAINED from SENT or DELIVERED, and never back.
+      await moveStatus(manager.query.bind(manager), idsOf('DELIVERED'), MessageStatus.DELIVERED, [MessageStatus.SENT]);
+      await moveStatus(manager.query.bind(manager), idsOf('HARD_BOUNCE'), MessageStatus.BOUNCED, [MessageStatus.SENT, MessageStatus.DELIVERED]);
+      await moveStatus(manager.query.bind(manager), idsOf('COMPLAINT'), MessageStatus.COMPLAINED, [MessageStatus.SENT, MessageStatus.DELIVERED]);
+      return { matched, stored: inserted.length };
+    });
+
+    const done = new Set<string>();
+    for (const { event, message } of matched) {
+      if (event.kind !== 'HARD_BOUNCE' && event.kind !== 'COMPLAINT') continue;
+      const email = suppressionAddress(event.recipient, message.to_address);
+      const key = `${message.account_id} ${email ?? ''}`;
+      if (!email || done.has(key)) continue;
+      done.add(key);
+      await this.suppressions.suppress(message.account_id, email, event.kind === 'HARD_BOUNCE' ? SuppressionReason.HARD_BOUNCE : SuppressionReason.COMPLAINT);
+    }
+    return { received: events.length, stored, duplicates: matched.length - stored, unknown: events.length - matched.length };
+  }
+}
+
+type Query = (sql: string, parameters: unknown[]) => Promise<unknown>;
+
+async function moveStatus(query: Query, ids: string[], to: MessageStatus, from: MessageStatus[]): Promise<void> {
+  if (!ids.length) return;
+  await query(`UPDATE messages SET status = $2::message_status, updated_at = now() WHERE id = ANY($1::uuid[]) AND status = ANY($3::message_status[])`, [ids, to, from]);
+}
+
+/** The message an event belongs to; when a provider id is shared (it should not be), the one sent to the event's recipient. */
+function pickMessage(rows: MessageMatch[], candidates: string[], recipient: string | null): MessageMatch | undefined {
+  const mine = rows.filter((r) => candidates.includes(r.provider_message_id));
+  if (mine.length <= 1) return mine[0];
+  const to = recipient?.toLowerCase();
+  return mine.find((r) => to && r.to_address.toLowerCase().includes(to)) ?? mine[0];
+}
