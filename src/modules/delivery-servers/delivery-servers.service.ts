@@ -214,6 +214,11 @@ export class DeliveryServersService {
     return true;
   }
 
+  /** The system pauses a server (e.g. its login keeps failing): out of routing until a person acts. */
+  async pauseForProblem(id: string, reason: string): Promise<void> {
+    await this.servers.update({ id, status: DeliveryServerStatus.ACTIVE }, { status: DeliveryServerStatus.PAUSED, pausedReason: reason });
+  }
+
   save(server: DeliveryServerEntity): Promise<DeliveryServerEntity> {
     return this.servers.save(server);
   }

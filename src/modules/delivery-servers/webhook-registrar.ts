@@ -54,7 +54,17 @@ export class WebhookRegistrar {
       registeredAt: result.status === WebhookStatus.REGISTERED ? new Date().toISOString() : null,
     };
     if (result.state && Object.keys(result.state).length) server.sealedWebhookState = this.vault.sealWebhookState(server.id, result.state);
-    await this.servers.update({ id: server.id }, { webhook: server.webhook, sealedWebhookState: server.sealedWebhookState });
+    // SES publishes events only for sends that name the configuration set: sends must use ours.
+    const configurationSetName = server.provider === DeliveryProvider.AMAZON_SES ? result.state?.configurationSetName : undefined;
+    const credentials = configurationSetName ? this.vault.credentials(server) : null;
+    const useSet = Boolean(credentials?.ses && configurationSetName && credentials.ses.configurationSetName !== configurationSetName);
+    if (useSet && credentials?.ses) {
+      server.sealedCredentials = this.vault.sealCredentials(server.id, { ...credentials, ses: { ...credentials.ses, configurationSetName } });
+    }
+    await this.servers.update(
+      { id: server.id },
+      { webhook: server.webhook, sealedWebhookState: server.sealedWebhookState, ...(useSet ? { sealedCredentials: server.sealedCredentials } : {}) },
+    );
     return server;
   }
 

@@ -11,6 +11,7 @@ import { ServerVault } from '../delivery-servers/server-vault';
 import { PacingService } from '../quota/pacing.service';
 import { QuotaService } from '../quota/quota.service';
 import type { QuotaReservation } from '../quota/quota.types';
+import { CircuitBreaker } from '../routing/circuit-breaker';
 import { ownerTimezone, type RouteResult, RoutingService, subjectOf } from '../routing/routing.service';
 import { type DispatchJob } from './dispatch-queue';
 import { MessageStatus, type MessageEntity, type StoredDeliveryError, MessageEventType } from './message.entity';
@@ -42,6 +43,7 @@ export class DispatchService {
     private readonly pacing: PacingService,
     private readonly gateway: ProviderGateway,
     private readonly vault: ServerVault,
+    private readonly breaker: CircuitBreaker,
     @InjectRepository(CampaignEntity) private readonly campaigns: Repository<CampaignEntity>,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
@@ -91,11 +93,13 @@ export class DispatchService {
         messageId: `<${message.id}@${this.messageIdDomain}>`,
       });
       await this.store.markSent(message.id, { serverId: server.id, transport: sent.transport, providerMessageId: sent.providerMessageId }, `via ${server.name} (${sent.transport})`);
+      await this.breaker.recordSuccess(server.id);
       await this.completeCampaign(message.campaignId);
     } catch (err) {
       const error = err instanceof DeliveryError ? err : new DeliveryError({ code: DeliveryErrorCode.PROVIDER_ERROR, transient: true, message: 'The send failed unexpectedly' });
       if (!(err instanceof DeliveryError)) this.logger.error(`Unexpected send failure for message ${message.id}: ${err instanceof Error ? err.name : 'error'}`);
       if (NEVER_REACHED.has(error.code)) await this.quota.release(reservation);
+      await this.breaker.recordFailure(server.id, error.code, error.message);
       await this.failed(message, server, error);
     } finally {
       await this.pacing.markSent(server.id, server.pauseMs);

@@ -84,7 +84,12 @@ export function quotaBlock(usage: QuotaUsage): QuotaBlock | null {
 
 /** "hourly quota full until 14:30 Asia/Kolkata" (with the date when it is not today there). */
 export function describeBlock(block: QuotaBlock, timezone: string, now = new Date()): string {
-  const at = DateTime.fromJSDate(block.resetsAt).setZone(timezone);
-  const today = DateTime.fromJSDate(now).setZone(timezone).hasSame(at, 'day');
-  return `${block.window} quota full until ${at.toFormat(today ? 'HH:mm' : 'd LLL HH:mm')} ${timezone}`;
+  return `${block.window} quota full until ${describeTime(block.resetsAt, timezone, now)}`;
+}
+
+/** "14:30 Asia/Kolkata", or "24 Nov 00:00 Asia/Kolkata" when it is not today in that zone. */
+export function describeTime(at: Date, timezone: string, now = new Date()): string {
+  const local = DateTime.fromJSDate(at).setZone(timezone);
+  const today = DateTime.fromJSDate(now).setZone(timezone).hasSame(local, 'day');
+  return `${local.toFormat(today ? 'HH:mm' : 'd LLL HH:mm')} ${timezone}`;
 }

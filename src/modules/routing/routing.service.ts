@@ -9,7 +9,8 @@ import { DeliveryServersService } from '../delivery-servers/delivery-servers.ser
 import { ServerVault } from '../delivery-servers/server-vault';
 import { QuotaService } from '../quota/quota.service';
 import type { QuotaSubject, QuotaUsage } from '../quota/quota.types';
-import { describeBlock, quotaBlock, rankCandidates, type RankedCandidate, RouteVia } from './candidate-ranking';
+import { CircuitBreaker } from './circuit-breaker';
+import { describeBlock, describeTime, quotaBlock, rankCandidates, type RankedCandidate, RouteVia } from './candidate-ranking';
 import { SenderCheckCache } from './sender-check.cache';
 
 export interface RouteCandidateResult extends RankedCandidate {
@@ -59,6 +60,7 @@ export class RoutingService {
     private readonly quota: QuotaService,
     private readonly vault: ServerVault,
     private readonly gateway: ProviderGateway,
+    private readonly breaker: CircuitBreaker,
   ) {}
 
   async route(accountId: string, from: string, now = new Date()): Promise<RouteResult> {
@@ -71,18 +73,24 @@ export class RoutingService {
 
     const timezoneOf = (s: DeliveryServerEntity): string => ownerTimezone(account, s);
     const allowed = ranked.filter((c) => c.allowed);
-    const usages = await this.quota.usage(allowed.map((c) => subjectOf(c.server, timezoneOf(c.server))), now);
+    const [usages, circuits] = await Promise.all([
+      this.quota.usage(allowed.map((c) => subjectOf(c.server, timezoneOf(c.server))), now),
+      this.breaker.openUntil(allowed.map((c) => c.server.id)),
+    ]);
     const usageOf = new Map(allowed.map((c, i) => [c.server.id, usages[i]]));
+    const circuitOf = new Map(allowed.map((c, i) => [c.server.id, circuits[i]]));
     const candidates: RouteCandidateResult[] = ranked.map((c) => {
       const usage = usageOf.get(c.server.id) ?? null;
       const block = usage && quotaBlock(usage);
-      return {
-        ...c,
-        usage,
-        eligible: c.allowed && !block,
-        fullUntil: block ? block.resetsAt : null,
-        reason: c.reason ?? (block ? describeBlock(block, timezoneOf(c.server), now) : null),
-      };
+      const circuit = circuitOf.get(c.server.id) ?? null;
+      // A server that is both full and cooling down waits for whichever comes later.
+      const blockedUntil = [block?.resetsAt, circuit].filter((d): d is Date => !!d).sort((a, b) => b.getTime() - a.getTime())[0] ?? null;
+      const why = circuit
+        ? `out of routing after repeated connection failures until ${describeTime(circuit, timezoneOf(c.server), now)}`
+        : block
+          ? describeBlock(block, timezoneOf(c.server), now)
+          : null;
+      return { ...c, usage, eligible: c.allowed && !blockedUntil, fullUntil: blockedUntil, reason: c.reason ?? why };
     });
     const base = { account, from, candidates, onQuotaExhausted: account.onQuotaExhausted };
 
@@ -111,7 +119,7 @@ export class RoutingService {
     }
     const waitUntil = chosen.eligible ? null : chosen.fullUntil;
     const reason = waitUntil
-      ? `${chosen.server.name} (${VIA_WORDS[chosen.via]}) is at its quota (${chosen.reason}); the message waits`
+      ? `${chosen.server.name} (${VIA_WORDS[chosen.via]}) cannot take mail now (${chosen.reason}); the message waits`
       : `Routed to ${chosen.server.name} (${VIA_WORDS[chosen.via]})`;
     return { ...base, server: chosen.server, effectiveFrom: chosen.server.senderAddress ?? from, code: null, waitUntil, reason };
   }
