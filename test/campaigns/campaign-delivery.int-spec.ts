@@ -1,0 +1,234 @@
+import { Client } from 'pg';
+import { newAgency } from '../factories/accounts';
+import { campaignAct, type CampaignView, newCampaign, zeroStats } from '../factories/campaigns';
+import { createServer, SINK_USER, smtpServerInput, verifyAndActivate } from '../factories/delivery-servers';
+import { createTestApp, type TestApp } from '../utils/create-test-app';
+import { SmtpSink } from '../utils/smtp-sink';
+import { waitFor } from '../utils/wait-for';
+
+interface CampaignMessage {
+  id: string;
+  to: string;
+  status: string;
+  source: string;
+  error: { code: string } | null;
+  campaign: { id: string; name: string } | null;
+}
+const MESSAGES = `query($a: ID!, $c: ID!) { messages(accountId: $a, campaignId: $c, first: 500) { totalCount edges { node { id to status source error { code } campaign { id name } } } } }`;
+
+/** Campaigns end to end: GraphQL in, the dispatch worker, an SMTP sink out. */
+describe('campaign delivery', () => {
+  let t: TestApp;
+  let sink: SmtpSink;
+  let db: Client;
+  let domains = 0;
+  beforeAll(async () => {
+    sink = new SmtpSink({ users: [SINK_USER] });
+    await sink.start();
+    // Two workers: at most two messages are in flight when a campaign is paused.
+    t = await createTestApp({
+      RETRY_BASE_MS: '100',
+      SWEEP_INTERVAL_MS: '500',
+      WORKER_CONCURRENCY: '2',
+    });
+    db = new Client({ connectionString: t.databaseUrl });
+    await db.connect();
+  });
+  afterAll(async () => {
+    await db.end();
+    await t.close();
+    await sink.stop();
+  });
+
+  /** Recipients on a domain of their own, so the sink's messages of one test are easy to pick out. */
+  const audience = (n: number): { domain: string; recipients: string[] } => {
+    const domain = `list${++domains}.example`;
+    return {
+      domain,
+      recipients: Array.from({ length: n }, (_, i) => `reader${i}@${domain}`),
+    };
+  };
+  const received = (domain: string): string[] => sink.messages.flatMap((m) => m.envelope.to).filter((to) => to.endsWith(`@${domain}`));
+  const read = (id: string): Promise<CampaignView> => campaignAct(t, 'campaign', id);
+  const untilStatus = (id: string, status: string, timeoutMs = 15_000): Promise<CampaignView> =>
+    waitFor(
+      `campaign ${id} to be ${status}`,
+      async () => {
+        const c = await read(id);
+        return c.status === status ? c : null;
+      },
+      timeoutMs,
+    );
+  const messagesOf = async (accountId: string, campaignId: string): Promise<CampaignMessage[]> =>
+    (await t.gqlOk<{ messages: { edges: { node: CampaignMessage }[] } }>(MESSAGES, { a: accountId, c: campaignId })).messages.edges.map((e) => e.node);
+  const statusCounts = async (campaignId: string): Promise<Record<string, number>> =>
+    Object.fromEntries(
+      (await db.query<{ status: string; n: number }>('SELECT status, count(*)::int AS n FROM messages WHERE campaign_id = $1 GROUP BY status', [campaignId])).rows.map((r) => [r.status, r.n]),
+    );
+  const setup = async (serverExtra: Record<string, unknown> = {}) => {
+    const agency = await newAgency(t);
+    const server = await createServer(t, smtpServerInput(agency.id, sink.port, serverExtra));
+    await verifyAndActivate(t, server.id);
+    return { agency, server };
+  };
+  const updateServer = (id: string, input: Record<string, unknown>) =>
+    t.gqlOk(`mutation($id: ID!, $input: UpdateDeliveryServerInput!) { updateDeliveryServer(id: $id, input: $input) { id } }`, { id, input });
+
+  it('sends every message exactly once, skips suppressed recipients, and completes with exact stats', async () => {
+    const { agency } = await setup();
+    const { domain, recipients } = audience(10);
+    for (const email of recipients.slice(0, 2)) {
+      await t.gqlOk(`mutation($a: ID!, $e: String!) { addSuppression(accountId: $a, email: $e) { email } }`, { a: agency.id, e: email.toUpperCase() });
+    }
+    const draft = await newCampaign(t, agency.id, { name: 'Ten', recipients });
+    const started = await campaignAct(t, 'startCampaign', draft.id);
+    expect(started.status).toMatch(/^(SENDING|COMPLETED)$/);
+    expect(started.startedAt).not.toBeNull();
+    expect(started.stats.total).toBe(10);
+    expect(started.stats.suppressed).toBe(2);
+
+    const done = await untilStatus(draft.id, 'COMPLETED');
+    expect(done.completedAt).not.toBeNull();
+    expect(Date.parse(done.completedAt ?? '')).toBeGreaterThanOrEqual(Date.parse(done.startedAt ?? ''));
+    expect(done.stats).toEqual(zeroStats({ total: 10, sent: 8, suppressed: 2 }));
+    expect(received(domain).sort()).toEqual(recipients.slice(2).sort());
+
+    const messages = await messagesOf(agency.id, draft.id);
+    expect(messages).toHaveLength(10);
+    for (const m of messages)
+      expect(m).toMatchObject({
+        source: 'CAMPAIGN',
+        campaign: { id: draft.id, name: 'Ten' },
+      });
+    expect(
+      messages
+        .filter((m) => m.status === 'SUPPRESSED')
+        .map((m) => [m.to, m.error?.code])
+        .sort(),
+    ).toEqual(recipients.slice(0, 2).map((to) => [to, 'SUPPRESSED']));
+    expect(
+      (
+        await t.gql(`mutation($id: ID!) { startCampaign(id: $id) { id } }`, {
+          id: draft.id,
+        })
+      ).errors?.[0].extensions?.code,
+    ).toBe('CONFLICT');
+    expect(await statusCounts(draft.id)).toEqual({ SENT: 8, SUPPRESSED: 2 });
+  });
+
+  it('completes at once when every recipient is suppressed', async () => {
+    const { agency } = await setup();
+    const { domain, recipients } = audience(2);
+    for (const email of recipients) await t.gqlOk(`mutation($a: ID!, $e: String!) { addSuppression(accountId: $a, email: $e) { email } }`, { a: agency.id, e: email });
+    const draft = await newCampaign(t, agency.id, { recipients });
+    const started = await campaignAct(t, 'startCampaign', draft.id);
+    expect(started).toMatchObject({
+      status: 'COMPLETED',
+      stats: zeroStats({ total: 2, suppressed: 2 }),
+    });
+    expect(started.completedAt).not.toBeNull();
+    expect(received(domain)).toEqual([]);
+  });
+
+  it('pauses on an unverified sender (SENDER_NOT_VERIFIED) and completes once resumed after the fix', async () => {
+    const { agency, server } = await setup();
+    const { domain, recipients } = audience(4);
+    const draft = await newCampaign(t, agency.id, {
+      from: 'someone@brand.example',
+      recipients,
+    });
+    // Routing probes the sender (MAIL FROM + RCPT) before it accepts the campaign.
+    sink.script({
+      step: 'MAIL_FROM',
+      code: 550,
+      message: '5.7.1 Sender rejected',
+      times: 1,
+    });
+    const paused = await campaignAct(t, 'startCampaign', draft.id);
+    expect(paused).toMatchObject({
+      status: 'PAUSED',
+      pauseCode: 'SENDER_NOT_VERIFIED',
+      startedAt: null,
+      stats: zeroStats({ total: 4 }),
+    });
+    expect(paused.pauseReason).toContain('someone@brand.example');
+    expect(await statusCounts(draft.id)).toEqual({});
+
+    await updateServer(server.id, { senderAddress: 'verified@brand.example' });
+    const resumed = await campaignAct(t, 'resumeCampaign', draft.id);
+    expect(resumed).toMatchObject({ pauseCode: null, pauseReason: null });
+    expect(resumed.startedAt).not.toBeNull();
+    const done = await untilStatus(draft.id, 'COMPLETED');
+    expect(done.stats).toEqual(zeroStats({ total: 4, sent: 4 }));
+    expect(received(domain).sort()).toEqual([...recipients].sort());
+    expect(sink.messages.filter((m) => m.envelope.to.some((to) => to.endsWith(`@${domain}`))).every((m) => m.from.includes('verified@brand.example'))).toBe(true);
+  });
+
+  it('stays PAUSED with NO_ROUTE while the route is still refused, and sends after the server allows the domain', async () => {
+    const { agency, server } = await setup({ sendingDomain: 'other.example' });
+    const { domain, recipients } = audience(3);
+    const draft = await newCampaign(t, agency.id, { recipients });
+    expect(await campaignAct(t, 'startCampaign', draft.id)).toMatchObject({
+      status: 'PAUSED',
+      pauseCode: 'NO_ROUTE',
+    });
+    const still = await campaignAct(t, 'resumeCampaign', draft.id);
+    expect(still).toMatchObject({ status: 'PAUSED', pauseCode: 'NO_ROUTE' });
+    expect(still.pauseReason).toMatch(/sends only for|other\.example/);
+
+    await updateServer(server.id, { sendingDomain: null });
+    await campaignAct(t, 'resumeCampaign', draft.id);
+    const done = await untilStatus(draft.id, 'COMPLETED');
+    expect(done.stats).toEqual(zeroStats({ total: 3, sent: 3 }));
+    expect(received(domain).sort()).toEqual([...recipients].sort());
+  });
+
+  it('pauses a running campaign (nothing more is sent while PAUSED) and resumes it to completion', async () => {
+    const { agency } = await setup({ pauseMs: 150 });
+    const { domain, recipients } = audience(14);
+    const draft = await newCampaign(t, agency.id, { recipients });
+    await campaignAct(t, 'startCampaign', draft.id);
+    await waitFor('a few messages sent', async () => received(domain).length >= 3);
+    const paused = await campaignAct(t, 'pauseCampaign', draft.id);
+    expect(paused).toMatchObject({ status: 'PAUSED', pauseCode: null });
+    const atPause = received(domain).length;
+
+    // The in-flight sends finish; every other pending message is handed back and waits as QUEUED.
+    const settled = await waitFor('pending messages to settle as QUEUED', async () => {
+      const counts = await statusCounts(draft.id);
+      return !counts.SENDING && !counts.DEFERRED && counts.QUEUED ? counts : null;
+    });
+    const sentWhilePausing = received(domain).length;
+    expect(sentWhilePausing - atPause).toBeLessThanOrEqual(2); // at most the two in flight
+    expect(settled.SENT).toBe(sentWhilePausing);
+    expect(settled.QUEUED).toBe(14 - sentWhilePausing);
+
+    // The worker keeps serving other mail meanwhile; the paused campaign's mail still waits.
+    const other = await setup();
+    const oneOff = await t.gqlOk<{ sendEmail: { id: string } }>(`mutation($input: SendEmailInput!) { sendEmail(input: $input) { id } }`, {
+      input: {
+        accountId: other.agency.id,
+        from: 'news@brand.example',
+        to: `probe@${domain}.other`,
+        subject: 'Probe',
+        text: 'probe',
+      },
+    });
+    await waitFor('the one-off to be sent', async () => {
+      const { rows } = await db.query<{ status: string }>('SELECT status FROM messages WHERE id = $1', [oneOff.sendEmail.id]);
+      return rows[0]?.status === 'SENT';
+    });
+    expect(received(domain).length).toBe(sentWhilePausing);
+    expect((await read(draft.id)).stats).toMatchObject({
+      total: 14,
+      sent: sentWhilePausing,
+      queued: 14 - sentWhilePausing,
+    });
+
+    const resumed = await campaignAct(t, 'resumeCampaign', draft.id);
+    expect(resumed.status).toMatch(/^(SENDING|COMPLETED)$/);
+    const done = await untilStatus(draft.id, 'COMPLETED', 20_000);
+    expect(done.stats).toEqual(zeroStats({ total: 14, sent: 14 }));
+    expect(received(domain).sort()).toEqual([...recipients].sort()); // each exactly once
+  }, 30_000);
+});
