@@ -1,0 +1,120 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { SendGridFake } from '../fakes/sendgrid-fake';
+import { WebhookHarness, type WebhookPost } from './webhook-harness';
+
+describe('SendGrid event webhook (ECDSA-signed batches)', () => {
+  const fake = new SendGridFake();
+  let h: WebhookHarness;
+  let accountId: string;
+  let serverId: string;
+  let webhookId: string;
+  let path: string;
+
+  beforeAll(async () => {
+    await fake.start();
+    h = await WebhookHarness.start({ SENDGRID_API_URL: fake.url });
+    const created = await h.server({ provider: 'SENDGRID', credentials: { sendgrid: { apiKey: 'SG.test-key' } } });
+    accountId = created.accountId;
+    serverId = created.server.id;
+    expect(created.server.webhook.status).toBe('REGISTERED');
+    const hook = [...fake.webhooks.values()].find((w) => w.url === created.server.webhook.url);
+    if (!hook) throw new Error('no webhook registered at the fake');
+    webhookId = hook.id;
+    path = `/webhooks/sendgrid/${serverId}`;
+  });
+  afterAll(async () => {
+    await h.close();
+    await fake.stop();
+  });
+
+  const xMessageId = () => randomBytes(11).toString('base64url');
+  const event = (type: string, sgId: string, email: string, extra: Record<string, unknown> = {}) => ({
+    email,
+    timestamp: Math.floor(Date.now() / 1000),
+    event: type,
+    sg_event_id: randomUUID(),
+    sg_message_id: `${sgId}.filterdrecv-5645d9c87f-6wq9k-1-5F2C1F0A-2.0`,
+    ...extra,
+  });
+  const signed = (events: unknown[] | Buffer, timestamp?: string): WebhookPost => fake.signedPost(webhookId, events, timestamp);
+
+  it('marks a message DELIVERED, matching sg_message_id to the stored X-Message-Id, and stores a repeated event once', async () => {
+    const id = xMessageId();
+    const m = await h.sentMessage(accountId, serverId, id);
+    const delivered = event('delivered', id, m.to, { response: '250 OK' });
+
+    const first = await h.post(path, signed([delivered]));
+    expect(first.status).toBe(200);
+    expect(first.body).toEqual({ received: 1, stored: 1, duplicates: 0, unknown: 0 });
+    expect(await h.message(m.id)).toMatchObject({ status: 'DELIVERED', events: [{ type: 'DELIVERED', detail: '250 OK' }] });
+
+    const again = await h.post(path, signed([delivered]));
+    expect(again.body).toEqual({ received: 1, stored: 0, duplicates: 1, unknown: 0 });
+    expect(await h.eventTypes(m.id)).toEqual(['DELIVERED']);
+  });
+
+  it('applies a mixed batch: hard bounce → BOUNCED, spam report → COMPLAINED, both suppressed; unknown ids are counted', async () => {
+    const bounced = await h.sentMessage(accountId, serverId, xMessageId());
+    const complained = await h.sentMessage(accountId, serverId, xMessageId(), { status: 'DELIVERED' });
+    const soft = await h.sentMessage(accountId, serverId, xMessageId());
+    const res = await h.post(
+      path,
+      signed([
+        event('bounce', bounced.providerMessageId, bounced.to, { type: 'bounce', reason: '550 5.1.1 no such user' }),
+        event('spamreport', complained.providerMessageId, complained.to),
+        event('bounce', soft.providerMessageId, soft.to, { type: 'blocked' }),
+        event('delivered', xMessageId(), 'someone@example.org'),
+        event('open', xMessageId(), 'someone@example.org'),
+      ]),
+    );
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ received: 4, stored: 3, duplicates: 0, unknown: 1 });
+    expect((await h.message(bounced.id)).status).toBe('BOUNCED');
+    expect((await h.message(complained.id)).status).toBe('COMPLAINED');
+    expect(await h.message(soft.id)).toMatchObject({ status: 'SENT', events: [{ type: 'SOFT_BOUNCE' }] });
+    const suppressed = await h.suppressions(accountId);
+    expect(suppressed).toEqual(
+      expect.arrayContaining([
+        { email: bounced.to, reason: 'HARD_BOUNCE' },
+        { email: complained.to, reason: 'COMPLAINT' },
+      ]),
+    );
+    expect(suppressed.map((s) => s.email)).not.toContain(soft.to);
+  });
+
+  it('never moves a bounced message back to DELIVERED', async () => {
+    const id = xMessageId();
+    const m = await h.sentMessage(accountId, serverId, id);
+    expect((await h.post(path, signed([event('bounce', id, m.to, { type: 'bounce' })]))).status).toBe(200);
+    expect((await h.post(path, signed([event('delivered', id, m.to)]))).status).toBe(200);
+    expect(await h.message(m.id)).toMatchObject({ status: 'BOUNCED' });
+    expect(await h.eventTypes(m.id)).toEqual(['HARD_BOUNCE', 'DELIVERED']);
+  });
+
+  it('refuses unsigned, tampered, wrongly keyed and stale posts with 401 and changes nothing', async () => {
+    const id = xMessageId();
+    const m = await h.sentMessage(accountId, serverId, id);
+    const batch = [event('bounce', id, m.to, { type: 'bounce' })];
+    const good = signed(batch);
+    const before = await h.countEvents();
+
+    const unsigned = { rawBody: good.rawBody, headers: { 'content-type': 'application/json' } };
+    const tampered = { ...good, rawBody: Buffer.from(good.rawBody.toString().replace(m.to, 'other@example.org')) };
+    const wrongSignature = { ...good, headers: { ...good.headers, 'x-twilio-email-event-webhook-signature': signed([{ other: true }]).headers['x-twilio-email-event-webhook-signature'] } };
+    const stale = signed(batch, String(Math.floor(Date.now() / 1000) - 3600));
+    const otherTimestamp = { ...good, headers: { ...good.headers, 'x-twilio-email-event-webhook-timestamp': String(Number(good.headers['x-twilio-email-event-webhook-timestamp']) - 1) } };
+    for (const post of [unsigned, tampered, wrongSignature, stale, otherTimestamp]) {
+      const res = await h.post(path, post);
+      expect(res.status).toBe(401);
+      expect(JSON.stringify(res.body)).not.toMatch(/stack|SELECT|INSERT|publicKey/i);
+    }
+    expect(await h.countEvents()).toBe(before);
+    expect((await h.message(m.id)).status).toBe('SENT');
+    expect((await h.suppressions(accountId)).map((s) => s.email)).not.toContain(m.to);
+  });
+
+  it('answers 400 to a signed body that is not a batch of events', async () => {
+    expect((await h.post(path, signed(Buffer.from('{"event":"delivered"}')))).status).toBe(400);
+    expect((await h.post(path, signed(Buffer.from('[{"event":')))).status).toBe(400);
+  });
+});
