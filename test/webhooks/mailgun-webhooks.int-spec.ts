@@ -1,0 +1,108 @@
+import { randomUUID } from 'node:crypto';
+import { MailgunFake } from '../fakes/mailgun-fake';
+import { WebhookHarness, type WebhookPost } from './webhook-harness';
+
+describe('Mailgun webhooks (HMAC-signed, replay-protected)', () => {
+  const fake = new MailgunFake();
+  let h: WebhookHarness;
+  let accountId: string;
+  let serverId: string;
+  let path: string;
+
+  beforeAll(async () => {
+    await fake.start();
+    h = await WebhookHarness.start({ MAILGUN_API_URL: fake.url });
+    const created = await h.server({ provider: 'MAILGUN', credentials: { mailgun: { apiKey: 'key-test', domain: 'mg.example.com' } } });
+    expect(created.server.webhook.status).toBe('REGISTERED');
+    accountId = created.accountId;
+    serverId = created.server.id;
+    path = `/webhooks/mailgun/${serverId}`;
+  });
+  afterAll(async () => {
+    await h.close();
+    await fake.stop();
+  });
+
+  /** Mailgun's send answers "<id@domain>"; the adapter stores it without brackets. */
+  const mailgunId = () => `${Date.now()}.${randomUUID().slice(0, 8)}@mg.example.com`;
+  const eventData = (event: string, messageId: string, recipient: string, extra: Record<string, unknown> = {}) => ({
+    id: randomUUID(),
+    event,
+    timestamp: Date.now() / 1000,
+    recipient,
+    message: { headers: { 'message-id': messageId } },
+    ...extra,
+  });
+  const signed = (data: Record<string, unknown>, opts: { timestamp?: string; key?: string } = {}): WebhookPost => fake.signedPost(data, opts);
+
+  it('marks a message DELIVERED (event message-id with or without angle brackets)', async () => {
+    const m = await h.sentMessage(accountId, serverId, mailgunId());
+    const res = await h.post(path, signed(eventData('delivered', `<${m.providerMessageId}>`, m.to)));
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ received: 1, stored: 1, duplicates: 0, unknown: 0 });
+    expect(await h.message(m.id)).toMatchObject({ status: 'DELIVERED', events: [{ type: 'DELIVERED' }] });
+  });
+
+  it('a permanent failure bounces and suppresses; a complaint marks COMPLAINED and suppresses; a temporary failure is only recorded', async () => {
+    const hard = await h.sentMessage(accountId, serverId, mailgunId());
+    const complaint = await h.sentMessage(accountId, serverId, mailgunId());
+    const soft = await h.sentMessage(accountId, serverId, mailgunId());
+    const deliveryStatus = { code: 550, description: 'No such mailbox' };
+    expect((await h.post(path, signed(eventData('failed', hard.providerMessageId, hard.to, { severity: 'permanent', 'delivery-status': deliveryStatus })))).status).toBe(200);
+    expect((await h.post(path, signed(eventData('complained', complaint.providerMessageId, complaint.to)))).status).toBe(200);
+    expect((await h.post(path, signed(eventData('failed', soft.providerMessageId, soft.to, { severity: 'temporary' })))).status).toBe(200);
+
+    expect(await h.message(hard.id)).toMatchObject({ status: 'BOUNCED', events: [{ type: 'HARD_BOUNCE', detail: '550 No such mailbox' }] });
+    expect((await h.message(complaint.id)).status).toBe('COMPLAINED');
+    expect(await h.message(soft.id)).toMatchObject({ status: 'SENT', events: [{ type: 'SOFT_BOUNCE' }] });
+    const suppressed = await h.suppressions(accountId);
+    expect(suppressed).toEqual(expect.arrayContaining([{ email: hard.to, reason: 'HARD_BOUNCE' }, { email: complaint.to, reason: 'COMPLAINT' }]));
+    expect(suppressed.map((s) => s.email)).not.toContain(soft.to);
+  });
+
+  it('refuses a replayed post (same token) with 401; the same event re-sent with a new token is stored once', async () => {
+    const m = await h.sentMessage(accountId, serverId, mailgunId());
+    const data = eventData('delivered', m.providerMessageId, m.to);
+    const post = signed(data);
+    expect((await h.post(path, post)).status).toBe(200);
+    const before = await h.countEvents();
+    expect((await h.post(path, post)).status).toBe(401);
+    expect(await h.countEvents()).toBe(before);
+
+    const resent = await h.post(path, signed(data));
+    expect(resent.status).toBe(200);
+    expect(resent.body).toEqual({ received: 1, stored: 0, duplicates: 1, unknown: 0 });
+    expect(await h.eventTypes(m.id)).toEqual(['DELIVERED']);
+  });
+
+  it('refuses a wrong key, a stale timestamp, a tampered signature and a missing signature with 401, changing nothing', async () => {
+    const m = await h.sentMessage(accountId, serverId, mailgunId());
+    const data = eventData('failed', m.providerMessageId, m.to, { severity: 'permanent' });
+    const before = await h.countEvents();
+    const good = signed(data);
+    const body = JSON.parse(good.rawBody.toString()) as { signature: Record<string, string>; 'event-data': unknown };
+    const posts: WebhookPost[] = [
+      signed(data, { key: 'not-the-signing-key' }),
+      signed(data, { timestamp: String(Math.floor(Date.now() / 1000) - 3600) }),
+      { ...good, rawBody: Buffer.from(JSON.stringify({ ...body, signature: { ...body.signature, signature: 'f'.repeat(64) } })) },
+      { ...good, rawBody: Buffer.from(JSON.stringify({ 'event-data': data })) },
+    ];
+    for (const post of posts) expect((await h.post(path, post)).status).toBe(401);
+    expect(await h.countEvents()).toBe(before);
+    expect((await h.message(m.id)).status).toBe('SENT');
+    expect((await h.suppressions(accountId)).map((s) => s.email)).not.toContain(m.to);
+  });
+
+  it('answers 400 to a signed post without event data and to a body that is not JSON', async () => {
+    const good = signed(eventData('delivered', mailgunId(), 'a@example.org'));
+    const body = JSON.parse(good.rawBody.toString()) as { signature: unknown };
+    expect((await h.post(path, { ...good, rawBody: Buffer.from(JSON.stringify({ signature: body.signature })) })).status).toBe(400);
+    expect((await h.post(path, { ...good, rawBody: good.rawBody.subarray(0, 40) })).status).toBe(400);
+  });
+
+  it('accepts events for messages it does not know, counting them', async () => {
+    const res = await h.post(path, signed(eventData('delivered', mailgunId(), 'stranger@example.org')));
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ received: 1, stored: 0, duplicates: 0, unknown: 1 });
+  });
+});
