@@ -122,6 +122,18 @@ describe('Amazon SES webhooks (SNS-signed, from our topic only)', () => {
     expect((await h.suppressions(accountId)).map((s) => s.email)).not.toContain(m.to);
   });
 
+  it('answers a masked 500 when SNS cannot be reached to confirm, so SNS retries; nothing is recorded', async () => {
+    const confirmation = fake.subscriptionConfirmation(topicArn, endpoint);
+    fake.fail(SesFake.serverError(503));
+    try {
+      const res = await h.post(path, confirmation);
+      expect(res.status).toBe(500);
+      expect(res.body).toEqual({ statusCode: 500, message: expect.stringMatching(/^Internal error \(id [0-9a-f-]{36}\)$/) });
+    } finally {
+      fake.fail({ kind: 'none' });
+    }
+  });
+
   it('answers 400 to a body that is not an SNS message', async () => {
     const headers = { 'content-type': 'text/plain; charset=UTF-8' };
     expect((await h.post(path, { rawBody: Buffer.from('not json at all'), headers })).status).toBe(400);
