@@ -13,8 +13,9 @@ interface CampaignMessage {
   source: string;
   error: { code: string } | null;
   campaign: { id: string; name: string } | null;
+  events: { type: string }[];
 }
-const MESSAGES = `query($a: ID!, $c: ID!) { messages(accountId: $a, campaignId: $c, first: 500) { totalCount edges { node { id to status source error { code } campaign { id name } } } } }`;
+const MESSAGES = `query($a: ID!, $c: ID!) { messages(accountId: $a, campaignId: $c, first: 500) { totalCount edges { node { id to status source error { code } campaign { id name } events { type } } } } }`;
 
 /** Campaigns end to end: GraphQL in, the dispatch worker, an SMTP sink out. */
 describe('campaign delivery', () => {
@@ -106,6 +107,7 @@ describe('campaign delivery', () => {
         .map((m) => [m.to, m.error?.code])
         .sort(),
     ).toEqual(recipients.slice(0, 2).map((to) => [to, 'SUPPRESSED']));
+    for (const m of messages) expect(m.events.map((e) => e.type)).toEqual(m.status === 'SENT' ? ['QUEUED', 'ROUTED', 'SENT'] : ['REJECTED']);
     expect(
       (
         await t.gql(`mutation($id: ID!) { startCampaign(id: $id) { id } }`, {

@@ -5,14 +5,14 @@ import type { Viewer } from '../../infra/auth/viewer';
 import { BadUserInputError, ConflictError, NotFoundError } from '../../infra/errors/domain-error';
 import { type Connection, paginate } from '../../infra/graphql/pagination';
 import { requestLoader } from '../../infra/graphql/request-loaders';
-import { DeliveryErrorCode } from '../../providers/provider.enums';
+import type { DeliveryErrorCode } from '../../providers/provider.enums';
 import { TenantScope } from '../accounts/tenant-scope.service';
 import { DispatchQueue } from '../messages/dispatch-queue';
-import { MessageSource, MessageStatus } from '../messages/message.entity';
-import { MessageStore, type NewMessage } from '../messages/message-store';
+import { MessageStatus } from '../messages/message.entity';
 import { RoutingService } from '../routing/routing.service';
 import { SuppressionsService } from '../suppressions/suppressions.service';
 import { CampaignEntity, CampaignRecipientEntity, CampaignStatus } from './campaign.entity';
+import { writeCampaignMessages } from './campaign-messages';
 import type { CampaignStatsModel } from './campaign.model';
 import type { CreateCampaignInput } from './dto/create-campaign.input';
 import { normaliseRecipients } from './recipients';
@@ -58,7 +58,6 @@ export class CampaignsService {
     private readonly scope: TenantScope,
     private readonly routing: RoutingService,
     private readonly suppressions: SuppressionsService,
-    private readonly store: MessageStore,
     private readonly queue: DispatchQueue,
   ) {
     this.campaigns = dataSource.getRepository(CampaignEntity);
@@ -255,31 +254,13 @@ export class CampaignsService {
       if (!(claimed.raw as unknown[]).length) throw new ConflictError(`Campaign ${campaign.id} has already been started`);
       const emails = ((await tx.query('SELECT email FROM campaign_recipients WHERE campaign_id = $1 ORDER BY email', [campaign.id])) as { email: string }[]).map((r) => r.email);
       const suppressed = await this.suppressions.suppressedAmong(campaign.accountId, emails);
-      const rows = emails.map((to): NewMessage => ({
-        accountId: campaign.accountId,
-        campaignId: campaign.id,
-        source: MessageSource.CAMPAIGN,
-        from: campaign.from,
-        to,
-        replyTo: null,
-        subject: campaign.subject,
-        html: campaign.html,
-        text: campaign.text,
-        headers: null,
-        idempotencyKey: null,
-        ...(suppressed.has(to)
-          ? {
-              status: MessageStatus.SUPPRESSED,
-              error: { code: DeliveryErrorCode.SUPPRESSED, message: `${to} is suppressed for this account`, transport: null, smtpResponseCode: null, providerStatus: null, step: null },
-            }
-          : {}),
-      }));
-      const stored = await this.store.accept(rows, tx);
+      const written = await writeCampaignMessages(tx, campaign, emails, suppressed);
       // Every recipient suppressed: nothing to send, so it is done at once.
       await completeIfDone(tx, campaign.id);
-      return stored;
+      return written;
     });
-    await this.store.enqueue(accepted);
+    // After commit (the outbox rule): a crash before this leaves QUEUED rows the sweeper re-queues.
+    await this.queue.add(accepted.filter((m) => m.status === MessageStatus.QUEUED).map((m) => ({ messageId: m.id, seq: m.dispatchSeq })));
     return this.campaigns.findOneByOrFail({ id: campaign.id });
   }
 
