@@ -19,8 +19,8 @@ describe('webhook event helpers', () => {
   it('lists stored-id candidates with and without brackets; SendGrid also before the first dot', () => {
     expect(candidateIds(DeliveryProvider.MAILGUN, '<20240101.123@mg.example.com>')).toEqual(['20240101.123@mg.example.com', '<20240101.123@mg.example.com>']);
     expect(candidateIds(DeliveryProvider.SENDGRID, '14c5d75ce93.dfd.64b469')).toEqual(['14c5d75ce93.dfd.64b469', '<14c5d75ce93.dfd.64b469>', '14c5d75ce93', '<14c5d75ce93>']);
-    expect(candidateIds(DeliveryProvider.SES, null)).toEqual([]);
-    expect(candidateIds(DeliveryProvider.SES, '<>')).toEqual([]);
+    expect(candidateIds(DeliveryProvider.AMAZON_SES, null)).toEqual([]);
+    expect(candidateIds(DeliveryProvider.AMAZON_SES, '<>')).toEqual([]);
   });
 
   it('maps every kind to a message event type', () => {
