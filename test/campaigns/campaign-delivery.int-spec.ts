@@ -116,6 +116,21 @@ describe('campaign delivery', () => {
       ).errors?.[0].extensions?.code,
     ).toBe('CONFLICT');
     expect(await statusCounts(draft.id)).toEqual({ SENT: 8, SUPPRESSED: 2 });
+    for (const action of ['pauseCampaign', 'resumeCampaign']) {
+      expect((await t.gql(`mutation($id: ID!) { ${action}(id: $id) { id } }`, { id: draft.id })).errors?.[0].extensions?.code).toBe('CONFLICT');
+    }
+  });
+
+  it('starts once when two starts race: one wins, the other is a CONFLICT, and no message is doubled', async () => {
+    const { agency } = await setup();
+    const { domain, recipients } = audience(6);
+    const draft = await newCampaign(t, agency.id, { recipients });
+    const results = await Promise.all([1, 2].map(() => t.gql<{ startCampaign: { status: string } }>(`mutation($id: ID!) { startCampaign(id: $id) { status } }`, { id: draft.id })));
+    expect(results.filter((r) => r.data?.startCampaign).length).toBe(1);
+    expect(results.filter((r) => r.errors?.[0].extensions?.code === 'CONFLICT').length).toBe(1);
+    const done = await untilStatus(draft.id, 'COMPLETED');
+    expect(done.stats).toEqual(zeroStats({ total: 6, sent: 6 }));
+    expect(received(domain).sort()).toEqual([...recipients].sort());
   });
 
   it('completes at once when every recipient is suppressed', async () => {
