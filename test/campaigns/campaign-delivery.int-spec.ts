@@ -181,6 +181,30 @@ describe('campaign delivery', () => {
     expect(sink.messages.filter((m) => m.envelope.to.some((to) => to.endsWith(`@${domain}`))).every((m) => m.from.includes('verified@brand.example'))).toBe(true);
   });
 
+  it('pauses itself when the server refuses the sender mid-campaign, and resumes to completion', async () => {
+    const { agency } = await setup();
+    const { domain, recipients } = audience(5);
+    // A one-off from the same From warms routing's sender check, so the campaign is accepted
+    // and the refusal comes from the send itself (the server changed under the campaign).
+    const warm = await t.gqlOk<{ sendEmail: { id: string } }>(`mutation($input: SendEmailInput!) { sendEmail(input: $input) { id } }`, {
+      input: { accountId: agency.id, from: 'news@brand.example', to: `warm@${domain}.other`, subject: 'Warm', text: 'warm' },
+    });
+    await waitFor('the warm-up to be sent', async () => (await db.query<{ status: string }>('SELECT status FROM messages WHERE id = $1', [warm.sendEmail.id])).rows[0]?.status === 'SENT');
+    sink.script({ step: 'MAIL_FROM', code: 550, message: '5.7.1 Sender rejected', times: 1 });
+    const draft = await newCampaign(t, agency.id, { recipients });
+    await campaignAct(t, 'startCampaign', draft.id);
+    const paused = await untilStatus(draft.id, 'PAUSED');
+    expect(paused.pauseCode).toBe('SENDER_NOT_VERIFIED');
+    expect(paused.pauseReason).toContain('news@brand.example');
+    await waitFor('the refused message to be handed back', async () => !(await statusCounts(draft.id)).SENDING);
+
+    const resumed = await campaignAct(t, 'resumeCampaign', draft.id);
+    expect(resumed).toMatchObject({ pauseCode: null, pauseReason: null });
+    const done = await untilStatus(draft.id, 'COMPLETED');
+    expect(done.stats).toEqual(zeroStats({ total: 5, sent: 5 }));
+    expect(received(domain).sort()).toEqual([...recipients].sort());
+  });
+
   it('stays PAUSED with NO_ROUTE while the route is still refused, and sends after the server allows the domain', async () => {
     const { agency, server } = await setup({ sendingDomain: 'other.example' });
     const { domain, recipients } = audience(3);
