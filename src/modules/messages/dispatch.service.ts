@@ -68,18 +68,20 @@ export class DispatchService {
         if (route.onQuotaExhausted === 'FAILOVER' && reroute < MAX_REROUTES) continue;
         return this.waitForQuota(message, server, reserved.resetsAt, `${reserved.window.toLowerCase()} quota of ${server.name} is full`);
       }
+      // Recorded before the pause slot is taken: between the slot and the send nothing may
+      // stand, or a slow write would let the next worker's slot start too close to this send.
+      await this.store.recordAttempt(message.id, server.id);
+      await this.store.event(message.id, MessageEventType.ROUTED, route.reason, server.id);
       const slot = await this.pacing.acquire(server.id, server.pauseMs, { maxInlineWaitMs: MAX_INLINE_WAIT_MS });
       if (slot.reschedule) {
         await this.quota.release(reserved.reservation);
-        return this.store.defer(message.id, slot.notBefore, null);
+        return this.store.defer(message.id, slot.notBefore, null, null, null, { undoAttempt: true });
       }
-      return this.send(message, server, route, reserved.reservation);
+      return this.send(message, server, reserved.reservation);
     }
   }
 
-  private async send(message: MessageEntity, server: DeliveryServerEntity, route: RouteResult, reservation: QuotaReservation): Promise<void> {
-    await this.store.recordAttempt(message.id, server.id);
-    await this.store.event(message.id, MessageEventType.ROUTED, route.reason, server.id);
+  private async send(message: MessageEntity, server: DeliveryServerEntity, reservation: QuotaReservation): Promise<void> {
     try {
       const sent = await this.gateway.send(this.vault.providerServer(server), {
         from: message.from,

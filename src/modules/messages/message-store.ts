@@ -97,12 +97,26 @@ export class MessageStore {
   }
 
   /** Schedules the next attempt: a new seq (so any older job is void) and a delayed job. */
-  async defer(messageId: string, notBefore: Date, detail: string | null, error: StoredDeliveryError | null = null, serverId: string | null = null): Promise<void> {
+  async defer(
+    messageId: string,
+    notBefore: Date,
+    detail: string | null,
+    error: StoredDeliveryError | null = null,
+    serverId: string | null = null,
+    options: { undoAttempt?: boolean } = {},
+  ): Promise<void> {
     const seq = await this.dataSource.transaction(async (tx) => {
       const result = await tx
         .createQueryBuilder()
         .update(MessageEntity)
-        .set({ status: MessageStatus.DEFERRED, nextAttemptAt: notBefore, dispatchSeq: () => 'dispatch_seq + 1', ...(error ? { error } : {}) })
+        .set({
+          status: MessageStatus.DEFERRED,
+          nextAttemptAt: notBefore,
+          dispatchSeq: () => 'dispatch_seq + 1',
+          // The attempt recorded before a pause slot that was then not taken did not happen.
+          ...(options.undoAttempt ? { attempts: () => 'greatest(attempts - 1, 0)' } : {}),
+          ...(error ? { error } : {}),
+        })
         .where('id = :messageId', { messageId })
         .returning('dispatch_seq')
         .execute();

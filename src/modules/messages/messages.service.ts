@@ -13,8 +13,8 @@ import { SuppressionsService } from '../suppressions/suppressions.service';
 import type { SendEmailInput } from './dto/send-email.input';
 import { MessageEntity, MessageEventEntity, MessageSource, MessageStatus } from './message.entity';
 import { MessageStore } from './message-store';
+import { isUuid } from '../../infra/validation';
 
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Headers the platform sets itself; a caller's own would conflict or spoof them. */
 const RESERVED_HEADERS = new Set(['from', 'to', 'cc', 'bcc', 'subject', 'reply-to', 'message-id', 'date', 'sender', 'return-path', 'content-type', 'content-transfer-encoding', 'mime-version']);
 
@@ -102,7 +102,7 @@ export class MessagesService {
   }
 
   async get(viewer: Viewer, id: string): Promise<MessageEntity> {
-    const message = UUID_RE.test(id) ? await this.messages.findOneBy({ id }) : null;
+    const message = isUuid(id) ? await this.messages.findOneBy({ id }) : null;
     if (!message) throw new NotFoundError('Message', id);
     await this.scope.account(viewer, message.accountId).catch(() => {
       throw new NotFoundError('Message', id);
@@ -115,7 +115,7 @@ export class MessagesService {
     const qb = this.messages.createQueryBuilder('message').where('message.accountId = :accountId', { accountId: account.id });
     if (filter.status) qb.andWhere('message.status = :status', { status: filter.status });
     if (filter.campaignId) {
-      if (!UUID_RE.test(filter.campaignId)) throw BadUserInputError.field('campaignId', 'is not a campaign id');
+      if (!isUuid(filter.campaignId)) throw BadUserInputError.field('campaignId', 'is not a campaign id');
       qb.andWhere('message.campaignId = :campaignId', { campaignId: filter.campaignId });
     }
     if (filter.to) qb.andWhere('message.to = :to', { to: filter.to.trim().toLowerCase() });

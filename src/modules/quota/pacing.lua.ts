@@ -37,9 +37,16 @@ return {1, wait}
  * is checked against the previous actual start, on Redis's clock, and refused until the pause
  * has passed. A late start also moves the slot schedule on, so later slots queue behind it.
  *
+ * While the previous send is still in progress (KEYS[3], set here and cleared by MARK_SENT_LUA)
+ * a start is refused too: the provider sees a message only at the end of its send, so arrivals
+ * stay pauseMs apart only when each start waits for the previous end. The in-flight mark
+ * expires after ARGV[2] ms, so a worker that died mid-send does not block the server.
+ *
  * KEYS[1]  the last confirmed start (ms, Redis clock)
  * KEYS[2]  the slot schedule of NEXT_SLOT_LUA
+ * KEYS[3]  the in-flight mark
  * ARGV[1]  pauseMs
+ * ARGV[2]  the longest a send may take (ms)
  * Returns {started (1|0), waitMs}: when 0, try again after waitMs.
  */
 export const CONFIRM_START_LUA = `
@@ -50,8 +57,12 @@ local last = tonumber(redis.call('GET', KEYS[1]))
 if last and last + pause > now then
   return {0, last + pause - now}
 end
+if redis.call('EXISTS', KEYS[3]) == 1 then
+  return {0, math.min(pause, 25)}
+end
 local ttl = string.format('%d', pause + 1000)
 redis.call('SET', KEYS[1], string.format('%d', now), 'PX', ttl)
+redis.call('SET', KEYS[3], '1', 'PX', ARGV[2])
 local scheduled = tonumber(redis.call('GET', KEYS[2]))
 if not scheduled or scheduled < now then
   redis.call('SET', KEYS[2], string.format('%d', now), 'PX', ttl)
@@ -67,9 +78,11 @@ return {1, 0}
  *
  * KEYS[1]  the last confirmed start (ms, Redis clock)
  * KEYS[2]  the slot schedule of NEXT_SLOT_LUA
+ * KEYS[3]  the in-flight mark, cleared
  * ARGV[1]  pauseMs
  */
 export const MARK_SENT_LUA = `
+redis.call('DEL', KEYS[3])
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local ttl = string.format('%d', tonumber(ARGV[1]) + 1000)

@@ -7,6 +7,9 @@ import { LuaScript } from './lua-script';
 import { CONFIRM_START_LUA, MARK_SENT_LUA, NEXT_SLOT_LUA } from './pacing.lua';
 import { quotaKeys } from './quota-keys';
 
+/** The longest a send may take (provider timeouts are well under it): a dead worker's in-flight mark expires after this. */
+const MAX_SEND_MS = 90_000;
+
 export interface SlotReply {
   /** Whether the slot is now ours; false when the wait was longer than the caller accepts. */
   taken: boolean;
@@ -69,8 +72,8 @@ export class PacingService {
    */
   async confirmStart(serverId: string, pauseMs: number): Promise<{ started: boolean; waitMs: number }> {
     if (pauseMs <= 0) return { started: true, waitMs: 0 };
-    const keys = [quotaKeys.paceStarted(this.prefix, serverId), quotaKeys.paceSlot(this.prefix, serverId)];
-    const [started, waitMs] = pair(await this.startScript.run(this.redis, keys, [pauseMs]));
+    const keys = [quotaKeys.paceStarted(this.prefix, serverId), quotaKeys.paceSlot(this.prefix, serverId), quotaKeys.paceInFlight(this.prefix, serverId)];
+    const [started, waitMs] = pair(await this.startScript.run(this.redis, keys, [pauseMs, MAX_SEND_MS]));
     return { started: started === 1, waitMs };
   }
 
@@ -81,7 +84,7 @@ export class PacingService {
    */
   async markSent(serverId: string, pauseMs: number): Promise<void> {
     if (pauseMs <= 0) return;
-    const keys = [quotaKeys.paceStarted(this.prefix, serverId), quotaKeys.paceSlot(this.prefix, serverId)];
+    const keys = [quotaKeys.paceStarted(this.prefix, serverId), quotaKeys.paceSlot(this.prefix, serverId), quotaKeys.paceInFlight(this.prefix, serverId)];
     await this.sentScript.run(this.redis, keys, [pauseMs]);
   }
 

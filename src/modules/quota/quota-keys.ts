@@ -8,4 +8,6 @@ export const quotaKeys = {
   released: (prefix: string, serverId: string, reservationId: string): string => `${prefix}:quota:{${serverId}}:released:${reservationId}`,
   paceSlot: (prefix: string, serverId: string): string => `${prefix}:pace:{${serverId}}`,
   paceStarted: (prefix: string, serverId: string): string => `${prefix}:pace:{${serverId}}:started`,
+  /** Present while a send through the server is in progress (expires if its worker dies). */
+  paceInFlight: (prefix: string, serverId: string): string => `${prefix}:pace:{${serverId}}:inflight`,
 };
