@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager, In, type Repository } from 'typeorm';
 import type { Viewer } from '../../infra/auth/viewer';
@@ -51,6 +51,7 @@ export interface CampaignFilter {
  */
 @Injectable()
 export class CampaignsService {
+  private readonly logger = new Logger(CampaignsService.name);
   private readonly campaigns: Repository<CampaignEntity>;
 
   constructor(
@@ -165,7 +166,7 @@ export class CampaignsService {
       await completeIfDone(tx, campaign.id);
       return rows[0].map((r) => ({ messageId: r.id, seq: r.dispatch_seq, notBefore: r.next_attempt_at }));
     });
-    await this.queue.add(jobs);
+    await this.enqueue(campaign.id, jobs);
     return this.campaigns.findOneByOrFail({ id: campaign.id });
   }
 
@@ -260,8 +261,24 @@ export class CampaignsService {
       return written;
     });
     // After commit (the outbox rule): a crash before this leaves QUEUED rows the sweeper re-queues.
-    await this.queue.add(accepted.filter((m) => m.status === MessageStatus.QUEUED).map((m) => ({ messageId: m.id, seq: m.dispatchSeq })));
+    await this.enqueue(
+      campaign.id,
+      accepted.filter((m) => m.status === MessageStatus.QUEUED).map((m) => ({ messageId: m.id, seq: m.dispatchSeq })),
+    );
     return this.campaigns.findOneByOrFail({ id: campaign.id });
+  }
+
+  /**
+   * Jobs for committed rows. The change is already the record of truth, so a queue failure here
+   * (Redis away) does not fail the mutation: the sweeper adds the missing jobs of a SENDING
+   * campaign once Redis answers again.
+   */
+  private async enqueue(campaignId: string, jobs: { messageId: string; seq: number; notBefore?: Date | null }[]): Promise<void> {
+    try {
+      await this.queue.add(jobs);
+    } catch (err) {
+      this.logger.warn(`Campaign ${campaignId}: adding ${jobs.length} jobs failed (${err instanceof Error ? err.message : 'error'}); the sweeper will add them`);
+    }
   }
 
   /** Routing refused: PAUSED with the DeliveryErrorCode and the readable reason (not an error). */
