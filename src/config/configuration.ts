@@ -50,6 +50,7 @@ export function buildAppConfig(env: EnvironmentVariables): AppConfig {
       sparkpostApiUrl: env.SPARKPOST_API_URL,
       elasticEmailApiUrl: env.ELASTICEMAIL_API_URL,
       allowPrivate: env.OUTBOUND_ALLOW_PRIVATE ?? !production,
+      snsCertUrlPattern: new RegExp(env.SNS_CERT_URL_PATTERN),
       ...DEFAULT_PROVIDER_TIMEOUTS,
     },
     snsCertUrlPattern: new RegExp(env.SNS_CERT_URL_PATTERN),

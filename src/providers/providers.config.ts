@@ -7,6 +7,8 @@ export interface ProvidersConfig {
   mailgunApiUrl?: string;
   sparkpostApiUrl?: string;
   elasticEmailApiUrl?: string;
+  /** SigningCertURL values trusted for SNS signatures (SNS_CERT_URL_PATTERN). */
+  snsCertUrlPattern?: RegExp;
   /** Whether SMTP connections may go to loopback, private, link-local or metadata addresses. */
   allowPrivate: boolean;
   /** One HTTP request to a provider API, end to end. */

@@ -293,7 +293,8 @@ export class SesAdapter implements ProviderAdapter {
       return false;
     }
     if (!url.pathname.endsWith('.pem')) return false;
-    if (url.protocol === 'https:' && SNS_CERT_HOST.test(url.hostname)) return true;
+    // SNS_CERT_URL_PATTERN when configured (CONTRACT.md section 1), else the SNS hosts.
+    if (this.config.snsCertUrlPattern ? this.config.snsCertUrlPattern.test(raw) : url.protocol === 'https:' && SNS_CERT_HOST.test(url.hostname)) return true;
     // Tests (and private SNS-compatible endpoints) serve certificates from the SNS we talk to.
     return !!this.config.snsEndpoint && new URL(this.config.snsEndpoint).origin === url.origin;
   }
