@@ -77,6 +77,12 @@ export class DispatchService {
         await this.quota.release(reserved.reservation);
         return this.store.defer(message.id, slot.notBefore, null, null, null, { undoAttempt: true });
       }
+      // The wait for the slot may have outlasted a pauseCampaign: hand everything back unused.
+      if (message.campaignId && (await this.campaignPaused(message.campaignId))) {
+        await this.pacing.markSent(server.id, server.pauseMs);
+        await this.quota.release(reserved.reservation);
+        return this.store.release(message.id, { undoAttempt: true });
+      }
       return this.send(message, server, reserved.reservation);
     }
   }

@@ -127,7 +127,8 @@ export class MessageStore {
   }
 
   /** Hands a claimed message back untouched (its campaign was paused): resume schedules it again. */
-  async release(messageId: string): Promise<void> {
-    await this.dataSource.query(`UPDATE messages SET status = 'QUEUED', updated_at = now() WHERE id = $1 AND status = 'SENDING'`, [messageId]);
+  async release(messageId: string, options: { undoAttempt?: boolean } = {}): Promise<void> {
+    const attempts = options.undoAttempt ? ', attempts = greatest(attempts - 1, 0)' : '';
+    await this.dataSource.query(`UPDATE messages SET status = 'QUEUED'${attempts}, updated_at = now() WHERE id = $1 AND status = 'SENDING'`, [messageId]);
   }
 }
