@@ -12,3 +12,11 @@ export function IsIanaTimeZone(options?: ValidationOptions): PropertyDecorator {
       validator: { validate: (value: unknown) => typeof value === 'string' && /^[A-Za-z_]+(\/[A-Za-z0-9_+-]+)*$/.test(value) && IANAZone.isValidZone(value) },
     });
 }
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** Ids from clients are checked before they reach a uuid column (PostgreSQL would answer a syntax error). */
+export const isUuid = (value: string): boolean => UUID_RE.test(value);
+
+const EMAIL_RE = /^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$/;
+/** One bare address (no display name, no list), as addresses are stored: lower-cased by the caller. */
+export const isEmailAddress = (value: string): boolean => value.length <= 320 && EMAIL_RE.test(value);

@@ -200,4 +200,30 @@ describe('sendEmail through the worker', () => {
     expect(times).toHaveLength(5);
     for (let i = 1; i < times.length; i++) expect(times[i] - times[i - 1]).toBeGreaterThanOrEqual(145);
   });
+
+  it('routes again at once the mail waiting for a server that is deleted or paused', async () => {
+    const agency = await newAgency(t);
+    const first = await createServer(t, smtpServerInput(agency.id, sink.port, { name: 'Full first', quota: { hourly: 1 } }));
+    await verifyAndActivate(t, first.id);
+    const second = await createServer(t, smtpServerInput(agency.id, sink.port, { name: 'Second' }));
+    await verifyAndActivate(t, second.id);
+    await until((await t.gqlOk<{ sendEmail: MessageView }>(SEND, { input: mail(agency.id) })).sendEmail.id, 'SENT');
+    const waiting = (await t.gqlOk<{ sendEmail: MessageView }>(SEND, { input: mail(agency.id) })).sendEmail;
+    // WAIT: the message waits for the first server's next hour…
+    const deferred = await until(waiting.id, 'DEFERRED');
+    expect(Date.parse(deferred.nextAttemptAt ?? '')).toBeGreaterThan(Date.now() + 1_000);
+    // …until that server is deleted: then the second one takes it now.
+    await t.gqlOk(`mutation($id: ID!) { deleteDeliveryServer(id: $id) }`, { id: first.id });
+    const sent = await until(waiting.id, 'SENT');
+    expect(sent.server?.id).toBe(second.id);
+
+    const third = await createServer(t, smtpServerInput(agency.id, sink.port, { name: 'Third', quota: { hourly: 1 } }));
+    await verifyAndActivate(t, third.id);
+    await t.gqlOk(`mutation($id: ID!) { setDefaultSmtp(id: $id, scope: ACCOUNT) { id } }`, { id: third.id });
+    expect((await until((await t.gqlOk<{ sendEmail: MessageView }>(SEND, { input: mail(agency.id) })).sendEmail.id, 'SENT')).server?.id).toBe(third.id);
+    const parked = (await t.gqlOk<{ sendEmail: MessageView }>(SEND, { input: mail(agency.id) })).sendEmail;
+    await until(parked.id, 'DEFERRED');
+    await t.gqlOk(`mutation($id: ID!) { pauseDeliveryServer(id: $id) { id } }`, { id: third.id });
+    expect((await until(parked.id, 'SENT')).server?.id).toBe(second.id);
+  });
 });

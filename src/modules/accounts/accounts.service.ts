@@ -8,8 +8,8 @@ import { requestLoader } from '../../infra/graphql/request-loaders';
 import { AccountEntity, Addon, QuotaExhaustedAction } from './account.entity';
 import type { CreateAccountInput, UpdateAccountInput } from './dto/account.inputs';
 import { TenantScope } from './tenant-scope.service';
+import { isUuid } from '../../infra/validation';
 
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 @Injectable()
 export class AccountsService {
@@ -66,7 +66,7 @@ export class AccountsService {
       if (search.length > 200) throw BadUserInputError.field('search', 'must be at most 200 characters');
       const byName = "account.name ILIKE :pattern ESCAPE '\\'";
       const pattern = `%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-      if (UUID_RE.test(search)) qb.andWhere(`(${byName} OR account.id = :searchId)`, { pattern, searchId: search });
+      if (isUuid(search)) qb.andWhere(`(${byName} OR account.id = :searchId)`, { pattern, searchId: search });
       else qb.andWhere(byName, { pattern });
     }
     return paginate(qb, args, map);

@@ -8,9 +8,9 @@ import { ForbiddenError, NotFoundError } from '../../infra/errors/domain-error';
 import { ApiTokenEntity } from './api-token.entity';
 import type { CreateApiTokenInput } from './dto/account.inputs';
 import { TenantScope } from './tenant-scope.service';
+import { isUuid } from '../../infra/validation';
 
 const hashToken = (token: string): string => createHash('sha256').update(token).digest('hex');
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** lastUsedAt is written at most once a minute per token, not on every request. */
 const LAST_USED_RESOLUTION_MS = 60_000;
 
@@ -52,7 +52,7 @@ export class ApiTokensService implements TokenAuthenticator {
   }
 
   async revoke(viewer: Viewer, id: string): Promise<boolean> {
-    const row = UUID_RE.test(id) ? await this.tokens.findOneBy({ id, revokedAt: IsNull() }) : null;
+    const row = isUuid(id) ? await this.tokens.findOneBy({ id, revokedAt: IsNull() }) : null;
     if (!row) throw new NotFoundError('API token', id);
     if (!isAdmin(viewer)) {
       if (!row.accountId) throw new NotFoundError('API token', id);

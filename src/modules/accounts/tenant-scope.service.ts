@@ -4,8 +4,8 @@ import type { ObjectLiteral, Repository, SelectQueryBuilder } from 'typeorm';
 import { isAdmin, Viewer } from '../../infra/auth/viewer';
 import { NotFoundError } from '../../infra/errors/domain-error';
 import { AccountEntity } from './account.entity';
+import { isUuid } from '../../infra/validation';
 
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * The one place tenant isolation is decided. ADMIN reaches everything; an account token reaches
@@ -23,7 +23,7 @@ export class TenantScope {
 
   /** The account with this id if the viewer reaches it; NOT_FOUND otherwise. */
   async account(viewer: Viewer, id: string): Promise<AccountEntity> {
-    const account = UUID_RE.test(id) ? await this.accounts.findOneBy({ id }) : null;
+    const account = isUuid(id) ? await this.accounts.findOneBy({ id }) : null;
     if (!account || !this.canReach(viewer, account)) throw new NotFoundError('Account', id);
     return account;
   }

@@ -3,6 +3,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { ProvidersModule } from '../../providers/providers.module';
 import { AccountEntity } from '../accounts/account.entity';
 import { AccountsModule } from '../accounts/accounts.module';
+import { MessagesCoreModule } from '../messages/messages-core.module';
 import { QuotaModule } from '../quota/quota.module';
 import { AccountServersResolver } from './account-servers.resolver';
 import { DeliveryServerEntity, ServerAssignmentEntity } from './delivery-server.entity';
@@ -14,7 +15,7 @@ import { ServerVault } from './server-vault';
 import { WebhookRegistrar } from './webhook-registrar';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([DeliveryServerEntity, ServerAssignmentEntity, AccountEntity]), AccountsModule, ProvidersModule, QuotaModule],
+  imports: [TypeOrmModule.forFeature([DeliveryServerEntity, ServerAssignmentEntity, AccountEntity]), AccountsModule, ProvidersModule, QuotaModule, MessagesCoreModule],
   providers: [DeliveryServersService, ServerDefaultsService, ServerTestsService, ServerVault, WebhookRegistrar, DeliveryServersResolver, AccountServersResolver],
   exports: [DeliveryServersService, ServerVault],
 })

@@ -11,10 +11,11 @@ import { TenantScope } from '../accounts/tenant-scope.service';
 import { DeliveryServerEntity, DeliveryServerStatus, ServerOrigin, type StoredWebhook } from './delivery-server.entity';
 import type { CreateDeliveryServerInput, UpdateDeliveryServerInput } from './dto/delivery-server.inputs';
 import { assertCredentialsFit, credentialsChanged, credentialsFromInput, mergeCredentials, summarize } from './server-credentials';
+import { MessageStore } from '../messages/message-store';
 import { ServerVault } from './server-vault';
 import { WebhookRegistrar } from './webhook-registrar';
+import { isUuid } from '../../infra/validation';
 
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export const CREDENTIALS_CHANGED_REASON = 'Credentials changed: send a passing test (testSmtpServer) to verify the server again';
 
 /** Fields of a new server that both createDeliveryServer and addCustomSmtp decide. */
@@ -41,11 +42,12 @@ export class DeliveryServersService {
     private readonly scope: TenantScope,
     private readonly vault: ServerVault,
     @Inject(WebhookRegistrar) private readonly webhooks: WebhookRegistrar,
+    private readonly messages: MessageStore,
   ) {}
 
   /** The server if the viewer may see and manage it (platform servers: ADMIN only); NOT_FOUND otherwise. */
   async getManageable(viewer: Viewer, id: string): Promise<DeliveryServerEntity> {
-    const server = UUID_RE.test(id) ? await this.servers.findOneBy({ id }) : null;
+    const server = isUuid(id) ? await this.servers.findOneBy({ id }) : null;
     if (!server) throw new NotFoundError('Delivery server', id);
     if (isAdmin(viewer)) return server;
     if (!server.accountId) throw new NotFoundError('Delivery server', id);
@@ -203,14 +205,19 @@ export class DeliveryServersService {
     const server = await this.getManageable(viewer, id);
     server.status = DeliveryServerStatus.PAUSED;
     server.pausedReason = null;
-    return this.servers.save(server);
+    const saved = await this.servers.save(server);
+    await this.messages.reroute(await this.messages.waitingFor(server.id));
+    return saved;
   }
 
   /** Removes what was registered at the provider (best effort), then the server and its links. */
   async delete(viewer: Viewer, id: string): Promise<boolean> {
     const server = await this.getManageable(viewer, id);
     await this.webhooks.remove(server);
+    // Found before the delete (which clears their server_id), re-queued after it (so they cannot route to it again).
+    const waiting = await this.messages.waitingFor(server.id);
     await this.servers.delete({ id: server.id });
+    await this.messages.reroute(waiting);
     return true;
   }
 

@@ -8,6 +8,7 @@ import { AccountEntity } from '../accounts/account.entity';
 import { DeliveryServerEntity, ServerAssignmentEntity } from './delivery-server.entity';
 import { DefaultScope } from './delivery-server.model';
 import { DeliveryServersService } from './delivery-servers.service';
+import { isUuid } from '../../infra/validation';
 
 const FLAG: Record<DefaultScope, 'isDefaultForAccount' | 'isDefaultForSubAccounts'> = {
   [DefaultScope.ACCOUNT]: 'isDefaultForAccount',
@@ -58,7 +59,7 @@ export class ServerDefaultsService {
     const server = await this.servers.getManageable(viewer, id);
     const owner = await this.ownerOf(server, DefaultScope.SUB_ACCOUNTS, 'id', 'can be assigned to sub-accounts only when an agency owns it');
     const wanted = [...new Set(accountIds)];
-    const subs = wanted.length ? await this.accounts.findBy({ id: In(wanted.filter((x) => UUID_RE.test(x))), parentId: owner.id }) : [];
+    const subs = wanted.length ? await this.accounts.findBy({ id: In(wanted.filter((x) => isUuid(x))), parentId: owner.id }) : [];
     const unknown = wanted.filter((x) => !subs.some((s) => s.id === x));
     if (unknown.length) throw BadUserInputError.field('accountIds', `must be sub-accounts of the owner agency; not: ${unknown.join(', ')}`);
     await this.dataSource.transaction(async (tx) => {
@@ -85,4 +86,3 @@ export class ServerDefaultsService {
   }
 }
 
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

@@ -10,11 +10,11 @@ import { ProviderGateway } from '../../providers/provider-gateway';
 import type { DeliveryServerEntity, StoredTestResult } from './delivery-server.entity';
 import { DeliveryServersService } from './delivery-servers.service';
 import { ServerVault } from './server-vault';
+import { isEmailAddress } from '../../infra/validation';
 
 /** Test emails per server per window: enough to debug a setup, too few to spam with. */
 export const TEST_LIMIT = 5;
 export const TEST_WINDOW_SECONDS = 600;
-const EMAIL_RE = /^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$/;
 
 /**
  * testSmtpServer: a real, clearly labelled test email through the server. A provider failure
@@ -34,7 +34,7 @@ export class ServerTestsService {
     const server = await this.servers.getManageable(viewer, id);
     const recipient = (to ?? server.testEmail ?? server.senderAddress ?? '').trim().toLowerCase();
     if (!recipient) throw BadUserInputError.field('to', 'is required: this server has no testEmail or senderAddress to send the test to');
-    if (!EMAIL_RE.test(recipient) || recipient.length > 320) throw BadUserInputError.field('to', 'must be an email address such as "ops@example.com"');
+    if (!isEmailAddress(recipient)) throw BadUserInputError.field('to', 'must be an email address such as "ops@example.com"');
     if (transport && !this.gateway.transportsFor(this.vault.providerServer(server)).includes(transport)) {
       throw BadUserInputError.field('transport', `is not configured on this server (it has ${server.credentialSummary.api ? 'API' : ''}${server.credentialSummary.api && server.credentialSummary.smtp ? ' and ' : ''}${server.credentialSummary.smtp ? 'SMTP' : ''})`);
     }

@@ -115,6 +115,8 @@ export class MessageStore {
           dispatchSeq: () => 'dispatch_seq + 1',
           // The attempt recorded before a pause slot that was then not taken did not happen.
           ...(options.undoAttempt ? { attempts: () => 'greatest(attempts - 1, 0)' } : {}),
+          // The server it waits for: if that server is paused or deleted meanwhile, the message is routed again at once.
+          ...(serverId ? { serverId } : {}),
           ...(error ? { error } : {}),
         })
         .where('id = :messageId', { messageId })
@@ -124,6 +126,33 @@ export class MessageStore {
       return (result.raw as { dispatch_seq: number }[])[0].dispatch_seq;
     });
     await this.queue.add([{ messageId, seq, notBefore }]);
+  }
+
+  /** Pending messages that wait for this server (their attempt or their quota wait is on it). */
+  async waitingFor(serverId: string): Promise<string[]> {
+    const rows = await this.dataSource
+      .getRepository(MessageEntity)
+      .createQueryBuilder('m')
+      .select('m.id', 'id')
+      .where('m.server_id = :serverId AND m.status IN (:...waiting)', { serverId, waiting: [MessageStatus.QUEUED, MessageStatus.DEFERRED] })
+      .getRawMany<{ id: string }>();
+    return rows.map((r) => r.id);
+  }
+
+  /**
+   * Mail waiting for a server that was just paused or deleted is routed again now rather than
+   * when its wait ends: a new seq voids the old delayed job.
+   */
+  async reroute(messageIds: string[]): Promise<void> {
+    if (!messageIds.length) return;
+    const result = await this.dataSource
+      .createQueryBuilder()
+      .update(MessageEntity)
+      .set({ status: MessageStatus.QUEUED, nextAttemptAt: null, dispatchSeq: () => 'dispatch_seq + 1' })
+      .where('id IN (:...messageIds) AND status IN (:...waiting)', { messageIds, waiting: [MessageStatus.QUEUED, MessageStatus.DEFERRED] })
+      .returning(['id', 'dispatch_seq'])
+      .execute();
+    await this.queue.add((result.raw as { id: string; dispatch_seq: number }[]).map((r) => ({ messageId: r.id, seq: r.dispatch_seq })));
   }
 
   /** Hands a claimed message back untouched (its campaign was paused): resume schedules it again. */

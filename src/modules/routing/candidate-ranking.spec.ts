@@ -1,6 +1,6 @@
 import { DeliveryProvider } from '../../providers/provider.enums';
 import { DeliveryServerStatus, ServerOrigin, type DeliveryServerEntity } from '../delivery-servers/delivery-server.entity';
-import { describeBlock, quotaBlock, rankCandidates, RouteVia } from './candidate-ranking';
+import { describeBlock, rankCandidates, RouteVia } from './candidate-ranking';
 
 let seq = 0;
 function server(over: Partial<DeliveryServerEntity>): DeliveryServerEntity {
@@ -59,22 +59,12 @@ describe('rankCandidates', () => {
   });
 });
 
-describe('quotaBlock and describeBlock', () => {
-  const w = (used: number, limit: number | null, resetsAt: string) => ({ used, limit, remaining: limit === null ? null : Math.max(0, limit - used), resetsAt: new Date(resetsAt) });
-
-  it('names the full window that reopens last, in the owner zone', () => {
-    const usage = {
-      timezone: 'Asia/Kolkata',
-      hourly: w(10, 10, '2026-11-23T09:30:00.000Z'),
-      daily: w(50, 50, '2026-11-23T18:30:00.000Z'),
-      monthly: w(50, null, '2026-11-30T18:30:00.000Z'),
-    };
-    const block = quotaBlock(usage);
-    expect(block).toEqual({ window: 'daily', resetsAt: new Date('2026-11-23T18:30:00.000Z') });
-    expect(describeBlock(block!, 'Asia/Kolkata', new Date('2026-11-23T09:00:00.000Z'))).toBe('daily quota full until 24 Nov 00:00 Asia/Kolkata');
-    expect(describeBlock({ window: 'hourly', resetsAt: new Date('2026-11-23T09:00:00.000Z') }, 'Asia/Kolkata', new Date('2026-11-23T08:45:00.000Z'))).toBe(
+describe('describeBlock', () => {
+  it('names the window and its reset in the owner zone, with the date when it is not today there', () => {
+    const dailyReset = new Date('2026-11-23T18:30:00.000Z');
+    expect(describeBlock({ window: 'DAILY', resetsAt: dailyReset }, 'Asia/Kolkata', new Date('2026-11-23T09:00:00.000Z'))).toBe('daily quota full until 24 Nov 00:00 Asia/Kolkata');
+    expect(describeBlock({ window: 'HOURLY', resetsAt: new Date('2026-11-23T09:00:00.000Z') }, 'Asia/Kolkata', new Date('2026-11-23T08:45:00.000Z'))).toBe(
       'hourly quota full until 14:30 Asia/Kolkata',
     );
-    expect(quotaBlock({ ...usage, hourly: w(9, 10, usage.hourly.resetsAt.toISOString()), daily: w(1, null, usage.daily.resetsAt.toISOString()) })).toBeNull();
   });
 });

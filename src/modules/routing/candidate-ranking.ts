@@ -1,7 +1,6 @@
 import { DateTime } from 'luxon';
 import type { DeliveryServerEntity } from '../delivery-servers/delivery-server.entity';
 import { DeliveryServerStatus, ServerOrigin } from '../delivery-servers/delivery-server.entity';
-import type { QuotaUsage } from '../quota/quota.types';
 
 export enum RouteVia {
   ASSIGNED = 'ASSIGNED',
@@ -67,24 +66,9 @@ function staticReason(server: DeliveryServerEntity, account: RoutingAccount, fro
   return null;
 }
 
-export interface QuotaBlock {
-  window: 'hourly' | 'daily' | 'monthly';
-  resetsAt: Date;
-}
-
-/** The full window that reopens last (waiting for an earlier one would not help), or null when there is room. */
-export function quotaBlock(usage: QuotaUsage): QuotaBlock | null {
-  let block: QuotaBlock | null = null;
-  for (const window of ['hourly', 'daily', 'monthly'] as const) {
-    const w = usage[window];
-    if (w.limit !== null && w.used >= w.limit && (!block || w.resetsAt > block.resetsAt)) block = { window, resetsAt: w.resetsAt };
-  }
-  return block;
-}
-
 /** "hourly quota full until 14:30 Asia/Kolkata" (with the date when it is not today there). */
-export function describeBlock(block: QuotaBlock, timezone: string, now = new Date()): string {
-  return `${block.window} quota full until ${describeTime(block.resetsAt, timezone, now)}`;
+export function describeBlock(block: { window: string; resetsAt: Date }, timezone: string, now = new Date()): string {
+  return `${block.window.toLowerCase()} quota full until ${describeTime(block.resetsAt, timezone, now)}`;
 }
 
 /** "14:30 Asia/Kolkata", or "24 Nov 00:00 Asia/Kolkata" when it is not today in that zone. */

@@ -6,8 +6,8 @@ import { TenantScope } from '../accounts/tenant-scope.service';
 import { toDeliveryServerModel } from '../delivery-servers/delivery-servers.mapper';
 import { RouteDecisionModel } from './route-decision.model';
 import { RoutingService } from './routing.service';
+import { isEmailAddress } from '../../infra/validation';
 
-const EMAIL_RE = /^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$/;
 
 @Resolver(() => RouteDecisionModel)
 export class RoutingResolver {
@@ -24,7 +24,7 @@ export class RoutingResolver {
   ): Promise<RouteDecisionModel> {
     const account = await this.scope.account(viewer, accountId);
     const address = from.trim().toLowerCase();
-    if (!EMAIL_RE.test(address) || address.length > 320) throw BadUserInputError.field('from', 'must be an email address such as "news@example.com"');
+    if (!isEmailAddress(address)) throw BadUserInputError.field('from', 'must be an email address such as "news@example.com"');
     const r = await this.routing.route(account.id, address);
     return {
       from: r.from,

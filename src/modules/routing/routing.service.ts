@@ -10,7 +10,8 @@ import { ServerVault } from '../delivery-servers/server-vault';
 import { QuotaService } from '../quota/quota.service';
 import type { QuotaSubject, QuotaUsage } from '../quota/quota.types';
 import { CircuitBreaker } from './circuit-breaker';
-import { describeBlock, describeTime, quotaBlock, rankCandidates, type RankedCandidate, RouteVia } from './candidate-ranking';
+import { exhaustedWindow } from '../quota/quota-usage';
+import { describeBlock, describeTime, rankCandidates, type RankedCandidate, RouteVia } from './candidate-ranking';
 import { SenderCheckCache } from './sender-check.cache';
 
 export interface RouteCandidateResult extends RankedCandidate {
@@ -81,7 +82,7 @@ export class RoutingService {
     const circuitOf = new Map(allowed.map((c, i) => [c.server.id, circuits[i]]));
     const candidates: RouteCandidateResult[] = ranked.map((c) => {
       const usage = usageOf.get(c.server.id) ?? null;
-      const block = usage && quotaBlock(usage);
+      const block = usage && exhaustedWindow(usage);
       const circuit = circuitOf.get(c.server.id) ?? null;
       // A server that is both full and cooling down waits for whichever comes later.
       const blockedUntil = [block?.resetsAt, circuit].filter((d): d is Date => !!d).sort((a, b) => b.getTime() - a.getTime())[0] ?? null;

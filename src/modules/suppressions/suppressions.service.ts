@@ -6,8 +6,8 @@ import { BadUserInputError } from '../../infra/errors/domain-error';
 import { type Connection, paginate } from '../../infra/graphql/pagination';
 import { TenantScope } from '../accounts/tenant-scope.service';
 import { SuppressionEntity, SuppressionReason } from './suppression.entity';
+import { isEmailAddress } from '../../infra/validation';
 
-const EMAIL_RE = /^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$/;
 
 /** Addresses an account must not send to. Keys are lower-cased addresses. */
 @Injectable()
@@ -62,6 +62,6 @@ export class SuppressionsService {
 
 function normalise(email: string): string {
   const value = email.trim().toLowerCase();
-  if (!EMAIL_RE.test(value) || value.length > 320) throw BadUserInputError.field('email', 'must be an email address such as "jane@example.com"');
+  if (!isEmailAddress(value)) throw BadUserInputError.field('email', 'must be an email address such as "jane@example.com"');
   return value;
 }
