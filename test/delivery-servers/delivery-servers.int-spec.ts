@@ -170,6 +170,9 @@ describe('delivery servers', () => {
     });
     expect(server.transports).toEqual(['API', 'SMTP']);
     expect(server.api).toEqual({ keyHint: '…0001', region: null });
+    const dump = JSON.stringify(await rawRows('SELECT * FROM delivery_servers WHERE id = $1', [server.id]));
+    expect(dump).not.toContain('SG.good-key-0001');
+    expect(dump).not.toContain(SINK_USER.pass);
     sendgrid.fail({ kind: 'status', status: 503, body: { errors: [{ message: 'Service Unavailable' }] } });
     try {
       const res = await test(server.id);
