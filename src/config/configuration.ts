@@ -17,6 +17,7 @@ export interface AppConfig {
   credentials: { keys: Record<string, Buffer>; currentKeyId: string; derived: boolean };
   providers: ProvidersConfig;
   snsCertUrlPattern: RegExp;
+  webhooks: { complaintPauseRate: number; complaintPauseMinSent: number };
 }
 
 export const APP_CONFIG = 'APP_CONFIG';
@@ -54,5 +55,6 @@ export function buildAppConfig(env: EnvironmentVariables): AppConfig {
       ...DEFAULT_PROVIDER_TIMEOUTS,
     },
     snsCertUrlPattern: new RegExp(env.SNS_CERT_URL_PATTERN),
+    webhooks: { complaintPauseRate: env.COMPLAINT_PAUSE_RATE, complaintPauseMinSent: env.COMPLAINT_PAUSE_MIN_SENT },
   };
 }

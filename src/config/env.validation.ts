@@ -1,9 +1,10 @@
 import { plainToInstance, Transform } from 'class-transformer';
-import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, validateSync } from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsNumber, IsOptional, IsString, Matches, Max, Min, validateSync } from 'class-validator';
 
 const toBool = ({ value }: { value: unknown }): unknown =>
   value === 'true' || value === '1' ? true : value === 'false' || value === '0' ? false : value;
 const toInt = ({ value }: { value: unknown }): unknown => (typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : value);
+const toNumber = ({ value }: { value: unknown }): unknown => (typeof value === 'string' && /^-?\d+(\.\d+)?$/.test(value) ? Number(value) : value);
 const URL_RE = /^[a-z][a-z0-9+.-]*:\/\/\S+$/i;
 
 /** Every environment variable mailroute reads, validated once at start (see .env.example). */
@@ -87,6 +88,20 @@ export class EnvironmentVariables {
 
   @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
   LOG_LEVEL = 'info';
+
+  /** 24 h complaint rate (0.003 = 0.3 %) above which a delivery server is paused automatically. */
+  @Transform(toNumber)
+  @IsNumber()
+  @Min(0)
+  @Max(1)
+  COMPLAINT_PAUSE_RATE = 0.003;
+
+  /** Messages a server must have sent in the last 24 h before its complaint rate can pause it. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(10_000_000)
+  COMPLAINT_PAUSE_MIN_SENT = 100;
 }
 
 /** Thrown for a bad variable; the message names every offending variable and nothing else. */
