@@ -3,7 +3,8 @@ import { DeliveryErrorCode, DeliveryProvider, SmtpSecurity, TransportKind } from
 import { ProviderGateway } from '../../src/providers/provider-gateway';
 import type { OutgoingMessage, ProviderServer, SmtpCredentials } from '../../src/providers/provider.types';
 import { SendGridAdapter } from '../../src/providers/sendgrid/sendgrid.adapter';
-import { SmtpTransport, type SmtpTransportConfig } from '../../src/providers/smtp/smtp-transport';
+import type { ProvidersConfig } from '../../src/providers/providers.config';
+import { SmtpTransport } from '../../src/providers/smtp/smtp-transport';
 import { SendGridFake } from '../fakes/sendgrid-fake';
 import { SmtpSink } from '../utils/smtp-sink';
 
@@ -48,7 +49,7 @@ describe('ProviderGateway', () => {
   beforeAll(async () => {
     const [port, sendgridUrl] = await Promise.all([sink.start(), sendgrid.start()]);
     smtp = { host: '127.0.0.1', port, security: SmtpSecurity.NONE, username: 'relay', password: 'relay-pass-123' };
-    const config: SmtpTransportConfig = {
+    const config: ProvidersConfig = {
       allowPrivate: true,
       httpTimeoutMs: 2_000,
       smtpConnectionTimeoutMs: 500,

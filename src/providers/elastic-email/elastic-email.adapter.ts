@@ -12,6 +12,7 @@ import type {
   WebhookRegistrationResult,
 } from '../provider.types';
 import type { ProvidersConfig } from '../providers.config';
+import { domainOf, record, requireApiKey } from '../shared/adapter-helpers';
 import { httpRequest, type HttpResponse } from '../shared/http-client';
 import {
   BAD_KEY,
@@ -200,16 +201,14 @@ export class ElasticEmailAdapter implements ProviderAdapter {
     body?: unknown,
     accept: number[] = [],
   ): Promise<HttpResponse> {
-    const apiKey = apiKeyOf(server);
-    const res = await withDeadline(this.config.httpTimeoutMs, () =>
-      httpRequest({
+    const apiKey = requireApiKey(server, 'elasticEmail', 'Elastic Email');
+    const res = await httpRequest({
         method,
         url: `${this.baseUrl()}${path}`,
         headers: { 'X-ElasticEmail-ApiKey': apiKey },
         body,
         timeoutMs: this.config.httpTimeoutMs,
-      }),
-    );
+    });
     const ok = res.status >= 200 && res.status < 300 && !isSoftFailure(res.json);
     if (ok || accept.includes(res.status)) return res;
     throw this.classify(server, res, op);
@@ -263,51 +262,9 @@ function yes(v: unknown): boolean {
   return v === true || (typeof v === 'string' && /^(true|valid|verified|ok)$/i.test(v));
 }
 
-/**
- * httpRequest recognises its abort by `err instanceof Error`, which is false when fetch's
- * DOMException comes from another realm (jest's vm context), so a time-out can come back as
- * CONNECTION_FAILED. A "connection failure" that arrives only once the deadline has passed
- * is the deadline: report it as TIMEOUT.
- */
-async function withDeadline<T>(timeoutMs: number, fn: () => Promise<T>): Promise<T> {
-  const started = Date.now();
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof DeliveryError && err.code === DeliveryErrorCode.CONNECTION_FAILED && Date.now() - started >= timeoutMs) {
-      throw new DeliveryError({
-        ...err.toInit(),
-        code: DeliveryErrorCode.TIMEOUT,
-        message: `Elastic Email did not answer within ${timeoutMs} ms`,
-      });
-    }
-    throw err;
-  }
-}
 
-function apiKeyOf(server: ProviderServer): string {
-  const key = server.credentials.elasticEmail?.apiKey;
-  if (!key) {
-    throw new DeliveryError({
-      code: DeliveryErrorCode.AUTH_FAILED,
-      message: 'No Elastic Email API key is configured for this delivery server',
-      transient: false,
-      transport: TransportKind.API,
-    });
-  }
-  return key;
-}
 
-function domainOf(address: string): string | null {
-  const m = /<([^>]+)>/.exec(address);
-  const email = (m ? m[1] : address).trim();
-  const at = email.lastIndexOf('@');
-  return at > 0 && at < email.length - 1 ? email.slice(at + 1).toLowerCase() : null;
-}
 
-function record(v: unknown): Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
-}
 
 
 function manualStep(hookUrl: string, status: number): string {

@@ -24,11 +24,6 @@ interface PoolEntry {
   retired: boolean;
 }
 
-/**
- * ProvidersConfig plus `tlsRejectUnauthorized` (false only in tests, to trust the sink's
- * self-signed certificate), until ProvidersConfig declares it itself.
- */
-export type SmtpTransportConfig = ProvidersConfig & { tlsRejectUnauthorized?: boolean };
 
 function fingerprintOf(creds: SmtpCredentials): string {
   // Hashed so the map key never holds the password itself.
@@ -71,7 +66,7 @@ function headerValue(header: MessageHeader): string | { prepared: true; value: s
 export class SmtpTransport {
   private readonly pools = new Map<string, PoolEntry>();
 
-  constructor(private readonly config: SmtpTransportConfig) {}
+  constructor(private readonly config: ProvidersConfig) {}
 
   async send(serverId: string, creds: SmtpCredentials, message: OutgoingMessage, extraHeaders: MessageHeader[] = []): Promise<SendResult> {
     const entry = this.poolFor(serverId, creds);

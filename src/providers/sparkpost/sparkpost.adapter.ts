@@ -12,6 +12,7 @@ import type {
   WebhookRegistrationResult,
 } from '../provider.types';
 import type { ProvidersConfig } from '../providers.config';
+import { domainOf, record, requireApiKey } from '../shared/adapter-helpers';
 import { httpRequest, type HttpResponse } from '../shared/http-client';
 import { classifySparkPostError, type SparkPostOperation } from './sparkpost-errors';
 
@@ -192,17 +193,15 @@ export class SparkPostAdapter implements ProviderAdapter {
     body?: unknown,
     accept: number[] = [],
   ): Promise<HttpResponse> {
-    const apiKey = apiKeyOf(server);
-    const res = await withDeadline(this.config.httpTimeoutMs, () =>
-      httpRequest({
+    const apiKey = requireApiKey(server, 'sparkpost', 'SparkPost');
+    const res = await httpRequest({
         method,
         url: `${this.baseUrl(server)}${path}`,
         // SparkPost takes the raw key as the Authorization value, no scheme.
         headers: { authorization: apiKey },
         body,
         timeoutMs: this.config.httpTimeoutMs,
-      }),
-    );
+    });
     if ((res.status >= 200 && res.status < 300) || accept.includes(res.status)) return res;
     throw classifySparkPostError(
       { status: res.status, json: res.json, text: res.text, retryAfter: res.headers.get('retry-after') },
@@ -235,40 +234,7 @@ function judgeSendingDomain(domain: string, results: Record<string, unknown>): S
   };
 }
 
-/**
- * httpRequest recognises its abort by `err instanceof Error`, which is false when fetch's
- * DOMException comes from another realm (jest's vm context), so a time-out can come back as
- * CONNECTION_FAILED. A "connection failure" that arrives only once the deadline has passed
- * is the deadline: report it as TIMEOUT.
- */
-async function withDeadline<T>(timeoutMs: number, fn: () => Promise<T>): Promise<T> {
-  const started = Date.now();
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof DeliveryError && err.code === DeliveryErrorCode.CONNECTION_FAILED && Date.now() - started >= timeoutMs) {
-      throw new DeliveryError({
-        ...err.toInit(),
-        code: DeliveryErrorCode.TIMEOUT,
-        message: `SparkPost did not answer within ${timeoutMs} ms`,
-      });
-    }
-    throw err;
-  }
-}
 
-function apiKeyOf(server: ProviderServer): string {
-  const key = server.credentials.sparkpost?.apiKey;
-  if (!key) {
-    throw new DeliveryError({
-      code: DeliveryErrorCode.AUTH_FAILED,
-      message: 'No SparkPost API key is configured for this delivery server',
-      transient: false,
-      transport: TransportKind.API,
-    });
-  }
-  return key;
-}
 
 /** "Name <a@b>" → {name, email}; SparkPost's documented object form avoids quoting surprises. */
 function toAddress(value: string): { email: string; name?: string } {
@@ -277,15 +243,7 @@ function toAddress(value: string): { email: string; name?: string } {
   return m[1] ? { email: m[2].trim(), name: m[1].trim() } : { email: m[2].trim() };
 }
 
-function domainOf(address: string): string | null {
-  const email = toAddress(address).email;
-  const at = email.lastIndexOf('@');
-  return at > 0 && at < email.length - 1 ? email.slice(at + 1).toLowerCase() : null;
-}
 
-function record(v: unknown): Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
-}
 
 
 /** Node lower-cases header names, but a hand-built request may not. */
