@@ -46,7 +46,7 @@ describe('health, readiness and ROLE', () => {
     expect(JSON.stringify(big.body)).not.toMatch(/at .*\.js:\d+/);
   });
 
-  it('masks unexpected errors and shows no internals; echoes a request id', async () => {
+  it('answers a malformed query with GRAPHQL_VALIDATION_FAILED and no internals; echoes a request id', async () => {
     const t = await start();
     const res = await t.http().post('/graphql').set('authorization', `Bearer ${t.adminToken}`).set('x-request-id', 'req-123').send({ query: '{ nope }' });
     expect(res.headers['x-request-id']).toBe('req-123');
