@@ -25,7 +25,7 @@ import {
 import { WebhookReplayGuard } from './webhook-replay-guard';
 import { WebhookError, WebhookErrorCode } from './webhooks.errors';
 
-/** What one post did, answered to the provider: events parsed, newly stored, already stored, for no known message. */
+/** What one post did, answered to the provider: events parsed, newly stored, already stored, for no known message (kept in webhook_events_unmatched). */
 export interface WebhookOutcome {
   received: number;
   stored: number;
@@ -123,7 +123,8 @@ export class WebhooksService {
 
   /**
    * One transaction per post: events inserted once (ON CONFLICT on the message's external id),
-   * statuses moved forward only. Suppressions follow the commit and are repeated for events
+   * events for no known message kept for audit (once per server and external id), statuses
+   * moved forward only. Suppressions follow the commit and are repeated for events
    * already stored, so a post retried after a failure still suppresses (suppress is idempotent).
    */
   private async apply(server: DeliveryServerEntity, events: ParsedWebhookEvent[]): Promise<WebhookOutcome> {
@@ -136,10 +137,14 @@ export class WebhooksService {
             [server.id, ids],
           )
         : [];
-      const matched = events.flatMap((event): Matched[] => {
+      const matched: Matched[] = [];
+      const unmatched: ParsedWebhookEvent[] = [];
+      for (const event of events) {
         const message = pickMessage(rows, candidateIds(server.provider, event.providerMessageId), event.recipient);
-        return message ? [{ event, message }] : [];
-      });
+        if (message) matched.push({ event, message });
+        else unmatched.push(event);
+      }
+      await keepUnmatched(manager.query.bind(manager), server, unmatched);
       if (matched.length === 0) return { matched, stored: 0 };
 
       const inserted = await manager.query<{ id: string }[]>(
@@ -150,7 +155,7 @@ export class WebhooksService {
         [
           matched.map((m) => m.message.id),
           matched.map((m) => eventTypeOf(m.event.kind)),
-          matched.map((m) => (Number.isNaN(m.event.occurredAt.getTime()) ? new Date() : m.event.occurredAt).toISOString()),
+          matched.map((m) => occurredAtOf(m.event)),
           matched.map((m) => clipDetail(m.event.detail)),
           matched.map(() => server.id),
           matched.map((m) => externalIdOf(m.event.eventId)),
@@ -178,6 +183,35 @@ export class WebhooksService {
 }
 
 type Query = (sql: string, parameters: unknown[]) => Promise<unknown>;
+
+function occurredAtOf(event: ParsedWebhookEvent): string {
+  return (Number.isNaN(event.occurredAt.getTime()) ? new Date() : event.occurredAt).toISOString();
+}
+
+/** Events for no known message: kept for audit (once per server and provider event id), never acted on. */
+async function keepUnmatched(query: Query, server: DeliveryServerEntity, events: ParsedWebhookEvent[]): Promise<void> {
+  if (!events.length) return;
+  await query(
+    `INSERT INTO webhook_events_unmatched (server_id, provider, kind, provider_message_id, recipient, external_id, occurred_at, detail)
+     SELECT $1::uuid, $2::delivery_provider, * FROM unnest($3::message_event_type[], $4::varchar[], $5::varchar[], $6::varchar[], $7::timestamptz[], $8::varchar[])
+     ON CONFLICT (server_id, external_id) DO NOTHING`,
+    [
+      server.id,
+      server.provider,
+      events.map((e) => eventTypeOf(e.kind)),
+      events.map((e) => clip(e.providerMessageId, 255)),
+      events.map((e) => clip(e.recipient, 320)),
+      events.map((e) => externalIdOf(e.eventId)),
+      events.map(occurredAtOf),
+      events.map((e) => clipDetail(e.detail)),
+    ],
+  );
+}
+
+function clip(value: string | null, length: number): string | null {
+  const text = value?.trim();
+  return text ? text.slice(0, length) : null;
+}
 
 async function moveStatus(query: Query, ids: string[], to: MessageStatus, from: MessageStatus[]): Promise<void> {
   if (!ids.length) return;
