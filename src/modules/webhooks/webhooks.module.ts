@@ -4,16 +4,18 @@ import { ProvidersModule } from '../../providers/providers.module';
 import { DeliveryServerEntity } from '../delivery-servers/delivery-server.entity';
 import { DeliveryServersModule } from '../delivery-servers/delivery-servers.module';
 import { SuppressionsModule } from '../suppressions/suppressions.module';
+import { ServerReputationResolver } from './server-reputation.resolver';
+import { ServerReputationService } from './server-reputation.service';
 import { WebhookBodyMiddleware } from './webhook-body.middleware';
 import { WebhookReplayGuard } from './webhook-replay-guard';
 import { WebhooksController } from './webhooks.controller';
 import { WebhooksService } from './webhooks.service';
 
-/** POST /webhooks/{provider}/{serverId}: provider events in, message statuses and suppressions out. */
+/** POST /webhooks/{provider}/{serverId}: provider events in, message statuses and suppressions out; DeliveryServer.reputation and the complaint auto-pause. */
 @Module({
   imports: [TypeOrmModule.forFeature([DeliveryServerEntity]), DeliveryServersModule, ProvidersModule, SuppressionsModule],
   controllers: [WebhooksController],
-  providers: [WebhooksService, WebhookReplayGuard],
+  providers: [WebhooksService, WebhookReplayGuard, ServerReputationService, ServerReputationResolver],
 })
 export class WebhooksModule implements NestModule {
   configure(consumer: MiddlewareConsumer): void {
