@@ -14,7 +14,7 @@ import type { QuotaReservation } from '../quota/quota.types';
 import { CircuitBreaker } from '../routing/circuit-breaker';
 import { ownerTimezone, type RouteResult, RoutingService, subjectOf } from '../routing/routing.service';
 import { type DispatchJob } from './dispatch-queue';
-import { MessageStatus, type MessageEntity, type StoredDeliveryError, MessageEventType } from './message.entity';
+import { MessageStatus, type MessageEntity, type StoredDeliveryError } from './message.entity';
 import { MessageStore } from './message-store';
 
 /** Short pacing waits happen in the worker; longer ones re-schedule the job instead of holding a slot. */
@@ -70,8 +70,7 @@ export class DispatchService {
       }
       // Recorded before the pause slot is taken: between the slot and the send nothing may
       // stand, or a slow write would let the next worker's slot start too close to this send.
-      await this.store.recordAttempt(message.id, server.id);
-      await this.store.event(message.id, MessageEventType.ROUTED, route.reason, server.id);
+      await this.store.recordAttempt(message.id, server.id, route.reason);
       const slot = await this.pacing.acquire(server.id, server.pauseMs, { maxInlineWaitMs: MAX_INLINE_WAIT_MS });
       if (slot.reschedule) {
         await this.quota.release(reserved.reservation);

@@ -68,8 +68,13 @@ export class MessageStore {
     return this.dataSource.getRepository(MessageEntity).findOneBy({ id: messageId });
   }
 
-  async recordAttempt(messageId: string, serverId: string): Promise<void> {
-    await this.dataSource.query('UPDATE messages SET attempts = attempts + 1, server_id = $2, updated_at = now() WHERE id = $1', [messageId, serverId]);
+  /** The attempt about to be made through this server, with its ROUTED event: one commit. */
+  async recordAttempt(messageId: string, serverId: string, reason: string): Promise<void> {
+    await this.dataSource.query(
+      `WITH attempt AS (UPDATE messages SET attempts = attempts + 1, server_id = $2, updated_at = now() WHERE id = $1 RETURNING id)
+       INSERT INTO message_events (message_id, type, detail, server_id) SELECT id, 'ROUTED', $3, $2 FROM attempt`,
+      [messageId, serverId, reason.slice(0, 1000)],
+    );
   }
 
   async event(messageId: string, type: MessageEventType, detail: string | null, serverId: string | null = null): Promise<void> {
