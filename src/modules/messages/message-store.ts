@@ -77,10 +77,6 @@ export class MessageStore {
     );
   }
 
-  async event(messageId: string, type: MessageEventType, detail: string | null, serverId: string | null = null): Promise<void> {
-    await this.dataSource.getRepository(MessageEventEntity).insert({ messageId, type, detail: detail?.slice(0, 1000) ?? null, serverId });
-  }
-
   async markSent(messageId: string, sent: { serverId: string; transport: MessageEntity['transport']; providerMessageId: string }, detail: string): Promise<void> {
     await this.dataSource.transaction(async (tx) => {
       await tx.update(MessageEntity, { id: messageId }, { status: MessageStatus.SENT, sentAt: new Date(), error: null, nextAttemptAt: null, ...sent });
