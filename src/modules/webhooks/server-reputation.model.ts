@@ -9,6 +9,7 @@ export class ServerReputationModel {
   @Field(() => Int) bounced!: number;
   @Field(() => Int) complained!: number;
   @Field(() => Float, { description: 'bounced / sent, between 0 and 1.' }) bounceRate!: number;
-  @Field(() => Float, { description: 'complained / sent, between 0 and 1.' }) complaintRate!: number;
+  @Field(() => Float, { description: 'complained / sent, between 0 and 1. Above COMPLAINT_PAUSE_RATE, with at least COMPLAINT_PAUSE_MIN_SENT sent, the server is paused (see pausedReason).' })
+  complaintRate!: number;
   @Field(() => Date, { description: 'Start of the window: 24 hours before the request.' }) since!: Date;
 }

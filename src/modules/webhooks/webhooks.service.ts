@@ -22,6 +22,7 @@ import {
   providerForSlug,
   suppressionAddress,
 } from './webhook-events';
+import { ServerReputationService } from './server-reputation.service';
 import { WebhookReplayGuard } from './webhook-replay-guard';
 import { WebhookError, WebhookErrorCode } from './webhooks.errors';
 
@@ -48,7 +49,8 @@ interface Matched {
 /**
  * Ingests provider webhooks: finds the server, lets its adapter authenticate and parse the post,
  * then records each event on its message (once per provider event id), moves the message's
- * status and suppresses hard-bounced and complaining addresses for the message's account.
+ * status and suppresses hard-bounced and complaining addresses for the message's account;
+ * complaints may pause the server (ServerReputationService).
  */
 @Injectable()
 export class WebhooksService {
@@ -61,6 +63,7 @@ export class WebhooksService {
     private readonly gateway: ProviderGateway,
     private readonly suppressions: SuppressionsService,
     private readonly replays: WebhookReplayGuard,
+    private readonly reputation: ServerReputationService,
   ) {}
 
   async ingest(slug: string, serverId: string, request: IncomingWebhookRequest): Promise<WebhookOutcome> {
@@ -178,6 +181,8 @@ export class WebhooksService {
       done.add(key);
       await this.suppressions.suppress(message.account_id, email, event.kind === 'HARD_BOUNCE' ? SuppressionReason.HARD_BOUNCE : SuppressionReason.COMPLAINT);
     }
+    // Complaints (new or repeated, so a retry after a failure here still checks) may pause the server.
+    if (matched.some((m) => m.event.kind === 'COMPLAINT')) await this.reputation.pauseOnComplaints(server.id, server.status);
     return { received: events.length, stored, duplicates: matched.length - stored, unknown: events.length - matched.length };
   }
 }

@@ -1,0 +1,84 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { type ServerView, verifyAndActivate } from '../factories/delivery-servers';
+import { SendGridFake } from '../fakes/sendgrid-fake';
+import { WebhookHarness } from './webhook-harness';
+
+interface PauseView {
+  status: string;
+  pausedReason: string | null;
+  reputation: { sent: number; complained: number; complaintRate: number };
+}
+
+/**
+ * Sent messages are inserted as rows (WebhookHarness.sentMessage), as the dispatch worker leaves
+ * them after the provider accepted them: what is under test is the count over the window and the
+ * pause, not dispatch (covered by the messages tests). Complaints arrive as signed SendGrid posts.
+ */
+describe('automatic pause of a server whose 24 h complaint rate goes above COMPLAINT_PAUSE_RATE', () => {
+  const fake = new SendGridFake({ authenticatedDomains: [{ domain: 'brand.example', valid: true }] });
+  let h: WebhookHarness;
+
+  beforeAll(async () => {
+    await fake.start();
+    h = await WebhookHarness.start({ SENDGRID_API_URL: fake.url, COMPLAINT_PAUSE_MIN_SENT: '10', COMPLAINT_PAUSE_RATE: '0.1' });
+  });
+  afterAll(async () => {
+    await h.close();
+    await fake.stop();
+  });
+
+  /** An ACTIVE SendGrid server (verified by a test email through the fake) with `count` sent messages. */
+  const activeServerWith = async (count: number) => {
+    const { accountId, server } = await h.server({ provider: 'SENDGRID', senderAddress: 'news@brand.example', credentials: { sendgrid: { apiKey: 'SG.test-key' } } });
+    const active: ServerView = await verifyAndActivate(h.t, server.id);
+    expect(active.status).toBe('ACTIVE');
+    const hook = [...fake.webhooks.values()].find((w) => w.url === server.webhook.url);
+    if (!hook) throw new Error('no webhook registered at the fake');
+    const messages = [];
+    for (let i = 0; i < count; i++) messages.push(await h.sentMessage(accountId, server.id, randomBytes(11).toString('base64url')));
+    const complain = async (m: { providerMessageId: string; to: string }) => {
+      const spamreport = { email: m.to, timestamp: Math.floor(Date.now() / 1000), event: 'spamreport', sg_event_id: randomUUID(), sg_message_id: `${m.providerMessageId}.filterdrecv-1` };
+      const res = await h.post(`/webhooks/sendgrid/${server.id}`, fake.signedPost(hook.id, [spamreport]));
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ stored: 1 });
+    };
+    return { serverId: server.id, messages, complain };
+  };
+  const view = async (id: string): Promise<PauseView> =>
+    (await h.t.gqlOk<{ deliveryServer: PauseView }>(`query($id: ID!) { deliveryServer(id: $id) { status pausedReason reputation { sent complained complaintRate } } }`, { id }))
+      .deliveryServer;
+
+  it('1 complaint in 10 sent (at the 10 % limit) leaves it ACTIVE; the 2nd (20 %) pauses it with a readable reason', async () => {
+    const { serverId, messages, complain } = await activeServerWith(10);
+
+    await complain(messages[0]);
+    expect(await view(serverId)).toEqual({ status: 'ACTIVE', pausedReason: null, reputation: { sent: 10, complained: 1, complaintRate: 0.1 } });
+
+    await complain(messages[1]);
+    const paused = await view(serverId);
+    expect(paused).toMatchObject({ status: 'PAUSED', reputation: { sent: 10, complained: 2, complaintRate: 0.2 } });
+    expect(paused.pausedReason).toBe(
+      'Paused automatically: complaint rate 20% (2 of 10 messages sent in the last 24 h) is above the 10% limit; clean the list, then activate the server again',
+    );
+
+    // Activating it again is a person's decision and sticks until the next complaint.
+    const data = await h.t.gqlOk<{ activateDeliveryServer: { status: string; pausedReason: string | null } }>(
+      `mutation($id: ID!) { activateDeliveryServer(id: $id) { status pausedReason } }`,
+      { id: serverId },
+    );
+    expect(data.activateDeliveryServer).toEqual({ status: 'ACTIVE', pausedReason: null });
+  });
+
+  it('never pauses a server below the minimum volume, whatever its rate', async () => {
+    const { serverId, messages, complain } = await activeServerWith(3);
+    for (const m of messages) await complain(m);
+    expect(await view(serverId)).toEqual({ status: 'ACTIVE', pausedReason: null, reputation: { sent: 3, complained: 3, complaintRate: 1 } });
+  });
+
+  it('leaves a server a person paused as it is (no system reason written over it)', async () => {
+    const { serverId, messages, complain } = await activeServerWith(10);
+    await h.t.gqlOk(`mutation($id: ID!) { pauseDeliveryServer(id: $id) { id } }`, { id: serverId });
+    for (const m of messages.slice(0, 5)) await complain(m);
+    expect(await view(serverId)).toMatchObject({ status: 'PAUSED', pausedReason: null, reputation: { complained: 5 } });
+  });
+});
