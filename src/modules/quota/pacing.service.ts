@@ -7,8 +7,13 @@ import { LuaScript } from './lua-script';
 import { CONFIRM_START_LUA, MARK_SENT_LUA, NEXT_SLOT_LUA } from './pacing.lua';
 import { quotaKeys } from './quota-keys';
 
-/** The longest a send may take (provider timeouts are well under it): a dead worker's in-flight mark expires after this. */
-const MAX_SEND_MS = 90_000;
+/**
+ * How long the in-flight mark of a send lasts when nobody clears it. Long enough for an
+ * ordinary send; short, because a worker killed mid-send leaves its mark behind and the server
+ * sends nothing until it expires. A send slower than this lets the next one start (its spacing
+ * then falls back to start times), which is the lesser harm.
+ */
+const IN_FLIGHT_TTL_MS = 10_000;
 
 export interface SlotReply {
   /** Whether the slot is now ours; false when the wait was longer than the caller accepts. */
@@ -73,7 +78,7 @@ export class PacingService {
   async confirmStart(serverId: string, pauseMs: number): Promise<{ started: boolean; waitMs: number }> {
     if (pauseMs <= 0) return { started: true, waitMs: 0 };
     const keys = [quotaKeys.paceStarted(this.prefix, serverId), quotaKeys.paceSlot(this.prefix, serverId), quotaKeys.paceInFlight(this.prefix, serverId)];
-    const [started, waitMs] = pair(await this.startScript.run(this.redis, keys, [pauseMs, MAX_SEND_MS]));
+    const [started, waitMs] = pair(await this.startScript.run(this.redis, keys, [pauseMs, IN_FLIGHT_TTL_MS]));
     return { started: started === 1, waitMs };
   }
 
