@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { QueryStats } from '../../src/infra/database/query-stats';
 import { SendGridFake } from '../fakes/sendgrid-fake';
 import { WebhookHarness } from './webhook-harness';
 
@@ -28,7 +29,8 @@ describe('DeliveryServer.reputation: bounce and complaint rates over the last 24
 
   beforeAll(async () => {
     await fake.start();
-    h = await WebhookHarness.start({ SENDGRID_API_URL: fake.url });
+    // No sweeper pass in the middle of a query count.
+    h = await WebhookHarness.start({ SENDGRID_API_URL: fake.url, SWEEP_INTERVAL_MS: '600000' });
     const created = await h.server({ provider: 'SENDGRID', credentials: { sendgrid: { apiKey: 'SG.test-key' } } });
     accountId = created.accountId;
     serverId = created.server.id;
@@ -111,7 +113,19 @@ describe('DeliveryServer.reputation: bounce and complaint rates over the last 24
     expect((await h.post(`/webhooks/sendgrid/${one.server.id}`, fake.signedPost(hookOf(one.server.webhook.url), [event('bounce', a, { type: 'bounce' })]))).body).toMatchObject({ stored: 1 });
     expect((await h.post(`/webhooks/sendgrid/${two.server.id}`, fake.signedPost(hookOf(two.server.webhook.url), [event('spamreport', b)]))).body).toMatchObject({ stored: 1 });
 
+    // One statement for the whole list: the same request without the field costs exactly one query less.
+    const stats = h.t.app.get(QueryStats);
+    const costOf = async (query: string): Promise<number> => {
+      await h.t.gqlOk(query); // warm-up (token lookup caching)
+      const before = stats.count;
+      await h.t.gqlOk(query);
+      return stats.count - before;
+    };
+    const plain = await costOf(`{ deliveryServers { id } }`);
+    expect(await costOf(`{ deliveryServers { id ${REPUTATION} } }`)).toBe(plain + 1);
+
     const data = await h.t.gqlOk<{ deliveryServers: ({ id: string } & { reputation: ReputationView })[] }>(`{ deliveryServers { id ${REPUTATION} } }`);
+    expect(data.deliveryServers.length).toBeGreaterThanOrEqual(2);
     const byId = new Map(data.deliveryServers.map((s) => [s.id, s.reputation]));
     expect(byId.get(one.server.id)).toMatchObject({ sent: 2, bounced: 1, complained: 0, bounceRate: 0.5, complaintRate: 0 });
     expect(byId.get(two.server.id)).toMatchObject({ sent: 4, bounced: 0, complained: 1, bounceRate: 0, complaintRate: 0.25 });
