@@ -223,7 +223,8 @@ export class DeliveryServersService {
 
   /** The system pauses a server (e.g. its login keeps failing): out of routing until a person acts. */
   async pauseForProblem(id: string, reason: string): Promise<void> {
-    await this.servers.update({ id, status: DeliveryServerStatus.ACTIVE }, { status: DeliveryServerStatus.PAUSED, pausedReason: reason });
+    const result = await this.servers.update({ id, status: DeliveryServerStatus.ACTIVE }, { status: DeliveryServerStatus.PAUSED, pausedReason: reason });
+    if (result.affected) await this.messages.reroute(await this.messages.waitingFor(id));
   }
 
   save(server: DeliveryServerEntity): Promise<DeliveryServerEntity> {
