@@ -228,7 +228,12 @@ export class SmtpSink {
 
   private async onData(stream: SMTPServerDataStream, session: SMTPServerSession, callback: (err?: Error | null, message?: string) => void): Promise<void> {
     const chunks: Buffer[] = [];
-    for await (const chunk of stream) chunks.push(chunk as Buffer);
+    try {
+      for await (const chunk of stream) chunks.push(chunk as Buffer);
+    } catch (err) {
+      // The client went away mid-DATA (a killed worker): nothing arrived, nothing to record.
+      return callback(err instanceof Error ? err : new Error('DATA interrupted'));
+    }
     // The body must be read whole before answering, whatever the answer is.
     const scripted = this.scripted('DATA');
     if (scripted) return callback(scripted);
