@@ -87,8 +87,10 @@ export class MessagesService {
       }
       throw err;
     }
+    // Read before the job exists: the answer is the message as accepted, not wherever a fast worker has taken it since.
+    const stored = await this.messages.findOneByOrFail({ id: accepted[0].id });
     await this.store.enqueue(accepted);
-    return this.messages.findOneByOrFail({ id: accepted[0].id });
+    return stored;
   }
 
   /** REMINDER without a From: the testEmail of the first server that would route for the account. */
