@@ -226,4 +226,20 @@ describe('sendEmail through the worker', () => {
     await t.gqlOk(`mutation($id: ID!) { pauseDeliveryServer(id: $id) { id } }`, { id: third.id });
     expect((await until(parked.id, 'SENT')).server?.id).toBe(second.id);
   });
+
+  it("sends a REMINDER without a From from the routed server's testEmail, and needs a From otherwise", async () => {
+    const agency = await newAgency(t);
+    const noFrom = { accountId: agency.id, to: 'patient@example.com', subject: 'See you tomorrow', text: 'Reminder', source: 'REMINDER' };
+    // No server with a testEmail yet: the From cannot be chosen.
+    expect((await t.gql(SEND, { input: noFrom })).errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', fields: ['from'] });
+    await t.gqlOk(`mutation($id: ID!) { setAccountAddons(accountId: $id, addons: [CUSTOM_SMTP]) { id } }`, { id: agency.id });
+    await t.gqlOk(`mutation($input: AddCustomSmtpInput!) { addCustomSmtp(input: $input) { id } }`, {
+      input: { accountId: agency.id, provider: 'SMTP', email: 'desk@clinic.example', smtp: { host: '127.0.0.1', port: sink.port, security: 'NONE', username: SINK_USER.user, password: SINK_USER.pass } },
+    });
+    const reminder = (await t.gqlOk<{ sendEmail: MessageView }>(SEND, { input: noFrom })).sendEmail;
+    expect(reminder.from).toBe('desk@clinic.example');
+    await until(reminder.id, 'SENT');
+    const oneOff = await t.gql(SEND, { input: { ...noFrom, source: 'ONE_OFF' } });
+    expect(oneOff.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', fields: ['from'] });
+  });
 });

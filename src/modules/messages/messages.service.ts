@@ -7,7 +7,6 @@ import { type Connection, paginate } from '../../infra/graphql/pagination';
 import { requestLoader } from '../../infra/graphql/request-loaders';
 import { DeliveryErrorCode } from '../../providers/provider.enums';
 import { TenantScope } from '../accounts/tenant-scope.service';
-import { DeliveryServerStatus } from '../delivery-servers/delivery-server.entity';
 import { RoutingService } from '../routing/routing.service';
 import { SuppressionsService } from '../suppressions/suppressions.service';
 import type { SendEmailInput } from './dto/send-email.input';
@@ -97,9 +96,7 @@ export class MessagesService {
   private async reminderFrom(accountId: string): Promise<string | null> {
     const probe = await this.routing.route(accountId, 'reminder@reminder.invalid');
     // Any From domain will do for choosing: only the server's state and the add-on matter here.
-    const usable = probe.candidates.find(
-      (c) => c.server.testEmail && c.server.status === DeliveryServerStatus.ACTIVE && (c.allowed || c.reason?.startsWith('sends only for')),
-    );
+    const usable = probe.candidates.find((c) => c.server.testEmail && (c.blocker === null || c.blocker === 'DOMAIN'));
     return usable?.server.testEmail ?? null;
   }
 

@@ -24,6 +24,8 @@ export interface RankedCandidate {
   via: RouteVia;
   /** Static rules: ACTIVE, sending domain, add-on. */
   allowed: boolean;
+  /** Which static rule keeps it out, if any. */
+  blocker: 'PAUSED' | 'DOMAIN' | 'ADDON' | null;
   /** Why not allowed, or why it is full; null when it can take mail now. */
   reason: string | null;
 }
@@ -54,16 +56,16 @@ export function rankCandidates(servers: DeliveryServerEntity[], account: Routing
         a.server.id.localeCompare(b.server.id),
     );
   return ranked.map(({ server, via }, i) => {
-    const reason = staticReason(server, account, fromDomain);
-    return { server, via, rank: i + 1, allowed: reason === null, reason };
+    const { blocker, reason } = staticCheck(server, account, fromDomain);
+    return { server, via, rank: i + 1, allowed: blocker === null, blocker, reason };
   });
 }
 
-function staticReason(server: DeliveryServerEntity, account: RoutingAccount, fromDomain: string): string | null {
-  if (server.status !== DeliveryServerStatus.ACTIVE) return server.pausedReason ? `paused: ${server.pausedReason}` : 'paused';
-  if (server.sendingDomain && server.sendingDomain !== fromDomain) return `sends only for ${server.sendingDomain}`;
-  if (server.origin === ServerOrigin.CUSTOM_SMTP && !account.customSmtpEnabled) return 'the Custom SMTP add-on is off for this account';
-  return null;
+function staticCheck(server: DeliveryServerEntity, account: RoutingAccount, fromDomain: string): Pick<RankedCandidate, 'blocker' | 'reason'> {
+  if (server.status !== DeliveryServerStatus.ACTIVE) return { blocker: 'PAUSED', reason: server.pausedReason ? `paused: ${server.pausedReason}` : 'paused' };
+  if (server.sendingDomain && server.sendingDomain !== fromDomain) return { blocker: 'DOMAIN', reason: `sends only for ${server.sendingDomain}` };
+  if (server.origin === ServerOrigin.CUSTOM_SMTP && !account.customSmtpEnabled) return { blocker: 'ADDON', reason: 'the Custom SMTP add-on is off for this account' };
+  return { blocker: null, reason: null };
 }
 
 /** "hourly quota full until 14:30 Asia/Kolkata" (with the date when it is not today there). */
