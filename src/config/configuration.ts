@@ -9,7 +9,8 @@ export interface AppConfig {
   publicUrl: string;
   role: EnvironmentVariables['ROLE'];
   workerConcurrency: number;
-  dispatch: { maxAttempts: number; retryBaseMs: number; sweepIntervalMs: number };
+  dispatch: { maxAttempts: number; retryBaseMs: number; sweepIntervalMs: number; stuckSendingMs: number; queueLockMs: number };
+  graphql: { rateLimitPerMinute: number; maxDepth: number; maxCost: number };
   logLevel: string;
   database: { url: string };
   redis: { url: string; prefix: string };
@@ -37,7 +38,14 @@ export function buildAppConfig(env: EnvironmentVariables): AppConfig {
     publicUrl: env.PUBLIC_URL.replace(/\/+$/, ''),
     role: env.ROLE,
     workerConcurrency: env.WORKER_CONCURRENCY,
-    dispatch: { maxAttempts: env.MAX_SEND_ATTEMPTS, retryBaseMs: env.RETRY_BASE_MS, sweepIntervalMs: env.SWEEP_INTERVAL_MS },
+    dispatch: {
+      maxAttempts: env.MAX_SEND_ATTEMPTS,
+      retryBaseMs: env.RETRY_BASE_MS,
+      sweepIntervalMs: env.SWEEP_INTERVAL_MS,
+      stuckSendingMs: env.STUCK_SENDING_MS,
+      queueLockMs: env.QUEUE_LOCK_MS,
+    },
+    graphql: { rateLimitPerMinute: env.GRAPHQL_RATE_LIMIT, maxDepth: env.GRAPHQL_MAX_DEPTH, maxCost: env.GRAPHQL_MAX_COST },
     logLevel: env.LOG_LEVEL,
     database: { url: env.DATABASE_URL },
     redis: { url: env.REDIS_URL, prefix: env.REDIS_PREFIX },

@@ -62,6 +62,44 @@ export class EnvironmentVariables {
   @Max(600_000)
   SWEEP_INTERVAL_MS = 15_000;
 
+  /**
+   * A message SENDING this long whose queue job holds no lock (its worker died) is sent again by
+   * the sweeper. A live worker renews its lock, so this only bounds how long a crash delays mail.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1_000)
+  @Max(3_600_000)
+  STUCK_SENDING_MS = 300_000;
+
+  /** Bull job lock (ms): renewed while a send runs; a dead worker's jobs stall after it lapses. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1_000)
+  @Max(3_600_000)
+  QUEUE_LOCK_MS = 120_000;
+
+  /** GraphQL requests one bearer token may make per minute, across every API process (RATE_LIMITED beyond). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(10_000_000)
+  GRAPHQL_RATE_LIMIT = 1_200;
+
+  /** Deepest selection a GraphQL operation may nest. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(2)
+  @Max(100)
+  GRAPHQL_MAX_DEPTH = 10;
+
+  /** Highest estimated cost (fields × page sizes) a GraphQL operation may have. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(10)
+  @Max(100_000_000)
+  GRAPHQL_MAX_COST = 50_000;
+
   @IsOptional()
   @IsString()
   @Matches(/^\S{16,}$/, { message: 'must be at least 16 characters without spaces' })
