@@ -1,0 +1,98 @@
+// GraphQL read latency under load: autocannon (a separate process) against the app's real HTTP
+// server on loopback, three queries on one server: `deliveryServers` of an account owning 100
+// servers with their quota `usage`, the first page of `messages` of an account holding 1,000,000
+// messages, and `viewer` as the baseline. BENCH_GRAPHQL_SECONDS (default 10) and
+// BENCH_GRAPHQL_CONNECTIONS (default 10) set each run.
+import type { AddressInfo } from 'node:net';
+import { newAgency, newToken } from '../test/factories/accounts';
+import { createServer, smtpServerInput } from '../test/factories/delivery-servers';
+import { createTestApp, type TestApp } from '../test/utils/create-test-app';
+import globalSetup from '../test/utils/global-setup';
+import globalTeardown from '../test/utils/global-teardown';
+import { postLoad } from './autocannon';
+import { round, withDb } from './bench-utils';
+
+const SECONDS = Number(process.env.BENCH_GRAPHQL_SECONDS ?? 10);
+const CONNECTIONS = Number(process.env.BENCH_GRAPHQL_CONNECTIONS ?? 10);
+const SERVERS = 100;
+const MESSAGES = 1_000_000;
+const TARGET_P99_MS = 50;
+
+const SERVERS_QUERY = `query($accountId: ID) { deliveryServers(accountId: $accountId) {
+  id name provider origin status sendingDomain senderAddress transports pauseMs isDefaultForAccount createdAt updatedAt
+  smtp { host port security username } quota { hourly daily monthly }
+  usage { timezone hourly { used limit remaining resetsAt } daily { used limit remaining resetsAt } monthly { used limit remaining resetsAt } } } }`;
+
+const MESSAGES_QUERY = `query($accountId: ID!) { messages(accountId: $accountId, first: 50) {
+  totalCount pageInfo { hasNextPage endCursor }
+  edges { cursor node { id source from to subject status transport providerMessageId attempts nextAttemptAt createdAt sentAt } } } }`;
+
+const TRIVIAL_QUERY = `{ viewer { role } }`;
+
+/** 1,000,000 SENT messages of one account, one second apart, in one statement. */
+async function seedMessages(t: TestApp, accountId: string): Promise<void> {
+  await withDb(t.databaseUrl, async (db) => {
+    await db.query(
+      `INSERT INTO messages (id, account_id, source, from_address, to_address, subject, text, status, transport, provider_message_id, attempts, created_at, sent_at, updated_at)
+       SELECT gen_random_uuid(), $1, 'CAMPAIGN', 'news@bench.example.com', 'reader' || i || '@list' || (i % 97) || '.example.com', 'Bench news ' || (i % 1000), 'Hello',
+              'SENT', 'SMTP', 'bench-' || i, 1, now() - i * interval '1 second', now() - i * interval '1 second', now() - i * interval '1 second'
+       FROM generate_series(1, $2::int) AS i`,
+      [accountId, MESSAGES],
+    );
+    // What autovacuum does to a table this size soon after a load: statistics and a visibility map.
+    await db.query('VACUUM ANALYZE messages');
+  });
+}
+
+export async function run(): Promise<Record<string, unknown>[]> {
+  await globalSetup();
+  const t = await createTestApp({ ROLE: 'api', GRAPHQL_RATE_LIMIT: '10000000', LOG_LEVEL: 'silent' });
+  try {
+    await t.app.listen(0, '127.0.0.1');
+    const url = `http://127.0.0.1:${(t.app.getHttpServer().address() as AddressInfo).port}/graphql`;
+
+    const owner = await newAgency(t, { name: 'Hundred servers', timezone: 'Europe/Berlin' });
+    for (let i = 0; i < SERVERS; i++) {
+      // Nothing connects to these: creating an SMTP server stores it PAUSED and sends nothing.
+      await createServer(t, smtpServerInput(owner.id, 2525, { name: `Relay ${i}`, quota: { hourly: 1000 + i, daily: 20_000, monthly: i % 2 ? null : 500_000 } }));
+    }
+    const big = await newAgency(t, { name: 'Million messages' });
+    await seedMessages(t, big.id);
+
+    const targets = [
+      { query: 'deliveryServers100', token: (await newToken(t, owner.id)).token, body: { query: SERVERS_QUERY, variables: { accountId: owner.id } }, target: TARGET_P99_MS },
+      { query: 'messages1M', token: (await newToken(t, big.id)).token, body: { query: MESSAGES_QUERY, variables: { accountId: big.id } }, target: TARGET_P99_MS },
+      { query: 'trivial', token: (await newToken(t, owner.id)).token, body: { query: TRIVIAL_QUERY, variables: {} }, target: null },
+    ];
+
+    const results: Record<string, unknown>[] = [];
+    for (const target of targets) {
+      // Correct answers first (an error is a fast 200 too), then a few sequential requests to warm up.
+      const check = await t.gql(target.body.query, target.body.variables, target.token);
+      if (check.errors?.length || !check.data) throw new Error(`${target.query}: ${JSON.stringify(check.errors)}`);
+      for (let i = 0; i < 20; i++) await t.gql(target.body.query, target.body.variables, target.token);
+      const result = await postLoad({
+        url,
+        body: JSON.stringify(target.body),
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${target.token}` },
+        connections: CONNECTIONS,
+        seconds: SECONDS,
+      });
+      results.push({
+        bench: 'graphql',
+        query: target.query,
+        rps: round(result.requests.average, 1),
+        p50: result.latency.p50,
+        p99: result.latency.p99,
+        connections: CONNECTIONS,
+        seconds: SECONDS,
+        requests: result.requests.total,
+        ...(target.target === null ? {} : { targetP99: target.target, pass: result.latency.p99 < target.target }),
+      });
+    }
+    return results;
+  } finally {
+    await t.close();
+    await globalTeardown();
+  }
+}
