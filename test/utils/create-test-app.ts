@@ -20,7 +20,7 @@ export interface GqlResult<T = Record<string, unknown>> {
  * resolves to a closed loopback port (connection refused at once).
  */
 const DEAD_END = 'http://127.0.0.1:9';
-const UNREACHABLE_PROVIDERS = {
+export const UNREACHABLE_PROVIDERS = {
   SES_ENDPOINT: DEAD_END,
   SNS_ENDPOINT: DEAD_END,
   SENDGRID_API_URL: DEAD_END,

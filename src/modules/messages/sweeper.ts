@@ -1,38 +1,104 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
-import { DispatchQueue } from './dispatch-queue';
+import { APP_CONFIG, type AppConfig } from '../../config/configuration';
+import { DispatchQueue, jobIdOf } from './dispatch-queue';
 
 /** Pending rows handled per sweep; a larger backlog is finished over the next sweeps. */
 const SWEEP_BATCH = 5_000;
-/** A message in SENDING this long has outlived any send (Bull's lock included): its worker died. */
-const STUCK_SENDING_MS = 5 * 60_000;
+
+interface PendingRow {
+  id: string;
+  dispatch_seq: number;
+  next_attempt_at: Date | null;
+}
 
 /**
- * Nothing accepted is lost: re-adds the job of every pending message (QUEUED, DEFERRED, or stuck
- * in SENDING) whose job is missing — after a Redis restart that lost the queue, or a crash
- * between commit and enqueue. Job ids are deterministic, so a job that still exists is not
- * doubled. Messages of paused campaigns wait for resume.
+ * Nothing accepted is lost: re-adds the job of every pending message (QUEUED or DEFERRED) whose
+ * job is missing — after a Redis restart that lost the queue, or a crash between commit and
+ * enqueue. Job ids are deterministic, so a job that still exists is not doubled. Messages of
+ * paused campaigns wait for resume.
+ *
+ * A message SENDING for longer than STUCK_SENDING_MS whose job holds no lock in Redis lost its
+ * worker (killed mid-send, or its Redis data lost): it is queued again under a new seq, so its
+ * old job, if Bull ever redelivers it, finds a newer seq and does nothing. A live worker renews
+ * its job's lock, so a slow send is never taken from it however short the threshold.
  */
 @Injectable()
 export class Sweeper {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly queue: DispatchQueue,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
+  /** Returns how many messages it (re-)added jobs for. */
   async sweep(): Promise<number> {
-    const rows = (await this.dataSource.query(
+    const pending = (await this.dataSource.query(
       `SELECT m.id, m.dispatch_seq, m.next_attempt_at
          FROM messages m
          LEFT JOIN campaigns c ON c.id = m.campaign_id
-        WHERE (m.status IN ('QUEUED', 'DEFERRED') OR (m.status = 'SENDING' AND m.updated_at < now() - make_interval(secs => $2)))
+        WHERE m.status IN ('QUEUED', 'DEFERRED')
           AND (c.id IS NULL OR c.status = 'SENDING')
         ORDER BY m.next_attempt_at NULLS FIRST
         LIMIT $1`,
-      [SWEEP_BATCH, STUCK_SENDING_MS / 1000],
-    )) as { id: string; dispatch_seq: number; next_attempt_at: Date | null }[];
-    await this.queue.add(rows.map((r) => ({ messageId: r.id, seq: r.dispatch_seq, notBefore: r.next_attempt_at })));
-    return rows.length;
+      [SWEEP_BATCH],
+    )) as PendingRow[];
+    const stuck = await this.requeueStuck();
+    await this.queue.add([...pending, ...stuck].map((r) => ({ messageId: r.id, seq: r.dispatch_seq, notBefore: r.next_attempt_at })));
+    return pending.length + stuck.length;
+  }
+
+  /**
+   * SENDING past the threshold and no lock on the job of its current seq: back to QUEUED under a
+   * new seq, with a QUEUED event. The UPDATE re-checks seq, status and age, so a worker that
+   * claimed the message between the lock check and the UPDATE (its claim moves updated_at and
+   * keeps the seq) keeps it, and a claim that comes after the UPDATE finds the new seq and stops.
+   */
+  private async requeueStuck(): Promise<PendingRow[]> {
+    const stuckSecs = this.config.dispatch.stuckSendingMs / 1000;
+    const candidates = (await this.dataSource.query(
+      `SELECT m.id, m.dispatch_seq
+         FROM messages m
+         LEFT JOIN campaigns c ON c.id = m.campaign_id
+        WHERE m.status = 'SENDING' AND m.updated_at < now() - make_interval(secs => $2)
+          AND (c.id IS NULL OR c.status = 'SENDING')
+        ORDER BY m.updated_at
+        LIMIT $1`,
+      [SWEEP_BATCH, stuckSecs],
+    )) as { id: string; dispatch_seq: number }[];
+    if (!candidates.length) return [];
+    const locked = await this.lockedJobs(candidates.map((c) => jobIdOf(c.id, c.dispatch_seq)));
+    const orphans = candidates.filter((c) => !locked.has(jobIdOf(c.id, c.dispatch_seq)));
+    if (!orphans.length) return [];
+    // A WITH … SELECT answers its rows (not the [rows, count] pair of a bare UPDATE).
+    return (await this.dataSource.query(
+      `WITH requeued AS (
+         UPDATE messages m
+            SET status = 'QUEUED', dispatch_seq = m.dispatch_seq + 1, next_attempt_at = NULL, updated_at = now()
+           FROM unnest($1::uuid[], $2::int[]) AS o(id, seq)
+          WHERE m.id = o.id AND m.dispatch_seq = o.seq AND m.status = 'SENDING'
+            AND m.updated_at < now() - make_interval(secs => $3)
+          RETURNING m.id, m.dispatch_seq, m.server_id)
+       , events AS (
+         INSERT INTO message_events (message_id, type, detail, server_id)
+         SELECT id, 'QUEUED', 'queued again: its worker stopped while sending (the send may have reached the provider)', server_id FROM requeued)
+       SELECT id, dispatch_seq, NULL::timestamptz AS next_attempt_at FROM requeued`,
+      [orphans.map((o) => o.id), orphans.map((o) => o.dispatch_seq), stuckSecs],
+    )) as PendingRow[];
+  }
+
+  /** The job ids among these whose Bull lock is held (a live worker is processing them): one pipelined round trip. */
+  private async lockedJobs(jobIds: string[]): Promise<Set<string>> {
+    const bull = this.queue.queue;
+    const pipeline = bull.client.pipeline();
+    for (const jobId of jobIds) pipeline.exists(`${bull.toKey(jobId)}:lock`);
+    const replies = (await pipeline.exec()) ?? [];
+    const locked = new Set<string>();
+    replies.forEach(([err, exists], i) => {
+      // A failed check counts as locked: when in doubt, leave the message with its worker.
+      if (err || exists === 1) locked.add(jobIds[i]);
+    });
+    return locked;
   }
 }

@@ -1,0 +1,144 @@
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import type { Client } from 'pg';
+import { type TestApp, UNREACHABLE_PROVIDERS } from '../utils/create-test-app';
+import { waitFor } from '../utils/wait-for';
+
+/** ts-node compiles the whole app on start: slow, and slower on a loaded machine. */
+export const BOOT_TIMEOUT_MS = 90_000;
+const REPO_ROOT = join(__dirname, '..', '..');
+
+export interface WorkerProcess {
+  name: string;
+  child: ChildProcessWithoutNullStreams;
+  /** Resolves once the process has exited (for any reason). */
+  exited: Promise<void>;
+  /** The last few KB the process wrote to stderr, for failure messages. */
+  stderr(): string;
+}
+
+export interface WorkerOptions {
+  /** Names the process in failures and in its PostgreSQL connections (see appName). */
+  name: string;
+  /** Jobs the worker takes at once (WORKER_CONCURRENCY). */
+  concurrency: number;
+  /** Overrides of the worker's environment (DATABASE_URL, REDIS_URL, STUCK_SENDING_MS, provider URLs…). */
+  env?: Record<string, string>;
+}
+
+/** Every PostgreSQL connection of a worker carries its name (PGAPPNAME), so a test can tell when they are all gone. */
+export const appName = (name: string): string => `mailroute-reliability-${name}`;
+
+/**
+ * Real ROLE=worker child processes (test/reliability/worker-process.ts) on one test app's
+ * database, Redis prefix and credentials key. `close()` kills whatever is still running.
+ */
+export class WorkerFleet {
+  private readonly workers: WorkerProcess[] = [];
+
+  constructor(private readonly t: TestApp) {}
+
+  /** Starts a worker; resolves once it is taking jobs (it printed `ready`). */
+  async start(options: WorkerOptions): Promise<WorkerProcess> {
+    const { keys, currentKeyId } = this.t.config.credentials;
+    const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', join('test', 'reliability', 'worker-process.ts')], {
+      cwd: REPO_ROOT,
+      env: {
+        PATH: process.env.PATH ?? '',
+        NODE_ENV: 'test',
+        ROLE: 'worker',
+        PORT: '3999', // required by the config; worker-process never listens
+        DATABASE_URL: this.t.databaseUrl,
+        REDIS_URL: this.t.config.redis.url,
+        REDIS_PREFIX: this.t.config.redis.prefix,
+        // The servers' credentials were sealed by the in-process app: the worker must open them with the same key.
+        CREDENTIALS_KEY: keys[currentKeyId].toString('base64'),
+        ADMIN_TOKEN: this.t.adminToken,
+        LOG_LEVEL: 'silent',
+        WORKER_CONCURRENCY: String(options.concurrency),
+        SWEEP_INTERVAL_MS: '500',
+        RETRY_BASE_MS: '100',
+        PGAPPNAME: appName(options.name),
+        // Every provider API resolves to a closed port unless a test points one at its fake, as in createTestApp.
+        ...UNREACHABLE_PROVIDERS,
+        ...options.env,
+      },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) resolve();
+      else child.once('exit', () => resolve());
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr = (stderr + chunk.toString('utf8')).slice(-4000);
+    });
+    const worker: WorkerProcess = { name: options.name, child, exited, stderr: () => stderr };
+    this.workers.push(worker);
+    let stdout = '';
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => fail(`not ready within ${BOOT_TIMEOUT_MS} ms`), BOOT_TIMEOUT_MS);
+      const onExit = (code: number | null, signal: NodeJS.Signals | null): void => fail(`exited before ready (code ${code}, signal ${signal})`);
+      const onData = (chunk: Buffer): void => {
+        stdout += chunk.toString('utf8');
+        if (!/^ready$/m.test(stdout)) return;
+        clearTimeout(timer);
+        child.off('exit', onExit);
+        child.stdout.off('data', onData);
+        resolve();
+      };
+      function fail(why: string): void {
+        clearTimeout(timer);
+        child.off('exit', onExit);
+        reject(new Error(`worker ${options.name} ${why}; stderr: ${stderr}`));
+      }
+      child.stdout.on('data', onData);
+      child.once('exit', onExit);
+    });
+    // Keep draining stdout so a chatty worker never blocks on a full pipe.
+    child.stdout.resume();
+    return worker;
+  }
+
+  /**
+   * SIGKILL (no shutdown hook runs), then waits until its PostgreSQL connections are gone: a
+   * statement it wrote just before dying may still be executed by its backend, so the picture
+   * in the database is final only then.
+   */
+  async kill(worker: WorkerProcess, db: Client): Promise<void> {
+    worker.child.kill('SIGKILL');
+    await worker.exited;
+    await waitFor(
+      `the killed worker ${worker.name}'s database connections to close`,
+      async () => (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1', [appName(worker.name)])).rows[0].n === 0,
+      15_000,
+    );
+  }
+
+  async close(): Promise<void> {
+    for (const w of this.workers) {
+      if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGKILL');
+      await w.exited;
+    }
+  }
+}
+
+/** A TCP port nothing listens on right now (the OS picks it). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** Status → count of a set of message rows. */
+export function countBy<T>(items: Iterable<T>, key: (item: T) => string): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const item of items) counts[key(item)] = (counts[key(item)] ?? 0) + 1;
+  return counts;
+}
