@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../../config/configuration';
+import { CoalescedTasks, SingleFlight } from '../../infra/batching/batcher';
 import { DeliveryError } from '../../providers/delivery-error';
 import { DeliveryErrorCode } from '../../providers/provider.enums';
 import { ProviderGateway } from '../../providers/provider-gateway';
@@ -14,6 +15,7 @@ import type { QuotaReservation } from '../quota/quota.types';
 import { CircuitBreaker } from '../routing/circuit-breaker';
 import { ownerTimezone, type RouteResult, RoutingService, subjectOf } from '../routing/routing.service';
 import { type DispatchJob } from './dispatch-queue';
+import { DispatchWrites } from './dispatch-writes';
 import { MessageStatus, type MessageEntity, type StoredDeliveryError } from './message.entity';
 import { MessageStore } from './message-store';
 
@@ -35,9 +37,14 @@ const NEVER_REACHED = new Set([DeliveryErrorCode.CONNECTION_FAILED, DeliveryErro
 export class DispatchService {
   private readonly logger = new Logger(DispatchService.name);
   private readonly messageIdDomain: string;
+  /** Concurrent jobs of one account and From share one routing lookup. */
+  private readonly routes = new SingleFlight<RouteResult>();
+  /** The COMPLETED check of a campaign runs once for all the jobs that finished meanwhile. */
+  private readonly completions = new CoalescedTasks();
 
   constructor(
     private readonly store: MessageStore,
+    private readonly writes: DispatchWrites,
     private readonly routing: RoutingService,
     private readonly quota: QuotaService,
     private readonly pacing: PacingService,
@@ -51,14 +58,15 @@ export class DispatchService {
   }
 
   async process(job: DispatchJob): Promise<void> {
-    const message = await this.store.claim(job.messageId, job.seq);
+    const message = await this.writes.claim(job.messageId, job.seq);
     if (!message) return; // done already, or a newer schedule owns it
-    if (message.campaignId && (await this.campaignPaused(message.campaignId))) {
+    if (message.campaignStatus === CampaignStatus.PAUSED) {
       await this.store.release(message.id);
       return;
     }
     for (let reroute = 0; ; reroute++) {
-      const route = await this.routing.route(message.accountId, message.from);
+      // A lost race for the last unit of quota looks again with a fresh lookup of its own.
+      const route = reroute === 0 ? await this.routes.run(`${message.accountId}\n${message.from}`, () => this.routing.route(message.accountId, message.from)) : await this.routing.route(message.accountId, message.from);
       if (route.code) return this.refuse(message, route);
       const server = route.server as DeliveryServerEntity;
       if (route.waitUntil) return this.waitForQuota(message, server, route.waitUntil, route.reason);
@@ -70,14 +78,14 @@ export class DispatchService {
       }
       // Recorded before the pause slot is taken: between the slot and the send nothing may
       // stand, or a slow write would let the next worker's slot start too close to this send.
-      await this.store.recordAttempt(message.id, server.id, route.reason);
+      await this.writes.recordAttempt(message.id, server.id, route.reason);
       const slot = await this.pacing.acquire(server.id, server.pauseMs, { maxInlineWaitMs: MAX_INLINE_WAIT_MS });
       if (slot.reschedule) {
         await this.quota.release(reserved.reservation);
         return this.store.defer(message.id, slot.notBefore, null, null, null, { undoAttempt: true });
       }
       // The wait for the slot may have outlasted a pauseCampaign: hand everything back unused.
-      if (message.campaignId && (await this.campaignPaused(message.campaignId))) {
+      if (message.campaignId && slot.waitedMs > 0 && (await this.campaignPaused(message.campaignId))) {
         await this.pacing.markSent(server.id, server.pauseMs);
         await this.quota.release(reserved.reservation);
         return this.store.release(message.id, { undoAttempt: true });
@@ -99,7 +107,7 @@ export class DispatchService {
         // Derived from the id: a duplicate after a crash mid-send is recognisable downstream.
         messageId: `<${message.id}@${this.messageIdDomain}>`,
       });
-      await this.store.markSent(message.id, { serverId: server.id, transport: sent.transport, providerMessageId: sent.providerMessageId }, `via ${server.name} (${sent.transport})`);
+      await this.writes.markSent({ messageId: message.id, serverId: server.id, transport: sent.transport, providerMessageId: sent.providerMessageId, detail: `via ${server.name} (${sent.transport})` });
       await this.breaker.recordSuccess(server.id);
       await this.completeCampaign(message.campaignId);
     } catch (err) {
@@ -159,6 +167,10 @@ export class DispatchService {
   /** COMPLETED once no message of the campaign is pending (a partial index makes this cheap). */
   private async completeCampaign(campaignId: string | null): Promise<void> {
     if (!campaignId) return;
+    await this.completions.request(campaignId, () => this.checkCompleted(campaignId));
+  }
+
+  private async checkCompleted(campaignId: string): Promise<void> {
     await this.campaigns.query(
       `UPDATE campaigns SET status = 'COMPLETED', completed_at = now(), updated_at = now()
        WHERE id = $1 AND status = 'SENDING'

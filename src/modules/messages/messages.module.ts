@@ -8,6 +8,7 @@ import { QuotaModule } from '../quota/quota.module';
 import { RoutingModule } from '../routing/routing.module';
 import { SuppressionsModule } from '../suppressions/suppressions.module';
 import { DispatchService } from './dispatch.service';
+import { DispatchWrites } from './dispatch-writes';
 import { DispatchWorker } from './dispatch.worker';
 import { MessageEntity, MessageEventEntity } from './message.entity';
 import { MessagesCoreModule } from './messages-core.module';
@@ -34,7 +35,7 @@ export class MessagesModule {
         ProvidersModule,
         SuppressionsModule,
       ],
-      providers: [MessagesService, DispatchService, MessagesResolver, MessageEventsResolver, ...(options.worker ? [DispatchWorker] : [])],
+      providers: [MessagesService, DispatchService, DispatchWrites, MessagesResolver, MessageEventsResolver, ...(options.worker ? [DispatchWorker] : [])],
       exports: [MessagesService, MessagesCoreModule],
     };
   }

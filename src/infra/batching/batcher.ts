@@ -1,0 +1,111 @@
+interface Waiting<I, O> {
+  item: I;
+  resolve: (value: O) => void;
+  reject: (reason: unknown) => void;
+}
+
+export interface BatcherOptions {
+  /** Most items one call of `write` receives. */
+  maxBatch: number;
+  /** Batches written at the same time; calls made meanwhile wait for the next one. */
+  maxConcurrent: number;
+}
+
+/**
+ * Group commit: calls made while earlier batches are being written queue up and go together
+ * in the next batch. Alone, a call is written on the next turn of the event loop; under load,
+ * N concurrent jobs cost one statement (and one commit) instead of N. `write` answers with one
+ * result per item, in order; when it throws, every call of that batch rejects with the error.
+ */
+export class Batcher<I, O> {
+  private readonly waiting: Waiting<I, O>[] = [];
+  private running = 0;
+  private scheduled = false;
+
+  constructor(
+    private readonly write: (items: I[]) => Promise<O[]>,
+    private readonly options: BatcherOptions,
+  ) {}
+
+  submit(item: I): Promise<O> {
+    return new Promise<O>((resolve, reject) => {
+      this.waiting.push({ item, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.running >= this.options.maxConcurrent || !this.waiting.length) return;
+    this.scheduled = true;
+    // One macrotask of delay lets the calls of this turn join the batch.
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    if (this.running >= this.options.maxConcurrent || !this.waiting.length) return;
+    const batch = this.waiting.splice(0, this.options.maxBatch);
+    this.running++;
+    try {
+      const results = await this.write(batch.map((w) => w.item));
+      if (results.length !== batch.length) throw new Error(`Batch write answered ${results.length} results for ${batch.length} items`);
+      batch.forEach((w, i) => w.resolve(results[i]));
+    } catch (err) {
+      for (const w of batch) w.reject(err);
+    } finally {
+      this.running--;
+      this.schedule();
+    }
+  }
+}
+
+/**
+ * Calls with the same key while one is in flight share its answer: fifty jobs of one campaign
+ * that need the same route at the same moment cause one lookup. A call made after the answer
+ * arrived starts a new lookup, so nothing is older than one round trip.
+ */
+export class SingleFlight<T> {
+  private readonly inFlight = new Map<string, Promise<T>>();
+
+  run(key: string, fn: () => Promise<T>): Promise<T> {
+    const current = this.inFlight.get(key);
+    if (current) return current;
+    const started = fn().finally(() => this.inFlight.delete(key));
+    this.inFlight.set(key, started);
+    return started;
+  }
+}
+
+/**
+ * Tasks that must run at least once after every request, but never twice at once per key:
+ * requests made while a key's task runs are all served by one more run after it. Each caller
+ * gets the run that covers its request.
+ */
+export class CoalescedTasks {
+  private readonly entries = new Map<string, { next: Promise<void> | null }>();
+  private readonly running = new Map<string, Promise<void>>();
+
+  request(key: string, task: () => Promise<void>): Promise<void> {
+    const running = this.running.get(key);
+    const entry = this.entries.get(key);
+    if (!running || !entry) return this.start(key, task);
+    entry.next ??= running.catch(() => undefined).then(() => this.start(key, task));
+    return entry.next;
+  }
+
+  private start(key: string, task: () => Promise<void>): Promise<void> {
+    const entry = { next: null as Promise<void> | null };
+    const run = task().finally(() => {
+      // A request made meanwhile starts the next run itself; otherwise the key is idle.
+      if (this.entries.get(key) === entry && !entry.next) {
+        this.entries.delete(key);
+        this.running.delete(key);
+      }
+    });
+    this.entries.set(key, entry);
+    this.running.set(key, run);
+    return run;
+  }
+}
