@@ -142,3 +142,15 @@ export function countBy<T>(items: Iterable<T>, key: (item: T) => string): Record
   for (const item of items) counts[key(item)] = (counts[key(item)] ?? 0) + 1;
   return counts;
 }
+
+/**
+ * An IANA zone whose local hour does not turn in the next ten minutes, so a test of an hourly
+ * quota never straddles a window boundary (UTC, or India's half-hour offset near the top of the
+ * UTC hour), and the end of that local hour.
+ */
+export function quietHour(now: Date = new Date()): { timezone: string; resetsAt: Date } {
+  const minute = now.getUTCMinutes();
+  const [timezone, offsetMs] = minute >= 1 && minute < 50 ? ['UTC', 0] : ['Asia/Kolkata', 330 * 60_000];
+  const localHour = Math.floor((now.getTime() + offsetMs) / 3_600_000);
+  return { timezone, resetsAt: new Date((localHour + 1) * 3_600_000 - offsetMs) };
+}
