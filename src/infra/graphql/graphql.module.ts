@@ -5,6 +5,7 @@ import { GraphQLModule } from '@nestjs/graphql';
 import type { Request, Response } from 'express';
 import { APP_CONFIG, AppConfig } from '../../config/configuration';
 import { formatGraphQLError } from '../errors/error-formatter';
+import { queryLimitsPlugin } from './query-limits';
 
 /**
  * Code-first schema, built in memory at start. The committed schema.gql is its printout
@@ -20,8 +21,12 @@ import { formatGraphQLError } from '../errors/error-formatter';
         sortSchema: true,
         playground: false,
         introspection: true,
-        // Apollo Sandbox on GET /graphql outside production.
-        plugins: config.nodeEnv === 'production' ? [] : [ApolloServerPluginLandingPageLocalDefault({ embed: true })],
+        plugins: [
+          // GRAPHQL_MAX_DEPTH and GRAPHQL_MAX_COST; the per-token rate limit is in BearerAuthGuard.
+          queryLimitsPlugin(config.graphql),
+          // Apollo Sandbox on GET /graphql outside production.
+          ...(config.nodeEnv === 'production' ? [] : [ApolloServerPluginLandingPageLocalDefault({ embed: true })]),
+        ],
         includeStacktraceInErrorResponses: false,
         context: ({ req, res }: { req: Request; res: Response }) => ({ req, res }),
         formatError: formatGraphQLError,

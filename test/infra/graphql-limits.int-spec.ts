@@ -1,0 +1,202 @@
+import { getIntrospectionQuery } from 'graphql';
+import Redis from 'ioredis';
+import { createHash, randomUUID } from 'node:crypto';
+import { newAgency, newSubAccount, newToken } from '../factories/accounts';
+import { createTestApp, type GqlResult, type TestApp } from '../utils/create-test-app';
+import { TEST_REDIS_URL } from '../utils/test-db';
+
+/** `account(id) { subAccounts { parent { subAccounts { … } } } }`, `depth` fields deep. */
+function nestedAccountQuery(depth: number): string {
+  let inner = 'id';
+  for (let level = depth - 1; level >= 2; level--) inner = `${level % 2 === 0 ? 'subAccounts' : 'parent'} { ${inner} }`;
+  return `query($id: ID!) { account(id: $id) { ${inner} } }`;
+}
+
+const firstError = (res: GqlResult) => res.errors?.[0];
+
+describe('GraphQL abuse limits: depth and cost (defaults: depth 10, cost 50000)', () => {
+  let t: TestApp;
+  let agencyId: string;
+  beforeAll(async () => {
+    t = await createTestApp();
+    agencyId = (await newAgency(t)).id;
+    await newSubAccount(t, agencyId);
+  });
+  afterAll(() => t.close());
+
+  it('refuses an operation nested deeper than 10 levels with HTTP 400, naming the depth and the limit', async () => {
+    const res = await t.gql(nestedAccountQuery(11), { id: agencyId });
+    expect(res.status).toBe(400);
+    expect(res.data).toBeUndefined();
+    expect(firstError(res)?.extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
+    expect(firstError(res)?.message).toBe('The operation is nested 11 levels deep; the limit is 10. Ask for less nested data.');
+  });
+
+  it('answers a query 10 levels deep', async () => {
+    const query = `query($id: ID!) { account(id: $id) { subAccounts { parent { subAccounts { parent { parent { parent { parent { parent { id } } } } } } } } } }`;
+    const res = await t.gql<{ account: { subAccounts: { parent: { subAccounts: unknown[] } }[] } }>(query, { id: agencyId });
+    expect(res.status).toBe(200);
+    expect(res.errors).toBeUndefined();
+    expect(res.data?.account.subAccounts[0].parent.subAccounts).toHaveLength(1);
+  });
+
+  it('counts depth through fragments and inline fragments', async () => {
+    const query = `query($id: ID!) { account(id: $id) { ...Tree } }
+      fragment Tree on Account { subAccounts { parent { ... on Account { subAccounts { parent { subAccounts { parent { subAccounts { parent { subAccounts { id } } } } } } } } } } }`;
+    const res = await t.gql(query, { id: agencyId });
+    expect(res.status).toBe(400);
+    expect(firstError(res)?.message).toMatch(/nested 11 levels deep; the limit is 10/);
+  });
+
+  // messages(first: N) { edges { node { id to subject status events { type detail } } } }:
+  // 1 (messages) + 1 (edges) + N × (1 node + 4 scalars + events: 1 + 50 × 2) = 2 + 106 N.
+  const messagesQuery = `query($a: ID!, $first: Int) { messages(accountId: $a, first: $first) { edges { node { id to subject status events { type detail } } } } }`;
+
+  it('refuses an operation whose estimated cost is over 50000, naming the cost and the limit; `first` from variables is priced', async () => {
+    const res = await t.gql(messagesQuery, { a: agencyId, first: 500 });
+    expect(res.status).toBe(400);
+    expect(firstError(res)?.extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
+    expect(firstError(res)?.message).toMatch(/^The operation's estimated cost is 53002; the limit is 50000 \(/);
+  });
+
+  it('answers the same operation with a page that keeps it under the limit', async () => {
+    const res = await t.gql<{ messages: { edges: unknown[] } }>(messagesQuery, { a: agencyId, first: 450 }); // 47702
+    expect(res.status).toBe(200);
+    expect(res.errors).toBeUndefined();
+    expect(res.data?.messages.edges).toEqual([]);
+  });
+
+  it('prices every alias of an expensive field: 33 copies pass, 34 are refused', async () => {
+    // Each copy: 1 + 1 (edges) + 500 × (1 node + 2 scalars) = 1502.
+    const copies = (n: number) => `query { ${Array.from({ length: n }, (_, i) => `a${i}: accounts(first: 500) { edges { node { id name } } }`).join(' ')} }`;
+    const ok = await t.gql<Record<string, { edges: unknown[] }>>(copies(33));
+    expect(ok.errors).toBeUndefined();
+    expect(ok.data?.a32.edges.length).toBeGreaterThan(0);
+    const refused = await t.gql(copies(34));
+    expect(refused.status).toBe(400);
+    expect(firstError(refused)?.message).toMatch(/estimated cost is 51068; the limit is 50000/);
+  });
+
+  it('prices a fragment each time it is spread, without walking it again (fragments that double 40 times)', async () => {
+    const fragments = Array.from({ length: 40 }, (_, i) => `fragment F${i} on Query { viewer { role } ${i < 39 ? `...F${i + 1} ...F${i + 1}` : ''} }`);
+    const started = Date.now();
+    const res = await t.gql(`query { ...F0 } ${fragments.join(' ')}`);
+    expect(res.status).toBe(400);
+    expect(firstError(res)?.message).toMatch(/estimated cost is \d+; the limit is 50000/);
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it("a tool's standard introspection query fits", async () => {
+    const res = await t.gql<{ __schema: { types: unknown[] } }>(getIntrospectionQuery({ descriptions: true, inputValueDeprecation: true }));
+    expect(res.errors).toBeUndefined();
+    expect(res.data?.__schema.types.length).toBeGreaterThan(20);
+  });
+
+  it('refuses a nested introspection loop', async () => {
+    let loop = 'name';
+    for (let i = 0; i < 5; i++) loop = `fields { type { ${loop} } }`;
+    const res = await t.gql(`query { __schema { types { ${loop} } } }`);
+    expect(res.status).toBe(400);
+    expect(firstError(res)?.extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
+  });
+});
+
+describe('GraphQL abuse limits from the environment, and the per-token rate limit', () => {
+  const LIMIT = 6;
+  let t: TestApp;
+  let second: TestApp;
+  let setup: TestApp;
+  let redis: Redis;
+  const viewer = 'query { viewer { role } }';
+
+  beforeAll(async () => {
+    t = await createTestApp({ GRAPHQL_RATE_LIMIT: String(LIMIT), GRAPHQL_MAX_DEPTH: '4', GRAPHQL_MAX_COST: '120' });
+    // More API processes on the same database and Redis prefix: a second one with the same
+    // limits, and one without a tight limit through which ADMIN creates the tokens under test.
+    const shared = { DATABASE_URL: t.databaseUrl, REDIS_PREFIX: t.config.redis.prefix };
+    second = await createTestApp({ ...shared, GRAPHQL_RATE_LIMIT: String(LIMIT) });
+    setup = await createTestApp(shared);
+    redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 1 });
+  });
+  afterAll(async () => {
+    redis.disconnect();
+    await setup.close();
+    await second.close();
+    await t.close();
+  });
+
+  /** A fresh account token with its whole budget left. */
+  const freshToken = async (): Promise<string> => {
+    const agency = await newAgency(setup);
+    return (await newToken(setup, agency.id)).token;
+  };
+
+  it('reads GRAPHQL_MAX_DEPTH and GRAPHQL_MAX_COST', async () => {
+    const token = await freshToken();
+    const deep = await t.gql(`query { viewer { account { parent { parent { id } } } } }`, {}, token);
+    expect(deep.status).toBe(400);
+    expect(firstError(deep)?.message).toMatch(/nested 5 levels deep; the limit is 4/);
+    const costly = await t.gql(`query { accounts(first: 40) { edges { node { id name } } } }`, {}, token); // 2 + 40 × 3 = 122
+    expect(firstError(costly)?.message).toMatch(/estimated cost is 122; the limit is 120/);
+    const fits = await t.gql(`query { accounts(first: 39) { edges { node { id name } } } }`, {}, token); // 119
+    expect(fits.errors).toBeUndefined();
+  });
+
+  it('lets a token make GRAPHQL_RATE_LIMIT requests a minute, then answers RATE_LIMITED saying when to retry', async () => {
+    const token = await freshToken();
+    for (let i = 0; i < LIMIT; i++) {
+      const res = await t.gql(viewer, {}, token);
+      expect(res.errors).toBeUndefined();
+    }
+    const res = await t.http().post('/graphql').set('authorization', `Bearer ${token}`).send({ query: viewer });
+    const error = (res.body as GqlResult).errors?.[0];
+    expect(error?.extensions?.code).toBe('RATE_LIMITED');
+    const retryAfter = error?.extensions?.retryAfterSeconds;
+    expect(typeof retryAfter === 'number' && retryAfter >= 1 && retryAfter <= 60).toBe(true);
+    expect(error?.message).toBe(`Too many GraphQL requests with this token: at most ${LIMIT} a minute; try again in ${String(retryAfter)} s`);
+    expect(res.headers['retry-after']).toBe(String(retryAfter));
+    expect(JSON.stringify(res.body)).not.toContain(token);
+  });
+
+  it('counts per token: another token is unaffected by one that is limited', async () => {
+    const limited = await freshToken();
+    for (let i = 0; i <= LIMIT; i++) await t.gql(viewer, {}, limited);
+    expect(firstError(await t.gql(viewer, {}, limited))?.extensions?.code).toBe('RATE_LIMITED');
+    const other = await freshToken();
+    expect((await t.gql(viewer, {}, other)).errors).toBeUndefined();
+  });
+
+  it('counts across API processes, in Redis, under a hash of the token', async () => {
+    const token = await freshToken();
+    for (let i = 0; i < LIMIT; i++) {
+      const res = await (i % 2 === 0 ? t : second).gql(viewer, {}, token);
+      expect(res.errors).toBeUndefined();
+    }
+    expect(firstError(await second.gql(viewer, {}, token))?.extensions?.code).toBe('RATE_LIMITED');
+    expect(firstError(await t.gql(viewer, {}, token))?.extensions?.code).toBe('RATE_LIMITED');
+
+    const keys = await redis.keys(`${t.config.redis.prefix}:gql-rate:*`);
+    expect(keys).toContain(`${t.config.redis.prefix}:gql-rate:${createHash('sha256').update(token).digest('hex')}`);
+    expect(keys.some((k) => k.includes(token))).toBe(false);
+    const ttl = await redis.pttl(`${t.config.redis.prefix}:gql-rate:${createHash('sha256').update(token).digest('hex')}`);
+    expect(ttl > 0 && ttl <= 60_000).toBe(true);
+  });
+
+  it('counts a request once, however many root fields it has', async () => {
+    const token = await freshToken();
+    for (let i = 0; i < LIMIT; i++) {
+      const res = await t.gql(`query { a: viewer { role } b: viewer { role } c: apiTokens { id } }`, {}, token);
+      expect(res.errors).toBeUndefined();
+    }
+    const over = await t.gql(`query($id: ID!) { a: account(id: $id) { id } b: account(id: $id) { id } }`, { id: randomUUID() }, token);
+    expect(over.errors?.map((e) => e.extensions?.code)).toEqual(['RATE_LIMITED', 'RATE_LIMITED']);
+  });
+
+  it('does not rate-limit by an unknown token: it stays UNAUTHENTICATED', async () => {
+    for (let i = 0; i < LIMIT + 2; i++) {
+      const res = await t.gql(viewer, {}, 'mr_not-a-real-token');
+      expect(firstError(res)?.extensions?.code).toBe('UNAUTHENTICATED');
+    }
+    expect(await redis.keys(`${t.config.redis.prefix}:gql-rate:${createHash('sha256').update('mr_not-a-real-token').digest('hex')}`)).toEqual([]);
+  });
+});
