@@ -1,4 +1,4 @@
-import { Field, Int, ObjectType } from '@nestjs/graphql';
+import { Field, type FieldMiddleware, Int, ObjectType } from '@nestjs/graphql';
 import type { Type } from '@nestjs/common';
 import type { ObjectLiteral, SelectQueryBuilder } from 'typeorm';
 import { BadUserInputError } from '../errors/domain-error';
@@ -12,8 +12,12 @@ export class PageInfo {
 export interface Connection<T> {
   edges: { cursor: string; node: T }[];
   pageInfo: PageInfo;
-  totalCount: number;
+  /** Counted only when a client selects `totalCount`: on a large table the count costs far more than the page. */
+  totalCount: () => Promise<number>;
 }
+
+/** Resolves `totalCount` by calling it (Nest's field resolver returns a property as it is). */
+const countWhenSelected: FieldMiddleware = async (_ctx, next) => ((await next()) as () => Promise<number>)();
 
 /** `XxxConnection` / `XxxEdge` object types for a node type, Relay style. */
 export function ConnectionType<T>(node: Type<T>, name: string): Type<Connection<T>> {
@@ -26,7 +30,7 @@ export function ConnectionType<T>(node: Type<T>, name: string): Type<Connection<
   class ConnectionClass {
     @Field(() => [Edge]) edges!: Edge[];
     @Field(() => PageInfo) pageInfo!: PageInfo;
-    @Field(() => Int) totalCount!: number;
+    @Field(() => Int, { middleware: [countWhenSelected] }) totalCount!: () => Promise<number>;
   }
   return ConnectionClass;
 }
@@ -61,6 +65,16 @@ function decodeCursor(after: string, keyIsUuid: boolean): Cursor {
 }
 
 /**
+ * The rows `qb` matches. Without joins every row is one entity, so a plain COUNT(*) is exact;
+ * TypeORM's getCount() counts DISTINCT ids, which sorts the whole match (seconds on millions).
+ */
+async function countRows<E extends ObjectLiteral>(qb: SelectQueryBuilder<E>): Promise<number> {
+  if (qb.expressionMap.joinAttributes.length > 0) return qb.clone().getCount();
+  const row = await qb.clone().select('COUNT(*)', 'count').orderBy().getRawOne<{ count: string }>();
+  return Number(row?.count ?? 0);
+}
+
+/**
  * Newest first (createdAt, then the tie-breaker, `id` by default), keyset-paginated so cursors
  * stay valid while rows are added. `mapNode` turns an entity into what the edge carries.
  */
@@ -76,7 +90,8 @@ export async function paginate<E extends ObjectLiteral & { createdAt: Date }, N>
   }
   const tie = options.tieBreaker ?? 'id';
   const alias = qb.alias;
-  const totalCount = await qb.clone().getCount();
+  let counted: Promise<number> | undefined;
+  const totalCount = (): Promise<number> => (counted ??= countRows(qb));
   const page = qb.clone();
   if (args.after) {
     const cursor = decodeCursor(args.after, tie === 'id');
