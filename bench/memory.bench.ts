@@ -1,0 +1,149 @@
+// Worker memory with a deep queue: a 100,000-recipient campaign is started in an API-only app
+// (all 100,000 QUEUED), then one ROLE=worker child process (test/reliability/worker-process.ts)
+// sends to an in-process SMTP sink while its RSS (/proc/<pid>/status VmRSS) is sampled every
+// 200 ms, until BENCH_MEMORY_SENT (default 20,000) are SENT or 60 s have passed. The worker runs
+// as plain JavaScript, as in production (`node dist/...`): under ts-node the compiler and every
+// module's compiled source would add ~100 MB that a deployed worker does not carry.
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import ts from 'typescript';
+import { newAgency } from '../test/factories/accounts';
+import { campaignInput, CREATE_CAMPAIGN } from '../test/factories/campaigns';
+import { createServer, SINK_USER, smtpServerInput, verifyAndActivate } from '../test/factories/delivery-servers';
+import { createTestApp, type TestApp } from '../test/utils/create-test-app';
+import globalSetup from '../test/utils/global-setup';
+import globalTeardown from '../test/utils/global-teardown';
+import { SmtpSink } from '../test/utils/smtp-sink';
+import { countRows, round, secondsSince, until, withDb } from './bench-utils';
+
+const QUEUED = 100_000;
+const PER_CALL = 50_000;
+const STOP_AFTER_SENT = Number(process.env.BENCH_MEMORY_SENT ?? 20_000);
+const MAX_SAMPLE_MS = 60_000;
+const TARGET_MB = 300;
+const REPO_ROOT = join(__dirname, '..');
+
+/** Transpiles src/ and the worker entry point (isolatedModules: file by file) into `outDir`, under the repo so node_modules resolve. */
+function transpileWorker(outDir: string): string {
+  const { config } = ts.readConfigFile(join(REPO_ROOT, 'tsconfig.json'), (f) => ts.sys.readFile(f));
+  const { options } = ts.parseJsonConfigFileContent(config, ts.sys, REPO_ROOT);
+  const compilerOptions = { ...options, sourceMap: false, incremental: false, outDir: undefined };
+  const entry = join(REPO_ROOT, 'test', 'reliability', 'worker-process.ts');
+  const sources = [entry, ...(readdirSync(join(REPO_ROOT, 'src'), { recursive: true }) as string[]).filter((f) => f.endsWith('.ts') && !f.endsWith('.spec.ts')).map((f) => join(REPO_ROOT, 'src', f))];
+  for (const file of sources) {
+    const out = join(outDir, relative(REPO_ROOT, file)).replace(/\.ts$/, '.js');
+    mkdirSync(dirname(out), { recursive: true });
+    writeFileSync(out, ts.transpileModule(readFileSync(file, 'utf8'), { compilerOptions, fileName: file }).outputText);
+  }
+  return join(outDir, 'test', 'reliability', 'worker-process.js');
+}
+
+/** Resident set size of a process in MB, or null once it is gone. */
+function rssMb(pid: number): number | null {
+  try {
+    const kb = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return kb ? Number(kb[1]) / 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A ROLE=worker process on the app's database and Redis prefix; resolves once it prints `ready`. */
+async function startWorker(t: TestApp, script: string): Promise<ChildProcessWithoutNullStreams> {
+  const { keys, currentKeyId } = t.config.credentials;
+  const child = spawn(process.execPath, [script], {
+    cwd: REPO_ROOT,
+    env: {
+      PATH: process.env.PATH ?? '',
+      NODE_ENV: 'test',
+      ROLE: 'worker',
+      PORT: '3999', // required by the config; worker-process never listens
+      DATABASE_URL: t.databaseUrl,
+      REDIS_URL: t.config.redis.url,
+      REDIS_PREFIX: t.config.redis.prefix,
+      CREDENTIALS_KEY: keys[currentKeyId].toString('base64'),
+      ADMIN_TOKEN: t.adminToken,
+      LOG_LEVEL: 'silent',
+      // Every provider API resolves to a closed port, as in createTestApp.
+      SES_ENDPOINT: 'http://127.0.0.1:9',
+      SNS_ENDPOINT: 'http://127.0.0.1:9',
+      SENDGRID_API_URL: 'http://127.0.0.1:9',
+      MAILGUN_API_URL: 'http://127.0.0.1:9',
+      SPARKPOST_API_URL: 'http://127.0.0.1:9',
+      ELASTICEMAIL_API_URL: 'http://127.0.0.1:9',
+    },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString('utf8')).slice(-4000)));
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+  await until('the worker to be ready', () => {
+    if (child.exitCode !== null) throw new Error(`worker exited before ready (code ${child.exitCode}): ${stderr}`);
+    return /^ready$/m.test(stdout);
+  }, 120_000);
+  return child;
+}
+
+async function stopWorker(child: ChildProcessWithoutNullStreams): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGKILL');
+  await exited;
+}
+
+export async function run(): Promise<Record<string, unknown>[]> {
+  await globalSetup();
+  const sink = new SmtpSink({ users: [SINK_USER] });
+  await sink.start();
+  const t = await createTestApp({ ROLE: 'api', LOG_LEVEL: 'silent' });
+  const buildDir = join(REPO_ROOT, '.tmp', `bench-memory-${process.pid}`);
+  let worker: ChildProcessWithoutNullStreams | undefined;
+  try {
+    const agency = await newAgency(t);
+    const server = await createServer(t, smtpServerInput(agency.id, sink.port, { pauseMs: 0 }));
+    await verifyAndActivate(t, server.id);
+    const recipients = Array.from({ length: QUEUED }, (_, i) => `r${i}@list${i % 97}.example.com`);
+    const created = await t.gqlOk<{ createCampaign: { id: string } }>(CREATE_CAMPAIGN, { input: campaignInput(agency.id, { recipients: recipients.slice(0, PER_CALL) }) });
+    const campaignId = created.createCampaign.id;
+    for (let i = PER_CALL; i < QUEUED; i += PER_CALL) {
+      await t.gqlOk(`mutation($id: ID!, $r: [String!]!) { addCampaignRecipients(id: $id, recipients: $r) { id } }`, { id: campaignId, r: recipients.slice(i, i + PER_CALL) });
+    }
+    const start = await t.gqlOk<{ startCampaign: { stats: { queued: number } } }>(`mutation($id: ID!) { startCampaign(id: $id) { stats { queued } } }`, { id: campaignId });
+    if (start.startCampaign.stats.queued !== QUEUED) throw new Error(`expected ${QUEUED} queued, got ${start.startCampaign.stats.queued}`);
+
+    return await withDb(t.databaseUrl, async (db) => {
+      const sent = (): Promise<number> => countRows(db, `SELECT 1 FROM messages WHERE campaign_id = $1 AND status = 'SENT'`, [campaignId]);
+      worker = await startWorker(t, transpileWorker(buildDir));
+      const pid = worker.pid!;
+      const idleRss = rssMb(pid) ?? 0;
+      let peak = idleRss;
+      const sampler = setInterval(() => {
+        peak = Math.max(peak, rssMb(pid) ?? 0);
+        sink.messages.length = 0; // the sink lives in this process: keep it from growing
+      }, 200);
+      const started = process.hrtime.bigint();
+      let sentNow = 0;
+      try {
+        await until(`${STOP_AFTER_SENT} SENT or ${MAX_SAMPLE_MS / 1000} s`, async () => {
+          sentNow = await sent();
+          return sentNow >= STOP_AFTER_SENT || secondsSince(started) * 1000 >= MAX_SAMPLE_MS;
+        }, MAX_SAMPLE_MS + 30_000, 1000);
+      } finally {
+        clearInterval(sampler);
+      }
+      peak = Math.max(peak, rssMb(pid) ?? 0);
+      const seconds = secondsSince(started);
+      return [
+        { bench: 'memory', queued: QUEUED, peakRssMb: Math.round(peak), idleRssMb: Math.round(idleRss), sentDuringSample: sentNow, seconds: round(seconds, 1), targetMb: TARGET_MB, pass: peak < TARGET_MB },
+      ];
+    });
+  } finally {
+    if (worker) await stopWorker(worker);
+    rmSync(buildDir, { recursive: true, force: true });
+    await t.close();
+    await sink.stop();
+    await globalTeardown();
+  }
+}
