@@ -11,7 +11,7 @@ import ts from 'typescript';
 import { newAgency } from '../test/factories/accounts';
 import { campaignInput, CREATE_CAMPAIGN } from '../test/factories/campaigns';
 import { createServer, SINK_USER, smtpServerInput, verifyAndActivate } from '../test/factories/delivery-servers';
-import { createTestApp, type TestApp } from '../test/utils/create-test-app';
+import { createTestApp, type TestApp, UNREACHABLE_PROVIDERS } from '../test/utils/create-test-app';
 import globalSetup from '../test/utils/global-setup';
 import globalTeardown from '../test/utils/global-teardown';
 import { SmtpSink } from '../test/utils/smtp-sink';
@@ -65,20 +65,14 @@ async function startWorker(t: TestApp, script: string): Promise<ChildProcessWith
       CREDENTIALS_KEY: keys[currentKeyId].toString('base64'),
       ADMIN_TOKEN: t.adminToken,
       LOG_LEVEL: 'silent',
-      // Every provider API resolves to a closed port, as in createTestApp.
-      SES_ENDPOINT: 'http://127.0.0.1:9',
-      SNS_ENDPOINT: 'http://127.0.0.1:9',
-      SENDGRID_API_URL: 'http://127.0.0.1:9',
-      MAILGUN_API_URL: 'http://127.0.0.1:9',
-      SPARKPOST_API_URL: 'http://127.0.0.1:9',
-      ELASTICEMAIL_API_URL: 'http://127.0.0.1:9',
+      ...UNREACHABLE_PROVIDERS,
     },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let stdout = '';
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString('utf8')).slice(-4000)));
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+  child.stdout.on('data', (chunk: Buffer) => (stdout = (stdout + chunk.toString('utf8')).slice(-4000)));
   await until('the worker to be ready', () => {
     if (child.exitCode !== null) throw new Error(`worker exited before ready (code ${child.exitCode}): ${stderr}`);
     return /^ready$/m.test(stdout);
