@@ -9,6 +9,8 @@ export interface BatcherOptions {
   maxBatch: number;
   /** Batches written at the same time; calls made meanwhile wait for the next one. */
   maxConcurrent: number;
+  /** How long the first call of a batch waits for company (ms); 0: the next turn of the event loop. */
+  lingerMs?: number;
 }
 
 /**
@@ -37,11 +39,13 @@ export class Batcher<I, O> {
   private schedule(): void {
     if (this.scheduled || this.running >= this.options.maxConcurrent || !this.waiting.length) return;
     this.scheduled = true;
-    // One macrotask of delay lets the calls of this turn join the batch.
-    setImmediate(() => {
+    const flush = (): void => {
       this.scheduled = false;
       void this.flush();
-    });
+    };
+    // At least one macrotask of delay lets the calls of this turn join the batch.
+    if (this.options.lingerMs) setTimeout(flush, this.options.lingerMs);
+    else setImmediate(flush);
   }
 
   private async flush(): Promise<void> {

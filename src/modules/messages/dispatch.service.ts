@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { setTimeout as delay } from 'node:timers/promises';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../../config/configuration';
@@ -25,6 +26,8 @@ const MAX_INLINE_WAIT_MS = 2_000;
 const RESET_JITTER_MS = 30_000;
 /** FAILOVER: how often a message may lose a race for the last unit of a server and try the next. */
 const MAX_REROUTES = 3;
+/** The jobs of a campaign finishing within this window share one COMPLETED check. */
+const COMPLETION_DELAY_MS = 200;
 /** Codes that mean the provider never got the message: its quota unit is given back. */
 const NEVER_REACHED = new Set([DeliveryErrorCode.CONNECTION_FAILED, DeliveryErrorCode.AUTH_FAILED, DeliveryErrorCode.BLOCKED_DESTINATION]);
 
@@ -109,7 +112,7 @@ export class DispatchService {
       });
       await this.writes.markSent({ messageId: message.id, serverId: server.id, transport: sent.transport, providerMessageId: sent.providerMessageId, detail: `via ${server.name} (${sent.transport})` });
       await this.breaker.recordSuccess(server.id);
-      await this.completeCampaign(message.campaignId);
+      this.completeCampaign(message.campaignId);
     } catch (err) {
       const error = err instanceof DeliveryError ? err : new DeliveryError({ code: DeliveryErrorCode.PROVIDER_ERROR, transient: true, message: 'The send failed unexpectedly' });
       if (!(err instanceof DeliveryError)) this.logger.error(`Unexpected send failure for message ${message.id}: ${err instanceof Error ? err.name : 'error'}`);
@@ -136,7 +139,7 @@ export class DispatchService {
       return;
     }
     await this.store.finish(message.id, MessageStatus.FAILED, stored, server.id);
-    await this.completeCampaign(message.campaignId);
+    this.completeCampaign(message.campaignId);
   }
 
   /** No route, or a From the server cannot send: a campaign pauses (its mail waits), a single message is REJECTED. */
@@ -164,21 +167,32 @@ export class DispatchService {
     await this.campaigns.update({ id: campaignId, status: CampaignStatus.SENDING }, { status: CampaignStatus.PAUSED, pauseCode: code, pauseReason: reason.slice(0, 1000) });
   }
 
-  /** COMPLETED once no message of the campaign is pending (a partial index makes this cheap). */
-  private async completeCampaign(campaignId: string | null): Promise<void> {
+  /**
+   * COMPLETED once no message of the campaign is pending (a partial index makes the check cheap).
+   * The job does not wait for it: the check runs COMPLETION_DELAY_MS later, once for every job
+   * of the campaign that finished meanwhile, and the worker's sweep (completeFinishedCampaigns)
+   * catches a campaign whose last check died with its process.
+   */
+  private completeCampaign(campaignId: string | null): void {
     if (!campaignId) return;
-    await this.completions.request(campaignId, () => this.checkCompleted(campaignId));
+    this.completions
+      .request(campaignId, async () => {
+        await delay(COMPLETION_DELAY_MS);
+        await this.campaigns.query(`${COMPLETE_SQL} AND c.id = $1`, [campaignId]);
+      })
+      .catch((err: unknown) => this.logger.warn(`Completion check of campaign ${campaignId} failed: ${err instanceof Error ? err.message : 'error'}`));
   }
 
-  private async checkCompleted(campaignId: string): Promise<void> {
-    await this.campaigns.query(
-      `UPDATE campaigns SET status = 'COMPLETED', completed_at = now(), updated_at = now()
-       WHERE id = $1 AND status = 'SENDING'
-         AND NOT EXISTS (SELECT 1 FROM messages WHERE campaign_id = $1 AND status IN ('QUEUED', 'DEFERRED', 'SENDING'))`,
-      [campaignId],
-    );
+  /** Every SENDING campaign with nothing pending becomes COMPLETED. */
+  async completeFinishedCampaigns(): Promise<void> {
+    await this.campaigns.query(COMPLETE_SQL);
   }
 }
+
+/** Campaigns still SENDING though none of their messages is pending. */
+const COMPLETE_SQL = `UPDATE campaigns c SET status = 'COMPLETED', completed_at = now(), updated_at = now()
+   WHERE c.status = 'SENDING'
+     AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.campaign_id = c.id AND m.status IN ('QUEUED', 'DEFERRED', 'SENDING'))`;
 
 export function toStoredError(error: DeliveryError): StoredDeliveryError {
   return {

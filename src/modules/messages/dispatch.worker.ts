@@ -24,6 +24,7 @@ export class DispatchWorker implements OnModuleInit, OnApplicationShutdown {
     void this.dispatchQueue.queue.process(this.config.workerConcurrency, (job) => this.dispatch.process(job.data));
     this.sweepTimer = setInterval(() => {
       this.sweeper.sweep().catch((err: unknown) => this.logger.warn(`Sweep failed: ${err instanceof Error ? err.message : 'error'}`));
+      this.dispatch.completeFinishedCampaigns().catch((err: unknown) => this.logger.warn(`Campaign completion sweep failed: ${err instanceof Error ? err.message : 'error'}`));
     }, this.config.dispatch.sweepIntervalMs);
     this.sweepTimer.unref();
   }
