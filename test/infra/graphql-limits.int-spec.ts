@@ -101,6 +101,37 @@ describe('GraphQL abuse limits: depth and cost (defaults: depth 10, cost 50000)'
   });
 });
 
+describe('bad input: the NUL character (PostgreSQL text cannot hold it)', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp();
+  });
+  afterAll(() => t.close());
+
+  it('refuses U+0000 in a variable, an inline argument, a list and a query, naming the field, and stores nothing', async () => {
+    const create = `mutation($input: CreateAccountInput!) { createAccount(input: $input) { id } }`;
+    const viaVariable = await t.gql(create, { input: { name: 'Acme\u0000', timezone: 'UTC' } });
+    expect(viaVariable.status).toBe(400);
+    expect(firstError(viaVariable)?.extensions).toEqual({ code: 'BAD_USER_INPUT', fields: ['name'] });
+    expect(firstError(viaVariable)?.message).toBe('name must not contain the NUL character (U+0000)');
+
+    const inline = await t.gql(`mutation { createAccount(input: { name: "Acme", timezone: "Europe/Berlin\\u0000" }) { id } }`);
+    expect(firstError(inline)?.extensions).toEqual({ code: 'BAD_USER_INPUT', fields: ['timezone'] });
+
+    const agency = await newAgency(t);
+    const campaign = await t.gql(`mutation($input: CreateCampaignInput!) { createCampaign(input: $input) { id } }`, {
+      input: { accountId: agency.id, name: 'News', from: 'news@brand.example', subject: 'Hi\u0000', text: 'x', recipients: ['a@b.example', 'c\u0000@d.example'] },
+    });
+    expect(firstError(campaign)?.extensions).toEqual({ code: 'BAD_USER_INPUT', fields: ['subject', 'recipients'] });
+
+    const search = await t.gql(`query($s: String) { accounts(search: $s) { totalCount } }`, { s: '\u0000' });
+    expect(firstError(search)?.extensions).toEqual({ code: 'BAD_USER_INPUT', fields: ['search'] });
+
+    const accounts = await t.gqlOk<{ accounts: { totalCount: number } }>(`query { accounts { totalCount } }`);
+    expect(accounts.accounts.totalCount).toBe(1);
+  });
+});
+
 describe('GraphQL abuse limits from the environment, and the per-token rate limit', () => {
   const LIMIT = 6;
   let t: TestApp;

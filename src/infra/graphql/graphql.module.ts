@@ -5,6 +5,7 @@ import { GraphQLModule } from '@nestjs/graphql';
 import type { Request, Response } from 'express';
 import { APP_CONFIG, AppConfig } from '../../config/configuration';
 import { formatGraphQLError } from '../errors/error-formatter';
+import { nulCharacterGuardPlugin } from './nul-character-guard';
 import { queryLimitsPlugin } from './query-limits';
 
 /**
@@ -24,6 +25,8 @@ import { queryLimitsPlugin } from './query-limits';
         plugins: [
           // GRAPHQL_MAX_DEPTH and GRAPHQL_MAX_COST; the per-token rate limit is in BearerAuthGuard.
           queryLimitsPlugin(config.graphql),
+          // U+0000 in any argument is BAD_USER_INPUT before it can reach PostgreSQL.
+          nulCharacterGuardPlugin(),
           // Apollo Sandbox on GET /graphql outside production.
           ...(config.nodeEnv === 'production' ? [] : [ApolloServerPluginLandingPageLocalDefault({ embed: true })]),
         ],
