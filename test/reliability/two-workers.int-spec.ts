@@ -5,9 +5,8 @@ import { campaignAct, newCampaign } from '../factories/campaigns';
 import { createServer, smtpServerInput, verifyAndActivate } from '../factories/delivery-servers';
 import { ChildRpc } from '../quota/child-rpc';
 import { createTestApp, type TestApp } from '../utils/create-test-app';
-import { waitFor } from '../utils/wait-for';
 import type { SinkArrival } from './sink-process';
-import { countBy, quietHour, WorkerFleet } from './worker-harness';
+import { countBy, expectExactlyLimitSent, quietHour, settledUnderHourlyLimit, WorkerFleet } from './worker-harness';
 
 const RECIPIENTS = 100;
 const HOURLY_LIMIT = 60;
@@ -58,30 +57,16 @@ describe('two worker processes and one API process', () => {
     const booted = Date.now();
     await campaignAct(t, 'startCampaign', campaign.id);
 
-    type Row = { id: string; status: string; next_attempt_at: Date | null };
-    const rows = async (): Promise<Row[]> =>
-      (await db.query<Row>('SELECT id, status::text AS status, next_attempt_at FROM messages WHERE campaign_id = $1', [campaign.id])).rows;
-    const waitingForReset = (r: Row): boolean => r.status === 'DEFERRED' && r.next_attempt_at !== null && r.next_attempt_at >= hour.resetsAt;
-    const settled = await waitFor(
-      'every message SENT or waiting for the hourly reset',
-      async () => {
-        const now = await rows();
-        return now.every((r) => r.status === 'SENT' || waitingForReset(r)) ? now : null;
-      },
-      90_000,
-      200,
-    );
+    const settled = await settledUnderHourlyLimit(db, campaign.id, hour.resetsAt, 90_000);
     const done = Date.now();
     // Everything that was sent has arrived (the SENT row is written after the provider's accept).
     const arrivals = (await sink.call<SinkArrival[]>('arrivals')).filter((a) => a.to[0]?.endsWith(`@${domain}`));
-
-    const counts = countBy(settled, (r) => r.status);
-    expect(counts).toEqual({ SENT: HOURLY_LIMIT, DEFERRED: RECIPIENTS - HOURLY_LIMIT });
-    // Nothing sent twice: one arrival per SENT message, each with its own Message-ID.
-    expect(arrivals).toHaveLength(HOURLY_LIMIT);
-    expect(new Set(arrivals.map((a) => a.messageId)).size).toBe(HOURLY_LIMIT);
-    const sentIds = new Set(settled.filter((r) => r.status === 'SENT').map((r) => r.id));
-    expect(arrivals.filter((a) => ![...sentIds].some((id) => a.messageId.includes(id)))).toEqual([]);
+    expectExactlyLimitSent(
+      settled,
+      arrivals.map((a) => a.messageId),
+      HOURLY_LIMIT,
+    );
+    expect(settled).toHaveLength(RECIPIENTS);
     // The pause holds between consecutive arrivals, whichever worker sent them.
     const times = arrivals.map((a) => a.receivedAt).sort((a, b) => a - b);
     const gaps = times.slice(1).map((at, i) => at - times[i]);
@@ -96,7 +81,7 @@ describe('two worker processes and one API process', () => {
         hourlyLimit: HOURLY_LIMIT,
         pauseMs: PAUSE_MS,
         timezone: hour.timezone,
-        statuses: counts,
+        statuses: countBy(settled, (r) => r.status),
         arrivals: arrivals.length,
         minGapMs: Math.min(...gaps),
         medianGapMs: [...gaps].sort((a, b) => a - b)[Math.floor(gaps.length / 2)],

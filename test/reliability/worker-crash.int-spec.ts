@@ -54,9 +54,7 @@ describe('a worker process killed mid-campaign', () => {
   });
 
   const statusOf = async (campaignId: string): Promise<Map<string, { to: string; status: string }>> => {
-    const { rows } = await db.query<{ id: string; to: string; status: string }>('SELECT id, to_address AS "to", status::text AS status FROM messages WHERE campaign_id = $1', [
-      campaignId,
-    ]);
+    const { rows } = await db.query<{ id: string; to: string; status: string }>('SELECT id, to_address AS "to", status::text AS status FROM messages WHERE campaign_id = $1', [campaignId]);
     return new Map(rows.map((r) => [r.id, { to: r.to, status: r.status }]));
   };
   /** Message ids whose jobs are active (taken by a worker, under its lock) in Bull. */
@@ -100,12 +98,7 @@ describe('a worker process killed mid-campaign', () => {
     await fleet.start({ name: 'crash-b', concurrency: CONCURRENCY, env: RECOVERY_ENV });
     const bootedB = Date.now();
     // Everything, the dead worker's messages included: their locks lapse and the sweeper takes them back.
-    await waitFor(
-      'every message of the campaign to be SENT',
-      async () => [...(await statusOf(campaign.id)).values()].every((m) => m.status === 'SENT'),
-      60_000,
-      100,
-    );
+    await waitFor('every message of the campaign to be SENT', async () => [...(await statusOf(campaign.id)).values()].every((m) => m.status === 'SENT'), 60_000, 100);
     const done = Date.now();
 
     const final = await statusOf(campaign.id);

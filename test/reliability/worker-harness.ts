@@ -154,3 +154,43 @@ export function quietHour(now: Date = new Date()): { timezone: string; resetsAt:
   const localHour = Math.floor((now.getTime() + offsetMs) / 3_600_000);
   return { timezone, resetsAt: new Date((localHour + 1) * 3_600_000 - offsetMs) };
 }
+
+export interface CampaignRow {
+  id: string;
+  status: string;
+  next_attempt_at: Date | null;
+}
+
+/**
+ * Waits until every message of a campaign sent through a server with an hourly limit and WAIT is
+ * either SENT or DEFERRED to the end of the hour, and returns them. A message put back for any
+ * other reason (a retry, a re-queue) keeps the wait going until it is settled too.
+ */
+export async function settledUnderHourlyLimit(db: Client, campaignId: string, resetsAt: Date, timeoutMs: number): Promise<CampaignRow[]> {
+  const rows = async (): Promise<CampaignRow[]> => (await db.query<CampaignRow>('SELECT id, status::text AS status, next_attempt_at FROM messages WHERE campaign_id = $1', [campaignId])).rows;
+  const waitsForReset = (r: CampaignRow): boolean => r.status === 'DEFERRED' && r.next_attempt_at !== null && r.next_attempt_at >= resetsAt;
+  return waitFor(
+    'every message SENT or waiting for the hourly reset',
+    async () => {
+      const now = await rows();
+      return now.every((r) => r.status === 'SENT' || waitsForReset(r)) ? now : null;
+    },
+    timeoutMs,
+    200,
+  ).catch(async (err: unknown) => {
+    throw new Error(`${err instanceof Error ? err.message : String(err)}; statuses: ${JSON.stringify(countBy(await rows(), (r) => r.status))}`);
+  });
+}
+
+/**
+ * The hourly limit held exactly and nothing was lost or sent twice: `limit` messages SENT, the
+ * rest DEFERRED to the reset, and one arrival per SENT message, each with that message's own
+ * Message-ID (`<messageId@host>`).
+ */
+export function expectExactlyLimitSent(settled: CampaignRow[], arrivedMessageIds: string[], limit: number): void {
+  expect(countBy(settled, (r) => r.status)).toEqual({ SENT: limit, DEFERRED: settled.length - limit });
+  expect(arrivedMessageIds).toHaveLength(limit);
+  expect(new Set(arrivedMessageIds).size).toBe(limit);
+  const sentIds = settled.filter((r) => r.status === 'SENT').map((r) => r.id);
+  expect(arrivedMessageIds.filter((mid) => !sentIds.some((id) => mid.includes(id)))).toEqual([]);
+}

@@ -42,11 +42,16 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
+/** Configuration no environment variable sets, for tests that need it (e.g. short provider time-outs). */
+export interface TestAppOverrides {
+  providers?: Partial<Pick<AppConfig['providers'], 'httpTimeoutMs' | 'smtpConnectionTimeoutMs' | 'smtpGreetingTimeoutMs' | 'smtpSocketTimeoutMs'>>;
+}
+
 /**
  * The whole app in process on a fresh database (cloned from the migrated template) and its own
  * Redis key prefix. `env` overrides any variable (e.g. ROLE, provider base URLs).
  */
-export async function createTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+export async function createTestApp(env: Record<string, string> = {}, overrides: TestAppOverrides = {}): Promise<TestApp> {
   const database = await createTestDatabase();
   const databaseUrl = urlFor(database);
   const adminToken = `test-admin-${randomBytes(16).toString('hex')}`;
@@ -67,6 +72,7 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
       ...env,
     }),
   );
+  Object.assign(config.providers, overrides.providers);
   const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] }).compile();
   const app = moduleRef.createNestApplication<NestExpressApplication>({ rawBody: true, bufferLogs: true });
   configureApp(app);

@@ -151,6 +151,11 @@ export class SmtpSink {
     this.mode = 'drop';
   }
 
+  /** Close every open connection now (idle pooled sessions included), as a restart of the server would. */
+  closeConnections(): void {
+    for (const socket of this.sockets) socket.destroy();
+  }
+
   /** Back to a well-behaved server with no recorded messages; for a clean start per test. */
   reset(): void {
     this.scripts = [];
