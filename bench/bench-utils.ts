@@ -32,3 +32,6 @@ export async function countRows(db: Client, sql: string, params: unknown[] = [])
   const { rows } = await db.query<{ n: string }>(`SELECT count(*) AS n FROM (${sql}) AS counted`, params);
   return Number(rows[0].n);
 }
+
+/** CPU milliseconds (user + system, from a process.cpuUsage(previous) delta) per unit of work, to 2 decimals. */
+export const cpuMsPer = (cpu: NodeJS.CpuUsage, units: number): number => round((cpu.user + cpu.system) / 1000 / Math.max(units, 1), 2);

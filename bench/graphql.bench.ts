@@ -12,7 +12,7 @@ import { createTestApp, type TestApp } from '../test/utils/create-test-app';
 import globalSetup from '../test/utils/global-setup';
 import globalTeardown from '../test/utils/global-teardown';
 import { postLoad } from './autocannon';
-import { round, withDb } from './bench-utils';
+import { cpuMsPer, round, withDb } from './bench-utils';
 
 const SECONDS = Number(process.env.BENCH_GRAPHQL_SECONDS ?? 8);
 const CONNECTIONS = (process.env.BENCH_GRAPHQL_CONNECTIONS ?? '1,10').split(',').map(Number);
@@ -77,6 +77,7 @@ export async function run(): Promise<Record<string, unknown>[]> {
       if (check.errors?.length || !check.data) throw new Error(`${target.query}: ${JSON.stringify(check.errors)}`);
       for (let i = 0; i < 20; i++) await t.gql(target.body.query, target.body.variables, target.token);
       for (const connections of CONNECTIONS) {
+        const cpuBefore = process.cpuUsage();
         const result = await postLoad({
           url,
           body: JSON.stringify(target.body),
@@ -93,6 +94,8 @@ export async function run(): Promise<Record<string, unknown>[]> {
           connections,
           seconds: SECONDS,
           requests: result.requests.total,
+          // The app's CPU per request (it runs in this process; autocannon and PostgreSQL do not): steadier than latency on a shared machine.
+          appCpuMsPerRequest: cpuMsPer(process.cpuUsage(cpuBefore), result.requests.total),
           ...(target.target === null ? {} : { targetP99: target.target, pass: result.latency.p99 < target.target }),
         });
       }

@@ -1,7 +1,8 @@
 // Webhook ingestion: SendGrid event webhook batches of 1,000 ECDSA-signed events posted to the
 // listening app by a few concurrent posters, every event matching a stored SENT message (mostly
 // delivered, some hard bounces and spam reports, which also suppress the address). Rate is events
-// stored per second, checked against message_events at the end. BENCH_WEBHOOK_BATCHES (default 100).
+// stored per second, checked against message_events at the end; also this process's CPU per
+// batch (the app, plus the posters' signing, which is small). BENCH_WEBHOOK_BATCHES (default 100).
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { SendGridFake } from '../test/fakes/sendgrid-fake';
@@ -10,7 +11,7 @@ import { createServer } from '../test/factories/delivery-servers';
 import { createTestApp } from '../test/utils/create-test-app';
 import globalSetup from '../test/utils/global-setup';
 import globalTeardown from '../test/utils/global-teardown';
-import { countRows, round, secondsSince, withDb } from './bench-utils';
+import { countRows, cpuMsPer, round, secondsSince, withDb } from './bench-utils';
 
 const BATCH = 1000;
 const BATCHES = Number(process.env.BENCH_WEBHOOK_BATCHES ?? 100);
@@ -60,13 +61,15 @@ export async function run(): Promise<Record<string, unknown>[]> {
         if (res.status !== 200 || answer.stored !== BATCH) throw new Error(`batch ${b}: HTTP ${res.status} ${JSON.stringify(answer)}`);
       }
     };
+    const cpuBefore = process.cpuUsage();
     const started = process.hrtime.bigint();
     await Promise.all(Array.from({ length: POSTERS }, poster));
     const seconds = secondsSince(started);
+    const cpu = process.cpuUsage(cpuBefore);
 
     const stored = await withDb(t.databaseUrl, (db) => countRows(db, 'SELECT 1 FROM message_events'));
     if (stored !== events) throw new Error(`${stored} events stored, expected ${events}`);
-    return [{ bench: 'webhooks', provider: 'sendgrid', batch: BATCH, batches: BATCHES, events, posters: POSTERS, seconds: round(seconds), eventsPerSecond: Math.round(events / seconds) }];
+    return [{ bench: 'webhooks', provider: 'sendgrid', batch: BATCH, batches: BATCHES, events, posters: POSTERS, seconds: round(seconds), eventsPerSecond: Math.round(events / seconds), appCpuMsPer1000Events: cpuMsPer(cpu, BATCHES) }];
   } finally {
     await t.close();
     await fake.stop();
