@@ -176,10 +176,10 @@ export class MailgunAdapter implements ProviderAdapter {
     if (!Number.isFinite(seconds) || Math.abs(now - seconds * 1000) > SIGNATURE_MAX_AGE_MS) {
       throw webhookError(DeliveryErrorCode.AUTH_FAILED, 'timestamp outside the accepted window');
     }
-    const expected = createHmac('sha256', key)
-      .update(timestamp + token)
-      .digest('hex');
-    if (expected.length !== signature.length || !timingSafeEqual(Buffer.from(expected), Buffer.from(signature))) {
+    const expected = Buffer.from(createHmac('sha256', key).update(timestamp + token).digest('hex'));
+    // Byte lengths, not string lengths: a signature with non-ASCII characters is longer in bytes, and timingSafeEqual throws on unequal lengths.
+    const given = Buffer.from(signature);
+    if (expected.length !== given.length || !timingSafeEqual(expected, given)) {
       throw webhookError(DeliveryErrorCode.AUTH_FAILED, 'signature does not match');
     }
     const data = body['event-data'];
