@@ -66,6 +66,11 @@ describe('GraphQL abuse limits: depth and cost (defaults: depth 10, cost 50000)'
     expect(res.data?.messages.edges).toEqual([]);
   });
 
+  it('prices a `first` over 500 as 500, so the answer is the page-size error naming `first`', async () => {
+    const res = await t.gql(`query { accounts(first: 100000) { edges { node { id name } } } }`);
+    expect(firstError(res)?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', fields: ['first'] });
+  });
+
   it('prices every alias of an expensive field: 33 copies pass, 34 are refused', async () => {
     // Each copy: 1 + 1 (edges) + 500 × (1 node + 2 scalars) = 1502.
     const copies = (n: number) => `query { ${Array.from({ length: n }, (_, i) => `a${i}: accounts(first: 500) { edges { node { id name } } }`).join(' ')} }`;

@@ -20,7 +20,7 @@ import {
   isObjectType,
   valueFromAST,
 } from 'graphql';
-import { DEFAULT_PAGE_SIZE } from './pagination';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './pagination';
 
 /**
  * What a list of unknown length is assumed to hold when it has no `first` argument: a page
@@ -42,7 +42,7 @@ type FieldDef = GraphQLField<unknown, unknown>;
 
 /**
  * The depth and estimated cost of one operation of a validated document. A connection's
- * `first` (variables resolved; default 50) is the page size of its `edges`; any other list is
+ * `first` (variables resolved; default 50, at most 500) is the page size of its `edges`; any other list is
  * assumed to hold a page. Aliases are separate fields and cost separately; a fragment spread
  * costs what its fragment costs, each time it is spread.
  */
@@ -63,7 +63,8 @@ export function measureOperation(
     if (!def.args.some((a) => a.name === 'first')) return undefined;
     const arg = node.arguments?.find((a) => a.name.value === 'first');
     const value: unknown = arg ? valueFromAST(arg.value, GraphQLInt, variables) : undefined;
-    return typeof value === 'number' ? Math.max(0, value) : DEFAULT_PAGE_SIZE;
+    // Past MAX_PAGE_SIZE the resolver refuses `first` itself (BAD_USER_INPUT naming it): priced as the most it could be.
+    return typeof value === 'number' ? Math.min(Math.max(0, value), MAX_PAGE_SIZE) : DEFAULT_PAGE_SIZE;
   };
 
   const fieldDef = (parent: GraphQLNamedType, name: string): FieldDef | undefined => {
