@@ -49,13 +49,15 @@ export interface TestAppOverrides {
 
 /**
  * The whole app in process on a fresh database (cloned from the migrated template) and its own
- * Redis key prefix. `env` overrides any variable (e.g. ROLE, provider base URLs).
+ * Redis key prefix. `env` overrides any variable (e.g. ROLE, provider base URLs, DATABASE_URL).
  */
 export async function createTestApp(env: Record<string, string> = {}, overrides: TestAppOverrides = {}): Promise<TestApp> {
-  const database = await createTestDatabase();
-  const databaseUrl = urlFor(database);
+  // A DATABASE_URL in `env` (a database the test prepared, e.g. on a private cluster) is used
+  // as it is: no clone, and nothing dropped at close.
+  const database = env.DATABASE_URL ? null : await createTestDatabase();
+  const databaseUrl = database ? urlFor(database) : env.DATABASE_URL;
   const adminToken = `test-admin-${randomBytes(16).toString('hex')}`;
-  const prefix = `mrtest:${database}`;
+  const prefix = `mrtest:${database ?? `own_${randomBytes(4).toString('hex')}`}`;
   const config = buildAppConfig(
     validateEnv({
       NODE_ENV: 'test',
@@ -100,7 +102,7 @@ export async function createTestApp(env: Record<string, string> = {}, overrides:
     http: () => request(app.getHttpServer()),
     async close() {
       await app.close();
-      await dropTestDatabase(database);
+      if (database) await dropTestDatabase(database);
       await deleteKeys(prefix);
     },
   };
