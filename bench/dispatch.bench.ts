@@ -1,82 +1,142 @@
 // The whole pipeline (campaign → queue → route → quota → pause 0 → SMTP) against a bare Bull +
 // pooled nodemailer pipeline sending the same N messages to the same SMTP sink, in one run.
-// BENCH_DISPATCH_N sets N (default 20,000). Prints both rates and full/bare.
+// Each pipeline's worker runs in its own process, and so does the sink (a provider's SMTP
+// server is never inside the sender): one mailroute ROLE=worker process, then two, against one
+// bare worker process with the same concurrency and SMTP pool. The API (GraphQL in) is this
+// process. The full runs also prove the quota holds under load: the server's daily limit is N
+// and the campaign has 1 % more recipients, so exactly N must arrive and the rest wait.
+// BENCH_DISPATCH_N sets N (default 20,000); BENCH_WORKERS the worker counts to run (default
+// "1,2"); BENCH_WORKER_NODE_OPTIONS is passed to the workers as NODE_OPTIONS (e.g. `--require`
+// a profiler: a worker exits by itself when the run ends).
 import Bull from 'bull';
-import nodemailer from 'nodemailer';
-import { Client } from 'pg';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Client } from 'pg';
 import { newAgency } from '../test/factories/accounts';
 import { campaignInput, CREATE_CAMPAIGN } from '../test/factories/campaigns';
-import { createServer, SINK_USER, smtpServerInput, verifyAndActivate } from '../test/factories/delivery-servers';
+import { createServer, smtpServerInput, verifyAndActivate } from '../test/factories/delivery-servers';
+import { ChildRpc } from '../test/quota/child-rpc';
+import { WorkerFleet, type WorkerProcess } from '../test/reliability/worker-harness';
 import { createTestApp, type TestApp } from '../test/utils/create-test-app';
 import globalSetup from '../test/utils/global-setup';
 import globalTeardown from '../test/utils/global-teardown';
-import { SmtpSink } from '../test/utils/smtp-sink';
 import { TEST_REDIS_URL } from '../test/utils/test-db';
+import { countRows, round, secondsSince, until, withDb } from './bench-utils';
 
 const N = Number(process.env.BENCH_DISPATCH_N ?? 20_000);
 const CONCURRENCY = 50;
+const BARE_QUEUE = 'bench-bare';
 
-async function until(what: string, probe: () => Promise<boolean> | boolean, timeoutMs = 30 * 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+/** CPU time (user + system) a process has used, in ms, from /proc. */
+function cpuMsOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in clock ticks (100 Hz)
 }
 
-async function full(t: TestApp, sinkPort: number): Promise<number> {
-  const agency = await newAgency(t);
-  const server = await createServer(t, smtpServerInput(agency.id, sinkPort));
-  await verifyAndActivate(t, server.id);
-  const recipients = Array.from({ length: N }, (_, i) => `full.${i}@bench.example.com`);
-  const created = await t.gqlOk<{ createCampaign: { id: string } }>(CREATE_CAMPAIGN, { input: campaignInput(agency.id, { recipients }) });
-  const db = new Client({ connectionString: t.databaseUrl });
-  await db.connect();
-  try {
-    const started = process.hrtime.bigint();
-    await t.gqlOk(`mutation($id: ID!) { startCampaign(id: $id) { id } }`, { id: created.createCampaign.id });
-    await until('all campaign messages SENT', async () => {
-      const { rows } = await db.query<{ n: string }>(`SELECT count(*) AS n FROM messages WHERE campaign_id = $1 AND status = 'SENT'`, [created.createCampaign.id]);
-      return Number(rows[0].n) >= N;
-    });
-    return Number(process.hrtime.bigint() - started) / 1e9;
-  } finally {
-    await db.end();
-  }
+interface SinkCounts {
+  received: number;
+  duplicates: number;
 }
 
-async function bare(sink: SmtpSink, prefix: string): Promise<number> {
-  const queue = new Bull<{ to: string }>('bench-bare', TEST_REDIS_URL, { prefix: `${prefix}:bare` });
-  const transport = nodemailer.createTransport({ host: '127.0.0.1', port: sink.port, secure: false, ignoreTLS: true, pool: true, maxConnections: 5, auth: { user: SINK_USER.user, pass: SINK_USER.pass } });
-  const before = sink.messages.length;
-  void queue.process(CONCURRENCY, async (job) => {
-    await transport.sendMail({ from: 'news@bench.example.com', to: job.data.to, subject: 'Bench', text: 'Hello', html: '<p>Hello</p>' });
-  });
+async function bare(sink: ChildRpc, sinkPort: number, prefix: string): Promise<{ seconds: number; cpuMsPerMessage: number }> {
+  const worker = new ChildRpc(join(__dirname, 'processes', 'bare-worker.ts'));
+  const queue = new Bull<{ to: string }>(BARE_QUEUE, TEST_REDIS_URL, { prefix: `${prefix}:bare` });
   try {
+    await worker.call('start', { redisUrl: TEST_REDIS_URL, prefix: `${prefix}:bare`, queueName: BARE_QUEUE, sinkPort, concurrency: CONCURRENCY });
+    await sink.call('reset');
+    const cpuBefore = await worker.call<number>('cpu');
     const started = process.hrtime.bigint();
     for (let i = 0; i < N; i += 1000) {
       await queue.addBulk(Array.from({ length: Math.min(1000, N - i) }, (_, k) => ({ data: { to: `bare.${i + k}@bench.example.com` }, opts: { removeOnComplete: true } })));
     }
-    await until('all bare messages at the sink', () => sink.messages.length - before >= N);
-    return Number(process.hrtime.bigint() - started) / 1e9;
+    await until('all bare messages at the sink', async () => (await sink.call<SinkCounts>('counts')).received >= N, 30 * 60_000, 50);
+    const seconds = secondsSince(started);
+    return { seconds, cpuMsPerMessage: ((await worker.call<number>('cpu')) - cpuBefore) / N };
   } finally {
     await queue.close();
-    transport.close();
+    await worker.stop();
+  }
+}
+
+interface FullRun {
+  seconds: number;
+  sent: number;
+  deferred: number;
+  received: number;
+  duplicates: number;
+  cpuMsPerMessage: number;
+}
+
+async function full(t: TestApp, db: Client, sink: ChildRpc, sinkPort: number, workers: number): Promise<FullRun> {
+  const extra = Math.ceil(N / 100);
+  const agency = await newAgency(t);
+  const server = await createServer(t, smtpServerInput(agency.id, sinkPort, { quota: { hourly: null, daily: N, monthly: null } }));
+  await verifyAndActivate(t, server.id);
+  const recipients = Array.from({ length: N + extra }, (_, i) => `full.${i}@bench.example.com`);
+  const created = await t.gqlOk<{ createCampaign: { id: string } }>(CREATE_CAMPAIGN, { input: campaignInput(agency.id, { recipients }) });
+  const campaignId = created.createCampaign.id;
+  const fleet = new WorkerFleet(t);
+  const running: WorkerProcess[] = [];
+  try {
+    const pids: number[] = [];
+    for (let i = 0; i < workers; i++) {
+      const worker = await fleet.start({ name: `bench-${workers}-${i}`, concurrency: CONCURRENCY, env: { SWEEP_INTERVAL_MS: '15000', NODE_OPTIONS: process.env.BENCH_WORKER_NODE_OPTIONS ?? '' } });
+      pids.push(worker.child.pid as number);
+      running.push(worker);
+    }
+    const cpuNow = (): number => pids.reduce((sum, pid) => sum + cpuMsOf(pid), 0);
+    await sink.call('reset');
+    const cpuBefore = cpuNow();
+    const started = process.hrtime.bigint();
+    await t.gqlOk(`mutation($id: ID!) { startCampaign(id: $id) { id } }`, { id: campaignId });
+    const count = (status: string): Promise<number> => countRows(db, `SELECT 1 FROM messages WHERE campaign_id = $1 AND status = $2`, [campaignId, status]);
+    await until('N messages SENT and the rest waiting for the quota', async () => (await count('SENT')) >= N && (await count('DEFERRED')) >= extra, 30 * 60_000, 50);
+    const seconds = secondsSince(started);
+    const cpuMsPerMessage = (cpuNow() - cpuBefore) / N;
+    const [sent, deferred, counts] = [await count('SENT'), await count('DEFERRED'), await sink.call<SinkCounts>('counts')];
+    return { seconds, sent, deferred, ...counts, cpuMsPerMessage };
+  } finally {
+    // Closing stdin lets a worker exit by itself (and write a --cpu-prof profile when asked for one).
+    for (const w of running) w.child.stdin.end();
+    await Promise.race([Promise.all(running.map((w) => w.exited)), new Promise((r) => setTimeout(r, 5_000).unref())]);
+    await fleet.close();
   }
 }
 
 export async function run(): Promise<Record<string, unknown>[]> {
   await globalSetup();
-  const sink = new SmtpSink({ users: [SINK_USER] });
-  await sink.start();
-  const t = await createTestApp({ ROLE: 'all', WORKER_CONCURRENCY: String(CONCURRENCY), LOG_LEVEL: 'silent' });
+  const sink = new ChildRpc(join(__dirname, 'processes', 'sink-process.ts'));
+  const sinkPort = await sink.call<number>('start');
+  // The API only: the workers are child processes.
+  const t = await createTestApp({ ROLE: 'api', LOG_LEVEL: 'silent' });
   try {
-    const bareSeconds = await bare(sink, t.config.redis.prefix);
-    sink.messages.length = 0; // keep the sink's memory flat between the two runs
-    const fullSeconds = await full(t, sink.port);
-    const fullRate = N / fullSeconds;
-    const bareRate = N / bareSeconds;
-    return [{ bench: 'dispatch', n: N, workers: 1, concurrency: CONCURRENCY, full: Math.round(fullRate), bare: Math.round(bareRate), ratio: Math.round((fullRate / bareRate) * 100) / 100 }];
+    return await withDb(t.databaseUrl, async (db) => {
+      const bareRun = await bare(sink, sinkPort, t.config.redis.prefix);
+      const bareRate = N / bareRun.seconds;
+      const results: Record<string, unknown>[] = [];
+      for (const workers of (process.env.BENCH_WORKERS ?? '1,2').split(',').map(Number)) {
+        const r = await full(t, db, sink, sinkPort, workers);
+        const fullRate = r.sent / r.seconds;
+        results.push({
+          bench: 'dispatch',
+          n: N,
+          workers,
+          concurrency: CONCURRENCY,
+          full: Math.round(fullRate),
+          bare: Math.round(bareRate),
+          ratio: round(fullRate / bareRate, 2),
+          // Worker CPU per message (all worker processes together): less noisy than rates on a busy machine.
+          fullWorkerCpuMs: round(r.cpuMsPerMessage, 2),
+          bareWorkerCpuMs: round(bareRun.cpuMsPerMessage, 2),
+          // Quota: a daily limit of N with N + 1 % recipients; overshoot is what arrived beyond N.
+          quotaLimit: N,
+          overshoot: r.received - N,
+          duplicates: r.duplicates,
+          deferred: r.deferred,
+        });
+      }
+      return results;
+    });
   } finally {
     await t.close();
     await sink.stop();
