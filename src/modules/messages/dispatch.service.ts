@@ -93,11 +93,11 @@ export class DispatchService {
         await this.quota.release(reserved.reservation);
         return this.store.release(message.id, { undoAttempt: true });
       }
-      return this.send(message, server, reserved.reservation);
+      return this.send(message, server, reserved.reservation, route.serverFailing);
     }
   }
 
-  private async send(message: MessageEntity, server: DeliveryServerEntity, reservation: QuotaReservation): Promise<void> {
+  private async send(message: MessageEntity, server: DeliveryServerEntity, reservation: QuotaReservation, serverFailing: boolean): Promise<void> {
     try {
       const sent = await this.gateway.send(this.vault.providerServer(server), {
         from: message.from,
@@ -111,7 +111,9 @@ export class DispatchService {
         messageId: `<${message.id}@${this.messageIdDomain}>`,
       });
       await this.writes.markSent({ messageId: message.id, serverId: server.id, transport: sent.transport, providerMessageId: sent.providerMessageId, detail: `via ${server.name} (${sent.transport})` });
-      await this.breaker.recordSuccess(server.id);
+      // Routing saw failures counted against the server: this success resets them. (Failures
+      // counted since that lookup wait for the next success; the counts expire anyway.)
+      if (serverFailing) await this.breaker.recordSuccess(server.id);
       this.completeCampaign(message.campaignId);
     } catch (err) {
       const error = err instanceof DeliveryError ? err : new DeliveryError({ code: DeliveryErrorCode.PROVIDER_ERROR, transient: true, message: 'The send failed unexpectedly' });

@@ -13,6 +13,11 @@ export const CIRCUIT_COOL_DOWN_MS = 60_000;
 /** Login failures in a row (no success between) that pause the server for a person to fix. */
 export const AUTH_FAILURES_TO_PAUSE = 3;
 
+export interface CircuitState {
+  openUntil: Date | null;
+  failing: boolean;
+}
+
 const TRIPPING = new Set([DeliveryErrorCode.CONNECTION_FAILED, DeliveryErrorCode.TIMEOUT, DeliveryErrorCode.AUTH_FAILED]);
 
 /**
@@ -34,9 +39,21 @@ export class CircuitBreaker {
 
   /** When each server's circuit closes again (null: closed), in one round trip. */
   async openUntil(serverIds: string[]): Promise<(Date | null)[]> {
+    return (await this.states(serverIds)).map((s) => s.openUntil);
+  }
+
+  /**
+   * Each server's circuit (when it closes again; null: closed) and whether failures are being
+   * counted against it, in one round trip. A send that succeeds needs to reset the counts only
+   * then (recordSuccess), which spares a Redis write per message on a healthy server.
+   */
+  async states(serverIds: string[]): Promise<CircuitState[]> {
     if (!serverIds.length) return [];
-    const values = await this.redis.mget(...serverIds.map((id) => `${this.prefix}:open:${id}`));
-    return values.map((v) => (v && Number(v) > Date.now() ? new Date(Number(v)) : null));
+    const values = await this.redis.mget(...serverIds.flatMap((id) => [`${this.prefix}:open:${id}`, `${this.prefix}:fail:${id}`, `${this.prefix}:auth:${id}`]));
+    return serverIds.map((_id, i) => {
+      const [open, fail, auth] = values.slice(i * 3, i * 3 + 3);
+      return { openUntil: open && Number(open) > Date.now() ? new Date(Number(open)) : null, failing: Number(fail ?? 0) > 0 || Number(auth ?? 0) > 0 };
+    });
   }
 
   async recordSuccess(serverId: string): Promise<void> {

@@ -35,6 +35,8 @@ export interface RouteResult {
   waitUntil: Date | null;
   reason: string;
   onQuotaExhausted: QuotaExhaustedAction;
+  /** Failures are being counted against the chosen server: a success must reset them. */
+  serverFailing: boolean;
 }
 
 const VIA_WORDS: Record<RouteVia, string> = {
@@ -76,10 +78,11 @@ export class RoutingService {
     const allowed = ranked.filter((c) => c.allowed);
     const [usages, circuits] = await Promise.all([
       this.quota.usage(allowed.map((c) => subjectOf(c.server, timezoneOf(c.server))), now),
-      this.breaker.openUntil(allowed.map((c) => c.server.id)),
+      this.breaker.states(allowed.map((c) => c.server.id)),
     ]);
     const usageOf = new Map(allowed.map((c, i) => [c.server.id, usages[i]]));
-    const circuitOf = new Map(allowed.map((c, i) => [c.server.id, circuits[i]]));
+    const circuitOf = new Map(allowed.map((c, i) => [c.server.id, circuits[i].openUntil]));
+    const failing = new Set(allowed.filter((_c, i) => circuits[i].failing).map((c) => c.server.id));
     const candidates: RouteCandidateResult[] = ranked.map((c) => {
       const usage = usageOf.get(c.server.id) ?? null;
       const block = usage && exhaustedWindow(usage);
@@ -93,7 +96,7 @@ export class RoutingService {
           : null;
       return { ...c, usage, eligible: c.allowed && !blockedUntil, fullUntil: blockedUntil, reason: c.reason ?? why };
     });
-    const base = { account, from, candidates, onQuotaExhausted: account.onQuotaExhausted };
+    const base = { account, from, candidates, onQuotaExhausted: account.onQuotaExhausted, serverFailing: false };
 
     const usable = candidates.filter((c) => c.allowed);
     if (!usable.length) {
@@ -122,7 +125,7 @@ export class RoutingService {
     const reason = waitUntil
       ? `${chosen.server.name} (${VIA_WORDS[chosen.via]}) cannot take mail now (${chosen.reason}); the message waits`
       : `Routed to ${chosen.server.name} (${VIA_WORDS[chosen.via]})`;
-    return { ...base, server: chosen.server, effectiveFrom: chosen.server.senderAddress ?? from, code: null, waitUntil, reason };
+    return { ...base, server: chosen.server, effectiveFrom: chosen.server.senderAddress ?? from, code: null, waitUntil, reason, serverFailing: failing.has(chosen.server.id) };
   }
 
   /** A forced senderAddress always passes; otherwise the provider says, cached briefly. */
