@@ -12,8 +12,10 @@ export type NewMessage = Omit<MessageEntity, 'id' | 'createdAt' | 'updatedAt' | 
 const INSERT_BATCH = 1_000;
 
 /**
- * Writes of message state, shared by the API (accept), campaigns (bulk accept) and the worker
- * (transitions). Every change of status records its MessageEvent in the same statement batch.
+ * Writes of message state, shared by the API (accept), the worker's less frequent transitions
+ * (defer, finish, release) and the sweeper; the worker's hot path (claim, attempt, SENT) is
+ * grouped across jobs in DispatchWrites. Every change of status records its MessageEvent in the
+ * same statement batch.
  */
 @Injectable()
 export class MessageStore {
@@ -49,44 +51,6 @@ export class MessageStore {
   /** Jobs for accepted rows (call after the transaction that inserted them has committed). */
   enqueue(rows: Pick<MessageEntity, 'id' | 'dispatchSeq' | 'status'>[]): Promise<void> {
     return this.queue.add(rows.filter((r) => r.status === MessageStatus.QUEUED).map((r) => ({ messageId: r.id, seq: r.dispatchSeq })));
-  }
-
-  /**
-   * Claims a message for one job: only the job of the current schedule may, and only while the
-   * message is pending. SENDING is included: a job redelivered after a worker died mid-send
-   * resumes it (the one window where a duplicate can happen).
-   */
-  async claim(messageId: string, seq: number): Promise<MessageEntity | null> {
-    const result = await this.dataSource
-      .createQueryBuilder()
-      .update(MessageEntity)
-      .set({ status: MessageStatus.SENDING })
-      .where('id = :messageId AND dispatch_seq = :seq AND status IN (:...pending)', { messageId, seq, pending: [MessageStatus.QUEUED, MessageStatus.DEFERRED, MessageStatus.SENDING] })
-      .returning('id')
-      .execute();
-    if (!(result.raw as unknown[]).length) return null;
-    return this.dataSource.getRepository(MessageEntity).findOneBy({ id: messageId });
-  }
-
-  /** The attempt about to be made through this server, with its ROUTED event: one commit. */
-  async recordAttempt(messageId: string, serverId: string, reason: string): Promise<void> {
-    await this.dataSource.query(
-      `WITH attempt AS (UPDATE messages SET attempts = attempts + 1, server_id = $2, updated_at = now() WHERE id = $1 RETURNING id)
-       INSERT INTO message_events (message_id, type, detail, server_id) SELECT id, 'ROUTED', $3, $2 FROM attempt`,
-      [messageId, serverId, reason.slice(0, 1000)],
-    );
-  }
-
-  /** SENT with its event in one statement: one round trip and one commit on the hot path. */
-  async markSent(messageId: string, sent: { serverId: string; transport: MessageEntity['transport']; providerMessageId: string }, detail: string): Promise<void> {
-    await this.dataSource.query(
-      `WITH sent AS (
-         UPDATE messages SET status = 'SENT', sent_at = now(), error = NULL, next_attempt_at = NULL,
-                server_id = $2, transport = $3, provider_message_id = $4, updated_at = now()
-          WHERE id = $1 RETURNING id)
-       INSERT INTO message_events (message_id, type, detail, server_id) SELECT id, 'SENT', $5, $2 FROM sent`,
-      [messageId, sent.serverId, sent.transport, sent.providerMessageId, detail.slice(0, 1000)],
-    );
   }
 
   /** A final failure: FAILED (the provider refused) or REJECTED (no route, sender not allowed). */
