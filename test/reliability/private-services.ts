@@ -136,8 +136,10 @@ export class PrivatePostgres {
   }
 
   private async ctl(action: 'start'): Promise<void> {
-    // fsync off and a small footprint: a test cluster, thrown away at the end.
-    const options = `-p ${this.port} -k /tmp -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=32MB -c max_connections=100`;
+    // fsync off (an immediate stop kills processes, not the machine: what was written to the OS
+    // survives) and a small footprint. Commits stay synchronous: with synchronous_commit off an
+    // immediate stop loses the last committed transactions, which a real restart never does.
+    const options = `-p ${this.port} -k /tmp -c listen_addresses=127.0.0.1 -c fsync=off -c shared_buffers=32MB -c max_connections=100`;
     await this.asPostgres(join(PG_BIN, 'pg_ctl'), ['-D', join(this.dir, 'data'), '-o', options, '-l', join(this.dir, 'log'), '-w', '-t', '60', action]);
   }
 
