@@ -65,16 +65,6 @@ function decodeCursor(after: string, keyIsUuid: boolean): Cursor {
 }
 
 /**
- * The rows `qb` matches. Without joins every row is one entity, so a plain COUNT(*) is exact;
- * TypeORM's getCount() counts DISTINCT ids, which sorts the whole match (seconds on millions).
- */
-async function countRows<E extends ObjectLiteral>(qb: SelectQueryBuilder<E>): Promise<number> {
-  if (qb.expressionMap.joinAttributes.length > 0) return qb.clone().getCount();
-  const row = await qb.clone().select('COUNT(*)', 'count').orderBy().getRawOne<{ count: string }>();
-  return Number(row?.count ?? 0);
-}
-
-/**
  * Newest first (createdAt, then the tie-breaker, `id` by default), keyset-paginated so cursors
  * stay valid while rows are added. `mapNode` turns an entity into what the edge carries.
  */
@@ -91,7 +81,7 @@ export async function paginate<E extends ObjectLiteral & { createdAt: Date }, N>
   const tie = options.tieBreaker ?? 'id';
   const alias = qb.alias;
   let counted: Promise<number> | undefined;
-  const totalCount = (): Promise<number> => (counted ??= countRows(qb));
+  const totalCount = (): Promise<number> => (counted ??= qb.clone().getCount());
   const page = qb.clone();
   if (args.after) {
     const cursor = decodeCursor(args.after, tie === 'id');
