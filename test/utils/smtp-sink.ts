@@ -86,6 +86,7 @@ export class SmtpSink {
   private server?: SMTPServer;
   private scripts: SinkScript[] = [];
   private mode: 'normal' | 'hang' | 'drop' = 'normal';
+  private dataDelayMs = 0;
   private readonly hanging = new Set<() => void>();
   private readonly waiters = new Set<() => void>();
   private readonly sockets = new Set<Socket>();
@@ -151,6 +152,11 @@ export class SmtpSink {
     this.mode = 'drop';
   }
 
+  /** Answer each DATA this much later (a slow server): the message is recorded when the answer goes out. */
+  delayData(ms: number): void {
+    this.dataDelayMs = ms;
+  }
+
   /** Close every open connection now (idle pooled sessions included), as a restart of the server would. */
   closeConnections(): void {
     for (const socket of this.sockets) socket.destroy();
@@ -160,6 +166,7 @@ export class SmtpSink {
   reset(): void {
     this.scripts = [];
     this.mode = 'normal';
+    this.dataDelayMs = 0;
     this.messages.length = 0;
     this.logins.length = 0;
     this.connections = 0;
@@ -240,6 +247,7 @@ export class SmtpSink {
       return callback(err instanceof Error ? err : new Error('DATA interrupted'));
     }
     // The body must be read whole before answering, whatever the answer is.
+    if (this.dataDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.dataDelayMs));
     const scripted = this.scripted('DATA');
     if (scripted) return callback(scripted);
     const raw = Buffer.concat(chunks).toString('utf8');
