@@ -73,10 +73,15 @@ async function startWorker(t: TestApp, script: string): Promise<ChildProcessWith
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString('utf8')).slice(-4000)));
   child.stdout.on('data', (chunk: Buffer) => (stdout = (stdout + chunk.toString('utf8')).slice(-4000)));
-  await until('the worker to be ready', () => {
-    if (child.exitCode !== null) throw new Error(`worker exited before ready (code ${child.exitCode}): ${stderr}`);
-    return /^ready$/m.test(stdout);
-  }, 120_000);
+  try {
+    await until('the worker to be ready', () => {
+      if (child.exitCode !== null) throw new Error(`worker exited before ready (code ${child.exitCode}): ${stderr}`);
+      return /^ready$/m.test(stdout);
+    }, 120_000);
+  } catch (err) {
+    await stopWorker(child);
+    throw err;
+  }
   return child;
 }
 
