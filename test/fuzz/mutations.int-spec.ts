@@ -57,6 +57,8 @@ if (!mutationType) throw new Error('schema.gql has no Mutation type');
 /** Those that remove rows other runs use go last, so the others still find them. */
 const REMOVING = ['pauseDeliveryServer', 'deleteDeliveryServer', 'revokeApiToken'];
 const MUTATIONS = Object.values(mutationType.getFields()).sort((a, b) => REMOVING.indexOf(a.name) - REMOVING.indexOf(b.name));
+/** Queries too, with their filters, cursors and page sizes: they answer the same way and write nothing. */
+const QUERIES = Object.values(schema.getQueryType()?.getFields() ?? {});
 
 /** The ids a fuzzed variable may name: real rows of every kind, so runs reach the services. */
 interface Pool {
@@ -138,6 +140,10 @@ function byName(name: string, pool: Pool): fc.Arbitrary<unknown> | undefined {
   // SMTP targets stay on this machine: the sink, closed ports, or values validation refuses.
   if (name === 'host') return fc.constantFrom('127.0.0.1', 'localhost', '::1', '', ' ', 'bad host', 'a'.repeat(300), 'x\u0000y', '127.0.0.1:25');
   if (name === 'port') return fc.constantFrom(pool.sinkPort, 1, 9, 0, -1, 65_536, 2_147_483_647);
+  if (name === 'after') {
+    const cursor = fc.record({ createdAt: fc.oneof(fc.date({ noInvalidDate: true }).map((d) => d.toISOString()), anyString), key: fc.oneof(fc.uuid(), anyString) });
+    return fc.oneof(cursor.map((c) => Buffer.from(JSON.stringify(c)).toString('base64url')), fc.base64String(), anyString);
+  }
   return undefined;
 }
 
@@ -178,6 +184,8 @@ function rightType(type: GraphQLInputType, name: string, pool: Pool): fc.Arbitra
       return fc.boolean();
     case 'ID':
       return idArb(pool);
+    case 'DateTime':
+      return fc.oneof(fc.date({ noInvalidDate: true }).map((d) => d.toISOString()), fc.constantFrom('2026-02-30T00:00:00Z', '0000-01-01T00:00:00Z', '+275760-09-13T00:00:00.000Z', '2026-01-01'), anyString);
     default:
       return anyString;
   }
@@ -287,6 +295,7 @@ function variablesArb(mutation: GraphQLField<unknown, unknown>, p: Pool): fc.Arb
   const bases = knownGood(mutation.name, p) ?? [Object.fromEntries(mutation.args.map((a) => [a.name, plausible(a.type, a.name, p, mutation.name)]))];
   const perturbed = fc.constantFrom(...bases).chain((base) => {
     const slots = mutation.args.flatMap((a) => slotsOf(base[a.name], a.type, a.name, [a.name], []));
+    if (slots.length === 0) return fc.constant(base);
     const change = fc.constantFrom(...slots).chain((slot) => inputArb(slot.type, slot.name, p).map((value) => ({ slot, value })));
     return fc.array(change, { minLength: 0, maxLength: 3 }).map((changes) => {
       const variables = structuredClone(base);
@@ -313,10 +322,10 @@ function selection(type: GraphQLOutputType): string {
   return ` { ${picks.join(' ')} }`;
 }
 
-function operationFor(field: GraphQLField<unknown, unknown>): string {
+function operationFor(field: GraphQLField<unknown, unknown>, kind: 'query' | 'mutation'): string {
   const declared = field.args.map((a) => `$${a.name}: ${String(a.type)}`).join(', ');
   const passed = field.args.map((a) => `${a.name}: $${a.name}`).join(', ');
-  return `mutation${declared ? `(${declared})` : ''} { ${field.name}${passed ? `(${passed})` : ''}${selection(field.type)} }`;
+  return `${kind}${declared ? `(${declared})` : ''} { ${field.name}${passed ? `(${passed})` : ''}${selection(field.type)} }`;
 }
 
 /** Every string inside a value, so an error may echo what was sent without that counting as a leak. */
@@ -327,7 +336,7 @@ function stringsIn(value: unknown, out: string[] = []): string[] {
   return out;
 }
 
-describe('fuzz: every mutation, random variables', () => {
+describe('fuzz: every mutation and query, random variables', () => {
   let t: TestApp;
   let sink: SmtpSink;
   let db: Client;
@@ -391,14 +400,15 @@ describe('fuzz: every mutation, random variables', () => {
     expect(MUTATIONS.map((m) => m.name).sort()).toEqual(Object.keys(served).sort());
   });
 
-  it.each(MUTATIONS.map((m) => [m.name, m] as const))('%s: no 5xx, only contract codes, no leak, nothing half-stored', async (name, mutation) => {
-    const query = operationFor(mutation);
-    const args = variablesArb(mutation, pool);
+  const cases = [...MUTATIONS.map((m) => ['mutation', m.name, m] as const), ...QUERIES.map((q) => ['query', q.name, q] as const)];
+  it.each(cases)('%s %s: no 5xx, only contract codes, no leak, nothing half-stored', async (kind, _name, field) => {
+    const operation = operationFor(field, kind);
+    const args = variablesArb(field, pool);
     const outcomes = new Map<string, number>();
     await fc.assert(
       fc.asyncProperty(args, fc.boolean(), async (variables, asAdmin) => {
         const before = await countRows();
-        const res: GqlResult = await t.gql(query, variables, asAdmin ? t.adminToken : accountToken);
+        const res: GqlResult = await t.gql(operation, variables, asAdmin ? t.adminToken : accountToken);
         const codes = (res.errors ?? []).map((e) => e.extensions?.code ?? 'NO CODE');
         const outcome = codes.length ? codes.join(',') : 'ok';
         outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
@@ -415,7 +425,8 @@ describe('fuzz: every mutation, random variables', () => {
             const shown = sent.reduce((message, s) => message.split(s).join('<input>'), error.message);
             expect(shown).not.toMatch(LEAK);
           }
-          if (codes.length) expect(await countRows()).toEqual(before);
+          // A refused mutation stored nothing; a query never writes.
+          if (codes.length || kind === 'query') expect(await countRows()).toEqual(before);
         } catch (err) {
           const shown = (v: unknown) => JSON.stringify(v, (_k, x: unknown) => (typeof x === 'string' && x.length > 200 ? `${x.slice(0, 200)}…(${x.length} chars)` : x));
           throw new Error(`${(err as Error).message}\nas ${asAdmin ? 'ADMIN' : 'the agency'}: ${shown(variables)}\nanswer: ${res.status} ${shown(res.errors ?? res.data)}`);
@@ -424,7 +435,7 @@ describe('fuzz: every mutation, random variables', () => {
       { seed: SEED, numRuns: RUNS },
     );
     // Not only refusals: the generators reach the services (a valid result or a domain error).
-    if (process.env.FUZZ_REPORT) process.stdout.write(`${name}: ${JSON.stringify(Object.fromEntries(outcomes))}\n`);
+    if (process.env.FUZZ_REPORT) process.stdout.write(`${field.name}: ${JSON.stringify(Object.fromEntries(outcomes))}\n`);
     expect([...outcomes.keys()].some((o) => !/^(BAD_USER_INPUT|GRAPHQL_VALIDATION_FAILED)(,|$)/.test(o))).toBe(true);
   });
 });

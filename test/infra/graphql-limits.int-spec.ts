@@ -106,7 +106,7 @@ describe('GraphQL abuse limits: depth and cost (defaults: depth 10, cost 50000)'
   });
 });
 
-describe('bad input: the NUL character (PostgreSQL text cannot hold it)', () => {
+describe('bad input that PostgreSQL would refuse (found by test/fuzz): BAD_USER_INPUT naming the field', () => {
   let t: TestApp;
   beforeAll(async () => {
     t = await createTestApp();
@@ -134,6 +134,28 @@ describe('bad input: the NUL character (PostgreSQL text cannot hold it)', () => 
 
     const accounts = await t.gqlOk<{ accounts: { totalCount: number } }>(`query { accounts { totalCount } }`);
     expect(accounts.accounts.totalCount).toBe(1);
+  });
+
+  it('refuses a since/until that is no date, or a year PostgreSQL cannot hold', async () => {
+    const agency = await newAgency(t);
+    const q = `query($a: ID!, $since: DateTime, $until: DateTime) { messages(accountId: $a, since: $since, until: $until) { totalCount } }`;
+    const notADate = await t.gql(q, { a: agency.id, since: 'a@b.example' });
+    expect(firstError(notADate)?.extensions).toEqual({ code: 'BAD_USER_INPUT', fields: ['since'] });
+    expect(firstError(notADate)?.message).toBe('since must be an ISO 8601 date-time such as 2026-11-23T14:30:00.000Z');
+    const yearZero = await t.gql(q, { a: agency.id, until: '0000-06-01T00:00:00.000Z' });
+    expect(firstError(yearZero)?.extensions).toEqual({ code: 'BAD_USER_INPUT', fields: ['until'] });
+    const fine = await t.gql<{ messages: { totalCount: number } }>(q, { a: agency.id, since: '2026-01-01T00:00:00.000Z', until: '9999-12-31T23:59:59.999Z' });
+    expect(fine.data?.messages.totalCount).toBe(0);
+  });
+
+  it('refuses a forged cursor whose date JavaScript accepts and PostgreSQL does not', async () => {
+    const cursor = (createdAt: string, key = randomUUID()) => Buffer.from(JSON.stringify({ createdAt, key })).toString('base64url');
+    for (const after of [cursor("' OR '1'='1"), cursor('0000-12-31T23:59:59.999Z'), cursor('-000001-01-01T00:00:00.000Z'), cursor('2026-01-01T00:00:00.000Z', 'a\u0000b')]) {
+      const res = await t.gql(`query($after: String) { accounts(after: $after) { totalCount } }`, { after });
+      expect(firstError(res)?.extensions).toEqual({ code: 'BAD_USER_INPUT', fields: ['after'] });
+    }
+    const real = await t.gql(`query($after: String) { accounts(after: $after) { totalCount } }`, { after: cursor('2026-01-01T00:00:00.000Z') });
+    expect(real.errors).toBeUndefined();
   });
 });
 

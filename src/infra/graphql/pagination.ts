@@ -2,6 +2,7 @@ import { Field, type FieldMiddleware, Int, ObjectType } from '@nestjs/graphql';
 import type { Type } from '@nestjs/common';
 import type { ObjectLiteral, SelectQueryBuilder } from 'typeorm';
 import { BadUserInputError } from '../errors/domain-error';
+import { isStorableDate } from '../validation';
 
 @ObjectType()
 export class PageInfo {
@@ -49,11 +50,15 @@ interface Cursor {
 function decodeCursor(after: string, keyIsUuid: boolean): Cursor {
   try {
     const parsed = JSON.parse(Buffer.from(after, 'base64url').toString('utf8')) as Partial<Cursor>;
+    // Exactly as encoded below: Date.parse alone takes "' OR '1'='1" for a date, and PostgreSQL
+    // refuses what JavaScript calls valid years (0, negative) and text holding U+0000.
     if (
       typeof parsed.createdAt === 'string' &&
-      !Number.isNaN(Date.parse(parsed.createdAt)) &&
+      isStorableDate(new Date(parsed.createdAt)) &&
+      new Date(parsed.createdAt).toISOString() === parsed.createdAt &&
       typeof parsed.key === 'string' &&
       parsed.key.length <= 400 &&
+      !parsed.key.includes('\u0000') &&
       (!keyIsUuid || UUID_RE.test(parsed.key))
     ) {
       return { createdAt: parsed.createdAt, key: parsed.key };
