@@ -1,5 +1,5 @@
 // GraphQL read latency under load: autocannon (a separate process) against the app's real HTTP
-// server on loopback, three queries on one server: `deliveryServers` of an account owning 100
+// server on loopback, four queries on one server: `deliveryServers` of an account owning 100
 // servers with their quota `usage`, the first page of `messages` of an account holding 1,000,000
 // messages (also with its exact totalCount, no target), and `viewer` as the baseline. Each runs
 // with one client (the latency of a request) and then ten at once (the server saturated: latency
