@@ -50,6 +50,18 @@ describe('Batcher', () => {
     await expect(batcher.submit(3)).resolves.toBe(3);
   });
 
+  it('with isolateFailures, writes each item of a failed batch alone so only the bad one fails', async () => {
+    const writes: number[][] = [];
+    const batcher = new Batcher<number, number>(async (items) => {
+      writes.push(items);
+      if (items.includes(2)) throw new Error('item 2 is bad');
+      return items;
+    }, { maxBatch: 10, maxConcurrent: 1, isolateFailures: true });
+    const results = await Promise.allSettled([1, 2, 3].map((i) => batcher.submit(i)));
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(writes).toEqual([[1, 2, 3], [1], [2], [3]]);
+  });
+
   it('refuses a write that answers the wrong number of results', async () => {
     const batcher = new Batcher<number, number>(async () => [], { maxBatch: 10, maxConcurrent: 1 });
     await expect(batcher.submit(1)).rejects.toThrow('answered 0 results for 1 items');

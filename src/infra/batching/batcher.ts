@@ -11,13 +11,19 @@ export interface BatcherOptions {
   maxConcurrent: number;
   /** How long the first call of a batch waits for company (ms); 0: the next turn of the event loop. */
   lingerMs?: number;
+  /**
+   * When a batch of several fails, write each item alone, so one bad item (a row whose server
+   * was just deleted, say) fails only its own call.
+   */
+  isolateFailures?: boolean;
 }
 
 /**
  * Group commit: calls made while earlier batches are being written queue up and go together
  * in the next batch. Alone, a call is written on the next turn of the event loop; under load,
  * N concurrent jobs cost one statement (and one commit) instead of N. `write` answers with one
- * result per item, in order; when it throws, every call of that batch rejects with the error.
+ * result per item, in order; when it throws, every call of that batch rejects with the error
+ * (or, with isolateFailures, each item is written alone and fails alone).
  */
 export class Batcher<I, O> {
   private readonly waiting: Waiting<I, O>[] = [];
@@ -48,14 +54,21 @@ export class Batcher<I, O> {
     else setImmediate(flush);
   }
 
+  private async writeAll(batch: Waiting<I, O>[]): Promise<void> {
+    const results = await this.write(batch.map((w) => w.item));
+    if (results.length !== batch.length) throw new Error(`Batch write answered ${results.length} results for ${batch.length} items`);
+    batch.forEach((w, i) => w.resolve(results[i]));
+  }
+
   private async flush(): Promise<void> {
     if (this.running >= this.options.maxConcurrent || !this.waiting.length) return;
     const batch = this.waiting.splice(0, this.options.maxBatch);
     this.running++;
     try {
-      const results = await this.write(batch.map((w) => w.item));
-      if (results.length !== batch.length) throw new Error(`Batch write answered ${results.length} results for ${batch.length} items`);
-      batch.forEach((w, i) => w.resolve(results[i]));
+      await this.writeAll(batch).catch(async (err: unknown) => {
+        if (!this.options.isolateFailures || batch.length === 1) throw err;
+        for (const w of batch) await this.writeAll([w]).catch((itemErr: unknown) => w.reject(itemErr));
+      });
     } catch (err) {
       for (const w of batch) w.reject(err);
     } finally {

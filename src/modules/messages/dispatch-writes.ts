@@ -22,7 +22,7 @@ export interface SentRecord {
  * one collects: each round trip saved is a wake-up of PostgreSQL and of this event loop saved,
  * and a job's three writes add at most ~15 ms to a send that takes longer than that anyway.
  */
-const BATCH = { maxBatch: 500, maxConcurrent: 2, lingerMs: 5 };
+const BATCH = { maxBatch: 500, maxConcurrent: 2, lingerMs: 5, isolateFailures: true };
 /** A claim or an attempt record waits this long for a restarting database before the job gives up (the sweeper re-queues it). */
 const CLAIM_RETRY_MS = 30_000;
 /**

@@ -7,6 +7,7 @@ import { CoalescedTasks, SingleFlight } from '../../infra/batching/batcher';
 import { DeliveryError } from '../../providers/delivery-error';
 import { DeliveryErrorCode } from '../../providers/provider.enums';
 import { ProviderGateway } from '../../providers/provider-gateway';
+import type { SendResult } from '../../providers/provider.types';
 import { CampaignEntity, CampaignStatus } from '../campaigns/campaign.entity';
 import type { DeliveryServerEntity } from '../delivery-servers/delivery-server.entity';
 import { ServerVault } from '../delivery-servers/server-vault';
@@ -98,8 +99,9 @@ export class DispatchService {
   }
 
   private async send(message: MessageEntity, server: DeliveryServerEntity, reservation: QuotaReservation, serverFailing: boolean): Promise<void> {
+    let sent: SendResult;
     try {
-      const sent = await this.gateway.send(this.vault.providerServer(server), {
+      sent = await this.gateway.send(this.vault.providerServer(server), {
         from: message.from,
         to: message.to,
         replyTo: message.replyTo,
@@ -110,20 +112,29 @@ export class DispatchService {
         // Derived from the id: a duplicate after a crash mid-send is recognisable downstream.
         messageId: `<${message.id}@${this.messageIdDomain}>`,
       });
-      await this.writes.markSent({ messageId: message.id, serverId: server.id, transport: sent.transport, providerMessageId: sent.providerMessageId, detail: `via ${server.name} (${sent.transport})` });
-      // Routing saw failures counted against the server: this success resets them. (Failures
-      // counted since that lookup wait for the next success; the counts expire anyway.)
-      if (serverFailing) await this.breaker.recordSuccess(server.id);
-      this.completeCampaign(message.campaignId);
     } catch (err) {
-      const error = err instanceof DeliveryError ? err : new DeliveryError({ code: DeliveryErrorCode.PROVIDER_ERROR, transient: true, message: 'The send failed unexpectedly' });
-      if (!(err instanceof DeliveryError)) this.logger.error(`Unexpected send failure for message ${message.id}: ${err instanceof Error ? err.name : 'error'}`);
-      if (NEVER_REACHED.has(error.code)) await this.quota.release(reservation);
-      await this.breaker.recordFailure(server.id, error.code, error.message);
-      await this.failed(message, server, error);
-    } finally {
-      await this.pacing.markSent(server.id, server.pauseMs);
+      try {
+        const error = err instanceof DeliveryError ? err : new DeliveryError({ code: DeliveryErrorCode.PROVIDER_ERROR, transient: true, message: 'The send failed unexpectedly' });
+        if (!(err instanceof DeliveryError)) this.logger.error(`Unexpected send failure for message ${message.id}: ${err instanceof Error ? err.name : 'error'}`);
+        if (NEVER_REACHED.has(error.code)) await this.quota.release(reservation);
+        await this.breaker.recordFailure(server.id, error.code, error.message);
+        await this.failed(message, server, error);
+      } finally {
+        await this.pacing.markSent(server.id, server.pauseMs);
+      }
+      return;
     }
+    // The provider has the message: from here on nothing may schedule it again. The SENT record
+    // is retried while the database is away; should it still fail, the row stays SENDING and
+    // only a crash-style recovery could send it twice (the documented window).
+    await this.pacing.markSent(server.id, server.pauseMs);
+    await this.writes.markSent({ messageId: message.id, serverId: server.id, transport: sent.transport, providerMessageId: sent.providerMessageId, detail: `via ${server.name} (${sent.transport})` });
+    // Routing saw failures counted against the server: this success resets them. (Failures
+    // counted since that lookup wait for the next success; the counts expire anyway.)
+    if (serverFailing) {
+      await this.breaker.recordSuccess(server.id).catch((err: unknown) => this.logger.warn(`Could not reset the failure counts of server ${server.id}: ${err instanceof Error ? err.message : 'error'}`));
+    }
+    this.completeCampaign(message.campaignId);
   }
 
   private async failed(message: MessageEntity, server: DeliveryServerEntity, error: DeliveryError): Promise<void> {

@@ -56,7 +56,9 @@ export class MessageStore {
   /** A final failure: FAILED (the provider refused) or REJECTED (no route, sender not allowed). */
   async finish(messageId: string, status: MessageStatus.FAILED | MessageStatus.REJECTED, error: StoredDeliveryError, serverId: string | null): Promise<void> {
     await this.dataSource.transaction(async (tx) => {
-      await tx.update(MessageEntity, { id: messageId }, { status, error, nextAttemptAt: null });
+      // Only from SENDING (the worker's claim): a message another path has finished stays as it is.
+      const result = await tx.update(MessageEntity, { id: messageId, status: MessageStatus.SENDING }, { status, error, nextAttemptAt: null });
+      if (!result.affected) return;
       await tx.insert(MessageEventEntity, {
         messageId,
         type: status === MessageStatus.FAILED ? MessageEventType.FAILED : MessageEventType.REJECTED,
@@ -89,13 +91,16 @@ export class MessageStore {
           ...(serverId ? { serverId } : {}),
           ...(error ? { error } : {}),
         })
-        .where('id = :messageId', { messageId })
+        // Only from SENDING (the worker's claim): never turns a SENT message back into pending.
+        .where('id = :messageId AND status = :sending', { messageId, sending: MessageStatus.SENDING })
         .returning('dispatch_seq')
         .execute();
+      const row = (result.raw as { dispatch_seq: number }[])[0];
+      if (!row) return null;
       if (detail !== null) await tx.insert(MessageEventEntity, { messageId, type: MessageEventType.DEFERRED, detail: detail.slice(0, 1000), serverId });
-      return (result.raw as { dispatch_seq: number }[])[0].dispatch_seq;
+      return row.dispatch_seq;
     });
-    await this.queue.add([{ messageId, seq, notBefore }]);
+    if (seq !== null) await this.queue.add([{ messageId, seq, notBefore }]);
   }
 
   /** Pending messages that wait for this server (their attempt or their quota wait is on it). */
