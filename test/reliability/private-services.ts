@@ -1,4 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
 import { chown, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -77,7 +78,13 @@ export class PrivateRedis {
   }
 }
 
-const PG_BIN = '/usr/lib/postgresql/15/bin';
+/** The server binaries of the newest PostgreSQL installed from Debian's packages (initdb is not on PATH there). */
+const PG_BIN = (() => {
+  const root = '/usr/lib/postgresql';
+  const versions = existsSync(root) ? readdirSync(root).filter((v) => existsSync(join(root, v, 'bin', 'initdb'))) : [];
+  const newest = versions.sort((a, b) => Number(b) - Number(a))[0];
+  return newest ? join(root, newest, 'bin') : join(root, '15', 'bin');
+})();
 
 /**
  * A PostgreSQL cluster of this test alone (initdb into a temporary directory, trust auth,
