@@ -149,7 +149,7 @@ describe('bad input that PostgreSQL would refuse (found by test/fuzz): BAD_USER_
   });
 
   it('refuses a forged cursor whose date JavaScript accepts and PostgreSQL does not', async () => {
-    const cursor = (createdAt: string, key = randomUUID()) => Buffer.from(JSON.stringify({ createdAt, key })).toString('base64url');
+    const cursor = (createdAt: string, key: string = randomUUID()) => Buffer.from(JSON.stringify({ createdAt, key })).toString('base64url');
     for (const after of [cursor("' OR '1'='1"), cursor('0000-12-31T23:59:59.999Z'), cursor('-000001-01-01T00:00:00.000Z'), cursor('2026-01-01T00:00:00.000Z', 'a\u0000b')]) {
       const res = await t.gql(`query($after: String) { accounts(after: $after) { totalCount } }`, { after });
       expect(firstError(res)?.extensions).toEqual({ code: 'BAD_USER_INPUT', fields: ['after'] });
