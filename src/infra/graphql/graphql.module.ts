@@ -1,3 +1,4 @@
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { ApolloDriver, ApolloDriverConfig } from '@nestjs/apollo';
 import { Module } from '@nestjs/common';
@@ -27,6 +28,10 @@ import { queryLimitsPlugin } from './query-limits';
           queryLimitsPlugin(config.graphql),
           // U+0000 in any argument is BAD_USER_INPUT before it can reach PostgreSQL.
           nulCharacterGuardPlugin(),
+          // No cache hints or federated traces are used: without these, Apollo would hook every
+          // field of every response (3,600 fields for 100 servers).
+          ApolloServerPluginCacheControlDisabled(),
+          ApolloServerPluginInlineTraceDisabled(),
           // Apollo Sandbox on GET /graphql outside production.
           ...(config.nodeEnv === 'production' ? [] : [ApolloServerPluginLandingPageLocalDefault({ embed: true })]),
         ],
