@@ -5,13 +5,15 @@ import { Batcher } from '../../infra/batching/batcher';
 import { retryTransientDb } from '../../infra/database/transient-db-error';
 import type { CampaignStatus } from '../campaigns/campaign.entity';
 import type { MessageEntity } from './message.entity';
+import type { AttemptRecord } from './message-store';
 
 /** A claimed message with what the worker needs to know of its campaign. */
 export type ClaimedMessage = MessageEntity & { campaignStatus: CampaignStatus | null };
 
 export interface SentRecord {
   messageId: string;
-  serverId: string;
+  /** The attempt that succeeded: counted, with its ROUTED event, in the same statement as SENT. */
+  attempt: AttemptRecord;
   transport: MessageEntity['transport'];
   providerMessageId: string;
   detail: string;
@@ -20,10 +22,10 @@ export interface SentRecord {
 /**
  * A write waits up to 5 ms for company, and at most two batches are in flight while the next
  * one collects: each round trip saved is a wake-up of PostgreSQL and of this event loop saved,
- * and a job's three writes add at most ~15 ms to a send that takes longer than that anyway.
+ * and a job's two writes add at most ~10 ms to a send that takes longer than that anyway.
  */
 const BATCH = { maxBatch: 500, maxConcurrent: 2, lingerMs: 5, isolateFailures: true };
-/** A claim or an attempt record waits this long for a restarting database before the job gives up (the sweeper re-queues it). */
+/** A claim waits this long for a restarting database before the job gives up (the sweeper re-queues it). */
 const CLAIM_RETRY_MS = 30_000;
 /**
  * A send that the provider accepted must be recorded, or the message would be sent again: the
@@ -39,7 +41,7 @@ const MESSAGE_COLUMNS = `c.id, c.account_id AS "accountId", c.campaign_id AS "ca
   c.sent_at AS "sentAt", c.updated_at AS "updatedAt"`;
 
 /**
- * The worker's hot-path writes — claim, attempt, SENT — grouped across the jobs running at the
+ * The worker's hot-path writes — the claim, and SENT with its attempt — grouped across the jobs running at the
  * same moment (group commit): fifty concurrent jobs cost one statement and one commit per step
  * instead of fifty. Each item keeps the semantics of a single-row write; every status change
  * writes its MessageEvent in the same statement.
@@ -47,7 +49,6 @@ const MESSAGE_COLUMNS = `c.id, c.account_id AS "accountId", c.campaign_id AS "ca
 @Injectable()
 export class DispatchWrites {
   private readonly claims = new Batcher<{ id: string; seq: number }, ClaimedMessage | null>((items) => this.claimBatch(items), BATCH);
-  private readonly attempts = new Batcher<{ id: string; serverId: string; detail: string }, void>((items) => this.attemptBatch(items), BATCH);
   private readonly sent = new Batcher<SentRecord, void>((items) => this.sentBatch(items), BATCH);
 
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
@@ -62,14 +63,14 @@ export class DispatchWrites {
     return this.claims.submit({ id, seq });
   }
 
-  /** The attempt about to be made through this server, with its ROUTED event. */
-  recordAttempt(id: string, serverId: string, reason: string): Promise<void> {
-    return this.attempts.submit({ id, serverId, detail: reason.slice(0, 1000) });
-  }
-
-  /** SENT with its event. */
+  /** SENT, with the attempt counted and its ROUTED and SENT events. */
   markSent(record: SentRecord): Promise<void> {
-    return this.sent.submit({ ...record, providerMessageId: record.providerMessageId.slice(0, 255), detail: record.detail.slice(0, 1000) });
+    return this.sent.submit({
+      ...record,
+      attempt: { ...record.attempt, detail: record.attempt.detail.slice(0, 1000) },
+      providerMessageId: record.providerMessageId.slice(0, 255),
+      detail: record.detail.slice(0, 1000),
+    });
   }
 
   private async claimBatch(items: { id: string; seq: number }[]): Promise<(ClaimedMessage | null)[]> {
@@ -97,36 +98,31 @@ export class DispatchWrites {
     });
   }
 
-  private async attemptBatch(items: { id: string; serverId: string; detail: string }[]): Promise<void[]> {
-    await retryTransientDb(
-      () =>
-        this.dataSource.query(
-          `WITH x AS (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[]) AS x(id, server_id, detail)),
-                attempt AS (
-                  UPDATE messages m SET attempts = m.attempts + 1, server_id = x.server_id, updated_at = now()
-                    FROM x WHERE m.id = x.id
-                  RETURNING m.id, x.server_id, x.detail)
-           INSERT INTO message_events (message_id, type, detail, server_id) SELECT id, 'ROUTED', detail, server_id FROM attempt`,
-          [items.map((i) => i.id), items.map((i) => i.serverId), items.map((i) => i.detail)],
-        ),
-      CLAIM_RETRY_MS,
-    );
-    return items.map(() => undefined);
-  }
-
   private async sentBatch(items: SentRecord[]): Promise<void[]> {
     await retryTransientDb(
       () =>
         this.dataSource.query(
-          `WITH x AS (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::transport_kind[], $4::text[], $5::text[])
-                        AS x(id, server_id, transport, provider_message_id, detail)),
+          `WITH x AS (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::transport_kind[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
+                        AS x(id, server_id, transport, provider_message_id, detail, routed_detail, routed_at)),
                 sent AS (
-                  UPDATE messages m SET status = 'SENT', sent_at = now(), error = NULL, next_attempt_at = NULL,
+                  UPDATE messages m SET status = 'SENT', attempts = m.attempts + 1, sent_at = now(), error = NULL, next_attempt_at = NULL,
                          server_id = x.server_id, transport = x.transport, provider_message_id = x.provider_message_id, updated_at = now()
                     FROM x WHERE m.id = x.id
-                  RETURNING m.id, x.server_id, x.detail)
-           INSERT INTO message_events (message_id, type, detail, server_id) SELECT id, 'SENT', detail, server_id FROM sent`,
-          [items.map((i) => i.messageId), items.map((i) => i.serverId), items.map((i) => i.transport), items.map((i) => i.providerMessageId), items.map((i) => i.detail)],
+                  RETURNING m.id, x.server_id, x.detail, x.routed_detail, x.routed_at)
+           INSERT INTO message_events (message_id, type, detail, server_id, occurred_at)
+           SELECT s.id, e.type::message_event_type, CASE e.type WHEN 'ROUTED' THEN s.routed_detail ELSE s.detail END, s.server_id,
+                  CASE e.type WHEN 'ROUTED' THEN s.routed_at ELSE now() END
+             FROM sent s CROSS JOIN (VALUES (1, 'ROUTED'), (2, 'SENT')) AS e(ord, type)
+            ORDER BY s.id, e.ord`,
+          [
+            items.map((i) => i.messageId),
+            items.map((i) => i.attempt.serverId),
+            items.map((i) => i.transport),
+            items.map((i) => i.providerMessageId),
+            items.map((i) => i.detail),
+            items.map((i) => i.attempt.detail),
+            items.map((i) => i.attempt.at),
+          ],
         ),
       SENT_RETRY_MS,
     );

@@ -17,6 +17,7 @@ import type { QuotaReservation } from '../quota/quota.types';
 import { CircuitBreaker } from '../routing/circuit-breaker';
 import { ownerTimezone, type RouteResult, RoutingService, subjectOf } from '../routing/routing.service';
 import { type DispatchJob } from './dispatch-queue';
+import type { AttemptRecord } from './message-store';
 import { DispatchWrites } from './dispatch-writes';
 import { MessageStatus, type MessageEntity, type StoredDeliveryError } from './message.entity';
 import { MessageStore } from './message-store';
@@ -80,25 +81,26 @@ export class DispatchService {
         if (route.onQuotaExhausted === 'FAILOVER' && reroute < MAX_REROUTES) continue;
         return this.waitForQuota(message, server, reserved.resetsAt, `${reserved.window.toLowerCase()} quota of ${server.name} is full`);
       }
-      // Recorded before the pause slot is taken: between the slot and the send nothing may
-      // stand, or a slow write would let the next worker's slot start too close to this send.
-      await this.writes.recordAttempt(message.id, server.id, route.reason);
+      // The attempt (attempts + 1 and its ROUTED event) is written with its outcome, not before
+      // the send: one write less per message, and nothing stands between the pause slot and
+      // the send. A worker that dies mid-send leaves SENDING, which says the same.
+      const attempt: AttemptRecord = { serverId: server.id, detail: route.reason, at: new Date() };
       const slot = await this.pacing.acquire(server.id, server.pauseMs, { maxInlineWaitMs: MAX_INLINE_WAIT_MS });
       if (slot.reschedule) {
         await this.quota.release(reserved.reservation);
-        return this.store.defer(message.id, slot.notBefore, null, null, null, { undoAttempt: true });
+        return this.store.defer(message.id, slot.notBefore, null);
       }
       // The wait for the slot may have outlasted a pauseCampaign: hand everything back unused.
       if (message.campaignId && slot.waitedMs > 0 && (await this.campaignPaused(message.campaignId))) {
         await this.pacing.markSent(server.id, server.pauseMs);
         await this.quota.release(reserved.reservation);
-        return this.store.release(message.id, { undoAttempt: true });
+        return this.store.release(message.id);
       }
-      return this.send(message, server, reserved.reservation, route.serverFailing);
+      return this.send(message, server, reserved.reservation, attempt, route.serverFailing);
     }
   }
 
-  private async send(message: MessageEntity, server: DeliveryServerEntity, reservation: QuotaReservation, serverFailing: boolean): Promise<void> {
+  private async send(message: MessageEntity, server: DeliveryServerEntity, reservation: QuotaReservation, attempt: AttemptRecord, serverFailing: boolean): Promise<void> {
     let sent: SendResult;
     try {
       sent = await this.gateway.send(this.vault.providerServer(server), {
@@ -118,7 +120,7 @@ export class DispatchService {
         if (!(err instanceof DeliveryError)) this.logger.error(`Unexpected send failure for message ${message.id}: ${err instanceof Error ? err.name : 'error'}`);
         if (NEVER_REACHED.has(error.code)) await this.quota.release(reservation);
         await this.breaker.recordFailure(server.id, error.code, error.message);
-        await this.failed(message, server, error);
+        await this.failed(message, server, error, attempt);
       } finally {
         await this.pacing.markSent(server.id, server.pauseMs);
       }
@@ -128,7 +130,7 @@ export class DispatchService {
     // is retried while the database is away; should it still fail, the row stays SENDING and
     // only a crash-style recovery could send it twice (the documented window).
     await this.pacing.markSent(server.id, server.pauseMs);
-    await this.writes.markSent({ messageId: message.id, serverId: server.id, transport: sent.transport, providerMessageId: sent.providerMessageId, detail: `via ${server.name} (${sent.transport})` });
+    await this.writes.markSent({ messageId: message.id, attempt, transport: sent.transport, providerMessageId: sent.providerMessageId, detail: `via ${server.name} (${sent.transport})` });
     // Routing saw failures counted against the server: this success resets them. (Failures
     // counted since that lookup wait for the next success; the counts expire anyway.)
     if (serverFailing) {
@@ -137,7 +139,7 @@ export class DispatchService {
     this.completeCampaign(message.campaignId);
   }
 
-  private async failed(message: MessageEntity, server: DeliveryServerEntity, error: DeliveryError): Promise<void> {
+  private async failed(message: MessageEntity, server: DeliveryServerEntity, error: DeliveryError, attempt: AttemptRecord): Promise<void> {
     const stored = toStoredError(error);
     const attempts = message.attempts + 1;
     if (error.code === DeliveryErrorCode.SENDER_NOT_VERIFIED && message.campaignId) {
@@ -148,10 +150,10 @@ export class DispatchService {
     if (error.transient && attempts < this.config.dispatch.maxAttempts) {
       const backoff = Math.min(this.config.dispatch.retryBaseMs * 2 ** (attempts - 1), 3_600_000);
       const delay = Math.max(backoff * (0.8 + Math.random() * 0.4), error.retryAfterMs ?? 0);
-      await this.store.defer(message.id, new Date(Date.now() + delay), `attempt ${attempts} failed, retrying: ${error.message}`, stored, server.id);
+      await this.store.defer(message.id, new Date(Date.now() + delay), `attempt ${attempts} failed, retrying: ${error.message}`, stored, server.id, { attempt });
       return;
     }
-    await this.store.finish(message.id, MessageStatus.FAILED, stored, server.id);
+    await this.store.finish(message.id, MessageStatus.FAILED, stored, server.id, attempt);
     this.completeCampaign(message.campaignId);
   }
 

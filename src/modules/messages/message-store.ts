@@ -8,12 +8,19 @@ import { MessageEntity, MessageEventEntity, MessageEventType, MessageStatus, typ
 export type NewMessage = Omit<MessageEntity, 'id' | 'createdAt' | 'updatedAt' | 'status' | 'attempts' | 'dispatchSeq' | 'nextAttemptAt' | 'error' | 'sentAt' | 'serverId' | 'transport' | 'providerMessageId'> &
   Partial<Pick<MessageEntity, 'status' | 'error'>>;
 
+/** An attempt through a server, written with its outcome: attempts + 1 and a ROUTED event (at the time it was routed). */
+export interface AttemptRecord {
+  serverId: string;
+  detail: string;
+  at: Date;
+}
+
 /** Rows per multi-row INSERT: well under PostgreSQL's 65,535 parameters per statement. */
 const INSERT_BATCH = 1_000;
 
 /**
  * Writes of message state, shared by the API (accept), the worker's less frequent transitions
- * (defer, finish, release) and the sweeper; the worker's hot path (claim, attempt, SENT) is
+ * (defer, finish, release) and the sweeper; the worker's hot path (claim; SENT with its attempt) is
  * grouped across jobs in DispatchWrites. Every change of status records its MessageEvent in the
  * same statement batch.
  */
@@ -53,12 +60,17 @@ export class MessageStore {
     return this.queue.add(rows.filter((r) => r.status === MessageStatus.QUEUED).map((r) => ({ messageId: r.id, seq: r.dispatchSeq })));
   }
 
-  /** A final failure: FAILED (the provider refused) or REJECTED (no route, sender not allowed). */
-  async finish(messageId: string, status: MessageStatus.FAILED | MessageStatus.REJECTED, error: StoredDeliveryError, serverId: string | null): Promise<void> {
+  /** A final failure: FAILED (the provider refused; with the attempt that failed) or REJECTED (no route, sender not allowed). */
+  async finish(messageId: string, status: MessageStatus.FAILED | MessageStatus.REJECTED, error: StoredDeliveryError, serverId: string | null, attempt?: AttemptRecord): Promise<void> {
     await this.dataSource.transaction(async (tx) => {
       // Only from SENDING (the worker's claim): a message another path has finished stays as it is.
-      const result = await tx.update(MessageEntity, { id: messageId, status: MessageStatus.SENDING }, { status, error, nextAttemptAt: null });
+      const result = await tx.update(
+        MessageEntity,
+        { id: messageId, status: MessageStatus.SENDING },
+        { status, error, nextAttemptAt: null, ...(serverId ? { serverId } : {}), ...(attempt ? { attempts: () => 'attempts + 1' } : {}) },
+      );
       if (!result.affected) return;
+      if (attempt) await this.insertRouted(tx, messageId, attempt);
       await tx.insert(MessageEventEntity, {
         messageId,
         type: status === MessageStatus.FAILED ? MessageEventType.FAILED : MessageEventType.REJECTED,
@@ -68,14 +80,17 @@ export class MessageStore {
     });
   }
 
-  /** Schedules the next attempt: a new seq (so any older job is void) and a delayed job. */
+  /**
+   * Schedules the next attempt: a new seq (so any older job is void) and a delayed job. With
+   * `attempt`, the attempt that just failed is counted, with its ROUTED event.
+   */
   async defer(
     messageId: string,
     notBefore: Date,
     detail: string | null,
     error: StoredDeliveryError | null = null,
     serverId: string | null = null,
-    options: { undoAttempt?: boolean } = {},
+    options: { attempt?: AttemptRecord } = {},
   ): Promise<void> {
     const seq = await this.dataSource.transaction(async (tx) => {
       const result = await tx
@@ -85,8 +100,7 @@ export class MessageStore {
           status: MessageStatus.DEFERRED,
           nextAttemptAt: notBefore,
           dispatchSeq: () => 'dispatch_seq + 1',
-          // The attempt recorded before a pause slot that was then not taken did not happen.
-          ...(options.undoAttempt ? { attempts: () => 'greatest(attempts - 1, 0)' } : {}),
+          ...(options.attempt ? { attempts: () => 'attempts + 1' } : {}),
           // The server it waits for: if that server is paused or deleted meanwhile, the message is routed again at once.
           ...(serverId ? { serverId } : {}),
           ...(error ? { error } : {}),
@@ -97,10 +111,15 @@ export class MessageStore {
         .execute();
       const row = (result.raw as { dispatch_seq: number }[])[0];
       if (!row) return null;
+      if (options.attempt) await this.insertRouted(tx, messageId, options.attempt);
       if (detail !== null) await tx.insert(MessageEventEntity, { messageId, type: MessageEventType.DEFERRED, detail: detail.slice(0, 1000), serverId });
       return row.dispatch_seq;
     });
     if (seq !== null) await this.queue.add([{ messageId, seq, notBefore }]);
+  }
+
+  private async insertRouted(tx: EntityManager, messageId: string, attempt: AttemptRecord): Promise<void> {
+    await tx.insert(MessageEventEntity, { messageId, type: MessageEventType.ROUTED, detail: attempt.detail.slice(0, 1000), serverId: attempt.serverId, occurredAt: attempt.at });
   }
 
   /** Pending messages that wait for this server (their attempt or their quota wait is on it). */
@@ -131,8 +150,7 @@ export class MessageStore {
   }
 
   /** Hands a claimed message back untouched (its campaign was paused): resume schedules it again. */
-  async release(messageId: string, options: { undoAttempt?: boolean } = {}): Promise<void> {
-    const attempts = options.undoAttempt ? ', attempts = greatest(attempts - 1, 0)' : '';
-    await this.dataSource.query(`UPDATE messages SET status = 'QUEUED'${attempts}, updated_at = now() WHERE id = $1 AND status = 'SENDING'`, [messageId]);
+  async release(messageId: string): Promise<void> {
+    await this.dataSource.query(`UPDATE messages SET status = 'QUEUED', updated_at = now() WHERE id = $1 AND status = 'SENDING'`, [messageId]);
   }
 }
