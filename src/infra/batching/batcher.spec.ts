@@ -87,6 +87,18 @@ describe('SingleFlight', () => {
   });
 });
 
+describe('SingleFlight with holdMs', () => {
+  it('serves an answer for holdMs after it arrived, but never a failure', async () => {
+    const flight = new SingleFlight<number>(60_000);
+    let calls = 0;
+    await flight.run('a', async () => ++calls);
+    await expect(flight.run('a', async () => ++calls)).resolves.toBe(1);
+    const failing = new SingleFlight<number>(60_000);
+    await expect(failing.run('b', () => Promise.reject(new Error('down')))).rejects.toThrow('down');
+    await expect(failing.run('b', async () => 7)).resolves.toBe(7);
+  });
+});
+
 describe('CoalescedTasks', () => {
   it('runs once more after requests made during a run, never twice at once, and each caller waits for a run started after it asked', async () => {
     const tasks = new CoalescedTasks();

@@ -80,17 +80,27 @@ export class Batcher<I, O> {
 
 /**
  * Calls with the same key while one is in flight share its answer: fifty jobs of one campaign
- * that need the same route at the same moment cause one lookup. A call made after the answer
- * arrived starts a new lookup, so nothing is older than one round trip.
+ * that need the same route at the same moment cause one lookup. With `holdMs`, an answer also
+ * serves the calls made up to that long after it arrived (a failure never does), so nothing is
+ * older than one lookup plus holdMs.
  */
 export class SingleFlight<T> {
   private readonly inFlight = new Map<string, Promise<T>>();
 
+  constructor(private readonly holdMs = 0) {}
+
   run(key: string, fn: () => Promise<T>): Promise<T> {
     const current = this.inFlight.get(key);
     if (current) return current;
-    const started = fn().finally(() => this.inFlight.delete(key));
+    const started = fn();
     this.inFlight.set(key, started);
+    const forget = (): void => {
+      if (this.inFlight.get(key) === started) this.inFlight.delete(key);
+    };
+    started.then(
+      () => (this.holdMs > 0 ? setTimeout(forget, this.holdMs).unref() : forget()),
+      forget,
+    );
     return started;
   }
 }

@@ -20,11 +20,12 @@ export interface SentRecord {
 }
 
 /**
- * A write waits up to 5 ms for company, and at most two batches are in flight while the next
+ * A write waits up to 10 ms for company, and at most two batches are in flight while the next
  * one collects: each round trip saved is a wake-up of PostgreSQL and of this event loop saved,
- * and a job's two writes add at most ~10 ms to a send that takes longer than that anyway.
+ * and the worker's event loop also carries its SMTP sessions. Measured with bench/dispatch
+ * (docs/performance.md): 5 ms cost more round trips, 20 ms left SMTP connections idle.
  */
-const BATCH = { maxBatch: 500, maxConcurrent: 2, lingerMs: 5, isolateFailures: true };
+const BATCH = { maxBatch: 500, maxConcurrent: 2, lingerMs: 10, isolateFailures: true };
 /** A claim waits this long for a restarting database before the job gives up (the sweeper re-queues it). */
 const CLAIM_RETRY_MS = 30_000;
 /**
@@ -77,9 +78,15 @@ export class DispatchWrites {
     const rows = await retryTransientDb(
       () =>
         this.dataSource.query<ClaimedMessage[]>(
-          `WITH claimed AS (
+          // The claim commits without waiting for its WAL flush (synchronous_commit off for this
+          // statement alone): it only marks the message as in flight. Visibility to other
+          // workers is immediate as ever; should PostgreSQL crash and lose it, the message is
+          // pending again and the sweeper re-queues it, exactly as after a worker crash. SENT,
+          // the record that must survive, is written with the usual durable commit.
+          `WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true)),
+                claimed AS (
              UPDATE messages m SET status = 'SENDING', updated_at = now()
-               FROM unnest($1::uuid[], $2::int[]) AS j(id, seq)
+               FROM unnest($1::uuid[], $2::int[]) AS j(id, seq), async_commit
               WHERE m.id = j.id AND m.dispatch_seq = j.seq AND m.status IN ('QUEUED', 'DEFERRED', 'SENDING')
              RETURNING m.*)
            SELECT ${MESSAGE_COLUMNS}, camp.status AS "campaignStatus"

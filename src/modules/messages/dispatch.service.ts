@@ -28,6 +28,8 @@ const MAX_INLINE_WAIT_MS = 2_000;
 const RESET_JITTER_MS = 30_000;
 /** FAILOVER: how often a message may lose a race for the last unit of a server and try the next. */
 const MAX_REROUTES = 3;
+/** How long a routing answer serves further jobs of the same account and From (ms). */
+const ROUTE_HOLD_MS = 25;
 /** The jobs of a campaign finishing within this window share one COMPLETED check. */
 const COMPLETION_DELAY_MS = 200;
 /** Codes that mean the provider never got the message: its quota unit is given back. */
@@ -42,8 +44,12 @@ const NEVER_REACHED = new Set([DeliveryErrorCode.CONNECTION_FAILED, DeliveryErro
 export class DispatchService {
   private readonly logger = new Logger(DispatchService.name);
   private readonly messageIdDomain: string;
-  /** Concurrent jobs of one account and From share one routing lookup. */
-  private readonly routes = new SingleFlight<RouteResult>();
+  /**
+   * Jobs of one account and From share a routing lookup while it runs and for ROUTE_HOLD_MS
+   * after: the decision is then at most that much older than a lookup of its own, and quota is
+   * still decided by the reservation, never by the shared lookup.
+   */
+  private readonly routes = new SingleFlight<RouteResult>(ROUTE_HOLD_MS);
   /** The COMPLETED check of a campaign runs once for all the jobs that finished meanwhile. */
   private readonly completions = new CoalescedTasks();
 
