@@ -62,6 +62,26 @@ describe('sendEmail through the worker', () => {
     ...extra,
   });
 
+  it('records SENT (with no server) for a send that was under way when its server was deleted', async () => {
+    const { agency, server } = await setup();
+    const input = mail(agency.id);
+    sink.delayData(1_500);
+    try {
+      const bodiesBefore = sink.bodiesReceived;
+      const accepted = await t.gqlOk<{ sendEmail: MessageView }>(SEND, { input });
+      // The provider holds the whole message and has not answered yet: the send is under way.
+      await waitFor('the message body at the sink', async () => sink.bodiesReceived > bodiesBefore, 10_000);
+      expect(await t.gqlOk(`mutation($id: ID!) { deleteDeliveryServer(id: $id) }`, { id: server.id })).toEqual({ deleteDeliveryServer: true });
+      const sent = await until(accepted.sendEmail.id, 'SENT');
+      expect(sent).toMatchObject({ server: null, attempts: 1, error: null });
+      expect(sent.events.map((e) => e.type)).toEqual(['QUEUED', 'ROUTED', 'SENT']);
+      await waitFor('the message at the sink', async () => sink.messages.some((m) => m.envelope.to.includes(input.to)), 10_000);
+      expect(sink.messages.filter((m) => m.envelope.to.includes(input.to))).toHaveLength(1);
+    } finally {
+      sink.delayData(0);
+    }
+  });
+
   it('accepts, queues and delivers a one-off with the effective From, recording each step', async () => {
     const { agency, server } = await setup({ senderAddress: 'forced@brand.example' });
     const input = mail(agency.id, { replyTo: 'author@brand.example', headers: [{ name: 'X-Campaign-Tag', value: 'spring' }] });

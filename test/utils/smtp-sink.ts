@@ -87,6 +87,8 @@ export class SmtpSink {
   private scripts: SinkScript[] = [];
   private mode: 'normal' | 'hang' | 'drop' = 'normal';
   private dataDelayMs = 0;
+  /** Message bodies read in full, whatever the answer to them (delayed or scripted ones too). */
+  bodiesReceived = 0;
   private readonly hanging = new Set<() => void>();
   private readonly waiters = new Set<() => void>();
   private readonly sockets = new Set<Socket>();
@@ -247,6 +249,7 @@ export class SmtpSink {
       return callback(err instanceof Error ? err : new Error('DATA interrupted'));
     }
     // The body must be read whole before answering, whatever the answer is.
+    this.bodiesReceived++;
     if (this.dataDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.dataDelayMs));
     const scripted = this.scripted('DATA');
     if (scripted) return callback(scripted);

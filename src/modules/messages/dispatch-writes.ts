@@ -109,8 +109,12 @@ export class DispatchWrites {
     await retryTransientDb(
       () =>
         this.dataSource.query(
-          `WITH x AS (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::transport_kind[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
-                        AS x(id, server_id, transport, provider_message_id, detail, routed_detail, routed_at)),
+          // A server deleted while its send ran is recorded as none (server_id NULL), not refused:
+          // the message did go out, and its SENT must be written.
+          `WITH x AS (SELECT u.id, d.id AS server_id, u.transport, u.provider_message_id, u.detail, u.routed_detail, u.routed_at
+                        FROM unnest($1::uuid[], $2::uuid[], $3::transport_kind[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
+                             AS u(id, server_id, transport, provider_message_id, detail, routed_detail, routed_at)
+                        LEFT JOIN delivery_servers d ON d.id = u.server_id),
                 sent AS (
                   UPDATE messages m SET status = 'SENT', attempts = m.attempts + 1, sent_at = now(), error = NULL, next_attempt_at = NULL,
                          server_id = x.server_id, transport = x.transport, provider_message_id = x.provider_message_id, updated_at = now()
