@@ -27,6 +27,9 @@ class RedisCloser implements OnApplicationShutdown {
           maxRetriesPerRequest: 1,
           retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
           connectTimeout: 5_000,
+          // Commands issued in the same turn of the event loop (fifty jobs' quota reservations)
+          // go out in one write.
+          enableAutoPipelining: true,
         });
         // Connection errors are reported by /health/ready; without a listener ioredis would print them raw.
         client.on('error', () => undefined);

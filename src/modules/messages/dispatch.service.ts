@@ -7,7 +7,7 @@ import { CoalescedTasks, SingleFlight } from '../../infra/batching/batcher';
 import { DeliveryError } from '../../providers/delivery-error';
 import { DeliveryErrorCode } from '../../providers/provider.enums';
 import { ProviderGateway } from '../../providers/provider-gateway';
-import type { SendResult } from '../../providers/provider.types';
+import type { ProviderServer, SendResult } from '../../providers/provider.types';
 import { CampaignEntity, CampaignStatus } from '../campaigns/campaign.entity';
 import type { DeliveryServerEntity } from '../delivery-servers/delivery-server.entity';
 import { ServerVault } from '../delivery-servers/server-vault';
@@ -52,6 +52,7 @@ export class DispatchService {
   private readonly routes = new SingleFlight<RouteResult>(ROUTE_HOLD_MS);
   /** The COMPLETED check of a campaign runs once for all the jobs that finished meanwhile. */
   private readonly completions = new CoalescedTasks();
+  private readonly opened = new WeakMap<DeliveryServerEntity, ProviderServer>();
 
   constructor(
     private readonly store: MessageStore,
@@ -109,7 +110,7 @@ export class DispatchService {
   private async send(message: MessageEntity, server: DeliveryServerEntity, reservation: QuotaReservation, attempt: AttemptRecord, serverFailing: boolean): Promise<void> {
     let sent: SendResult;
     try {
-      sent = await this.gateway.send(this.vault.providerServer(server), {
+      sent = await this.gateway.send(this.providerServer(server), {
         from: message.from,
         to: message.to,
         replyTo: message.replyTo,
@@ -143,6 +144,19 @@ export class DispatchService {
       await this.breaker.recordSuccess(server.id).catch((err: unknown) => this.logger.warn(`Could not reset the failure counts of server ${server.id}: ${err instanceof Error ? err.message : 'error'}`));
     }
     this.completeCampaign(message.campaignId);
+  }
+
+  /**
+   * The server with its credentials opened, once per loaded server row: jobs sharing a routing
+   * answer share its row, so a campaign does not decrypt the same credentials per message.
+   */
+  private providerServer(server: DeliveryServerEntity): ProviderServer {
+    let opened = this.opened.get(server);
+    if (!opened) {
+      opened = this.vault.providerServer(server);
+      this.opened.set(server, opened);
+    }
+    return opened;
   }
 
   private async failed(message: MessageEntity, server: DeliveryServerEntity, error: DeliveryError, attempt: AttemptRecord): Promise<void> {
