@@ -3,6 +3,11 @@ import { readdirSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 
+// Libraries run as in a deployment (graphql-js, for one, skips its development-only checks);
+// the apps the benches boot still get their own configuration from createTestApp. Set before
+// any bench is imported, since libraries read it when they load.
+process.env.NODE_ENV ??= 'production';
+
 async function main(): Promise<void> {
   const only = process.argv[2];
   const files = readdirSync(__dirname).filter((f) => f.endsWith('.bench.ts') && (!only || f.startsWith(only)));
