@@ -136,12 +136,20 @@ describe('bad input that PostgreSQL would refuse (found by test/fuzz): BAD_USER_
     expect(accounts.accounts.totalCount).toBe(1);
   });
 
-  it('refuses a since/until that is no date, or a year PostgreSQL cannot hold', async () => {
+  it('refuses a since/until that is no strict ISO date-time, or a year PostgreSQL cannot hold', async () => {
     const agency = await newAgency(t);
     const q = `query($a: ID!, $since: DateTime, $until: DateTime) { messages(accountId: $a, since: $since, until: $until) { totalCount } }`;
     const notADate = await t.gql(q, { a: agency.id, since: 'a@b.example' });
     expect(firstError(notADate)?.extensions).toEqual({ code: 'BAD_USER_INPUT', fields: ['since'] });
-    expect(firstError(notADate)?.message).toBe('since must be an ISO 8601 date-time such as 2026-11-23T14:30:00.000Z');
+    expect(firstError(notADate)?.message).toBe('Variable "$since" got invalid value "a@b.example"; DateTime must be an ISO 8601 date-time with a zone, such as 2026-12-02T09:54:33Z');
+    // Strict DateTime: no numbers, no loose formats, no zone-less times, no impossible dates, inline literals too.
+    for (const since of [1767225600000, 'Jan 1 2026', '2026-01-01', '2026-01-01T00:00:00', '2026-02-30T00:00:00Z']) {
+      const loose = await t.gql(q, { a: agency.id, since });
+      expect(firstError(loose)?.extensions).toEqual({ code: 'BAD_USER_INPUT', fields: ['since'] });
+    }
+    const literal = await t.gql(`query($a: ID!) { messages(accountId: $a, since: 20260101) { totalCount } }`, { a: agency.id });
+    expect(firstError(literal)?.extensions?.code).toMatch(/BAD_USER_INPUT|GRAPHQL_VALIDATION_FAILED/);
+    expect(firstError(literal)?.message).toContain('DateTime must be an ISO 8601 date-time');
     const yearZero = await t.gql(q, { a: agency.id, until: '0000-06-01T00:00:00.000Z' });
     expect(firstError(yearZero)?.extensions).toEqual({ code: 'BAD_USER_INPUT', fields: ['until'] });
     const fine = await t.gql<{ messages: { totalCount: number } }>(q, { a: agency.id, since: '2026-01-01T00:00:00.000Z', until: '9999-12-31T23:59:59.999Z' });

@@ -6,6 +6,7 @@ import { GraphQLModule } from '@nestjs/graphql';
 import type { Request, Response } from 'express';
 import { APP_CONFIG, AppConfig } from '../../config/configuration';
 import { formatGraphQLError } from '../errors/error-formatter';
+import { DateTimeScalar } from './date-time.scalar';
 import { nulCharacterGuardPlugin } from './nul-character-guard';
 import { queryLimitsPlugin } from './query-limits';
 
@@ -21,6 +22,8 @@ import { queryLimitsPlugin } from './query-limits';
       useFactory: (config: AppConfig) => ({
         autoSchemaFile: true,
         sortSchema: true,
+        // Every Date field and argument is the strict DateTime scalar.
+        buildSchemaOptions: { scalarsMap: [{ type: Date, scalar: DateTimeScalar }] },
         playground: false,
         introspection: true,
         plugins: [

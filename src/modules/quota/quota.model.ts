@@ -1,4 +1,4 @@
-import { Field, GraphQLISODateTime, Int, ObjectType } from '@nestjs/graphql';
+import { Field, Int, ObjectType } from '@nestjs/graphql';
 
 /** A server's limits (CONTRACT.md §3 `Quota`). */
 @ObjectType('Quota', { description: 'null: unlimited.' })
@@ -14,7 +14,7 @@ export class QuotaWindowModel {
   @Field(() => Int) used!: number;
   @Field(() => Int, { nullable: true }) limit!: number | null;
   @Field(() => Int, { nullable: true }) remaining!: number | null;
-  @Field(() => GraphQLISODateTime) resetsAt!: Date;
+  @Field(() => Date) resetsAt!: Date;
 }
 
 /** `DeliveryServer.usage` (CONTRACT.md §3 `QuotaUsage`); QuotaService.usage returns this shape. */
