@@ -56,10 +56,21 @@ describe('Batcher', () => {
       writes.push(items);
       if (items.includes(2)) throw new Error('item 2 is bad');
       return items;
-    }, { maxBatch: 10, maxConcurrent: 1, isolateFailures: true });
+    }, { maxBatch: 10, maxConcurrent: 1, isolateFailures: (err) => err instanceof Error && err.message.includes('bad') });
     const results = await Promise.allSettled([1, 2, 3].map((i) => batcher.submit(i)));
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     expect(writes).toEqual([[1, 2, 3], [1], [2], [3]]);
+  });
+
+  it('fails the whole batch at once for an error every item would meet (no item-by-item rerun)', async () => {
+    const writes: number[][] = [];
+    const batcher = new Batcher<number, number>(async (items) => {
+      writes.push(items);
+      throw new Error('database away');
+    }, { maxBatch: 10, maxConcurrent: 1, isolateFailures: (err) => err instanceof Error && err.message.includes('bad') });
+    const results = await Promise.allSettled([1, 2, 3].map((i) => batcher.submit(i)));
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    expect(writes).toEqual([[1, 2, 3]]);
   });
 
   it('refuses a write that answers the wrong number of results', async () => {

@@ -12,10 +12,11 @@ export interface BatcherOptions {
   /** How long the first call of a batch waits for company (ms); 0: the next turn of the event loop. */
   lingerMs?: number;
   /**
-   * When a batch of several fails, write each item alone, so one bad item (a row whose server
-   * was just deleted, say) fails only its own call.
+   * When a batch of several fails with an error this accepts, write each item alone, so one bad
+   * item fails only its own call. (Not for errors every item would meet again, such as the
+   * database being away: those fail the batch at once.)
    */
-  isolateFailures?: boolean;
+  isolateFailures?: (err: unknown) => boolean;
 }
 
 /**
@@ -66,7 +67,7 @@ export class Batcher<I, O> {
     this.running++;
     try {
       await this.writeAll(batch).catch(async (err: unknown) => {
-        if (!this.options.isolateFailures || batch.length === 1) throw err;
+        if (!this.options.isolateFailures?.(err) || batch.length === 1) throw err;
         for (const w of batch) await this.writeAll([w]).catch((itemErr: unknown) => w.reject(itemErr));
       });
     } catch (err) {

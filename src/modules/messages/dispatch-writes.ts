@@ -1,20 +1,25 @@
-import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
-import { Batcher } from '../../infra/batching/batcher';
-import { retryTransientDb } from '../../infra/database/transient-db-error';
-import type { CampaignStatus } from '../campaigns/campaign.entity';
-import type { MessageEntity } from './message.entity';
-import type { AttemptRecord } from './message-store';
+import { Injectable } from "@nestjs/common";
+import { InjectDataSource } from "@nestjs/typeorm";
+import { DataSource } from "typeorm";
+import { Batcher } from "../../infra/batching/batcher";
+import {
+  isTransientDbError,
+  retryTransientDb,
+} from "../../infra/database/transient-db-error";
+import type { CampaignStatus } from "../campaigns/campaign.entity";
+import type { MessageEntity } from "./message.entity";
+import type { AttemptRecord } from "./message-store";
 
 /** A claimed message with what the worker needs to know of its campaign. */
-export type ClaimedMessage = MessageEntity & { campaignStatus: CampaignStatus | null };
+export type ClaimedMessage = MessageEntity & {
+  campaignStatus: CampaignStatus | null;
+};
 
 export interface SentRecord {
   messageId: string;
   /** The attempt that succeeded: counted, with its ROUTED event, in the same statement as SENT. */
   attempt: AttemptRecord;
-  transport: MessageEntity['transport'];
+  transport: MessageEntity["transport"];
   providerMessageId: string;
   detail: string;
 }
@@ -25,7 +30,12 @@ export interface SentRecord {
  * and the worker's event loop also carries its SMTP sessions. Measured with bench/dispatch
  * (docs/performance.md): 5 ms cost more round trips, 20 ms left SMTP connections idle.
  */
-const BATCH = { maxBatch: 500, maxConcurrent: 2, lingerMs: 10, isolateFailures: true };
+const BATCH = {
+  maxBatch: 500,
+  maxConcurrent: 2,
+  lingerMs: 10,
+  isolateFailures: (err: unknown) => !isTransientDbError(err),
+};
 /** A claim waits this long for a restarting database before the job gives up (the sweeper re-queues it). */
 const CLAIM_RETRY_MS = 30_000;
 /**
@@ -49,8 +59,14 @@ const MESSAGE_COLUMNS = `c.id, c.account_id AS "accountId", c.campaign_id AS "ca
  */
 @Injectable()
 export class DispatchWrites {
-  private readonly claims = new Batcher<{ id: string; seq: number }, ClaimedMessage | null>((items) => this.claimBatch(items), BATCH);
-  private readonly sent = new Batcher<SentRecord, void>((items) => this.sentBatch(items), BATCH);
+  private readonly claims = new Batcher<
+    { id: string; seq: number },
+    ClaimedMessage | null
+  >((items) => this.claimBatch(items), BATCH);
+  private readonly sent = new Batcher<SentRecord, void>(
+    (items) => this.sentBatch(items),
+    BATCH,
+  );
 
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
@@ -68,13 +84,18 @@ export class DispatchWrites {
   markSent(record: SentRecord): Promise<void> {
     return this.sent.submit({
       ...record,
-      attempt: { ...record.attempt, detail: record.attempt.detail.slice(0, 1000) },
+      attempt: {
+        ...record.attempt,
+        detail: record.attempt.detail.slice(0, 1000),
+      },
       providerMessageId: record.providerMessageId.slice(0, 255),
       detail: record.detail.slice(0, 1000),
     });
   }
 
-  private async claimBatch(items: { id: string; seq: number }[]): Promise<(ClaimedMessage | null)[]> {
+  private async claimBatch(
+    items: { id: string; seq: number }[],
+  ): Promise<(ClaimedMessage | null)[]> {
     const rows = await retryTransientDb(
       () =>
         this.dataSource.query<ClaimedMessage[]>(
@@ -106,37 +127,66 @@ export class DispatchWrites {
   }
 
   private async sentBatch(items: SentRecord[]): Promise<void[]> {
-    await retryTransientDb(
-      () =>
-        this.dataSource.query(
-          // A server deleted while its send ran is recorded as none (server_id NULL), not refused:
-          // the message did go out, and its SENT must be written.
-          `WITH x AS (SELECT u.id, d.id AS server_id, u.transport, u.provider_message_id, u.detail, u.routed_detail, u.routed_at
+    // A server deleted by a transaction that commits while this statement runs fails the foreign
+    // key once; run again, the statement sees it gone and records no server.
+    const write = (): Promise<unknown> =>
+      this.sentStatement(items).catch((err: unknown) =>
+        foreignKeyViolation(err)
+          ? this.sentStatement(items)
+          : Promise.reject(err),
+      );
+    await retryTransientDb(write, SENT_RETRY_MS);
+    return items.map(() => undefined);
+  }
+
+  /**
+   * The last resort for a SENT record the batched write could not make: the status alone, no
+   * events, no server (whatever was wrong with them cannot stop this).
+   */
+  async markSentAlone(messageId: string): Promise<void> {
+    await this.dataSource.query(
+      `UPDATE messages SET status = 'SENT', attempts = attempts + 1, sent_at = now(), error = NULL, next_attempt_at = NULL, updated_at = now()
+        WHERE id = $1 AND status IN ('QUEUED', 'DEFERRED', 'SENDING')`,
+      [messageId],
+    );
+  }
+
+  private sentStatement(items: SentRecord[]): Promise<unknown> {
+    return this.dataSource.query(
+      // A server deleted while its send ran is recorded as none (server_id NULL), not refused:
+      // the message did go out, and its SENT must be written.
+      `WITH x AS (SELECT u.id, d.id AS server_id, u.transport, u.provider_message_id, u.detail, u.routed_detail, u.routed_at
                         FROM unnest($1::uuid[], $2::uuid[], $3::transport_kind[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
                              AS u(id, server_id, transport, provider_message_id, detail, routed_detail, routed_at)
                         LEFT JOIN delivery_servers d ON d.id = u.server_id),
                 sent AS (
                   UPDATE messages m SET status = 'SENT', attempts = m.attempts + 1, sent_at = now(), error = NULL, next_attempt_at = NULL,
                          server_id = x.server_id, transport = x.transport, provider_message_id = x.provider_message_id, updated_at = now()
-                    FROM x WHERE m.id = x.id
+                    -- Pending only: a retry after a lost reply (or a webhook already past SENT) changes nothing.
+                    FROM x WHERE m.id = x.id AND m.status IN ('QUEUED', 'DEFERRED', 'SENDING')
                   RETURNING m.id, x.server_id, x.detail, x.routed_detail, x.routed_at)
            INSERT INTO message_events (message_id, type, detail, server_id, occurred_at)
            SELECT s.id, e.type::message_event_type, CASE e.type WHEN 'ROUTED' THEN s.routed_detail ELSE s.detail END, s.server_id,
                   CASE e.type WHEN 'ROUTED' THEN s.routed_at ELSE now() END
              FROM sent s CROSS JOIN (VALUES (1, 'ROUTED'), (2, 'SENT')) AS e(ord, type)
             ORDER BY s.id, e.ord`,
-          [
-            items.map((i) => i.messageId),
-            items.map((i) => i.attempt.serverId),
-            items.map((i) => i.transport),
-            items.map((i) => i.providerMessageId),
-            items.map((i) => i.detail),
-            items.map((i) => i.attempt.detail),
-            items.map((i) => i.attempt.at),
-          ],
-        ),
-      SENT_RETRY_MS,
+      [
+        items.map((i) => i.messageId),
+        items.map((i) => i.attempt.serverId),
+        items.map((i) => i.transport),
+        items.map((i) => i.providerMessageId),
+        items.map((i) => i.detail),
+        items.map((i) => i.attempt.detail),
+        items.map((i) => i.attempt.at),
+      ],
     );
-    return items.map(() => undefined);
   }
+}
+
+function foreignKeyViolation(err: unknown): boolean {
+  const code =
+    (err as { code?: unknown; driverError?: { code?: unknown } } | null)
+      ?.code ??
+    (err as { driverError?: { code?: unknown } } | null)?.driverError?.code;
+  return code === "23503";
 }

@@ -11,14 +11,14 @@ import type { ProviderServer, SendResult } from '../../providers/provider.types'
 import { CampaignEntity, CampaignStatus } from '../campaigns/campaign.entity';
 import type { DeliveryServerEntity } from '../delivery-servers/delivery-server.entity';
 import { ServerVault } from '../delivery-servers/server-vault';
-import { PacingService } from '../quota/pacing.service';
+import { type AcquireResult, PacingService } from '../quota/pacing.service';
 import { QuotaService } from '../quota/quota.service';
 import type { QuotaReservation } from '../quota/quota.types';
 import { CircuitBreaker } from '../routing/circuit-breaker';
 import { ownerTimezone, type RouteResult, RoutingService, subjectOf } from '../routing/routing.service';
 import { type DispatchJob } from './dispatch-queue';
 import type { AttemptRecord } from './message-store';
-import { DispatchWrites } from './dispatch-writes';
+import { DispatchWrites, type SentRecord } from './dispatch-writes';
 import { MessageStatus, type MessageEntity, type StoredDeliveryError } from './message.entity';
 import { MessageStore } from './message-store';
 
@@ -30,6 +30,8 @@ const RESET_JITTER_MS = 30_000;
 const MAX_REROUTES = 3;
 /** How long a routing answer serves further jobs of the same account and From (ms). */
 const ROUTE_HOLD_MS = 25;
+/** How long the worker keeps trying to record SENT for a message the provider accepted. */
+const SENT_RECORD_DEADLINE_MS = 60 * 60_000;
 /** The jobs of a campaign finishing within this window share one COMPLETED check. */
 const COMPLETION_DELAY_MS = 200;
 /** Codes that mean the provider never got the message: its quota unit is given back. */
@@ -73,7 +75,7 @@ export class DispatchService {
     const message = await this.writes.claim(job.messageId, job.seq);
     if (!message) return; // done already, or a newer schedule owns it
     if (message.campaignStatus === CampaignStatus.PAUSED) {
-      await this.store.release(message.id);
+      await this.store.release(message);
       return;
     }
     for (let reroute = 0; ; reroute++) {
@@ -92,16 +94,24 @@ export class DispatchService {
       // the send: one write less per message, and nothing stands between the pause slot and
       // the send. A worker that dies mid-send leaves SENDING, which says the same.
       const attempt: AttemptRecord = { serverId: server.id, detail: route.reason, at: new Date() };
-      const slot = await this.pacing.acquire(server.id, server.pauseMs, { maxInlineWaitMs: MAX_INLINE_WAIT_MS });
-      if (slot.reschedule) {
-        await this.quota.release(reserved.reservation);
-        return this.store.defer(message.id, slot.notBefore, null);
-      }
-      // The wait for the slot may have outlasted a pauseCampaign: hand everything back unused.
-      if (message.campaignId && slot.waitedMs > 0 && (await this.campaignPaused(message.campaignId))) {
-        await this.pacing.markSent(server.id, server.pauseMs);
-        await this.quota.release(reserved.reservation);
-        return this.store.release(message.id);
+      let slot: AcquireResult;
+      try {
+        slot = await this.pacing.acquire(server.id, server.pauseMs, { maxInlineWaitMs: MAX_INLINE_WAIT_MS });
+        if (slot.reschedule) {
+          await this.quota.release(reserved.reservation);
+          return this.store.defer(message, slot.notBefore, null);
+        }
+        // The wait for the slot may have outlasted a pauseCampaign: hand everything back unused.
+        if (message.campaignId && slot.waitedMs > 0 && (await this.campaignPaused(message.campaignId))) {
+          await this.pacing.markSent(server.id, server.pauseMs);
+          await this.quota.release(reserved.reservation);
+          return this.store.release(message);
+        }
+      } catch (err) {
+        // Nothing was sent: the unit of quota goes back before the job fails (the sweeper
+        // re-queues the message).
+        await this.quota.release(reserved.reservation).catch(() => undefined);
+        throw err;
       }
       return this.send(message, server, reserved.reservation, attempt, route.serverFailing);
     }
@@ -122,28 +132,57 @@ export class DispatchService {
         messageId: `<${message.id}@${this.messageIdDomain}>`,
       });
     } catch (err) {
+      const error = err instanceof DeliveryError ? err : new DeliveryError({ code: DeliveryErrorCode.PROVIDER_ERROR, transient: true, message: 'The send failed unexpectedly' });
+      if (!(err instanceof DeliveryError)) this.logger.error(`Unexpected send failure for message ${message.id}: ${err instanceof Error ? err.name : 'error'}`);
+      // The record first: Redis trouble must not leave the message without its outcome.
       try {
-        const error = err instanceof DeliveryError ? err : new DeliveryError({ code: DeliveryErrorCode.PROVIDER_ERROR, transient: true, message: 'The send failed unexpectedly' });
-        if (!(err instanceof DeliveryError)) this.logger.error(`Unexpected send failure for message ${message.id}: ${err instanceof Error ? err.name : 'error'}`);
-        if (NEVER_REACHED.has(error.code)) await this.quota.release(reservation);
-        await this.breaker.recordFailure(server.id, error.code, error.message);
         await this.failed(message, server, error, attempt);
       } finally {
-        await this.pacing.markSent(server.id, server.pauseMs);
+        await this.bestEffort(`pacing of server ${server.id}`, () => this.pacing.markSent(server.id, server.pauseMs));
+        if (NEVER_REACHED.has(error.code)) await this.bestEffort(`quota release for server ${server.id}`, () => this.quota.release(reservation));
+        await this.bestEffort(`failure count of server ${server.id}`, () => this.breaker.recordFailure(server.id, error.code, error.message));
       }
       return;
     }
-    // The provider has the message: from here on nothing may schedule it again. The SENT record
-    // is retried while the database is away; should it still fail, the row stays SENDING and
-    // only a crash-style recovery could send it twice (the documented window).
-    await this.pacing.markSent(server.id, server.pauseMs);
-    await this.writes.markSent({ messageId: message.id, attempt, transport: sent.transport, providerMessageId: sent.providerMessageId, detail: `via ${server.name} (${sent.transport})` });
+    // The provider has the message: from here on nothing may schedule it again, so nothing
+    // between here and the SENT record may throw (Redis trouble is logged, not raised).
+    await this.bestEffort(`pacing of server ${server.id}`, () => this.pacing.markSent(server.id, server.pauseMs));
+    await this.recordSent({ messageId: message.id, attempt, transport: sent.transport, providerMessageId: sent.providerMessageId, detail: `via ${server.name} (${sent.transport})` });
     // Routing saw failures counted against the server: this success resets them. (Failures
     // counted since that lookup wait for the next success; the counts expire anyway.)
-    if (serverFailing) {
-      await this.breaker.recordSuccess(server.id).catch((err: unknown) => this.logger.warn(`Could not reset the failure counts of server ${server.id}: ${err instanceof Error ? err.message : 'error'}`));
-    }
+    if (serverFailing) await this.bestEffort(`failure counts of server ${server.id}`, () => this.breaker.recordSuccess(server.id));
     this.completeCampaign(message.campaignId);
+  }
+
+  /**
+   * SENT must be recorded, or the sweeper would one day send the message again: the batched
+   * write retries while the database is away; if it still fails, the message is marked SENT
+   * alone (no events), again and again with a growing pause, for up to SENT_RECORD_DEADLINE_MS.
+   * The job keeps its lock meanwhile, so no one else takes the message.
+   */
+  private async recordSent(record: SentRecord): Promise<void> {
+    const deadline = Date.now() + SENT_RECORD_DEADLINE_MS;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await (attempt === 0 ? this.writes.markSent(record) : this.writes.markSentAlone(record.messageId));
+      } catch (err) {
+        const why = err instanceof Error ? err.message : 'error';
+        if (Date.now() >= deadline) {
+          this.logger.error(`Message ${record.messageId} was accepted by the provider but its SENT record failed for good (${why}); it may be sent again`);
+          throw err;
+        }
+        this.logger.error(`Message ${record.messageId} was accepted by the provider but its SENT record failed (${why}); trying again`);
+        await delay(Math.min(1_000 * 2 ** attempt, 30_000));
+      }
+    }
+  }
+
+  private async bestEffort(what: string, fn: () => Promise<unknown>): Promise<void> {
+    try {
+      await fn();
+    } catch (err) {
+      this.logger.warn(`Could not update the ${what}: ${err instanceof Error ? err.message : 'error'}`);
+    }
   }
 
   /**
@@ -164,16 +203,16 @@ export class DispatchService {
     const attempts = message.attempts + 1;
     if (error.code === DeliveryErrorCode.SENDER_NOT_VERIFIED && message.campaignId) {
       await this.pauseCampaign(message.campaignId, DeliveryErrorCode.SENDER_NOT_VERIFIED, `${server.name} refused the sender ${message.from}: ${error.message}`);
-      await this.store.release(message.id);
+      await this.store.release(message);
       return;
     }
     if (error.transient && attempts < this.config.dispatch.maxAttempts) {
       const backoff = Math.min(this.config.dispatch.retryBaseMs * 2 ** (attempts - 1), 3_600_000);
       const delay = Math.max(backoff * (0.8 + Math.random() * 0.4), error.retryAfterMs ?? 0);
-      await this.store.defer(message.id, new Date(Date.now() + delay), `attempt ${attempts} failed, retrying: ${error.message}`, stored, server.id, { attempt });
+      await this.store.defer(message, new Date(Date.now() + delay), `attempt ${attempts} failed, retrying: ${error.message}`, stored, server.id, { attempt });
       return;
     }
-    await this.store.finish(message.id, MessageStatus.FAILED, stored, server.id, attempt);
+    await this.store.finish(message, MessageStatus.FAILED, stored, server.id, attempt);
     this.completeCampaign(message.campaignId);
   }
 
@@ -182,15 +221,15 @@ export class DispatchService {
     const code = route.code as DeliveryErrorCode;
     if (message.campaignId) {
       await this.pauseCampaign(message.campaignId, code, route.reason);
-      await this.store.release(message.id);
+      await this.store.release(message);
       return;
     }
-    await this.store.finish(message.id, MessageStatus.REJECTED, { code, message: route.reason, transport: null, smtpResponseCode: null, providerStatus: null, step: null }, route.server?.id ?? null);
+    await this.store.finish(message, MessageStatus.REJECTED, { code, message: route.reason, transport: null, smtpResponseCode: null, providerStatus: null, step: null }, route.server?.id ?? null);
   }
 
   private waitForQuota(message: MessageEntity, server: DeliveryServerEntity, resetsAt: Date, why: string): Promise<void> {
     const notBefore = new Date(resetsAt.getTime() + Math.floor(Math.random() * RESET_JITTER_MS));
-    return this.store.defer(message.id, notBefore, `${why}; waits until ${resetsAt.toISOString()}`, null, server.id);
+    return this.store.defer(message, notBefore, `${why}; waits until ${resetsAt.toISOString()}`, null, server.id);
   }
 
   private async campaignPaused(campaignId: string): Promise<boolean> {

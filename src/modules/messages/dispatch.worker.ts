@@ -22,6 +22,8 @@ export class DispatchWorker implements OnModuleInit, OnApplicationShutdown {
 
   onModuleInit(): void {
     void this.dispatchQueue.queue.process(this.config.workerConcurrency, (job) => this.dispatch.process(job.data));
+    // A job that throws is dropped by Bull (the message row stays pending for the sweeper): say so.
+    this.dispatchQueue.queue.on('failed', (job, err) => this.logger.warn(`Dispatch of message ${job.data.messageId} failed and waits for the sweeper: ${err.message.slice(0, 300)}`));
     this.sweepTimer = setInterval(() => {
       this.sweeper.sweep().catch((err: unknown) => this.logger.warn(`Sweep failed: ${err instanceof Error ? err.message : 'error'}`));
       this.dispatch.completeFinishedCampaigns().catch((err: unknown) => this.logger.warn(`Campaign completion sweep failed: ${err instanceof Error ? err.message : 'error'}`));

@@ -15,6 +15,13 @@ export interface AttemptRecord {
   at: Date;
 }
 
+/**
+ * The worker's hold on a message: its id and the schedule (dispatch_seq) its job belongs to.
+ * The worker's outcomes apply only while that claim stands (status SENDING, same seq), so a job
+ * that overlaps another (a lost lock, a stalled job run again) cannot overwrite the other's.
+ */
+export type Claim = Pick<MessageEntity, 'id' | 'dispatchSeq'>;
+
 /** Rows per multi-row INSERT: well under PostgreSQL's 65,535 parameters per statement. */
 const INSERT_BATCH = 1_000;
 
@@ -61,12 +68,13 @@ export class MessageStore {
   }
 
   /** A final failure: FAILED (the provider refused; with the attempt that failed) or REJECTED (no route, sender not allowed). */
-  async finish(messageId: string, status: MessageStatus.FAILED | MessageStatus.REJECTED, error: StoredDeliveryError, serverId: string | null, attempt?: AttemptRecord): Promise<void> {
+  async finish(claim: Claim, status: MessageStatus.FAILED | MessageStatus.REJECTED, error: StoredDeliveryError, serverId: string | null, attempt?: AttemptRecord): Promise<void> {
+    const messageId = claim.id;
     await this.dataSource.transaction(async (tx) => {
-      // Only from SENDING (the worker's claim): a message another path has finished stays as it is.
+      // Only under this claim: a message another path has finished or rescheduled stays as it is.
       const result = await tx.update(
         MessageEntity,
-        { id: messageId, status: MessageStatus.SENDING },
+        { id: messageId, status: MessageStatus.SENDING, dispatchSeq: claim.dispatchSeq },
         { status, error, nextAttemptAt: null, ...(serverId ? { serverId } : {}), ...(attempt ? { attempts: () => 'attempts + 1' } : {}) },
       );
       if (!result.affected) return;
@@ -85,13 +93,14 @@ export class MessageStore {
    * `attempt`, the attempt that just failed is counted, with its ROUTED event.
    */
   async defer(
-    messageId: string,
+    claim: Claim,
     notBefore: Date,
     detail: string | null,
     error: StoredDeliveryError | null = null,
     serverId: string | null = null,
     options: { attempt?: AttemptRecord } = {},
   ): Promise<void> {
+    const messageId = claim.id;
     const seq = await this.dataSource.transaction(async (tx) => {
       const result = await tx
         .createQueryBuilder()
@@ -105,8 +114,8 @@ export class MessageStore {
           ...(serverId ? { serverId } : {}),
           ...(error ? { error } : {}),
         })
-        // Only from SENDING (the worker's claim): never turns a SENT message back into pending.
-        .where('id = :messageId AND status = :sending', { messageId, sending: MessageStatus.SENDING })
+        // Only under this claim: never turns a SENT message back into pending, nor another job's claim.
+        .where('id = :messageId AND status = :sending AND dispatch_seq = :seq', { messageId, sending: MessageStatus.SENDING, seq: claim.dispatchSeq })
         .returning('dispatch_seq')
         .execute();
       const row = (result.raw as { dispatch_seq: number }[])[0];
@@ -150,7 +159,7 @@ export class MessageStore {
   }
 
   /** Hands a claimed message back untouched (its campaign was paused): resume schedules it again. */
-  async release(messageId: string): Promise<void> {
-    await this.dataSource.query(`UPDATE messages SET status = 'QUEUED', updated_at = now() WHERE id = $1 AND status = 'SENDING'`, [messageId]);
+  async release(claim: Claim): Promise<void> {
+    await this.dataSource.query(`UPDATE messages SET status = 'QUEUED', updated_at = now() WHERE id = $1 AND status = 'SENDING' AND dispatch_seq = $2`, [claim.id, claim.dispatchSeq]);
   }
 }
