@@ -7,6 +7,8 @@ import { DispatchQueue, jobIdOf } from './dispatch-queue';
 /** Pending rows handled per sweep; a larger backlog is finished over the next sweeps. */
 const SWEEP_BATCH = 5_000;
 
+const GAVE_UP = 'its worker stopped while sending it on every attempt; not tried again';
+
 interface PendingRow {
   id: string;
   dispatch_seq: number;
@@ -71,21 +73,31 @@ export class Sweeper {
     const locked = await this.lockedJobs(candidates.map((c) => jobIdOf(c.id, c.dispatch_seq)));
     const orphans = candidates.filter((c) => !locked.has(jobIdOf(c.id, c.dispatch_seq)));
     if (!orphans.length) return [];
+    // The lost send counts as an attempt: a message that kills its worker every time (or whose
+    // worker keeps dying) ends FAILED after MAX_SEND_ATTEMPTS instead of going round for ever.
     // A WITH … SELECT answers its rows (not the [rows, count] pair of a bare UPDATE).
-    return (await this.dataSource.query(
+    const rows = (await this.dataSource.query(
       `WITH requeued AS (
          UPDATE messages m
-            SET status = 'QUEUED', dispatch_seq = m.dispatch_seq + 1, next_attempt_at = NULL, updated_at = now()
+            SET status = CASE WHEN m.attempts + 1 >= $4 THEN 'FAILED'::message_status ELSE 'QUEUED'::message_status END,
+                attempts = m.attempts + 1, dispatch_seq = m.dispatch_seq + 1, next_attempt_at = NULL, updated_at = now(),
+                error = CASE WHEN m.attempts + 1 >= $4
+                             THEN jsonb_build_object('code', 'PROVIDER_ERROR', 'message', $5::text, 'transport', NULL, 'smtpResponseCode', NULL, 'providerStatus', NULL, 'step', NULL)
+                             ELSE m.error END
            FROM unnest($1::uuid[], $2::int[]) AS o(id, seq)
           WHERE m.id = o.id AND m.dispatch_seq = o.seq AND m.status = 'SENDING'
             AND m.updated_at < now() - make_interval(secs => $3)
-          RETURNING m.id, m.dispatch_seq, m.server_id)
+          RETURNING m.id, m.dispatch_seq, m.server_id, m.status)
        , events AS (
          INSERT INTO message_events (message_id, type, detail, server_id)
-         SELECT id, 'QUEUED', 'queued again: its worker stopped while sending (the send may have reached the provider)', server_id FROM requeued)
-       SELECT id, dispatch_seq, NULL::timestamptz AS next_attempt_at FROM requeued`,
-      [orphans.map((o) => o.id), orphans.map((o) => o.dispatch_seq), stuckSecs],
-    )) as PendingRow[];
+         SELECT id, CASE WHEN status = 'FAILED' THEN 'FAILED'::message_event_type ELSE 'QUEUED'::message_event_type END,
+                CASE WHEN status = 'FAILED' THEN $5 ELSE 'queued again: its worker stopped while sending (the send may have reached the provider)' END,
+                server_id
+           FROM requeued)
+       SELECT id, dispatch_seq, NULL::timestamptz AS next_attempt_at, status FROM requeued`,
+      [orphans.map((o) => o.id), orphans.map((o) => o.dispatch_seq), stuckSecs, this.config.dispatch.maxAttempts, GAVE_UP],
+    )) as (PendingRow & { status: string })[];
+    return rows.filter((r) => r.status === 'QUEUED');
   }
 
   /** The job ids among these whose Bull lock is held (a live worker is processing them): one pipelined round trip. */

@@ -1,0 +1,62 @@
+import { Client } from 'pg';
+import { Sweeper } from '../../src/modules/messages/sweeper';
+import { newAgency } from '../factories/accounts';
+import { createServer, SINK_USER, smtpServerInput, verifyAndActivate } from '../factories/delivery-servers';
+import { createTestApp, type TestApp } from '../utils/create-test-app';
+import { SmtpSink } from '../utils/smtp-sink';
+
+const SEND = `mutation($input: SendEmailInput!) { sendEmail(input: $input) { id } }`;
+
+/**
+ * A message whose worker died mid-send (SENDING, old, its job holding no lock) is handed on by
+ * the sweeper, and that lost send counts as an attempt: one that kills its worker every time
+ * ends FAILED after MAX_SEND_ATTEMPTS instead of going round for ever. ROLE=api: no worker takes
+ * the re-added jobs, so the rows show exactly what the sweep did.
+ */
+describe('the sweeper and messages whose worker died mid-send', () => {
+  let t: TestApp;
+  let sink: SmtpSink;
+  let db: Client;
+  let sweeper: Sweeper;
+  beforeAll(async () => {
+    sink = new SmtpSink({ users: [SINK_USER] });
+    await sink.start();
+    t = await createTestApp({ ROLE: 'api', MAX_SEND_ATTEMPTS: '3', STUCK_SENDING_MS: '1000' });
+    db = new Client({ connectionString: t.databaseUrl });
+    await db.connect();
+    sweeper = t.app.get(Sweeper);
+  });
+  afterAll(async () => {
+    await db.end();
+    await t.close();
+    await sink.stop();
+  });
+
+  /** A message as a dead worker leaves it: SENDING for a minute, `attempts` lost sends before. */
+  async function deadWorkersMessage(accountId: string, attempts: number): Promise<string> {
+    const { sendEmail } = await t.gqlOk<{ sendEmail: { id: string } }>(SEND, { input: { accountId, from: 'news@brand.example', to: `r${attempts}@example.com`, subject: 'x', text: 'x' } });
+    await db.query(`UPDATE messages SET status = 'SENDING', attempts = $2, updated_at = now() - interval '1 minute' WHERE id = $1`, [sendEmail.id, attempts]);
+    return sendEmail.id;
+  }
+
+  it('queues it again with the attempt counted, and fails it once the attempts are used up', async () => {
+    const agency = await newAgency(t);
+    const server = await createServer(t, smtpServerInput(agency.id, sink.port));
+    await verifyAndActivate(t, server.id);
+    const again = await deadWorkersMessage(agency.id, 0);
+    const spent = await deadWorkersMessage(agency.id, 2);
+
+    await sweeper.sweep();
+
+    const { rows } = await db.query<{ id: string; status: string; attempts: number; dispatch_seq: number; error: { code: string; message: string } | null }>(
+      `SELECT id, status, attempts, dispatch_seq, error FROM messages WHERE id = ANY($1)`,
+      [[again, spent]],
+    );
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    expect(byId.get(again)).toMatchObject({ status: 'QUEUED', attempts: 1, dispatch_seq: 1, error: null });
+    expect(byId.get(spent)).toMatchObject({ status: 'FAILED', attempts: 3, error: { code: 'PROVIDER_ERROR', message: 'its worker stopped while sending it on every attempt; not tried again' } });
+    const events = await db.query<{ message_id: string; type: string }>(`SELECT message_id, type FROM message_events WHERE message_id = ANY($1) ORDER BY id`, [[again, spent]]);
+    expect(events.rows.filter((e) => e.message_id === again).map((e) => e.type)).toEqual(['QUEUED', 'QUEUED']);
+    expect(events.rows.filter((e) => e.message_id === spent).map((e) => e.type)).toEqual(['QUEUED', 'FAILED']);
+  });
+});
