@@ -4,14 +4,14 @@
 // 200 ms, until BENCH_MEMORY_SENT (default 20,000) are SENT or 60 s have passed. The worker runs
 // as plain JavaScript, as in production (`node dist/...`): under ts-node the compiler and every
 // module's compiled source would add ~100 MB that a deployed worker does not carry.
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import ts from 'typescript';
 import { newAgency } from '../test/factories/accounts';
 import { campaignInput, CREATE_CAMPAIGN } from '../test/factories/campaigns';
 import { createServer, SINK_USER, smtpServerInput, verifyAndActivate } from '../test/factories/delivery-servers';
-import { createTestApp, type TestApp, UNREACHABLE_PROVIDERS } from '../test/utils/create-test-app';
+import { WorkerFleet } from '../test/reliability/worker-harness';
+import { createTestApp } from '../test/utils/create-test-app';
 import globalSetup from '../test/utils/global-setup';
 import globalTeardown from '../test/utils/global-teardown';
 import { SmtpSink } from '../test/utils/smtp-sink';
@@ -49,56 +49,13 @@ function rssMb(pid: number): number | null {
   }
 }
 
-/** A ROLE=worker process on the app's database and Redis prefix; resolves once it prints `ready`. */
-async function startWorker(t: TestApp, script: string): Promise<ChildProcessWithoutNullStreams> {
-  const { keys, currentKeyId } = t.config.credentials;
-  const child = spawn(process.execPath, [script], {
-    cwd: REPO_ROOT,
-    env: {
-      PATH: process.env.PATH ?? '',
-      NODE_ENV: 'test',
-      ROLE: 'worker',
-      PORT: '3999', // required by the config; worker-process never listens
-      DATABASE_URL: t.databaseUrl,
-      REDIS_URL: t.config.redis.url,
-      REDIS_PREFIX: t.config.redis.prefix,
-      CREDENTIALS_KEY: keys[currentKeyId].toString('base64'),
-      ADMIN_TOKEN: t.adminToken,
-      LOG_LEVEL: 'silent',
-      ...UNREACHABLE_PROVIDERS,
-    },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString('utf8')).slice(-4000)));
-  child.stdout.on('data', (chunk: Buffer) => (stdout = (stdout + chunk.toString('utf8')).slice(-4000)));
-  try {
-    await until('the worker to be ready', () => {
-      if (child.exitCode !== null) throw new Error(`worker exited before ready (code ${child.exitCode}): ${stderr}`);
-      return /^ready$/m.test(stdout);
-    }, 120_000);
-  } catch (err) {
-    await stopWorker(child);
-    throw err;
-  }
-  return child;
-}
-
-async function stopWorker(child: ChildProcessWithoutNullStreams): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGKILL');
-  await exited;
-}
-
 export async function run(): Promise<Record<string, unknown>[]> {
   await globalSetup();
   const sink = new SmtpSink({ users: [SINK_USER] });
   await sink.start();
   const t = await createTestApp({ ROLE: 'api', LOG_LEVEL: 'silent' });
   const buildDir = join(REPO_ROOT, '.tmp', `bench-memory-${process.pid}`);
-  let worker: ChildProcessWithoutNullStreams | undefined;
+  const fleet = new WorkerFleet(t);
   try {
     const agency = await newAgency(t);
     const server = await createServer(t, smtpServerInput(agency.id, sink.port, { pauseMs: 0 }));
@@ -114,8 +71,9 @@ export async function run(): Promise<Record<string, unknown>[]> {
 
     return await withDb(t.databaseUrl, async (db) => {
       const sent = (): Promise<number> => countRows(db, `SELECT 1 FROM messages WHERE campaign_id = $1 AND status = 'SENT'`, [campaignId]);
-      worker = await startWorker(t, transpileWorker(buildDir));
-      const pid = worker.pid!;
+      // The default WORKER_CONCURRENCY (50) and sweep interval, as deployed.
+      const worker = await fleet.start({ name: 'memory', concurrency: 50, script: transpileWorker(buildDir), env: { SWEEP_INTERVAL_MS: '15000', RETRY_BASE_MS: '30000' } });
+      const pid = worker.child.pid as number;
       const idleRss = rssMb(pid) ?? 0;
       let peak = idleRss;
       const sampler = setInterval(() => {
@@ -139,7 +97,7 @@ export async function run(): Promise<Record<string, unknown>[]> {
       ];
     });
   } finally {
-    if (worker) await stopWorker(worker);
+    await fleet.close();
     rmSync(buildDir, { recursive: true, force: true });
     await t.close();
     await sink.stop();

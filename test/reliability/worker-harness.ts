@@ -25,6 +25,8 @@ export interface WorkerOptions {
   concurrency: number;
   /** Overrides of the worker's environment (DATABASE_URL, REDIS_URL, STUCK_SENDING_MS, provider URLs…). */
   env?: Record<string, string>;
+  /** A compiled JavaScript entry to run with plain node instead of worker-process.ts under ts-node (the memory bench). */
+  script?: string;
 }
 
 /** Every PostgreSQL connection of a worker carries its name (PGAPPNAME), so a test can tell when they are all gone. */
@@ -42,7 +44,8 @@ export class WorkerFleet {
   /** Starts a worker; resolves once it is taking jobs (it printed `ready`). */
   async start(options: WorkerOptions): Promise<WorkerProcess> {
     const { keys, currentKeyId } = this.t.config.credentials;
-    const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', join('test', 'reliability', 'worker-process.ts')], {
+    const args = options.script ? [options.script] : ['-r', 'ts-node/register/transpile-only', join('test', 'reliability', 'worker-process.ts')];
+    const child = spawn(process.execPath, args, {
       cwd: REPO_ROOT,
       env: {
         PATH: process.env.PATH ?? '',
