@@ -1,4 +1,5 @@
 import { Client } from 'pg';
+import { DispatchQueue, jobIdOf } from '../../src/modules/messages/dispatch-queue';
 import { Sweeper } from '../../src/modules/messages/sweeper';
 import { newAgency } from '../factories/accounts';
 import { createServer, SINK_USER, smtpServerInput, verifyAndActivate } from '../factories/delivery-servers';
@@ -38,6 +39,25 @@ describe('the sweeper and messages whose worker died mid-send', () => {
     await db.query(`UPDATE messages SET status = 'SENDING', attempts = $2, updated_at = now() - interval '1 minute' WHERE id = $1`, [sendEmail.id, attempts]);
     return sendEmail.id;
   }
+
+  it('re-adds the job of an overdue pending message only when the job is missing', async () => {
+    const agency = await newAgency(t);
+    const server = await createServer(t, smtpServerInput(agency.id, sink.port));
+    await verifyAndActivate(t, server.id);
+    const { sendEmail } = await t.gqlOk<{ sendEmail: { id: string } }>(SEND, { input: { accountId: agency.id, from: 'news@brand.example', to: 'waiting@example.com', subject: 'x', text: 'x' } });
+    const queue = t.app.get(DispatchQueue).queue;
+    const jobId = jobIdOf(sendEmail.id, 0);
+    expect(await queue.getJob(jobId)).not.toBeNull();
+    // Fresh: not looked at. Overdue with its job in place: nothing to re-add.
+    expect(await sweeper.sweep()).toBe(0);
+    await db.query(`UPDATE messages SET updated_at = now() - interval '1 minute' WHERE id = $1`, [sendEmail.id]);
+    expect(await sweeper.sweep()).toBe(0);
+    // Its job lost (as after a Redis restart): re-added under the same id.
+    await (await queue.getJob(jobId))?.remove();
+    expect(await queue.getJob(jobId)).toBeNull();
+    expect(await sweeper.sweep()).toBe(1);
+    expect((await queue.getJob(jobId))?.data).toEqual({ messageId: sendEmail.id, seq: 0 });
+  });
 
   it('queues it again with the attempt counted, and fails it once the attempts are used up', async () => {
     const agency = await newAgency(t);

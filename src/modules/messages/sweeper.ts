@@ -18,7 +18,8 @@ interface PendingRow {
 /**
  * Nothing accepted is lost: re-adds the job of every pending message (QUEUED or DEFERRED) whose
  * job is missing — after a Redis restart that lost the queue, or a crash between commit and
- * enqueue. Job ids are deterministic, so a job that still exists is not doubled. Messages of
+ * enqueue — once it is overdue by a sweep interval. Job ids are deterministic, so a job that
+ * still exists would not be doubled anyway; checking first spares a backlog's re-adds. Messages of
  * paused campaigns wait for resume.
  *
  * A message SENDING for longer than STUCK_SENDING_MS whose job holds no lock in Redis lost its
@@ -36,19 +37,31 @@ export class Sweeper {
 
   /** Returns how many messages it (re-)added jobs for. */
   async sweep(): Promise<number> {
-    const pending = (await this.dataSource.query(
+    const overdueSecs = this.config.dispatch.sweepIntervalMs / 1000;
+    // Only messages overdue by a sweep interval can have lost their job: one queued a moment ago
+    // got it right after its commit, and one waiting for a later time is not due yet.
+    const overdue = (await this.dataSource.query(
       `SELECT m.id, m.dispatch_seq, m.next_attempt_at
          FROM messages m
          LEFT JOIN campaigns c ON c.id = m.campaign_id
         WHERE m.status IN ('QUEUED', 'DEFERRED')
+          AND COALESCE(m.next_attempt_at, m.updated_at) < now() - make_interval(secs => $2)
           AND (c.id IS NULL OR c.status = 'SENDING')
-        ORDER BY m.next_attempt_at NULLS FIRST
+        ORDER BY COALESCE(m.next_attempt_at, m.updated_at)
         LIMIT $1`,
-      [SWEEP_BATCH],
+      [SWEEP_BATCH, overdueSecs],
     )) as PendingRow[];
+    // Of those, a long backlog still holds its jobs: re-add only the missing ones.
+    const existing = await this.existingJobs(overdue.map((r) => jobIdOf(r.id, r.dispatch_seq)));
+    const missing = overdue.filter((r) => !existing.has(jobIdOf(r.id, r.dispatch_seq)));
     const stuck = await this.requeueStuck();
-    await this.queue.add([...pending, ...stuck].map((r) => ({ messageId: r.id, seq: r.dispatch_seq, notBefore: r.next_attempt_at })));
-    return pending.length + stuck.length;
+    await this.queue.add([...missing, ...stuck].map((r) => ({ messageId: r.id, seq: r.dispatch_seq, notBefore: r.next_attempt_at })));
+    return missing.length + stuck.length;
+  }
+
+  /** The job ids among these that Bull still holds (waiting, delayed or active): one pipelined round trip. */
+  private async existingJobs(jobIds: string[]): Promise<Set<string>> {
+    return this.jobsWith(jobIds, (jobId) => this.queue.queue.toKey(jobId), false);
   }
 
   /**
@@ -102,15 +115,20 @@ export class Sweeper {
 
   /** The job ids among these whose Bull lock is held (a live worker is processing them): one pipelined round trip. */
   private async lockedJobs(jobIds: string[]): Promise<Set<string>> {
-    const bull = this.queue.queue;
-    const pipeline = bull.client.pipeline();
-    for (const jobId of jobIds) pipeline.exists(`${bull.toKey(jobId)}:lock`);
+    // A failed check counts as locked: when in doubt, leave the message with its worker.
+    return this.jobsWith(jobIds, (jobId) => `${this.queue.queue.toKey(jobId)}:lock`, true);
+  }
+
+  /** The job ids whose key exists, by pipelined EXISTS; `onError` says what a failed check counts as. */
+  private async jobsWith(jobIds: string[], keyOf: (jobId: string) => string, onError: boolean): Promise<Set<string>> {
+    const found = new Set<string>();
+    if (!jobIds.length) return found;
+    const pipeline = this.queue.queue.client.pipeline();
+    for (const jobId of jobIds) pipeline.exists(keyOf(jobId));
     const replies = (await pipeline.exec()) ?? [];
-    const locked = new Set<string>();
     replies.forEach(([err, exists], i) => {
-      // A failed check counts as locked: when in doubt, leave the message with its worker.
-      if (err || exists === 1) locked.add(jobIds[i]);
+      if (err ? onError : exists === 1) found.add(jobIds[i]);
     });
-    return locked;
+    return found;
   }
 }
