@@ -18,7 +18,7 @@ import { CircuitBreaker } from '../routing/circuit-breaker';
 import { ownerTimezone, type RouteResult, RoutingService, subjectOf } from '../routing/routing.service';
 import { type DispatchJob } from './dispatch-queue';
 import type { AttemptRecord } from './message-store';
-import { DispatchWrites, type SentRecord } from './dispatch-writes';
+import { type ClaimedMessage, DispatchWrites, type SentRecord } from './dispatch-writes';
 import { MessageStatus, type MessageEntity, type StoredDeliveryError } from './message.entity';
 import { MessageStore } from './message-store';
 
@@ -78,6 +78,19 @@ export class DispatchService {
       await this.store.release(message);
       return;
     }
+    let sending = false;
+    try {
+      return await this.routeAndSend(message, () => (sending = true));
+    } catch (err) {
+      // Failed before anything went out (Redis or the database away): hand the message back
+      // now, so the sweeper picks it up after one interval, not after STUCK_SENDING_MS.
+      if (!sending) await this.store.release(message).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Route, reserve quota, take the pause slot, send. `willSend` is called right before the send. */
+  private async routeAndSend(message: ClaimedMessage, willSend: () => void): Promise<void> {
     for (let reroute = 0; ; reroute++) {
       // A lost race for the last unit of quota looks again with a fresh lookup of its own.
       const route = reroute === 0 ? await this.routes.run(`${message.accountId}\n${message.from}`, () => this.routing.route(message.accountId, message.from)) : await this.routing.route(message.accountId, message.from);
@@ -113,6 +126,7 @@ export class DispatchService {
         await this.quota.release(reserved.reservation).catch(() => undefined);
         throw err;
       }
+      willSend();
       return this.send(message, server, reserved.reservation, attempt, route.serverFailing);
     }
   }
