@@ -35,6 +35,23 @@ describe('Batcher', () => {
     expect(batches).toEqual([[1], [2, 3], [4]]);
   });
 
+  it('starts a second batch in a free slot when more than maxBatch calls wait', async () => {
+    const gate = deferred();
+    const batches: number[][] = [];
+    const batcher = new Batcher<number, number>(async (items) => {
+      batches.push(items);
+      await gate.promise;
+      return items;
+    }, { maxBatch: 2, maxConcurrent: 2 });
+    const all = [1, 2, 3, 4, 5].map((i) => batcher.submit(i));
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    expect(batches).toEqual([[1, 2], [3, 4]]);
+    gate.resolve();
+    await Promise.all(all);
+    expect(batches).toEqual([[1, 2], [3, 4], [5]]);
+  });
+
   it('rejects every call of a failed batch and goes on with the next', async () => {
     let fail = true;
     const batcher = new Batcher<number, number>(async (items) => {

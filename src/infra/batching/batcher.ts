@@ -65,6 +65,8 @@ export class Batcher<I, O> {
     if (this.running >= this.options.maxConcurrent || !this.waiting.length) return;
     const batch = this.waiting.splice(0, this.options.maxBatch);
     this.running++;
+    // More than one batch waiting: the next may start in a free slot right away.
+    this.schedule();
     try {
       await this.writeAll(batch).catch(async (err: unknown) => {
         if (!this.options.isolateFailures?.(err) || batch.length === 1) throw err;
