@@ -17,9 +17,9 @@ interface MessageView {
   sentAt: string | null;
   server: { id: string } | null;
   error: { code: string; message: string; smtpResponseCode: number | null } | null;
-  events: { type: string; detail: string | null }[];
+  events: { type: string; detail: string | null; occurredAt: string }[];
 }
-const MESSAGE_FIELDS = 'id status from to attempts transport providerMessageId nextAttemptAt sentAt server { id } error { code message smtpResponseCode } events { type detail }';
+const MESSAGE_FIELDS = 'id status from to attempts transport providerMessageId nextAttemptAt sentAt server { id } error { code message smtpResponseCode } events { type detail occurredAt }';
 const SEND = `mutation($input: SendEmailInput!) { sendEmail(input: $input) { ${MESSAGE_FIELDS} } }`;
 
 describe('sendEmail through the worker', () => {
@@ -90,6 +90,10 @@ describe('sendEmail through the worker', () => {
     const sent = await until(accepted.sendEmail.id, 'SENT');
     expect(sent).toMatchObject({ attempts: 1, transport: 'SMTP', server: { id: server.id }, error: null });
     expect(sent.events.map((e) => e.type)).toEqual(['QUEUED', 'ROUTED', 'SENT']);
+    // Dated on one clock (the database's), in the order they happened.
+    const [queuedAt, routedAt, sentAt] = sent.events.map((e) => Date.parse(e.occurredAt));
+    expect(queuedAt).toBeLessThanOrEqual(routedAt);
+    expect(routedAt).toBeLessThanOrEqual(sentAt);
     const received = (await sink.waitFor(sink.messages.length)).find((m) => m.envelope.to.includes(input.to));
     expect(received?.subject).toBe('Hello');
     expect(received?.text.trim()).toBe('Hi there');

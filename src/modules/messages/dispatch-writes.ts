@@ -155,19 +155,20 @@ export class DispatchWrites {
     return this.dataSource.query(
       // A server deleted while its send ran is recorded as none (server_id NULL), not refused:
       // the message did go out, and its SENT must be written.
-      `WITH x AS (SELECT u.id, d.id AS server_id, u.transport, u.provider_message_id, u.detail, u.routed_detail, u.routed_at
-                        FROM unnest($1::uuid[], $2::uuid[], $3::transport_kind[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
-                             AS u(id, server_id, transport, provider_message_id, detail, routed_detail, routed_at)
+      `WITH x AS (SELECT u.id, d.id AS server_id, u.transport, u.provider_message_id, u.detail, u.routed_detail, u.routed_ago_ms
+                        FROM unnest($1::uuid[], $2::uuid[], $3::transport_kind[], $4::text[], $5::text[], $6::text[], $7::float8[])
+                             AS u(id, server_id, transport, provider_message_id, detail, routed_detail, routed_ago_ms)
                         LEFT JOIN delivery_servers d ON d.id = u.server_id),
                 sent AS (
                   UPDATE messages m SET status = 'SENT', attempts = m.attempts + 1, sent_at = now(), error = NULL, next_attempt_at = NULL,
                          server_id = x.server_id, transport = x.transport, provider_message_id = x.provider_message_id, updated_at = now()
                     -- Pending only: a retry after a lost reply (or a webhook already past SENT) changes nothing.
                     FROM x WHERE m.id = x.id AND m.status IN ('QUEUED', 'DEFERRED', 'SENDING')
-                  RETURNING m.id, x.server_id, x.detail, x.routed_detail, x.routed_at)
+                  RETURNING m.id, x.server_id, x.detail, x.routed_detail, x.routed_ago_ms)
            INSERT INTO message_events (message_id, type, detail, server_id, occurred_at)
            SELECT s.id, e.type::message_event_type, CASE e.type WHEN 'ROUTED' THEN s.routed_detail ELSE s.detail END, s.server_id,
-                  CASE e.type WHEN 'ROUTED' THEN s.routed_at ELSE now() END
+                  -- ROUTED on the database's clock too: now, less the time since the worker routed it.
+                  CASE e.type WHEN 'ROUTED' THEN now() - make_interval(secs => s.routed_ago_ms / 1000) ELSE now() END
              FROM sent s CROSS JOIN (VALUES (1, 'ROUTED'), (2, 'SENT')) AS e(ord, type)
             ORDER BY s.id, e.ord`,
       [
@@ -177,7 +178,7 @@ export class DispatchWrites {
         items.map((i) => i.providerMessageId),
         items.map((i) => i.detail),
         items.map((i) => i.attempt.detail),
-        items.map((i) => i.attempt.at),
+        items.map((i) => Math.max(0, Date.now() - i.attempt.at.getTime())),
       ],
     );
   }

@@ -8,7 +8,11 @@ import { MessageEntity, MessageEventEntity, MessageEventType, MessageStatus, typ
 export type NewMessage = Omit<MessageEntity, 'id' | 'createdAt' | 'updatedAt' | 'status' | 'attempts' | 'dispatchSeq' | 'nextAttemptAt' | 'error' | 'sentAt' | 'serverId' | 'transport' | 'providerMessageId'> &
   Partial<Pick<MessageEntity, 'status' | 'error'>>;
 
-/** An attempt through a server, written with its outcome: attempts + 1 and a ROUTED event (at the time it was routed). */
+/**
+ * An attempt through a server, written with its outcome: attempts + 1 and a ROUTED event, dated
+ * on the database's clock like every other event (now, less the time since `at`), so a worker's
+ * clock skew cannot reorder a message's events.
+ */
 export interface AttemptRecord {
   serverId: string;
   detail: string;
@@ -128,7 +132,7 @@ export class MessageStore {
   }
 
   private async insertRouted(tx: EntityManager, messageId: string, attempt: AttemptRecord): Promise<void> {
-    await tx.insert(MessageEventEntity, { messageId, type: MessageEventType.ROUTED, detail: attempt.detail.slice(0, 1000), serverId: attempt.serverId, occurredAt: attempt.at });
+    await tx.insert(MessageEventEntity, { messageId, type: MessageEventType.ROUTED, detail: attempt.detail.slice(0, 1000), serverId: attempt.serverId, occurredAt: () => `now() - make_interval(secs => ${Math.max(0, Date.now() - attempt.at.getTime()) / 1000})` });
   }
 
   /** Pending messages that wait for this server (their attempt or their quota wait is on it). */
