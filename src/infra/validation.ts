@@ -21,10 +21,7 @@ const EMAIL_RE = /^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$/;
 /** One bare address (no display name, no list), as addresses are stored: lower-cased by the caller. */
 export const isEmailAddress = (value: string): boolean => value.length <= 320 && EMAIL_RE.test(value);
 
-/**
- * A date a client may filter by: the DateTime scalar turns any string into a Date, an invalid
- * one included, and PostgreSQL refuses years outside 1..9999 in ISO form (year 0, negative years).
- */
+/** A date PostgreSQL can store: valid, and a year in 1..9999 (it refuses year 0 and negative years). */
 export const isStorableDate = (value: Date): boolean => {
   const year = value.getUTCFullYear();
   return !Number.isNaN(value.getTime()) && year >= 1 && year <= 9999;

@@ -1,4 +1,5 @@
 import { GraphQLError, GraphQLScalarType, Kind } from 'graphql';
+import { isStorableDate } from '../validation';
 
 /** RFC 3339 date-time (what the API answers with): a date, a time and a zone (Z or ±hh:mm). */
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
@@ -12,7 +13,7 @@ function parse(value: unknown): Date {
   const [year, month, day] = value.slice(0, 10).split('-').map(Number);
   const calendar = new Date(Date.UTC(year, month - 1, day));
   const real = calendar.getUTCFullYear() === year && calendar.getUTCMonth() === month - 1 && calendar.getUTCDate() === day;
-  if (!real || Number.isNaN(date.getTime()) || year < 1 || year > 9999) throw new GraphQLError(`DateTime ${EXPECTED} (got an impossible date)`);
+  if (!real || !isStorableDate(date)) throw new GraphQLError(`DateTime ${EXPECTED} (got an impossible date)`);
   return date;
 }
 

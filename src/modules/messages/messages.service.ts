@@ -12,7 +12,7 @@ import { SuppressionsService } from '../suppressions/suppressions.service';
 import type { SendEmailInput } from './dto/send-email.input';
 import { MessageEntity, MessageEventEntity, MessageSource, MessageStatus } from './message.entity';
 import { MessageStore } from './message-store';
-import { isStorableDate, isUuid } from '../../infra/validation';
+import { isUuid } from '../../infra/validation';
 
 /** Headers the platform sets itself; a caller's own would conflict or spoof them. */
 const RESERVED_HEADERS = new Set(['from', 'to', 'cc', 'bcc', 'subject', 'reply-to', 'message-id', 'date', 'sender', 'return-path', 'content-type', 'content-transfer-encoding', 'mime-version']);
@@ -118,9 +118,6 @@ export class MessagesService {
       qb.andWhere('message.campaignId = :campaignId', { campaignId: filter.campaignId });
     }
     if (filter.to) qb.andWhere('message.to = :to', { to: filter.to.trim().toLowerCase() });
-    for (const [name, value] of [['since', filter.since], ['until', filter.until]] as const) {
-      if (value && !isStorableDate(value)) throw BadUserInputError.field(name, 'must be an ISO 8601 date-time such as 2026-11-23T14:30:00.000Z');
-    }
     if (filter.since) qb.andWhere('message.createdAt >= :since', { since: filter.since });
     if (filter.until) qb.andWhere('message.createdAt < :until', { until: filter.until });
     return paginate(qb, filter, (row) => row);
