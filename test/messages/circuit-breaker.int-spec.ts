@@ -61,14 +61,16 @@ describe('circuit breaker', () => {
     expect(read.deliveryServer.pausedReason).toMatch(/^Paused after 3 failed logins in a row: Invalid login: 535/);
   });
 
-  it('a success in between resets the count', async () => {
+  it('a send that succeeds in between resets the count', async () => {
     const agency = await newAgency(t);
     const server = await createServer(t, smtpServerInput(agency.id, good.port, { name: 'Flaky login' }));
     await verifyAndActivate(t, server.id);
     const breaker = t.app.get(CircuitBreaker);
     await breaker.recordFailure(server.id, DeliveryErrorCode.AUTH_FAILED, 'no');
     await breaker.recordFailure(server.id, DeliveryErrorCode.AUTH_FAILED, 'no');
-    await breaker.recordSuccess(server.id);
+    // A real send through the worker: routing sees the counted failures, so the success resets them.
+    const { sendEmail } = await t.gqlOk<{ sendEmail: { id: string } }>(SEND, { input: { accountId: agency.id, from: 'news@brand.example', to: 'reset@example.com', subject: 'ok', text: 'ok' } });
+    await waitFor('the send to be SENT', async () => (await t.gqlOk<{ message: { status: string } }>(`query($id: ID!) { message(id: $id) { status } }`, { id: sendEmail.id })).message.status === 'SENT', 10_000);
     await breaker.recordFailure(server.id, DeliveryErrorCode.AUTH_FAILED, 'no');
     const read = await t.gqlOk<{ deliveryServer: { status: string } }>(`query($id: ID!) { deliveryServer(id: $id) { status } }`, { id: server.id });
     expect(read.deliveryServer.status).toBe('ACTIVE');
