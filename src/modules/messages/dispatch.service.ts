@@ -17,10 +17,9 @@ import type { QuotaReservation } from '../quota/quota.types';
 import { CircuitBreaker } from '../routing/circuit-breaker';
 import { ownerTimezone, type RouteResult, RoutingService, subjectOf } from '../routing/routing.service';
 import { type DispatchJob } from './dispatch-queue';
-import type { AttemptRecord } from './message-store';
 import { type ClaimedMessage, DispatchWrites, type SentRecord } from './dispatch-writes';
 import { MessageStatus, type MessageEntity, type StoredDeliveryError } from './message.entity';
-import { MessageStore } from './message-store';
+import { type AttemptRecord, MessageStore } from './message-store';
 
 /** Short pacing waits happen in the worker; longer ones re-schedule the job instead of holding a slot. */
 const MAX_INLINE_WAIT_MS = 2_000;
