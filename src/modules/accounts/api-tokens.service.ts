@@ -29,14 +29,20 @@ export class ApiTokensService implements TokenAuthenticator {
   async authenticate(token: string): Promise<Viewer | null> {
     const hash = hashToken(token);
     if (this.adminTokenHash && timingSafeEqual(Buffer.from(hash, 'hex'), this.adminTokenHash)) return { role: Role.ADMIN, tokenId: null };
-    const row = await this.tokens.findOne({ where: { tokenHash: hash, revokedAt: IsNull() }, relations: { account: true } });
+    // One round trip on every request: raw SQL, since findOne with a relation costs two queries.
+    const [row] = (await this.tokens.query(
+      `SELECT t.id, t.role, t.last_used_at AS "lastUsedAt", a.id AS "accountId", a.parent_id AS "parentId"
+       FROM api_tokens t LEFT JOIN accounts a ON a.id = t.account_id
+       WHERE t.token_hash = $1 AND t.revoked_at IS NULL`,
+      [hash],
+    )) as { id: string; role: Role; lastUsedAt: Date | null; accountId: string | null; parentId: string | null }[];
     if (!row) return null;
     if (!row.lastUsedAt || Date.now() - row.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
       await this.tokens.update({ id: row.id }, { lastUsedAt: new Date() });
     }
     if (row.role === Role.ADMIN) return { role: Role.ADMIN, tokenId: row.id };
-    if (!row.account) return null;
-    return { role: Role.ACCOUNT, tokenId: row.id, accountId: row.account.id, isAgency: row.account.parentId === null };
+    if (!row.accountId) return null;
+    return { role: Role.ACCOUNT, tokenId: row.id, accountId: row.accountId, isAgency: row.parentId === null };
   }
 
   /** Returns the token once; only its hash is stored. */
