@@ -177,6 +177,16 @@ describe('QuotaService against real Redis', () => {
       expect(ledger.queries).toBe(queries);
     });
 
+    it('jobs finding the same windows missing at once share one ledger count per window', async () => {
+      const subject = subjectOf({ hourly: 60 });
+      ledger.record(subject.serverId, new Date(NOW.getTime() - 60_000), 10);
+      // One worker's 50 concurrent jobs start on a server whose counters are not in Redis.
+      const results = await Promise.all(Array.from({ length: 50 }, () => quota.reserve(subject, NOW)));
+      expect(results.filter((r) => r.ok)).toHaveLength(50);
+      expect(ledger.queries).toBe(3); // hourly, daily, monthly: once each
+      expect(await used(subject)).toEqual([60, 60, 60]);
+    });
+
     it('works with the default empty ledger (lost counters restart at zero)', async () => {
       const service = harness.quota(new EmptySendLedger());
       const subject = subjectOf({ hourly: 1 });

@@ -9,6 +9,7 @@ import { parseReserveReply } from './quota-replies';
 import { RELEASE_LUA, RESERVE_LUA } from './quota.lua';
 import type { QuotaLimits, QuotaReservation, QuotaSubject, QuotaUsage, QuotaWindowUsage, ReserveResult } from './quota.types';
 import { type QuotaWindowSpan, quotaWindows } from './quota-windows';
+import { SingleFlight } from '../../infra/batching/batcher';
 import { EmptySendLedger, SEND_LEDGER, type SendLedger } from './send-ledger';
 
 /**
@@ -35,6 +36,12 @@ export class QuotaService {
   private readonly releaseScript = new LuaScript(RELEASE_LUA);
   private readonly prefix: string;
   private readonly ledger: SendLedger;
+  /**
+   * Reservations that find the same window missing at once share one ledger count: a worker
+   * starting on a new server (or after Redis lost its data) would otherwise run one per job in
+   * flight, fifty COUNTs for one number.
+   */
+  private readonly ledgerCounts = new SingleFlight<number>();
 
   constructor(
     @Inject(REDIS) private readonly redis: Redis,
@@ -82,7 +89,9 @@ export class QuotaService {
         case 'MISSING': {
           // Redis has no count for these windows (new window, or lost data): count the sends the
           // database recorded in them; the script seeds only keys that are still missing.
-          const counts = await Promise.all(reply.indexes.map((i) => this.ledger.countSends(subject.serverId, spans[i].start, spans[i].end)));
+          const counts = await Promise.all(
+            reply.indexes.map((i) => this.ledgerCounts.run(`${subject.serverId}\n${spans[i].id}`, () => this.ledger.countSends(subject.serverId, spans[i].start, spans[i].end))),
+          );
           reply.indexes.forEach((i, n) => (seeds[i] = String(Math.max(0, Math.floor(counts[n])))));
           break;
         }
