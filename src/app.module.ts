@@ -42,7 +42,7 @@ export class AppModule {
         SendLedgerModule,
         ...(servesApi(config) ? [WebhooksModule] : []),
         MessagesModule.forRoot({ worker: runsWorkers(config) }),
-        CampaignsModule,
+        CampaignsModule.forRoot({ worker: runsWorkers(config) }),
         ...(servesApi(config) ? [AppGraphQLModule] : []),
       ],
       providers: [{ provide: APP_GUARD, useClass: BearerAuthGuard }],

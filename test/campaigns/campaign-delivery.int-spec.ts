@@ -1,4 +1,8 @@
 import { Client } from 'pg';
+import { DataSource } from 'typeorm';
+import { CampaignEntity } from '../../src/modules/campaigns/campaign.entity';
+import { writeCampaignMessages } from '../../src/modules/campaigns/campaign-messages';
+import { DispatchService } from '../../src/modules/messages/dispatch.service';
 import { newAgency } from '../factories/accounts';
 import { campaignAct, type CampaignView, newCampaign, zeroStats } from '../factories/campaigns';
 import { createServer, SINK_USER, smtpServerInput, verifyAndActivate } from '../factories/delivery-servers';
@@ -271,5 +275,53 @@ describe('campaign delivery', () => {
     const done = await untilStatus(draft.id, 'COMPLETED', 20_000);
     expect(done.stats).toEqual(zeroStats({ total: 14, sent: 14 }));
     expect(received(domain).sort()).toEqual([...recipients].sort()); // each exactly once
+  }, 30_000);
+
+  it('finishes a launch cut short: the rest of the messages are written once and sent, and the campaign completes only after', async () => {
+    const { agency } = await setup();
+    const { domain, recipients } = audience(5);
+    const draft = await newCampaign(t, agency.id, { recipients });
+    const sorted = [...recipients].sort();
+    // What a start leaves when its process dies after its first chunk: SENDING, the cursor at the
+    // last recipient written, and those recipients' messages (final here: suppressed).
+    const dataSource = t.app.get(DataSource);
+    const entity = await dataSource.getRepository(CampaignEntity).findOneByOrFail({ id: draft.id });
+    await dataSource.transaction((tx) => writeCampaignMessages(tx, entity, sorted.slice(0, 2), new Set(sorted.slice(0, 2))));
+    await db.query(`UPDATE campaigns SET status = 'SENDING', started_at = now(), launch_cursor = $2, updated_at = now() WHERE id = $1`, [draft.id, sorted[1]]);
+
+    // Every message written so far is final, yet recipients remain: not COMPLETED.
+    await t.app.get(DispatchService).completeFinishedCampaigns();
+    const midway = await read(draft.id);
+    expect(midway.status).toBe('SENDING');
+    expect(midway.stats).toEqual(zeroStats({ total: 5, queued: 3, suppressed: 2 }));
+
+    // The launch's writer is gone (its cursor has not moved for an hour): a worker takes over.
+    await db.query(`UPDATE campaigns SET updated_at = now() - interval '1 hour' WHERE id = $1`, [draft.id]);
+    const done = await untilStatus(draft.id, 'COMPLETED');
+    expect(done.stats).toEqual(zeroStats({ total: 5, sent: 3, suppressed: 2 }));
+    expect(received(domain).sort()).toEqual(sorted.slice(2)); // each exactly once
+    const perRecipient = await db.query<{ to_address: string; n: number }>(
+      'SELECT to_address, count(*)::int AS n FROM messages WHERE campaign_id = $1 GROUP BY to_address ORDER BY to_address',
+      [draft.id],
+    );
+    expect(perRecipient.rows).toEqual(sorted.map((to) => ({ to_address: to, n: 1 })));
+    expect((await db.query('SELECT launch_cursor FROM campaigns WHERE id = $1', [draft.id])).rows[0].launch_cursor).toBeNull();
+  }, 30_000);
+
+  it('starts a campaign larger than one launch chunk: every recipient gets exactly one message', async () => {
+    const { agency } = await setup();
+    const { recipients } = audience(2_100); // three chunks of at most 1,000
+    const draft = await newCampaign(t, agency.id, { recipients });
+    const started = await campaignAct(t, 'startCampaign', draft.id);
+    expect(started.stats.total).toBe(2_100);
+    // Only the messages matter here, not their sending.
+    await campaignAct(t, 'pauseCampaign', draft.id);
+    const rows = await db.query<{ recipients: number; messages: number; cursor: string | null }>(
+      `SELECT count(DISTINCT to_address)::int AS recipients, count(*)::int AS messages,
+              (SELECT launch_cursor FROM campaigns WHERE id = $1) AS cursor
+         FROM messages WHERE campaign_id = $1`,
+      [draft.id],
+    );
+    expect(rows.rows[0]).toEqual({ recipients: 2_100, messages: 2_100, cursor: null });
   }, 30_000);
 });

@@ -57,6 +57,14 @@ export class CampaignEntity {
 
   @Column({ name: 'completed_at', type: 'timestamptz', precision: 3, nullable: true })
   completedAt!: Date | null;
+
+  /**
+   * While startCampaign turns recipients into messages (a chunk per transaction, in email order):
+   * the last recipient that has its message ('' before the first chunk). NULL once every
+   * recipient has one, or before the start. A campaign is never COMPLETED while it is set.
+   */
+  @Column({ name: 'launch_cursor', type: 'varchar', length: 320, nullable: true })
+  launchCursor!: string | null;
 }
 
 /** A DRAFT campaign's audience; startCampaign turns each row into a message. */

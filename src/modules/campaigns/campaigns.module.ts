@@ -1,4 +1,4 @@
-import { Module } from '@nestjs/common';
+import { type DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AccountsModule } from '../accounts/accounts.module';
 import { MessagesCoreModule } from '../messages/messages-core.module';
@@ -7,6 +7,7 @@ import { SuppressionsModule } from '../suppressions/suppressions.module';
 import { CampaignEntity, CampaignRecipientEntity } from './campaign.entity';
 import { CampaignsResolver, MessageCampaignResolver } from './campaigns.resolver';
 import { CampaignsService } from './campaigns.service';
+import { LaunchRecovery } from './launch-recovery';
 
 /**
  * Campaigns: a DRAFT audience turned into messages on start, paused and resumed as a whole.
@@ -14,15 +15,21 @@ import { CampaignsService } from './campaigns.service';
  * this module only adds jobs. Message rows are written by campaign-messages.ts, in the shape
  * MessageStore.accept writes, with unnest for bulk speed.
  */
-@Module({
-  imports: [
-    TypeOrmModule.forFeature([CampaignEntity, CampaignRecipientEntity]),
-    MessagesCoreModule,
-    AccountsModule,
-    RoutingModule,
-    SuppressionsModule,
-  ],
-  providers: [CampaignsService, CampaignsResolver, MessageCampaignResolver],
-  exports: [CampaignsService],
-})
-export class CampaignsModule {}
+@Module({})
+export class CampaignsModule {
+  /** Worker processes also finish launches cut short (LaunchRecovery). */
+  static forRoot(options: { worker: boolean }): DynamicModule {
+    return {
+      module: CampaignsModule,
+      imports: [
+        TypeOrmModule.forFeature([CampaignEntity, CampaignRecipientEntity]),
+        MessagesCoreModule,
+        AccountsModule,
+        RoutingModule,
+        SuppressionsModule,
+      ],
+      providers: [CampaignsService, CampaignsResolver, MessageCampaignResolver, ...(options.worker ? [LaunchRecovery] : [])],
+      exports: [CampaignsService],
+    };
+  }
+}

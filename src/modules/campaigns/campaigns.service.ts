@@ -20,6 +20,13 @@ import { normaliseRecipients } from './recipients';
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Rows per multi-row INSERT of recipients (two parameters each). */
 const INSERT_BATCH = 1_000;
+/**
+ * Recipients turned into messages per launch transaction: small enough that the first jobs are
+ * queued within a fraction of a second, large enough that a 50,000-recipient start stays one
+ * statement pair per thousand.
+ */
+const LAUNCH_CHUNK = 1_000;
+const FIRST_LAUNCH_CHUNK = 100;
 
 /** Which stats bucket a message in each status counts in: every status exactly once. */
 const BUCKET: Record<MessageStatus, Exclude<keyof CampaignStatsModel, 'total'>> = {
@@ -45,8 +52,8 @@ export interface CampaignFilter {
 
 /**
  * Campaigns (CONTRACT.md section 4 "Messages and campaigns"): a DRAFT holds its audience in
- * campaign_recipients; startCampaign routes first, then turns every recipient into a message in
- * one transaction and queues the jobs after commit (the outbox of MessageStore). The dispatch
+ * campaign_recipients; startCampaign routes first, then turns the recipients into messages a
+ * chunk per transaction, queuing each chunk's jobs after its commit (the outbox of MessageStore). The dispatch
  * worker skips messages of a PAUSED campaign and marks it COMPLETED when nothing is pending.
  */
 @Injectable()
@@ -167,6 +174,8 @@ export class CampaignsService {
       return rows[0].map((r) => ({ messageId: r.id, seq: r.dispatch_seq, notBefore: r.next_attempt_at }));
     });
     await this.enqueue(campaign.id, jobs);
+    // Paused part-way through its launch: the rest of its messages are written now if nobody is.
+    if (campaign.launchCursor !== null) await this.writeLaunchMessages(campaign.id);
     return this.campaigns.findOneByOrFail({ id: campaign.id });
   }
 
@@ -197,8 +206,8 @@ export class CampaignsService {
   }
 
   /**
-   * Batched per request: one grouped query over the messages of the started campaigns, and one
-   * count of recipients for those not started yet.
+   * Batched per request: one grouped query over the messages of the started campaigns (and the
+   * recipients a launch has still to write), and one count of recipients for those not started.
    */
   stats(ctx: object, campaign: { id: string; startedAt: Date | null }): Promise<CampaignStatsModel> {
     return requestLoader<{ id: string; startedAt: Date | null }, CampaignStatsModel>(
@@ -210,7 +219,11 @@ export class CampaignsService {
         const stats = new Map<string, CampaignStatsModel>(keys.map((k) => [k.id, emptyStats()]));
         if (started.length) {
           const rows = (await this.dataSource.query(
-            `SELECT campaign_id, status, count(*)::int AS n FROM messages WHERE campaign_id = ANY($1::uuid[]) GROUP BY campaign_id, status`,
+            // Recipients whose message a launch under way has not written yet count as queued.
+            `SELECT campaign_id, status::text, count(*)::int AS n FROM messages WHERE campaign_id = ANY($1::uuid[]) GROUP BY campaign_id, status
+             UNION ALL
+             SELECT c.id, 'QUEUED', count(*)::int FROM campaigns c JOIN campaign_recipients r ON r.campaign_id = c.id AND r.email > c.launch_cursor
+              WHERE c.id = ANY($1::uuid[]) GROUP BY c.id`,
             [started],
           )) as { campaign_id: string; status: MessageStatus; n: number }[];
           for (const r of rows) {
@@ -233,9 +246,11 @@ export class CampaignsService {
   }
 
   /**
-   * Routes first: a refused route leaves the campaign PAUSED with the code and reason. Otherwise,
-   * in one transaction, claims the campaign (SENDING, startedAt) and creates one message per
-   * recipient (suppressed ones as SUPPRESSED); the jobs are added after commit.
+   * Routes first: a refused route leaves the campaign PAUSED with the code and reason. Otherwise
+   * claims the campaign (SENDING, startedAt, a launch cursor) and turns its recipients into
+   * messages LAUNCH_CHUNK per transaction, each chunk's jobs added after its commit: workers send
+   * the first messages while the rest are written. A launch cut short (the process died) is
+   * finished by a worker (continueLaunches); until then the campaign cannot complete.
    */
   private async launch(campaign: CampaignEntity, from: CampaignStatus.DRAFT | CampaignStatus.PAUSED): Promise<CampaignEntity> {
     const recipientCount = await this.dataSource.getRepository(CampaignRecipientEntity).countBy({ campaignId: campaign.id });
@@ -243,29 +258,68 @@ export class CampaignsService {
     const route = await this.routing.route(campaign.accountId, campaign.from);
     if (route.code) return this.hold(campaign.id, from, route.code, route.reason);
 
-    const accepted = await this.dataSource.transaction(async (tx) => {
-      // Takes the row lock: a second start (or addCampaignRecipients) waits, then finds it started.
-      const claimed = await tx
-        .createQueryBuilder()
-        .update(CampaignEntity)
-        .set({ status: CampaignStatus.SENDING, startedAt: () => 'now()', pauseCode: null, pauseReason: null })
-        .where('id = :id AND status = :from AND started_at IS NULL', { id: campaign.id, from })
-        .returning('id')
-        .execute();
-      if (!(claimed.raw as unknown[]).length) throw new ConflictError(`Campaign ${campaign.id} has already been started`);
-      const emails = ((await tx.query('SELECT email FROM campaign_recipients WHERE campaign_id = $1 ORDER BY email', [campaign.id])) as { email: string }[]).map((r) => r.email);
-      const suppressed = await this.suppressions.suppressedAmong(campaign.accountId, emails);
-      const written = await writeCampaignMessages(tx, campaign, emails, suppressed);
-      // Every recipient suppressed: nothing to send, so it is done at once.
-      await completeIfDone(tx, campaign.id);
-      return written;
-    });
-    // After commit (the outbox rule): a crash before this leaves QUEUED rows the sweeper re-queues.
-    await this.enqueue(
-      campaign.id,
-      accepted.filter((m) => m.status === MessageStatus.QUEUED).map((m) => ({ messageId: m.id, seq: m.dispatchSeq })),
-    );
+    // A second start (or addCampaignRecipients) finds it started: both require started_at IS NULL.
+    const claimed = await this.campaigns
+      .createQueryBuilder()
+      .update(CampaignEntity)
+      .set({ status: CampaignStatus.SENDING, startedAt: () => 'now()', pauseCode: null, pauseReason: null, launchCursor: '' })
+      .where('id = :id AND status = :from AND started_at IS NULL', { id: campaign.id, from })
+      .returning('id')
+      .execute();
+    if (!(claimed.raw as unknown[]).length) throw new ConflictError(`Campaign ${campaign.id} has already been started`);
+    await this.writeLaunchMessages(campaign.id);
     return this.campaigns.findOneByOrFail({ id: campaign.id });
+  }
+
+  /**
+   * Finishes the launches nobody is writing any more: a campaign whose launch cursor has not
+   * moved for `staleMs` (a chunk takes well under a second). Run by workers with their sweep.
+   */
+  async continueLaunches(staleMs: number): Promise<void> {
+    const stalled = (await this.dataSource.query(
+      `SELECT id FROM campaigns WHERE launch_cursor IS NOT NULL AND updated_at < now() - make_interval(secs => $1::float8 / 1000)`,
+      [staleMs],
+    )) as { id: string }[];
+    for (const { id } of stalled) {
+      this.logger.warn(`Campaign ${id}: its launch stopped part-way; writing the remaining messages`);
+      await this.writeLaunchMessages(id);
+    }
+  }
+
+  /**
+   * The messages of a launched campaign's recipients after its cursor (in email order), a chunk
+   * per transaction that also moves the cursor. Each chunk reads the cursor under the campaign's
+   * row lock, so two writers (a slow launch and a recovery) never write a recipient twice.
+   */
+  private async writeLaunchMessages(campaignId: string): Promise<void> {
+    // A small first chunk gets the workers going sooner; then full ones.
+    for (let size = FIRST_LAUNCH_CHUNK; ; size = LAUNCH_CHUNK) {
+      const chunk = await this.dataSource.transaction(async (tx) => {
+        const campaign = await tx.getRepository(CampaignEntity).findOne({ where: { id: campaignId }, lock: { mode: 'pessimistic_write' } });
+        if (!campaign || campaign.launchCursor === null) return null;
+        const emails = (
+          (await tx.query('SELECT email FROM campaign_recipients WHERE campaign_id = $1 AND email > $2 ORDER BY email LIMIT $3', [
+            campaignId,
+            campaign.launchCursor,
+            size,
+          ])) as { email: string }[]
+        ).map((r) => r.email);
+        const last = emails.length < size;
+        const suppressed = await this.suppressions.suppressedAmong(campaign.accountId, emails);
+        const written = await writeCampaignMessages(tx, campaign, emails, suppressed);
+        await tx.query('UPDATE campaigns SET launch_cursor = $2, updated_at = now() WHERE id = $1', [campaignId, last ? null : emails[emails.length - 1]]);
+        // Every recipient suppressed, or all sent while the last chunk was written: done now.
+        if (last) await completeIfDone(tx, campaignId);
+        return { written, last };
+      });
+      if (!chunk) return;
+      // After commit (the outbox rule): a crash before this leaves QUEUED rows the sweeper re-queues.
+      await this.enqueue(
+        campaignId,
+        chunk.written.filter((m) => m.status === MessageStatus.QUEUED).map((m) => ({ messageId: m.id, seq: m.dispatchSeq })),
+      );
+      if (chunk.last) return;
+    }
   }
 
   /**
@@ -301,11 +355,11 @@ async function insertRecipients(tx: EntityManager, campaignId: string, emails: s
   }
 }
 
-/** The same rule the worker applies: COMPLETED once no message of the campaign is pending. */
+/** The same rule the worker applies: COMPLETED once every message is written and none is pending. */
 async function completeIfDone(tx: EntityManager, campaignId: string): Promise<void> {
   await tx.query(
     `UPDATE campaigns SET status = 'COMPLETED', completed_at = now(), updated_at = now()
-      WHERE id = $1 AND status = 'SENDING'
+      WHERE id = $1 AND status = 'SENDING' AND launch_cursor IS NULL
         AND NOT EXISTS (SELECT 1 FROM messages WHERE campaign_id = $1 AND status IN ('QUEUED', 'DEFERRED', 'SENDING'))`,
     [campaignId],
   );

@@ -276,9 +276,9 @@ export class DispatchService {
   }
 }
 
-/** Campaigns still SENDING though none of their messages is pending. */
+/** Campaigns still SENDING though all their messages are written (no launch cursor) and none is pending. */
 const COMPLETE_SQL = `UPDATE campaigns c SET status = 'COMPLETED', completed_at = now(), updated_at = now()
-   WHERE c.status = 'SENDING'
+   WHERE c.status = 'SENDING' AND c.launch_cursor IS NULL
      AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.campaign_id = c.id AND m.status IN ('QUEUED', 'DEFERRED', 'SENDING'))`;
 
 export function toStoredError(error: DeliveryError): StoredDeliveryError {
