@@ -178,12 +178,29 @@ describe('QuotaService against real Redis', () => {
     });
 
     it('jobs finding the same windows missing at once share one ledger count per window', async () => {
+      // A ledger that answers only when the test says: every job meets the count in flight.
+      let answer!: () => void;
+      const answered = new Promise<void>((resolve) => (answer = resolve));
+      class SlowLedger extends MemoryLedger {
+        override countSends(serverId: string, from: Date, to: Date): Promise<number> {
+          const count = super.countSends(serverId, from, to);
+          return answered.then(() => count);
+        }
+      }
+      const slow = new SlowLedger();
+      const client = harness.client();
+      const service = harness.quota(slow, client);
+      await harness.quota(new MemoryLedger(), client).reserve(subjectOf({}), NOW); // the script is loaded: one round trip per reservation below
       const subject = subjectOf({ hourly: 60 });
-      ledger.record(subject.serverId, new Date(NOW.getTime() - 60_000), 10);
+      slow.record(subject.serverId, new Date(NOW.getTime() - 60_000), 10);
       // One worker's 50 concurrent jobs start on a server whose counters are not in Redis.
-      const results = await Promise.all(Array.from({ length: 50 }, () => quota.reserve(subject, NOW)));
+      const reserving = Promise.all(Array.from({ length: 50 }, () => service.reserve(subject, NOW)));
+      await client.ping(); // answered after all 50 scripts on this connection
+      await new Promise((resolve) => setImmediate(resolve)); // and their replies handled
+      answer();
+      const results = await reserving;
       expect(results.filter((r) => r.ok)).toHaveLength(50);
-      expect(ledger.queries).toBe(3); // hourly, daily, monthly: once each
+      expect(slow.queries).toBe(3); // hourly, daily, monthly: once each
       expect(await used(subject)).toEqual([60, 60, 60]);
     });
 
