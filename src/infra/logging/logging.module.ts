@@ -32,7 +32,8 @@ export const REDACT_PATHS = [
       inject: [APP_CONFIG],
       useFactory: (config: AppConfig) => ({
         forRoutes: [],
-        pinoHttp: { level: config.logLevel, redact: { paths: REDACT_PATHS, censor: '[redacted]' } },
+        // The root logger, which Nest's Logger writes through: errors as name and message only.
+        pinoHttp: { level: config.logLevel, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, serializers: { err: describeError } },
       }),
     }),
   ],
@@ -44,6 +45,11 @@ export class LoggingModule implements NestModule {
     let handler: Middleware | undefined;
     consumer.apply((req: IncomingMessage, res: ServerResponse, next: () => void) => (handler ??= requestLogger())(req, res, next)).forRoutes('*');
   }
+}
+
+/** Name and message only: no stack traces (nor a driver error's SQL) in log lines. */
+function describeError(err: { name?: unknown; type?: unknown; message?: unknown }): { type: unknown; message: unknown } {
+  return { type: err.name ?? err.type, message: err.message };
 }
 
 type Middleware = (req: IncomingMessage, res: ServerResponse, next: () => void) => void;
@@ -64,8 +70,7 @@ function requestLogger(): Middleware {
     serializers: {
       req: (req: { id: unknown; method: unknown; url: unknown }) => ({ id: req.id, method: req.method, url: String(req.url).split('?')[0] }),
       res: (res: { statusCode: unknown }) => ({ statusCode: res.statusCode }),
-      // Name and message only: no stack traces (nor a driver error's SQL) in log lines.
-      err: (err: { name?: unknown; type?: unknown; message?: unknown }) => ({ type: err.name ?? err.type, message: err.message }),
+      err: describeError,
     },
   });
 }
