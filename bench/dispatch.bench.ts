@@ -33,25 +33,32 @@ function cpuMsOf(pid: number): number {
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in clock ticks (100 Hz)
 }
 
+/** CPU time the whole machine has spent (every process and the kernel, idle excluded), in ms. */
+function machineCpuMs(): number {
+  const [user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0].split(/\s+/).slice(1).map(Number);
+  return ((user + nice + system + irq + softirq + steal) * 1000) / 100;
+}
+
 interface SinkCounts {
   received: number;
   duplicates: number;
 }
 
-async function bare(sink: ChildRpc, sinkPort: number, prefix: string): Promise<{ seconds: number; cpuMsPerMessage: number }> {
+async function bare(sink: ChildRpc, sinkPort: number, prefix: string): Promise<{ seconds: number; cpuMsPerMessage: number; machineCpuMsPerMessage: number }> {
   const worker = new ChildRpc(join(__dirname, 'processes', 'bare-worker.ts'));
   const queue = new Bull<{ to: string }>(BARE_QUEUE, TEST_REDIS_URL, { prefix: `${prefix}:bare` });
   try {
     await worker.call('start', { redisUrl: TEST_REDIS_URL, prefix: `${prefix}:bare`, queueName: BARE_QUEUE, sinkPort, concurrency: CONCURRENCY });
     await sink.call('reset');
     const cpuBefore = await worker.call<number>('cpu');
+    const machineBefore = machineCpuMs();
     const started = process.hrtime.bigint();
     for (let i = 0; i < N; i += 1000) {
       await queue.addBulk(Array.from({ length: Math.min(1000, N - i) }, (_, k) => ({ data: { to: `bare.${i + k}@bench.example.com` }, opts: { removeOnComplete: true } })));
     }
     await until('all bare messages at the sink', async () => (await sink.call<SinkCounts>('counts')).received >= N, 30 * 60_000, 50);
     const seconds = secondsSince(started);
-    return { seconds, cpuMsPerMessage: ((await worker.call<number>('cpu')) - cpuBefore) / N };
+    return { seconds, cpuMsPerMessage: ((await worker.call<number>('cpu')) - cpuBefore) / N, machineCpuMsPerMessage: (machineCpuMs() - machineBefore) / N };
   } finally {
     await queue.close();
     await worker.stop();
@@ -65,6 +72,7 @@ interface FullRun {
   received: number;
   duplicates: number;
   cpuMsPerMessage: number;
+  machineCpuMsPerMessage: number;
 }
 
 async function full(t: TestApp, db: Client, sink: ChildRpc, sinkPort: number, workers: number): Promise<FullRun> {
@@ -87,6 +95,7 @@ async function full(t: TestApp, db: Client, sink: ChildRpc, sinkPort: number, wo
     const cpuNow = (): number => pids.reduce((sum, pid) => sum + cpuMsOf(pid), 0);
     await sink.call('reset');
     const cpuBefore = cpuNow();
+    const machineBefore = machineCpuMs();
     const started = process.hrtime.bigint();
     await t.gqlOk(`mutation($id: ID!) { startCampaign(id: $id) { id } }`, { id: campaignId });
     const count = (status: string): Promise<number> => countRows(db, `SELECT 1 FROM messages WHERE campaign_id = $1 AND status = $2`, [campaignId, status]);
@@ -96,8 +105,9 @@ async function full(t: TestApp, db: Client, sink: ChildRpc, sinkPort: number, wo
     await until('N messages SENT and the rest waiting for the quota', async () => (await count('SENT')) >= N && (await count('DEFERRED')) >= extra, 30 * 60_000, 50);
     const seconds = secondsSince(started);
     const cpuMsPerMessage = (cpuNow() - cpuBefore) / N;
+    const machineCpuMsPerMessage = (machineCpuMs() - machineBefore) / N;
     const [sent, deferred, counts] = [await count('SENT'), await count('DEFERRED'), await sink.call<SinkCounts>('counts')];
-    return { seconds, sent, deferred, ...counts, cpuMsPerMessage };
+    return { seconds, sent, deferred, ...counts, cpuMsPerMessage, machineCpuMsPerMessage };
   } finally {
     // Closing stdin lets a worker exit by itself (and write a --cpu-prof profile when asked for one).
     for (const w of running) w.child.stdin.end();
@@ -131,6 +141,9 @@ export async function run(): Promise<Record<string, unknown>[]> {
           // Worker CPU per message (all worker processes together): less noisy than rates on a busy machine.
           fullWorkerCpuMs: round(r.cpuMsPerMessage, 2),
           bareWorkerCpuMs: round(bareRun.cpuMsPerMessage, 2),
+          // The whole machine's CPU per message (worker, sink, PostgreSQL, Redis, the API, the kernel).
+          fullMachineCpuMs: round(r.machineCpuMsPerMessage, 2),
+          bareMachineCpuMs: round(bareRun.machineCpuMsPerMessage, 2),
           // Quota: a daily limit of N with N + 1 % recipients; overshoot is what arrived beyond N.
           quotaLimit: N,
           overshoot: r.received - N,
