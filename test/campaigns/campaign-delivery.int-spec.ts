@@ -324,4 +324,29 @@ describe('campaign delivery', () => {
     );
     expect(rows.rows[0]).toEqual({ recipients: 2_100, messages: 2_100, cursor: null });
   }, 30_000);
+
+  it('a start whose message writing fails part-way answers SENDING, and a worker finishes the launch', async () => {
+    const { agency } = await setup();
+    const { domain, recipients } = audience(150); // a first chunk of 100, then the rest
+    const draft = await newCampaign(t, agency.id, { recipients });
+    const sorted = [...recipients].sort();
+    // A real database failure in the second chunk: a trigger refusing one recipient's message.
+    const poisoned = sorted[120];
+    await db.query(`CREATE FUNCTION refuse_poisoned() RETURNS trigger AS $$
+      BEGIN IF NEW.to_address = '${poisoned}' THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql`);
+    await db.query('CREATE TRIGGER refuse_poisoned BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION refuse_poisoned()');
+    try {
+      const started = await campaignAct(t, 'startCampaign', draft.id);
+      expect(started.status).toBe('SENDING');
+      expect(started.stats.total).toBe(150); // written or still to write
+      expect(await statusCounts(draft.id).then((c) => Object.values(c).reduce((a, b) => a + b, 0))).toBe(100);
+    } finally {
+      await db.query('DROP TRIGGER refuse_poisoned ON messages');
+      await db.query('DROP FUNCTION refuse_poisoned()');
+    }
+    await db.query(`UPDATE campaigns SET updated_at = now() - interval '1 hour' WHERE id = $1`, [draft.id]);
+    const done = await untilStatus(draft.id, 'COMPLETED', 30_000);
+    expect(done.stats).toEqual(zeroStats({ total: 150, sent: 150 }));
+    expect(received(domain).sort()).toEqual(sorted); // each exactly once
+  }, 60_000);
 });

@@ -267,7 +267,13 @@ export class CampaignsService {
       .returning('id')
       .execute();
     if (!(claimed.raw as unknown[]).length) throw new ConflictError(`Campaign ${campaign.id} has already been started`);
-    await this.writeLaunchMessages(campaign.id);
+    try {
+      await this.writeLaunchMessages(campaign.id);
+    } catch (err) {
+      // Started all the same (SENDING, its cursor kept): the answer says so, and a worker finishes
+      // the launch once the cursor is stale. An error here would invite a retry that cannot work.
+      this.logger.warn(`Campaign ${campaign.id}: writing its messages stopped part-way (${err instanceof Error ? err.message.slice(0, 200) : 'error'}); a worker will finish the launch`);
+    }
     return this.campaigns.findOneByOrFail({ id: campaign.id });
   }
 
