@@ -1,8 +1,9 @@
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { CampaignEntity } from '../../src/modules/campaigns/campaign.entity';
-import { writeCampaignMessages } from '../../src/modules/campaigns/campaign-messages';
 import { DispatchService } from '../../src/modules/messages/dispatch.service';
+import { MessageSource } from '../../src/modules/messages/message.entity';
+import { MessageStore } from '../../src/modules/messages/message-store';
 import { newAgency } from '../factories/accounts';
 import { campaignAct, type CampaignView, newCampaign, zeroStats } from '../factories/campaigns';
 import { createServer, SINK_USER, smtpServerInput, verifyAndActivate } from '../factories/delivery-servers';
@@ -286,7 +287,8 @@ describe('campaign delivery', () => {
     // last recipient written, and those recipients' messages (final here: suppressed).
     const dataSource = t.app.get(DataSource);
     const entity = await dataSource.getRepository(CampaignEntity).findOneByOrFail({ id: draft.id });
-    await dataSource.transaction((tx) => writeCampaignMessages(tx, entity, sorted.slice(0, 2), new Set(sorted.slice(0, 2))));
+    const content = { accountId: entity.accountId, campaignId: entity.id, source: MessageSource.CAMPAIGN, from: entity.from, replyTo: null, subject: entity.subject, html: entity.html, text: entity.text, headers: null };
+    await t.app.get(MessageStore).accept(content, sorted.slice(0, 2).map((to) => ({ to, suppressed: true })));
     await db.query(`UPDATE campaigns SET status = 'SENDING', started_at = now(), launch_cursor = $2, updated_at = now() WHERE id = $1`, [draft.id, sorted[1]]);
 
     // Every message written so far is final, yet recipients remain: not COMPLETED.

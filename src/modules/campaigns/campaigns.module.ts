@@ -12,8 +12,7 @@ import { LaunchRecovery } from './launch-recovery';
 /**
  * Campaigns: a DRAFT audience turned into messages on start, paused and resumed as a whole.
  * The dispatch queue comes from MessagesCoreModule (one queue handle, the worker's settings);
- * this module only adds jobs. Message rows are written by campaign-messages.ts, in the shape
- * MessageStore.accept writes, with unnest for bulk speed.
+ * this module only adds jobs. Message rows are written by MessageStore.accept, like sendEmail's.
  */
 @Module({})
 export class CampaignsModule {

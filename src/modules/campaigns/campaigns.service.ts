@@ -8,11 +8,11 @@ import { requestLoader } from '../../infra/graphql/request-loaders';
 import type { DeliveryErrorCode } from '../../providers/provider.enums';
 import { TenantScope } from '../accounts/tenant-scope.service';
 import { DispatchQueue } from '../messages/dispatch-queue';
-import { MessageStatus } from '../messages/message.entity';
+import { MessageStore } from '../messages/message-store';
+import { MessageSource, MessageStatus } from '../messages/message.entity';
 import { RoutingService } from '../routing/routing.service';
 import { SuppressionsService } from '../suppressions/suppressions.service';
 import { CampaignEntity, CampaignRecipientEntity, CampaignStatus } from './campaign.entity';
-import { writeCampaignMessages } from './campaign-messages';
 import type { CampaignStatsModel } from './campaign.model';
 import type { CreateCampaignInput } from './dto/create-campaign.input';
 import { normaliseRecipients } from './recipients';
@@ -67,6 +67,7 @@ export class CampaignsService {
     private readonly routing: RoutingService,
     private readonly suppressions: SuppressionsService,
     private readonly queue: DispatchQueue,
+    private readonly store: MessageStore,
   ) {
     this.campaigns = dataSource.getRepository(CampaignEntity);
   }
@@ -312,7 +313,21 @@ export class CampaignsService {
         ).map((r) => r.email);
         const last = emails.length < size;
         const suppressed = await this.suppressions.suppressedAmong(campaign.accountId, emails);
-        const written = await writeCampaignMessages(tx, campaign, emails, suppressed);
+        const written = await this.store.accept(
+          {
+            accountId: campaign.accountId,
+            campaignId: campaign.id,
+            source: MessageSource.CAMPAIGN,
+            from: campaign.from,
+            replyTo: null,
+            subject: campaign.subject,
+            html: campaign.html,
+            text: campaign.text,
+            headers: null,
+          },
+          emails.map((to) => ({ to, suppressed: suppressed.has(to) })),
+          tx,
+        );
         await tx.query('UPDATE campaigns SET launch_cursor = $2, updated_at = now() WHERE id = $1', [campaignId, last ? null : emails[emails.length - 1]]);
         // Every recipient suppressed, or all sent while the last chunk was written: done now.
         if (last) await completeIfDone(tx, campaignId);

@@ -3,10 +3,21 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
 import { DataSource, type EntityManager } from 'typeorm';
 import { DispatchQueue } from './dispatch-queue';
+import { DeliveryErrorCode } from '../../providers/provider.enums';
 import { MessageEntity, MessageEventEntity, MessageEventType, MessageStatus, type StoredDeliveryError } from './message.entity';
 
-export type NewMessage = Omit<MessageEntity, 'id' | 'createdAt' | 'updatedAt' | 'status' | 'attempts' | 'dispatchSeq' | 'nextAttemptAt' | 'error' | 'sentAt' | 'serverId' | 'transport' | 'providerMessageId'> &
-  Partial<Pick<MessageEntity, 'status' | 'error'>>;
+/** What the messages of one accept share: sent once per statement, not once per row. */
+export type MessageContent = Pick<MessageEntity, 'accountId' | 'campaignId' | 'source' | 'from' | 'replyTo' | 'subject' | 'html' | 'text' | 'headers'>;
+
+/** What differs per message: the recipient, and whether it is refused at once. */
+export interface MessageRecipient {
+  to: string;
+  idempotencyKey?: string | null;
+  /** Stored SUPPRESSED (error SUPPRESSED, a REJECTED event) and never queued. */
+  suppressed?: boolean;
+}
+
+export type AcceptedMessage = Pick<MessageEntity, 'id' | 'dispatchSeq'> & { status: MessageStatus.QUEUED | MessageStatus.SUPPRESSED };
 
 /**
  * An attempt through a server, written with its outcome: attempts + 1 and a ROUTED event, dated
@@ -26,7 +37,7 @@ export interface AttemptRecord {
  */
 export type Claim = Pick<MessageEntity, 'id' | 'dispatchSeq'>;
 
-/** Rows per multi-row INSERT: well under PostgreSQL's 65,535 parameters per statement. */
+/** Messages per INSERT: the per-row values travel as a few arrays (unnest), the shared ones once. */
 const INSERT_BATCH = 1_000;
 
 /**
@@ -43,27 +54,58 @@ export class MessageStore {
   ) {}
 
   /**
-   * Outbox: the rows (and their QUEUED events) are committed first, then their jobs are added.
-   * A crash between the two leaves QUEUED rows without jobs, which the sweeper re-queues.
+   * The one writer of new messages (sendEmail, campaign launches): QUEUED with a QUEUED event,
+   * or SUPPRESSED with error SUPPRESSED and a REJECTED event. Outbox: the rows are committed
+   * first (in `manager`'s transaction when given), then their jobs are added (`enqueue`); a crash
+   * between the two leaves QUEUED rows without jobs, which the sweeper re-queues. An idempotency
+   * key already used by the account fails the insert with a unique violation (23505).
    */
-  async accept(messages: NewMessage[], manager?: EntityManager): Promise<MessageEntity[]> {
-    const rows = messages.map((m) => ({ ...m, id: randomUUID(), status: m.status ?? MessageStatus.QUEUED, dispatchSeq: 0, attempts: 0 }));
+  async accept(content: MessageContent, recipients: MessageRecipient[], manager?: EntityManager): Promise<AcceptedMessage[]> {
+    const rows = recipients.map((r) => ({ ...r, id: randomUUID(), status: r.suppressed ? (MessageStatus.SUPPRESSED as const) : (MessageStatus.QUEUED as const) }));
     const write = async (tx: EntityManager): Promise<void> => {
       for (let i = 0; i < rows.length; i += INSERT_BATCH) {
         const batch = rows.slice(i, i + INSERT_BATCH);
-        await tx.createQueryBuilder().insert().into(MessageEntity).values(batch).updateEntity(false).execute();
-        await tx
-          .createQueryBuilder()
-          .insert()
-          .into(MessageEventEntity)
-          .values(batch.map((r) => ({ messageId: r.id, type: r.status === MessageStatus.QUEUED ? MessageEventType.QUEUED : MessageEventType.REJECTED, detail: r.error?.message ?? null })))
-          .updateEntity(false)
-          .execute();
+        const ids = batch.map((r) => r.id);
+        const statuses = batch.map((r) => r.status);
+        const tos = batch.map((r) => r.to);
+        await tx.query(
+          `INSERT INTO messages (id, account_id, campaign_id, source, from_address, reply_to, subject, html, text, headers, to_address, idempotency_key, status, error, attempts, dispatch_seq)
+           SELECT r.id, $1, $2, $3::message_source, $4, $5, $6, $7, $8, $9::jsonb, r.to_address, r.idempotency_key, r.status::message_status,
+                  CASE WHEN r.status = 'SUPPRESSED' THEN jsonb_build_object(
+                    'code', $14::text, 'message', r.to_address || ' is suppressed for this account',
+                    'transport', NULL, 'smtpResponseCode', NULL, 'providerStatus', NULL, 'step', NULL) END,
+                  0, 0
+             FROM unnest($10::uuid[], $11::text[], $12::text[], $13::text[]) AS r(id, to_address, idempotency_key, status)`,
+          [
+            content.accountId,
+            content.campaignId,
+            content.source,
+            content.from,
+            content.replyTo,
+            content.subject,
+            content.html,
+            content.text,
+            content.headers ? JSON.stringify(content.headers) : null,
+            ids,
+            tos,
+            batch.map((r) => r.idempotencyKey ?? null),
+            statuses,
+            DeliveryErrorCode.SUPPRESSED,
+          ],
+        );
+        await tx.query(
+          `INSERT INTO message_events (message_id, type, detail)
+           SELECT r.id,
+                  CASE WHEN r.status = 'QUEUED' THEN 'QUEUED' ELSE 'REJECTED' END::message_event_type,
+                  CASE WHEN r.status = 'QUEUED' THEN NULL ELSE r.to_address || ' is suppressed for this account' END
+             FROM unnest($1::uuid[], $2::text[], $3::text[]) AS r(id, to_address, status)`,
+          [ids, tos, statuses],
+        );
       }
     };
     if (manager) await write(manager);
     else await this.dataSource.transaction(write);
-    return rows as MessageEntity[];
+    return rows.map((r) => ({ id: r.id, dispatchSeq: 0, status: r.status }));
   }
 
   /** Jobs for accepted rows (call after the transaction that inserted them has committed). */

@@ -11,7 +11,7 @@ import { RoutingService } from '../routing/routing.service';
 import { SuppressionsService } from '../suppressions/suppressions.service';
 import type { SendEmailInput } from './dto/send-email.input';
 import { MessageEntity, MessageEventEntity, MessageSource, MessageStatus } from './message.entity';
-import { MessageStore } from './message-store';
+import { type AcceptedMessage, type MessageContent, MessageStore } from './message-store';
 import { isUuid } from '../../infra/validation';
 
 /** Headers the platform sets itself; a caller's own would conflict or spoof them. */
@@ -57,28 +57,20 @@ export class MessagesService {
     if (route.code === DeliveryErrorCode.SENDER_NOT_VERIFIED) throw new DomainError(ErrorCode.SENDER_NOT_VERIFIED, route.reason);
 
     const suppressed = await this.suppressions.isSuppressed(account.id, input.to);
-    const row = {
+    const content: MessageContent = {
       accountId: account.id,
       campaignId: null,
       source,
       from,
-      to: input.to,
       replyTo: input.replyTo ?? null,
       subject: input.subject,
       html: input.html ?? null,
       text: input.text ?? null,
       headers: input.headers?.map((h) => ({ name: h.name, value: h.value })) ?? null,
-      idempotencyKey: input.idempotencyKey ?? null,
-      ...(suppressed
-        ? {
-            status: MessageStatus.SUPPRESSED,
-            error: { code: DeliveryErrorCode.SUPPRESSED, message: `${input.to} is suppressed for this account`, transport: null, smtpResponseCode: null, providerStatus: null, step: null },
-          }
-        : {}),
     };
-    let accepted: MessageEntity[];
+    let accepted: AcceptedMessage[];
     try {
-      accepted = await this.store.accept([row]);
+      accepted = await this.store.accept(content, [{ to: input.to, idempotencyKey: input.idempotencyKey ?? null, suppressed }]);
     } catch (err) {
       // Two requests with one idempotency key at once: the second finds the first's message.
       if (input.idempotencyKey && err instanceof QueryFailedError && (err.driverError as { code?: string }).code === '23505') {
