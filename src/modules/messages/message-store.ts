@@ -17,6 +17,24 @@ export interface MessageRecipient {
   suppressed?: boolean;
 }
 
+/** A sent message a provider event may be about (matched by the provider's id for it). */
+export interface ProviderMessageMatch {
+  id: string;
+  account_id: string;
+  to_address: string;
+  provider_message_id: string;
+}
+
+/** A provider's event on one of our messages (a webhook), stored once per external id. */
+export interface ProviderEventRecord {
+  messageId: string;
+  type: MessageEventType;
+  occurredAt: string;
+  detail: string | null;
+  serverId: string;
+  externalId: string;
+}
+
 export type AcceptedMessage = Pick<MessageEntity, 'id' | 'dispatchSeq'> & { status: MessageStatus.QUEUED | MessageStatus.SUPPRESSED };
 
 /**
@@ -42,7 +60,7 @@ const INSERT_BATCH = 1_000;
 
 /**
  * Writes of message state, shared by the API (accept), the worker's less frequent transitions
- * (defer, finish, release) and the sweeper; the worker's hot path (claim; SENT with its attempt) is
+ * (defer, finish, release), the sweeper and provider webhooks; the worker's hot path (claim; SENT with its attempt) is
  * grouped across jobs in DispatchWrites. Every change of status records its MessageEvent in the
  * same statement batch.
  */
@@ -106,6 +124,41 @@ export class MessageStore {
     if (manager) await write(manager);
     else await this.dataSource.transaction(write);
     return rows.map((r) => ({ id: r.id, dispatchSeq: 0, status: r.status }));
+  }
+
+  /** Messages sent through `serverId` that the provider knows by one of `providerIds`. */
+  findByProviderIds(tx: EntityManager, serverId: string, providerIds: string[]): Promise<ProviderMessageMatch[]> {
+    if (!providerIds.length) return Promise.resolve([]);
+    return tx.query<ProviderMessageMatch[]>(
+      `SELECT id, account_id, to_address, provider_message_id FROM messages WHERE server_id = $1 AND provider_message_id = ANY($2::varchar[])`,
+      [serverId, providerIds],
+    );
+  }
+
+  /** Provider events, each once per message and external id (a repeat is skipped); returns how many were new. */
+  async recordProviderEvents(tx: EntityManager, events: ProviderEventRecord[]): Promise<number> {
+    if (!events.length) return 0;
+    const inserted = await tx.query<{ id: string }[]>(
+      `INSERT INTO message_events (message_id, type, occurred_at, detail, server_id, external_id)
+       SELECT * FROM unnest($1::uuid[], $2::message_event_type[], $3::timestamptz[], $4::varchar[], $5::uuid[], $6::varchar[])
+       ON CONFLICT DO NOTHING
+       RETURNING id`,
+      [
+        events.map((e) => e.messageId),
+        events.map((e) => e.type),
+        events.map((e) => e.occurredAt),
+        events.map((e) => e.detail),
+        events.map((e) => e.serverId),
+        events.map((e) => e.externalId),
+      ],
+    );
+    return inserted.length;
+  }
+
+  /** Moves messages to `to`, only those now in one of `from` (provider events move status forward only). */
+  async advanceStatus(tx: EntityManager, ids: string[], to: MessageStatus, from: MessageStatus[]): Promise<void> {
+    if (!ids.length) return;
+    await tx.query(`UPDATE messages SET status = $2::message_status, updated_at = now() WHERE id = ANY($1::uuid[]) AND status = ANY($3::message_status[])`, [ids, to, from]);
   }
 
   /** Jobs for accepted rows (call after the transaction that inserted them has committed). */

@@ -3,6 +3,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { ProvidersModule } from '../../providers/providers.module';
 import { DeliveryServerEntity } from '../delivery-servers/delivery-server.entity';
 import { DeliveryServersModule } from '../delivery-servers/delivery-servers.module';
+import { MessagesCoreModule } from '../messages/messages-core.module';
 import { SuppressionsModule } from '../suppressions/suppressions.module';
 import { ServerReputationResolver } from './server-reputation.resolver';
 import { ServerReputationService } from './server-reputation.service';
@@ -13,7 +14,7 @@ import { WebhooksService } from './webhooks.service';
 
 /** POST /webhooks/{provider}/{serverId}: provider events in, message statuses and suppressions out; DeliveryServer.reputation and the complaint auto-pause. */
 @Module({
-  imports: [TypeOrmModule.forFeature([DeliveryServerEntity]), DeliveryServersModule, ProvidersModule, SuppressionsModule],
+  imports: [TypeOrmModule.forFeature([DeliveryServerEntity]), DeliveryServersModule, ProvidersModule, SuppressionsModule, MessagesCoreModule],
   controllers: [WebhooksController],
   providers: [WebhooksService, WebhookReplayGuard, ServerReputationService, ServerReputationResolver],
 })

@@ -8,6 +8,7 @@ import type { IncomingWebhookRequest, ParsedWebhookEvent } from '../../providers
 import { DeliveryServerEntity } from '../delivery-servers/delivery-server.entity';
 import { ServerVault } from '../delivery-servers/server-vault';
 import { MessageStatus } from '../messages/message.entity';
+import { MessageStore, type ProviderMessageMatch } from '../messages/message-store';
 import { SuppressionReason } from '../suppressions/suppression.entity';
 import { SuppressionsService } from '../suppressions/suppressions.service';
 import {
@@ -34,16 +35,9 @@ export interface WebhookOutcome {
   unknown: number;
 }
 
-interface MessageMatch {
-  id: string;
-  account_id: string;
-  to_address: string;
-  provider_message_id: string;
-}
-
 interface Matched {
   event: ParsedWebhookEvent;
-  message: MessageMatch;
+  message: ProviderMessageMatch;
 }
 
 /**
@@ -64,6 +58,7 @@ export class WebhooksService {
     private readonly suppressions: SuppressionsService,
     private readonly replays: WebhookReplayGuard,
     private readonly reputation: ServerReputationService,
+    private readonly store: MessageStore,
   ) {}
 
   async ingest(slug: string, serverId: string, request: IncomingWebhookRequest): Promise<WebhookOutcome> {
@@ -134,12 +129,7 @@ export class WebhooksService {
     if (events.length === 0) return { received: 0, stored: 0, duplicates: 0, unknown: 0 };
     const { matched, stored } = await this.dataSource.transaction(async (manager) => {
       const ids = [...new Set(events.flatMap((e) => candidateIds(server.provider, e.providerMessageId)))];
-      const rows = ids.length
-        ? await manager.query<MessageMatch[]>(
-            `SELECT id, account_id, to_address, provider_message_id FROM messages WHERE server_id = $1 AND provider_message_id = ANY($2::varchar[])`,
-            [server.id, ids],
-          )
-        : [];
+      const rows = await this.store.findByProviderIds(manager, server.id, ids);
       const matched: Matched[] = [];
       const unmatched: ParsedWebhookEvent[] = [];
       for (const event of events) {
@@ -150,26 +140,23 @@ export class WebhooksService {
       await keepUnmatched(manager.query.bind(manager), server, unmatched);
       if (matched.length === 0) return { matched, stored: 0 };
 
-      const inserted = await manager.query<{ id: string }[]>(
-        `INSERT INTO message_events (message_id, type, occurred_at, detail, server_id, external_id)
-         SELECT * FROM unnest($1::uuid[], $2::message_event_type[], $3::timestamptz[], $4::varchar[], $5::uuid[], $6::varchar[])
-         ON CONFLICT DO NOTHING
-         RETURNING id`,
-        [
-          matched.map((m) => m.message.id),
-          matched.map((m) => eventTypeOf(m.event.kind)),
-          matched.map((m) => occurredAtOf(m.event)),
-          matched.map((m) => clipDetail(m.event.detail)),
-          matched.map(() => server.id),
-          matched.map((m) => externalIdOf(m.event.eventId)),
-        ],
+      const stored = await this.store.recordProviderEvents(
+        manager,
+        matched.map((m) => ({
+          messageId: m.message.id,
+          type: eventTypeOf(m.event.kind),
+          occurredAt: occurredAtOf(m.event),
+          detail: clipDetail(m.event.detail),
+          serverId: server.id,
+          externalId: externalIdOf(m.event.eventId),
+        })),
       );
       const idsOf = (kind: ParsedWebhookEvent['kind']) => [...new Set(matched.filter((m) => m.event.kind === kind).map((m) => m.message.id))];
       // Forward only: DELIVERED from SENT; BOUNCED / COMPLAINED from SENT or DELIVERED, and never back.
-      await moveStatus(manager.query.bind(manager), idsOf('DELIVERED'), MessageStatus.DELIVERED, [MessageStatus.SENT]);
-      await moveStatus(manager.query.bind(manager), idsOf('HARD_BOUNCE'), MessageStatus.BOUNCED, [MessageStatus.SENT, MessageStatus.DELIVERED]);
-      await moveStatus(manager.query.bind(manager), idsOf('COMPLAINT'), MessageStatus.COMPLAINED, [MessageStatus.SENT, MessageStatus.DELIVERED]);
-      return { matched, stored: inserted.length };
+      await this.store.advanceStatus(manager, idsOf('DELIVERED'), MessageStatus.DELIVERED, [MessageStatus.SENT]);
+      await this.store.advanceStatus(manager, idsOf('HARD_BOUNCE'), MessageStatus.BOUNCED, [MessageStatus.SENT, MessageStatus.DELIVERED]);
+      await this.store.advanceStatus(manager, idsOf('COMPLAINT'), MessageStatus.COMPLAINED, [MessageStatus.SENT, MessageStatus.DELIVERED]);
+      return { matched, stored };
     });
 
     const done = new Set<string>();
@@ -218,13 +205,8 @@ function clip(value: string | null, length: number): string | null {
   return text ? text.slice(0, length) : null;
 }
 
-async function moveStatus(query: Query, ids: string[], to: MessageStatus, from: MessageStatus[]): Promise<void> {
-  if (!ids.length) return;
-  await query(`UPDATE messages SET status = $2::message_status, updated_at = now() WHERE id = ANY($1::uuid[]) AND status = ANY($3::message_status[])`, [ids, to, from]);
-}
-
 /** The message an event belongs to; when a provider id is shared (it should not be), the one sent to the event's recipient. */
-function pickMessage(rows: MessageMatch[], candidates: string[], recipient: string | null): MessageMatch | undefined {
+function pickMessage(rows: ProviderMessageMatch[], candidates: string[], recipient: string | null): ProviderMessageMatch | undefined {
   const mine = rows.filter((r) => candidates.includes(r.provider_message_id));
   if (mine.length <= 1) return mine[0];
   const to = recipient?.toLowerCase();
