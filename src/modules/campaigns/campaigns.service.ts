@@ -339,7 +339,12 @@ export class CampaignsService {
         campaignId,
         chunk.written.filter((m) => m.status === MessageStatus.QUEUED).map((m) => ({ messageId: m.id, seq: m.dispatchSeq })),
       );
-      if (chunk.last) return;
+      if (chunk.last) {
+        // Once more after the commit: a worker that finished the last message while that chunk
+        // was written still saw the cursor set, and the chunk's own check saw its message pending.
+        await completeIfDone(this.dataSource.manager, campaignId);
+        return;
+      }
     }
   }
 
