@@ -1,49 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { DeliveryError } from '../../src/providers/delivery-error';
 import { ElasticEmailAdapter } from '../../src/providers/elastic-email/elastic-email.adapter';
 import { DeliveryErrorCode, DeliveryProvider, TransportKind, WebhookStatus } from '../../src/providers/provider.enums';
-import type { OutgoingMessage, ProviderServer } from '../../src/providers/provider.types';
-import type { ProvidersConfig } from '../../src/providers/providers.config';
+import type { ProviderServer } from '../../src/providers/provider.types';
 import { ElasticEmailFake, type EeErrorShape } from '../fakes/elastic-email-fake';
 import { FakeHttpServer } from '../fakes/fake-http-server';
+import { caught, config, message, serveFake, TIMEOUT_MS } from './helpers';
 
 const KEY = 'EE-LIVE-0123456789ABCDEF';
-const TIMEOUT_MS = 500;
-
-function configFor(url: string): ProvidersConfig {
-  return {
-    elasticEmailApiUrl: url,
-    allowPrivate: true,
-    httpTimeoutMs: TIMEOUT_MS,
-    smtpConnectionTimeoutMs: 1000,
-    smtpGreetingTimeoutMs: 1000,
-    smtpSocketTimeoutMs: 1000,
-  };
-}
 
 function server(apiKey = KEY): ProviderServer {
   return { id: randomUUID(), provider: DeliveryProvider.ELASTIC_EMAIL, credentials: { elasticEmail: { apiKey } } };
-}
-
-function message(overrides: Partial<OutgoingMessage> = {}): OutgoingMessage {
-  return {
-    from: 'Sender <sender@example.com>',
-    to: 'to@example.org',
-    subject: `hello ${randomUUID()}`,
-    html: '<p>html</p>',
-    text: 'plain',
-    ...overrides,
-  };
-}
-
-async function failure(fn: () => Promise<unknown>): Promise<DeliveryError> {
-  try {
-    await fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(DeliveryError);
-    return err as DeliveryError;
-  }
-  throw new Error('expected a DeliveryError, got success');
 }
 
 describe('ElasticEmailAdapter against the Elastic Email fake', () => {
@@ -51,16 +17,16 @@ describe('ElasticEmailAdapter against the Elastic Email fake', () => {
   let adapter: ElasticEmailAdapter;
   let baseUrl: string;
 
-  beforeAll(async () => {
+  beforeAll(() => {
     fake.apiKeys.set(KEY, ['SendHttp', 'ViewSettings', 'ViewWebNotifications', 'ModifyWebNotifications']);
     fake.apiKeys.set('EE-SEND-ONLY', ['SendHttp']);
-    // The fake is given its origin; the adapter adds /v4 (it also accepts a base ending in /v4).
-    baseUrl = await fake.start();
-    adapter = new ElasticEmailAdapter(configFor(baseUrl));
   });
-  afterAll(() => fake.stop());
+  // The fake is given its origin; the adapter adds /v4 (it also accepts a base ending in /v4).
+  serveFake(fake, (url) => {
+    baseUrl = url;
+    adapter = new ElasticEmailAdapter(config({ elasticEmailApiUrl: baseUrl }));
+  });
   afterEach(() => {
-    fake.fail({ kind: 'none' });
     fake.errorShape = 'Error';
     fake.webhookApi = true;
   });
@@ -89,7 +55,7 @@ describe('ElasticEmailAdapter against the Elastic Email fake', () => {
     });
 
     it('accepts a configured base URL that already ends in /v4', async () => {
-      const withV4 = new ElasticEmailAdapter(configFor(`${baseUrl}/v4/`));
+      const withV4 = new ElasticEmailAdapter(config({ elasticEmailApiUrl: `${baseUrl}/v4/` }));
       const msg = message();
       await withV4.send(server(), msg);
       expect(fake.messages.some((m) => m.subject === msg.subject)).toBe(true);
@@ -97,40 +63,40 @@ describe('ElasticEmailAdapter against the Elastic Email fake', () => {
 
     it.each<EeErrorShape>(['Error', 'v2', 'text'])('maps a bad key to AUTH_FAILED (error body shape %s)', async (shape) => {
       fake.errorShape = shape;
-      const err = await failure(() => adapter.send(server('EE-WRONG-KEY-4242'), message()));
+      const err = await caught(adapter.send(server('EE-WRONG-KEY-4242'), message()));
       expect(err).toMatchObject({ code: DeliveryErrorCode.AUTH_FAILED, transient: false });
       expect(err.message).not.toContain('EE-WRONG-KEY-4242');
     });
 
     it.each<EeErrorShape>(['Error', 'text'])('maps an unverified sender domain to SENDER_NOT_VERIFIED (%s)', async (shape) => {
       fake.errorShape = shape;
-      const err = await failure(() => adapter.send(server(), message({ from: 'who@unverified.example' })));
+      const err = await caught(adapter.send(server(), message({ from: 'who@unverified.example' })));
       expect(err).toMatchObject({ code: DeliveryErrorCode.SENDER_NOT_VERIFIED, transient: false, providerStatus: 400 });
     });
 
     it('maps 429 to THROTTLED with the Retry-After delay', async () => {
       fake.fail({ kind: 'status', status: 429, body: { Error: 'Too many requests' }, headers: { 'retry-after': '7' } });
-      const err = await failure(() => adapter.send(server(), message()));
+      const err = await caught(adapter.send(server(), message()));
       expect(err).toMatchObject({ code: DeliveryErrorCode.THROTTLED, transient: true, retryAfterMs: 7000, providerStatus: 429 });
     });
 
     it('maps 5xx to a transient PROVIDER_ERROR', async () => {
       fake.fail({ kind: 'status', status: 500, body: { Error: 'Internal error' } });
-      const err = await failure(() => adapter.send(server(), message()));
+      const err = await caught(adapter.send(server(), message()));
       expect(err).toMatchObject({ code: DeliveryErrorCode.PROVIDER_ERROR, transient: true, providerStatus: 500 });
     });
 
     it('times out a hanging API within its bound', async () => {
       fake.fail({ kind: 'hang' });
       const started = Date.now();
-      const err = await failure(() => adapter.send(server(), message()));
+      const err = await caught(adapter.send(server(), message()));
       expect(err).toMatchObject({ code: DeliveryErrorCode.TIMEOUT, transient: true });
       expect(Date.now() - started).toBeLessThan(TIMEOUT_MS + 1500);
     });
 
     it('never repeats the API key even when the provider echoes it', async () => {
       fake.fail({ kind: 'status', status: 401, body: { Error: `Incorrect apikey ${KEY}` } });
-      const err = await failure(() => adapter.send(server(), message()));
+      const err = await caught(adapter.send(server(), message()));
       expect(err.code).toBe(DeliveryErrorCode.AUTH_FAILED);
       expect(JSON.stringify({ ...err.toInit(), stack: err.stack })).not.toContain(KEY);
     });
@@ -148,7 +114,7 @@ describe('ElasticEmailAdapter against the Elastic Email fake', () => {
     });
 
     it('rejects a bad key with AUTH_FAILED', async () => {
-      const err = await failure(() => adapter.verifyCredentials(server('EE-NOPE')));
+      const err = await caught(adapter.verifyCredentials(server('EE-NOPE')));
       expect(err).toMatchObject({ code: DeliveryErrorCode.AUTH_FAILED, transient: false, providerStatus: 401 });
     });
 
@@ -156,7 +122,7 @@ describe('ElasticEmailAdapter against the Elastic Email fake', () => {
       const closed = new FakeHttpServer();
       const url = await closed.start();
       await closed.stop();
-      const err = await failure(() => new ElasticEmailAdapter(configFor(url)).verifyCredentials(server()));
+      const err = await caught(new ElasticEmailAdapter(config({ elasticEmailApiUrl: url })).verifyCredentials(server()));
       expect(err).toMatchObject({ code: DeliveryErrorCode.CONNECTION_FAILED, transient: true });
     });
   });
@@ -179,7 +145,7 @@ describe('ElasticEmailAdapter against the Elastic Email fake', () => {
     });
 
     it('throws AUTH_FAILED for a bad key instead of answering', async () => {
-      const err = await failure(() => adapter.checkSender(server('EE-BAD'), 'a@example.com'));
+      const err = await caught(adapter.checkSender(server('EE-BAD'), 'a@example.com'));
       expect(err.code).toBe(DeliveryErrorCode.AUTH_FAILED);
     });
   });
@@ -322,12 +288,12 @@ describe('ElasticEmailAdapter against the Elastic Email fake', () => {
       ['a wrong secret', query(notification, 'not-the-secret')],
       ['no secret', `/webhooks/elasticemail/srv?${new URLSearchParams(notification).toString()}`],
     ])('refuses %s with AUTH_FAILED', async (_name, url) => {
-      const err = await failure(() => adapter.parseWebhook(server(), get(url), state));
+      const err = await caught(adapter.parseWebhook(server(), get(url), state));
       expect(err.code).toBe(DeliveryErrorCode.AUTH_FAILED);
     });
 
     it('refuses a notification without a status with MESSAGE_REJECTED', async () => {
-      const err = await failure(() => adapter.parseWebhook(server(), get(query({ to: 'x@example.org' })), state));
+      const err = await caught(adapter.parseWebhook(server(), get(query({ to: 'x@example.org' })), state));
       expect(err.code).toBe(DeliveryErrorCode.MESSAGE_REJECTED);
     });
   });

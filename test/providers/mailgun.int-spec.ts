@@ -1,15 +1,12 @@
-import { createServer } from 'node:net';
-import { DeliveryError } from '../../src/providers/delivery-error';
 import { MailgunAdapter, mailgunBaseUrl } from '../../src/providers/mailgun/mailgun.adapter';
 import { DeliveryErrorCode, DeliveryProvider, TransportKind, WebhookStatus } from '../../src/providers/provider.enums';
 import type { MailgunCredentials, ProviderServer } from '../../src/providers/provider.types';
-import type { ProvidersConfig } from '../../src/providers/providers.config';
 import { MailgunFake } from '../fakes/mailgun-fake';
+import { caught, closedPort, config, serveFake, TIMEOUT_MS } from './helpers';
 
 const KEY = 'key-test';
 const SECRET_KEY = 'SG.secret-key-XYZ';
 const DOMAIN = 'mg.shop.test';
-const TIMEOUT_MS = 500;
 
 describe('MailgunAdapter against the Mailgun fake', () => {
   const fake = new MailgunFake({
@@ -25,12 +22,9 @@ describe('MailgunAdapter against the Mailgun fake', () => {
   });
   const simple = { from: `orders@${DOMAIN}`, to: 'alice@example.org', subject: 's', text: 't' };
 
-  beforeAll(async () => {
-    const url = await fake.start();
+  serveFake(fake, (url) => {
     adapter = new MailgunAdapter(config({ mailgunApiUrl: url }));
   });
-  afterAll(() => fake.stop());
-  afterEach(() => fake.fail({ kind: 'none' }));
 
   it('sends from, to, subject, html, text, reply-to, custom headers and Message-Id as a multipart form', async () => {
     const result = await adapter.send(server(), {
@@ -345,33 +339,3 @@ describe('mailgunBaseUrl', () => {
     expect(mailgunBaseUrl(config({}), creds)).toBe('https://api.mailgun.net');
   });
 });
-
-function config(overrides: Partial<ProvidersConfig>): ProvidersConfig {
-  return {
-    allowPrivate: true,
-    httpTimeoutMs: TIMEOUT_MS,
-    smtpConnectionTimeoutMs: 1000,
-    smtpGreetingTimeoutMs: 1000,
-    smtpSocketTimeoutMs: 1000,
-    ...overrides,
-  };
-}
-
-async function caught(promise: Promise<unknown>): Promise<DeliveryError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof DeliveryError) return err;
-    throw new Error(`expected a DeliveryError, got ${String(err)}`);
-  }
-  throw new Error('expected the call to fail');
-}
-
-async function closedPort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const address = srv.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}

@@ -1,4 +1,3 @@
-import { DeliveryError } from '../../src/providers/delivery-error';
 import { DeliveryErrorCode, DeliveryProvider, SmtpSecurity, TransportKind } from '../../src/providers/provider.enums';
 import { ProviderGateway } from '../../src/providers/provider-gateway';
 import type { OutgoingMessage, ProviderServer, SmtpCredentials } from '../../src/providers/provider.types';
@@ -7,6 +6,7 @@ import type { ProvidersConfig } from '../../src/providers/providers.config';
 import { SmtpTransport } from '../../src/providers/smtp/smtp-transport';
 import { SendGridFake } from '../fakes/sendgrid-fake';
 import { SmtpSink } from '../utils/smtp-sink';
+import { caught } from './helpers';
 
 const SG_KEY = 'SG.gateway-test-key';
 
@@ -19,15 +19,6 @@ function message(overrides: Partial<OutgoingMessage> = {}): OutgoingMessage {
     text: 'hello',
     ...overrides,
   };
-}
-
-async function failure(promise: Promise<unknown>): Promise<DeliveryError> {
-  const outcome: unknown = await promise.then(
-    () => new Error('expected the call to fail'),
-    (err: unknown) => err,
-  );
-  expect(outcome).toBeInstanceOf(DeliveryError);
-  return outcome as DeliveryError;
 }
 
 describe('ProviderGateway', () => {
@@ -141,7 +132,7 @@ describe('ProviderGateway', () => {
       status: 400,
       body: { errors: [{ message: 'Does not contain a valid address.', field: 'personalizations.0.to.0.email', help: null }] },
     });
-    const err = await failure(gateway.send(sendGridServer(), message({ to: 'not-an-address@@customer.example' })));
+    const err = await caught(gateway.send(sendGridServer(), message({ to: 'not-an-address@@customer.example' })));
     expect(err.code).toBe(DeliveryErrorCode.RECIPIENT_REJECTED);
     expect(err.transport).toBe(TransportKind.API);
     expect(sink.connections).toBe(0);
@@ -150,7 +141,7 @@ describe('ProviderGateway', () => {
   it('when every transport fails, throws the last error with its transport', async () => {
     sendgrid.fail(SendGridFake.serverError(503));
     sink.script({ step: 'RCPT', code: 550, message: '5.1.1 User unknown' });
-    const err = await failure(gateway.send(sendGridServer(), message()));
+    const err = await caught(gateway.send(sendGridServer(), message()));
     expect(err.code).toBe(DeliveryErrorCode.RECIPIENT_REJECTED);
     expect(err.transport).toBe(TransportKind.SMTP);
   });
@@ -163,7 +154,7 @@ describe('ProviderGateway', () => {
   });
 
   it('a server without credentials for the asked transport is NO_ROUTE', async () => {
-    const err = await failure(gateway.send(server(DeliveryProvider.SMTP), message(), { only: TransportKind.API }));
+    const err = await caught(gateway.send(server(DeliveryProvider.SMTP), message(), { only: TransportKind.API }));
     expect(err.code).toBe(DeliveryErrorCode.NO_ROUTE);
     expect(sink.connections).toBe(0);
   });
@@ -171,7 +162,7 @@ describe('ProviderGateway', () => {
   it('verifyCredentials checks each transport; a bad SMTP password fails with transport SMTP', async () => {
     await expect(gateway.verifyCredentials(sendGridServer())).resolves.toEqual([TransportKind.API, TransportKind.SMTP]);
     const badSmtp = sendGridServer({ credentials: { sendgrid: { apiKey: SG_KEY }, smtp: { ...smtp, password: 'wrong-one-42' } } });
-    const err = await failure(gateway.verifyCredentials(badSmtp));
+    const err = await caught(gateway.verifyCredentials(badSmtp));
     expect(err.code).toBe(DeliveryErrorCode.AUTH_FAILED);
     expect(err.transport).toBe(TransportKind.SMTP);
     await expect(gateway.verifyCredentials(badSmtp, TransportKind.API)).resolves.toEqual([TransportKind.API]);

@@ -1,14 +1,11 @@
-import { createServer } from 'node:net';
-import { DeliveryError } from '../../src/providers/delivery-error';
 import { DeliveryErrorCode, DeliveryProvider, TransportKind, WebhookStatus } from '../../src/providers/provider.enums';
 import type { ProviderServer } from '../../src/providers/provider.types';
-import type { ProvidersConfig } from '../../src/providers/providers.config';
 import { SendGridAdapter, sendGridBaseUrl } from '../../src/providers/sendgrid/sendgrid.adapter';
 import { SendGridFake } from '../fakes/sendgrid-fake';
+import { caught, closedPort, config, serveFake, TIMEOUT_MS } from './helpers';
 
 const KEY = 'SG.test-key';
 const SECRET_KEY = 'SG.secret-key-XYZ';
-const TIMEOUT_MS = 500;
 
 describe('SendGridAdapter against the SendGrid fake', () => {
   const fake = new SendGridFake({
@@ -30,12 +27,9 @@ describe('SendGridAdapter against the SendGrid fake', () => {
     credentials: { sendgrid: { apiKey, region: 'GLOBAL' } },
   });
 
-  beforeAll(async () => {
-    const url = await fake.start();
+  serveFake(fake, (url) => {
     adapter = new SendGridAdapter(config({ sendgridApiUrl: url + '/' }));
   });
-  afterAll(() => fake.stop());
-  afterEach(() => fake.fail({ kind: 'none' }));
 
   it('sends from, to, subject, html, text, reply-to, custom headers and Message-ID', async () => {
     const result = await adapter.send(server(), {
@@ -345,34 +339,3 @@ describe('sendGridBaseUrl', () => {
     expect(sendGridBaseUrl(config({ sendgridApiUrl: '' }), { apiKey: KEY })).toBe('https://api.sendgrid.com/');
   });
 });
-
-function config(overrides: Partial<ProvidersConfig>): ProvidersConfig {
-  return {
-    allowPrivate: true,
-    httpTimeoutMs: TIMEOUT_MS,
-    smtpConnectionTimeoutMs: 1000,
-    smtpGreetingTimeoutMs: 1000,
-    smtpSocketTimeoutMs: 1000,
-    ...overrides,
-  };
-}
-
-async function caught(promise: Promise<unknown>): Promise<DeliveryError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof DeliveryError) return err;
-    throw new Error(`expected a DeliveryError, got ${String(err)}`);
-  }
-  throw new Error('expected the call to fail');
-}
-
-/** A port that was just free: nothing listens there. */
-async function closedPort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const address = srv.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}

@@ -1,14 +1,11 @@
-import { createServer } from 'node:net';
-import { DeliveryError } from '../../src/providers/delivery-error';
 import { DeliveryErrorCode, DeliveryProvider, TransportKind, WebhookStatus } from '../../src/providers/provider.enums';
 import type { ProviderServer, SesCredentials } from '../../src/providers/provider.types';
-import type { ProvidersConfig } from '../../src/providers/providers.config';
 import { SesAdapter } from '../../src/providers/ses/ses.adapter';
 import { SesFake } from '../fakes/ses-fake';
+import { caught, closedPort, config, serveFake, TIMEOUT_MS } from './helpers';
 
 const ACCESS_KEY_ID = 'AKIDTEST';
 const SECRET = 'ses-secret-XYZ-0123456789';
-const TIMEOUT_MS = 500;
 
 describe('SesAdapter against the SES fake', () => {
   const fake = new SesFake({
@@ -29,13 +26,10 @@ describe('SesAdapter against the SES fake', () => {
   });
   const simple = { from: 'orders@shop.test', to: 'alice@example.org', subject: 's', text: 't' };
 
-  beforeAll(async () => {
-    const url = await fake.start();
+  serveFake(fake, (url) => {
     adapter = new SesAdapter(config({ sesEndpoint: url }));
   });
-  afterAll(() => fake.stop());
   afterEach(() => {
-    fake.fail({ kind: 'none' });
     fake.sandbox = false;
   });
 
@@ -376,33 +370,3 @@ describe('SesAdapter webhooks (configuration set → SNS → HTTPS) against the 
     });
   });
 });
-
-function config(overrides: Partial<ProvidersConfig>): ProvidersConfig {
-  return {
-    allowPrivate: true,
-    httpTimeoutMs: TIMEOUT_MS,
-    smtpConnectionTimeoutMs: 1000,
-    smtpGreetingTimeoutMs: 1000,
-    smtpSocketTimeoutMs: 1000,
-    ...overrides,
-  };
-}
-
-async function caught(promise: Promise<unknown>): Promise<DeliveryError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof DeliveryError) return err;
-    throw new Error(`expected a DeliveryError, got ${String(err)}`);
-  }
-  throw new Error('expected the call to fail');
-}
-
-async function closedPort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const address = srv.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}

@@ -1,9 +1,9 @@
 import { DeliveryErrorCode, SmtpSecurity, TransportKind } from '../../src/providers/provider.enums';
-import { DeliveryError } from '../../src/providers/delivery-error';
 import type { OutgoingMessage, SmtpCredentials } from '../../src/providers/provider.types';
 import type { ProvidersConfig } from '../../src/providers/providers.config';
 import { SmtpTransport, providerIdFromReply } from '../../src/providers/smtp/smtp-transport';
 import { SmtpSink } from '../utils/smtp-sink';
+import { caught } from './helpers';
 
 const TIMEOUT_MS = 500;
 /** Test config: loopback allowed (the sink), short timeouts, and the sink's self-signed certificate trusted. */
@@ -27,15 +27,6 @@ function message(overrides: Partial<OutgoingMessage> = {}): OutgoingMessage {
     text: 'Thanks for your order',
     ...overrides,
   };
-}
-
-async function failure(promise: Promise<unknown>): Promise<DeliveryError> {
-  const outcome: unknown = await promise.then(
-    () => new Error('expected the call to fail'),
-    (err: unknown) => err,
-  );
-  expect(outcome).toBeInstanceOf(DeliveryError);
-  return outcome as DeliveryError;
 }
 
 describe('SMTP transport against the sink', () => {
@@ -132,7 +123,7 @@ describe('SMTP transport against the sink', () => {
 
   it('a wrong password is AUTH_FAILED at step AUTH, and the password is not in the error', async () => {
     const wrong = { ...creds, password: 'Wrong-Pass-9931' };
-    const err = await failure(transport.send(serverId(), wrong, message()));
+    const err = await caught(transport.send(serverId(), wrong, message()));
     expect(err.code).toBe(DeliveryErrorCode.AUTH_FAILED);
     expect(err.smtpStep).toBe('AUTH');
     expect(err.smtpResponseCode).toBe(535);
@@ -147,7 +138,7 @@ describe('SMTP transport against the sink', () => {
 
   it('550 on RCPT is RECIPIENT_REJECTED (permanent, not server-side)', async () => {
     sink.script({ step: 'RCPT', code: 550, message: '5.1.1 User unknown' });
-    const err = await failure(transport.send(serverId(), creds, message()));
+    const err = await caught(transport.send(serverId(), creds, message()));
     expect(err.code).toBe(DeliveryErrorCode.RECIPIENT_REJECTED);
     expect(err.smtpStep).toBe('RCPT');
     expect(err.smtpResponseCode).toBe(550);
@@ -158,25 +149,25 @@ describe('SMTP transport against the sink', () => {
 
   it('554 after DATA is MESSAGE_REJECTED; SES "not verified" wording is SENDER_NOT_VERIFIED', async () => {
     sink.script({ step: 'DATA', code: 554, message: '5.7.1 Message content rejected', times: 1 });
-    const content = await failure(transport.send(serverId(), creds, message()));
+    const content = await caught(transport.send(serverId(), creds, message()));
     expect(content.code).toBe(DeliveryErrorCode.MESSAGE_REJECTED);
     expect(content.smtpStep).toBe('DATA');
 
     sink.script({ step: 'DATA', code: 554, message: 'Message rejected: Email address is not verified. The following identities failed the check', times: 1 });
-    const sender = await failure(transport.send(serverId(), creds, message()));
+    const sender = await caught(transport.send(serverId(), creds, message()));
     expect(sender.code).toBe(DeliveryErrorCode.SENDER_NOT_VERIFIED);
   });
 
   it('a 421 greeting and a 451 on RCPT are transient', async () => {
     sink.script({ step: 'GREETING', code: 421, message: 'Too many connections, try again later', times: 1 });
-    const greeting = await failure(transport.send(serverId(), creds, message()));
+    const greeting = await caught(transport.send(serverId(), creds, message()));
     expect(greeting.transient).toBe(true);
     expect(greeting.code).toBe(DeliveryErrorCode.THROTTLED);
     expect(greeting.smtpStep).toBe('GREETING');
     expect(greeting.smtpResponseCode).toBe(421);
 
     sink.script({ step: 'RCPT', code: 451, message: '4.3.0 Temporary local problem', times: 1 });
-    const rcpt = await failure(transport.send(serverId(), creds, message()));
+    const rcpt = await caught(transport.send(serverId(), creds, message()));
     expect(rcpt.transient).toBe(true);
     expect(rcpt.code).toBe(DeliveryErrorCode.PROVIDER_ERROR);
     expect(rcpt.smtpResponseCode).toBe(451);
@@ -186,7 +177,7 @@ describe('SMTP transport against the sink', () => {
   it('a server that never greets is TIMEOUT within the configured bound', async () => {
     sink.hang();
     const started = Date.now();
-    const err = await failure(transport.send(serverId(), creds, message()));
+    const err = await caught(transport.send(serverId(), creds, message()));
     const elapsed = Date.now() - started;
     expect(err.code).toBe(DeliveryErrorCode.TIMEOUT);
     expect(err.smtpStep).toBe('GREETING');
@@ -198,7 +189,7 @@ describe('SMTP transport against the sink', () => {
 
   it('a dropped connection is CONNECTION_FAILED (transient)', async () => {
     sink.dropConnections();
-    const err = await failure(transport.send(serverId(), creds, message()));
+    const err = await caught(transport.send(serverId(), creds, message()));
     expect(err.code).toBe(DeliveryErrorCode.CONNECTION_FAILED);
     expect(err.transient).toBe(true);
   });
@@ -218,7 +209,7 @@ describe('SMTP transport against the sink', () => {
   });
 
   it('STARTTLS required but not offered fails at the TLS step instead of sending in clear', async () => {
-    const err = await failure(transport.send(serverId(), { ...creds, security: SmtpSecurity.STARTTLS }, message()));
+    const err = await caught(transport.send(serverId(), { ...creds, security: SmtpSecurity.STARTTLS }, message()));
     expect(err.code).toBe(DeliveryErrorCode.CONNECTION_FAILED);
     expect(err.smtpStep).toBe('TLS');
     expect(sink.messages).toHaveLength(0);
@@ -227,7 +218,7 @@ describe('SMTP transport against the sink', () => {
   it('STARTTLS with certificate checks on refuses the self-signed sink (TLS step)', async () => {
     const strict = new SmtpTransport({ ...config, tlsRejectUnauthorized: true });
     try {
-      const err = await failure(strict.send(serverId(), tlsCreds, message()));
+      const err = await caught(strict.send(serverId(), tlsCreds, message()));
       expect(err.code).toBe(DeliveryErrorCode.CONNECTION_FAILED);
       expect(err.smtpStep).toBe('TLS');
       expect(tlsSink.messages).toHaveLength(0);
@@ -240,11 +231,11 @@ describe('SMTP transport against the sink', () => {
     const production = new SmtpTransport({ ...config, allowPrivate: false });
     try {
       for (const host of ['127.0.0.1', 'localhost', '[::1]']) {
-        const err = await failure(production.send(serverId(), { ...creds, host }, message()));
+        const err = await caught(production.send(serverId(), { ...creds, host }, message()));
         expect(err.code).toBe(DeliveryErrorCode.BLOCKED_DESTINATION);
         expect(err.transient).toBe(false);
       }
-      const verifyErr = await failure(production.verify(creds));
+      const verifyErr = await caught(production.verify(creds));
       expect(verifyErr.code).toBe(DeliveryErrorCode.BLOCKED_DESTINATION);
       expect(sink.connections).toBe(0);
     } finally {
@@ -255,7 +246,7 @@ describe('SMTP transport against the sink', () => {
   it('verify() logs in and QUITs; a wrong password fails at AUTH', async () => {
     await expect(transport.verify(creds)).resolves.toBeUndefined();
     expect(sink.logins).toEqual([{ user: 'relay-user', pass: PASSWORD, accepted: true }]);
-    const err = await failure(transport.verify({ ...creds, password: 'nope-nope' }));
+    const err = await caught(transport.verify({ ...creds, password: 'nope-nope' }));
     expect(err.code).toBe(DeliveryErrorCode.AUTH_FAILED);
     expect(err.smtpStep).toBe('AUTH');
     expect(sink.messages).toHaveLength(0);
@@ -269,10 +260,10 @@ describe('SMTP transport against the sink', () => {
 
   it('a server that requires a login, given none, is AUTH_FAILED (send and checkSender)', async () => {
     const anonymous = { ...creds, username: null, password: null };
-    const send = await failure(transport.send(serverId(), anonymous, message()));
+    const send = await caught(transport.send(serverId(), anonymous, message()));
     expect(send.code).toBe(DeliveryErrorCode.AUTH_FAILED);
     expect(send.smtpResponseCode).toBe(530);
-    const check = await failure(transport.checkSender(anonymous, 'orders@shop.example'));
+    const check = await caught(transport.checkSender(anonymous, 'orders@shop.example'));
     expect(check.code).toBe(DeliveryErrorCode.AUTH_FAILED);
   });
 
@@ -285,12 +276,12 @@ describe('SMTP transport against the sink', () => {
   });
 
   it('checkSender() throws AUTH_FAILED for a wrong password, and a 4xx MAIL FROM as transient', async () => {
-    const auth = await failure(transport.checkSender({ ...creds, password: 'bad-bad-bad' }, 'orders@shop.example'));
+    const auth = await caught(transport.checkSender({ ...creds, password: 'bad-bad-bad' }, 'orders@shop.example'));
     expect(auth.code).toBe(DeliveryErrorCode.AUTH_FAILED);
     expect(auth.message).not.toContain('bad-bad-bad');
 
     sink.script({ step: 'MAIL_FROM', code: 454, message: 'Throttling failure: Maximum sending rate exceeded.' });
-    const throttled = await failure(transport.checkSender(creds, 'orders@shop.example'));
+    const throttled = await caught(transport.checkSender(creds, 'orders@shop.example'));
     expect(throttled.code).toBe(DeliveryErrorCode.THROTTLED);
     expect(throttled.smtpStep).toBe('MAIL_FROM');
   });

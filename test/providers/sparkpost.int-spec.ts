@@ -1,25 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { DeliveryError } from '../../src/providers/delivery-error';
 import { DeliveryErrorCode, DeliveryProvider, TransportKind, WebhookStatus } from '../../src/providers/provider.enums';
-import type { OutgoingMessage, ProviderServer } from '../../src/providers/provider.types';
-import type { ProvidersConfig } from '../../src/providers/providers.config';
+import type { ProviderServer } from '../../src/providers/provider.types';
 import { SparkPostAdapter } from '../../src/providers/sparkpost/sparkpost.adapter';
 import { FakeHttpServer } from '../fakes/fake-http-server';
 import { SPARKPOST_BODIES, SparkPostFake } from '../fakes/sparkpost-fake';
+import { caught, config, message, serveFake, TIMEOUT_MS } from './helpers';
 
 const KEY = 'sp-live-0123456789abcdef';
-const TIMEOUT_MS = 500;
-
-function configFor(url: string): ProvidersConfig {
-  return {
-    sparkpostApiUrl: url,
-    allowPrivate: true,
-    httpTimeoutMs: TIMEOUT_MS,
-    smtpConnectionTimeoutMs: 1000,
-    smtpGreetingTimeoutMs: 1000,
-    smtpSocketTimeoutMs: 1000,
-  };
-}
 
 function server(overrides: Partial<ProviderServer> = {}, apiKey = KEY): ProviderServer {
   return {
@@ -30,38 +17,16 @@ function server(overrides: Partial<ProviderServer> = {}, apiKey = KEY): Provider
   };
 }
 
-function message(overrides: Partial<OutgoingMessage> = {}): OutgoingMessage {
-  return {
-    from: 'Sender <sender@example.com>',
-    to: 'to@example.org',
-    subject: `hello ${randomUUID()}`,
-    html: '<p>html</p>',
-    text: 'plain',
-    ...overrides,
-  };
-}
-
-/** Runs `fn` and returns the DeliveryError it must throw. */
-async function failure(fn: () => Promise<unknown>): Promise<DeliveryError> {
-  try {
-    await fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(DeliveryError);
-    return err as DeliveryError;
-  }
-  throw new Error('expected a DeliveryError, got success');
-}
-
 describe('SparkPostAdapter against the SparkPost fake', () => {
   const fake = new SparkPostFake();
   let adapter: SparkPostAdapter;
 
-  beforeAll(async () => {
+  beforeAll(() => {
     fake.apiKeys.add(KEY);
-    adapter = new SparkPostAdapter(configFor(await fake.start()));
   });
-  afterAll(() => fake.stop());
-  afterEach(() => fake.fail({ kind: 'none' }));
+  serveFake(fake, (url) => {
+    adapter = new SparkPostAdapter(config({ sparkpostApiUrl: url }));
+  });
 
   describe('send', () => {
     it('delivers every field, the Message-ID and the IP pool to the transmissions API', async () => {
@@ -97,46 +62,46 @@ describe('SparkPostAdapter against the SparkPost fake', () => {
     });
 
     it('maps a bad API key to a permanent AUTH_FAILED without the key in the message', async () => {
-      const err = await failure(() => adapter.send(server({}, 'sp-wrong-key-987654'), message()));
+      const err = await caught(adapter.send(server({}, 'sp-wrong-key-987654'), message()));
       expect(err).toMatchObject({ code: DeliveryErrorCode.AUTH_FAILED, transient: false, providerStatus: 401 });
       expect(err.message).not.toContain('sp-wrong-key-987654');
     });
 
     it('maps an unverified sending domain to SENDER_NOT_VERIFIED', async () => {
-      const err = await failure(() => adapter.send(server(), message({ from: 'who@unverified.example' })));
+      const err = await caught(adapter.send(server(), message({ from: 'who@unverified.example' })));
       expect(err).toMatchObject({ code: DeliveryErrorCode.SENDER_NOT_VERIFIED, transient: false, providerStatus: 400 });
       expect(err.message).toMatch(/sending domain/i);
     });
 
     it('maps 429 to THROTTLED with the Retry-After delay', async () => {
       fake.fail({ kind: 'status', status: 429, body: SPARKPOST_BODIES.rateLimited, headers: { 'retry-after': '3' } });
-      const err = await failure(() => adapter.send(server(), message()));
+      const err = await caught(adapter.send(server(), message()));
       expect(err).toMatchObject({ code: DeliveryErrorCode.THROTTLED, transient: true, retryAfterMs: 3000, providerStatus: 429 });
     });
 
     it('maps 5xx to a transient PROVIDER_ERROR', async () => {
       fake.fail({ kind: 'status', status: 503, body: SPARKPOST_BODIES.serverError });
-      const err = await failure(() => adapter.send(server(), message()));
+      const err = await caught(adapter.send(server(), message()));
       expect(err).toMatchObject({ code: DeliveryErrorCode.PROVIDER_ERROR, transient: true, providerStatus: 503 });
     });
 
     it('maps the 420 sending limit to QUOTA_EXCEEDED', async () => {
       fake.fail({ kind: 'status', status: 420, body: SPARKPOST_BODIES.sendingLimit });
-      const err = await failure(() => adapter.send(server(), message()));
+      const err = await caught(adapter.send(server(), message()));
       expect(err).toMatchObject({ code: DeliveryErrorCode.QUOTA_EXCEEDED, providerStatus: 420 });
     });
 
     it('times out a hanging API within its bound', async () => {
       fake.fail({ kind: 'hang' });
       const started = Date.now();
-      const err = await failure(() => adapter.send(server(), message()));
+      const err = await caught(adapter.send(server(), message()));
       expect(err).toMatchObject({ code: DeliveryErrorCode.TIMEOUT, transient: true });
       expect(Date.now() - started).toBeLessThan(TIMEOUT_MS + 1500);
     });
 
     it('never repeats the API key even when the provider echoes it', async () => {
       fake.fail({ kind: 'status', status: 401, body: { errors: [{ message: `Unauthorized key ${KEY}` }] } });
-      const err = await failure(() => adapter.send(server(), message()));
+      const err = await caught(adapter.send(server(), message()));
       expect(err.code).toBe(DeliveryErrorCode.AUTH_FAILED);
       expect(err.message).not.toContain(KEY);
       expect(JSON.stringify(err.toInit())).not.toContain(KEY);
@@ -157,7 +122,7 @@ describe('SparkPostAdapter against the SparkPost fake', () => {
     });
 
     it('rejects a bad key with AUTH_FAILED', async () => {
-      const err = await failure(() => adapter.verifyCredentials(server({}, 'sp-nope-1234')));
+      const err = await caught(adapter.verifyCredentials(server({}, 'sp-nope-1234')));
       expect(err).toMatchObject({ code: DeliveryErrorCode.AUTH_FAILED, transient: false });
       expect(err.message).not.toContain('sp-nope-1234');
     });
@@ -166,7 +131,7 @@ describe('SparkPostAdapter against the SparkPost fake', () => {
       const closed = new FakeHttpServer();
       const url = await closed.start();
       await closed.stop();
-      const err = await failure(() => new SparkPostAdapter(configFor(url)).verifyCredentials(server()));
+      const err = await caught(new SparkPostAdapter(config({ sparkpostApiUrl: url })).verifyCredentials(server()));
       expect(err).toMatchObject({ code: DeliveryErrorCode.CONNECTION_FAILED, transient: true });
     });
   });
@@ -196,7 +161,7 @@ describe('SparkPostAdapter against the SparkPost fake', () => {
     });
 
     it('throws AUTH_FAILED for a bad key instead of answering', async () => {
-      const err = await failure(() => adapter.checkSender(server({}, 'sp-bad-5555'), 'a@example.com'));
+      const err = await caught(adapter.checkSender(server({}, 'sp-bad-5555'), 'a@example.com'));
       expect(err.code).toBe(DeliveryErrorCode.AUTH_FAILED);
     });
   });
@@ -325,12 +290,12 @@ describe('SparkPostAdapter against the SparkPost fake', () => {
       ['no Authorization header', undefined],
       ['a bearer token', 'Bearer s3cret-pass'],
     ])('refuses %s with AUTH_FAILED', async (_name, authorization) => {
-      const err = await failure(() => adapter.parseWebhook(server(), post([event({ type: 'delivery' })], authorization), state));
+      const err = await caught(adapter.parseWebhook(server(), post([event({ type: 'delivery' })], authorization), state));
       expect(err.code).toBe(DeliveryErrorCode.AUTH_FAILED);
     });
 
     it('refuses a malformed body with MESSAGE_REJECTED', async () => {
-      const err = await failure(() => adapter.parseWebhook(server(), post('{"msys":', auth), state));
+      const err = await caught(adapter.parseWebhook(server(), post('{"msys":', auth), state));
       expect(err.code).toBe(DeliveryErrorCode.MESSAGE_REJECTED);
     });
   });

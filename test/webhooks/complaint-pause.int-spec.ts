@@ -1,6 +1,7 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { type ServerView, verifyAndActivate } from '../factories/delivery-servers';
 import { SendGridFake } from '../fakes/sendgrid-fake';
+import { sendGridHookId, xMessageId } from './helpers';
 import { WebhookHarness } from './webhook-harness';
 
 interface PauseView {
@@ -32,13 +33,12 @@ describe('automatic pause of a server whose 24 h complaint rate goes above COMPL
     const { accountId, server } = await h.server({ provider: 'SENDGRID', senderAddress: 'news@brand.example', credentials: { sendgrid: { apiKey: 'SG.test-key' } } });
     const active: ServerView = await verifyAndActivate(h.t, server.id);
     expect(active.status).toBe('ACTIVE');
-    const hook = [...fake.webhooks.values()].find((w) => w.url === server.webhook.url);
-    if (!hook) throw new Error('no webhook registered at the fake');
+    const hookId = sendGridHookId(fake, server.webhook.url);
     const messages = [];
-    for (let i = 0; i < count; i++) messages.push(await h.sentMessage(accountId, server.id, randomBytes(11).toString('base64url')));
+    for (let i = 0; i < count; i++) messages.push(await h.sentMessage(accountId, server.id, xMessageId()));
     const complain = async (m: { providerMessageId: string; to: string }) => {
       const spamreport = { email: m.to, timestamp: Math.floor(Date.now() / 1000), event: 'spamreport', sg_event_id: randomUUID(), sg_message_id: `${m.providerMessageId}.filterdrecv-1` };
-      const res = await h.post(`/webhooks/sendgrid/${server.id}`, fake.signedPost(hook.id, [spamreport]));
+      const res = await h.post(`/webhooks/sendgrid/${server.id}`, fake.signedPost(hookId, [spamreport]));
       expect(res.status).toBe(200);
       expect(res.body).toMatchObject({ stored: 1 });
     };

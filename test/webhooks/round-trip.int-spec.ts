@@ -1,6 +1,7 @@
 import { verifyAndActivate } from '../factories/delivery-servers';
 import { SendGridFake } from '../fakes/sendgrid-fake';
 import { waitFor } from '../utils/wait-for';
+import { sendGridHookId } from './helpers';
 import { WebhookHarness } from './webhook-harness';
 
 interface SentView {
@@ -30,8 +31,7 @@ describe('round trip: sendEmail through SendGrid, its signed webhook back, the n
   it('delivers, then a hard bounce arrives: BOUNCED, suppressed, and a second send to the address never reaches SendGrid', async () => {
     const { accountId, server } = await h.server({ provider: 'SENDGRID', senderAddress: 'news@brand.example', credentials: { sendgrid: { apiKey: 'SG.test-key' } } });
     await verifyAndActivate(h.t, server.id);
-    const hook = [...fake.webhooks.values()].find((w) => w.url === server.webhook.url);
-    if (!hook) throw new Error('no webhook registered at the fake');
+    const hookId = sendGridHookId(fake, server.webhook.url);
     const to = 'gone@reader.example';
     const input = { accountId, from: 'news@brand.example', to, subject: 'Hello', text: 'Hi' };
 
@@ -49,7 +49,7 @@ describe('round trip: sendEmail through SendGrid, its signed webhook back, the n
       { email: to, timestamp: now, event: 'delivered', sg_event_id: 'ev-delivered-1', sg_message_id: sgMessageId },
       { email: to, timestamp: now + 1, event: 'bounce', type: 'bounce', sg_event_id: 'ev-bounce-1', sg_message_id: sgMessageId, reason: '550 5.1.1 mailbox gone' },
     ];
-    const res = await h.post(`/webhooks/sendgrid/${server.id}`, fake.signedPost(hook.id, batch));
+    const res = await h.post(`/webhooks/sendgrid/${server.id}`, fake.signedPost(hookId, batch));
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ received: 2, stored: 2, duplicates: 0, unknown: 0 });
     expect((await read(queued.id)).status).toBe('BOUNCED');

@@ -1,5 +1,5 @@
-import { randomBytes, randomUUID } from 'node:crypto';
 import { SendGridFake } from '../fakes/sendgrid-fake';
+import { sendGridEvent, sendGridServer, xMessageId } from './helpers';
 import { WebhookHarness, type WebhookPost } from './webhook-harness';
 
 describe('SendGrid event webhook (ECDSA-signed batches)', () => {
@@ -13,35 +13,21 @@ describe('SendGrid event webhook (ECDSA-signed batches)', () => {
   beforeAll(async () => {
     await fake.start();
     h = await WebhookHarness.start({ SENDGRID_API_URL: fake.url });
-    const created = await h.server({ provider: 'SENDGRID', credentials: { sendgrid: { apiKey: 'SG.test-key' } } });
-    accountId = created.accountId;
-    serverId = created.server.id;
-    expect(created.server.webhook.status).toBe('REGISTERED');
-    const hook = [...fake.webhooks.values()].find((w) => w.url === created.server.webhook.url);
-    if (!hook) throw new Error('no webhook registered at the fake');
-    webhookId = hook.id;
-    path = `/webhooks/sendgrid/${serverId}`;
+    let webhookStatus: string;
+    ({ accountId, serverId, webhookStatus, webhookId, path } = await sendGridServer(h, fake));
+    expect(webhookStatus).toBe('REGISTERED');
   });
   afterAll(async () => {
     await h.close();
     await fake.stop();
   });
 
-  const xMessageId = () => randomBytes(11).toString('base64url');
-  const event = (type: string, sgId: string, email: string, extra: Record<string, unknown> = {}) => ({
-    email,
-    timestamp: Math.floor(Date.now() / 1000),
-    event: type,
-    sg_event_id: randomUUID(),
-    sg_message_id: `${sgId}.filterdrecv-5645d9c87f-6wq9k-1-5F2C1F0A-2.0`,
-    ...extra,
-  });
   const signed = (events: unknown[] | Buffer, timestamp?: string): WebhookPost => fake.signedPost(webhookId, events, timestamp);
 
   it('marks a message DELIVERED, matching sg_message_id to the stored X-Message-Id, and stores a repeated event once', async () => {
     const id = xMessageId();
     const m = await h.sentMessage(accountId, serverId, id);
-    const delivered = event('delivered', id, m.to, { response: '250 OK' });
+    const delivered = sendGridEvent('delivered', id, m.to, { response: '250 OK' });
 
     const first = await h.post(path, signed([delivered]));
     expect(first.status).toBe(200);
@@ -60,11 +46,11 @@ describe('SendGrid event webhook (ECDSA-signed batches)', () => {
     const res = await h.post(
       path,
       signed([
-        event('bounce', bounced.providerMessageId, bounced.to, { type: 'bounce', reason: '550 5.1.1 no such user' }),
-        event('spamreport', complained.providerMessageId, complained.to),
-        event('bounce', soft.providerMessageId, soft.to, { type: 'blocked' }),
-        event('delivered', xMessageId(), 'someone@example.org'),
-        event('open', xMessageId(), 'someone@example.org'),
+        sendGridEvent('bounce', bounced.providerMessageId, bounced.to, { type: 'bounce', reason: '550 5.1.1 no such user' }),
+        sendGridEvent('spamreport', complained.providerMessageId, complained.to),
+        sendGridEvent('bounce', soft.providerMessageId, soft.to, { type: 'blocked' }),
+        sendGridEvent('delivered', xMessageId(), 'someone@example.org'),
+        sendGridEvent('open', xMessageId(), 'someone@example.org'),
       ]),
     );
     expect(res.status).toBe(200);
@@ -85,8 +71,8 @@ describe('SendGrid event webhook (ECDSA-signed batches)', () => {
   it('never moves a bounced message back to DELIVERED', async () => {
     const id = xMessageId();
     const m = await h.sentMessage(accountId, serverId, id);
-    expect((await h.post(path, signed([event('bounce', id, m.to, { type: 'bounce' })]))).status).toBe(200);
-    expect((await h.post(path, signed([event('delivered', id, m.to)]))).status).toBe(200);
+    expect((await h.post(path, signed([sendGridEvent('bounce', id, m.to, { type: 'bounce' })]))).status).toBe(200);
+    expect((await h.post(path, signed([sendGridEvent('delivered', id, m.to)]))).status).toBe(200);
     expect(await h.message(m.id)).toMatchObject({ status: 'BOUNCED' });
     expect(await h.eventTypes(m.id)).toEqual(['HARD_BOUNCE', 'DELIVERED']);
   });
@@ -94,7 +80,7 @@ describe('SendGrid event webhook (ECDSA-signed batches)', () => {
   it('refuses unsigned, tampered, wrongly keyed and stale posts with 401 and changes nothing', async () => {
     const id = xMessageId();
     const m = await h.sentMessage(accountId, serverId, id);
-    const batch = [event('bounce', id, m.to, { type: 'bounce' })];
+    const batch = [sendGridEvent('bounce', id, m.to, { type: 'bounce' })];
     const good = signed(batch);
     const before = await h.countEvents();
 

@@ -1,6 +1,6 @@
-import { randomBytes, randomUUID } from 'node:crypto';
 import { QueryStats } from '../../src/infra/database/query-stats';
 import { SendGridFake } from '../fakes/sendgrid-fake';
+import { sendGridEvent, sendGridHookId, sendGridServer, xMessageId } from './helpers';
 import { WebhookHarness } from './webhook-harness';
 
 interface ReputationView {
@@ -31,27 +31,15 @@ describe('DeliveryServer.reputation: bounce and complaint rates over the last 24
     await fake.start();
     // No sweeper pass in the middle of a query count.
     h = await WebhookHarness.start({ SENDGRID_API_URL: fake.url, SWEEP_INTERVAL_MS: '600000' });
-    const created = await h.server({ provider: 'SENDGRID', credentials: { sendgrid: { apiKey: 'SG.test-key' } } });
-    accountId = created.accountId;
-    serverId = created.server.id;
-    const hook = [...fake.webhooks.values()].find((w) => w.url === created.server.webhook.url);
-    if (!hook) throw new Error('no webhook registered at the fake');
-    webhookId = hook.id;
+    ({ accountId, serverId, webhookId } = await sendGridServer(h, fake));
   });
   afterAll(async () => {
     await h.close();
     await fake.stop();
   });
 
-  const xMessageId = () => randomBytes(11).toString('base64url');
-  const event = (type: string, m: { providerMessageId: string; to: string }, extra: Record<string, unknown> = {}) => ({
-    email: m.to,
-    timestamp: Math.floor(Date.now() / 1000),
-    event: type,
-    sg_event_id: randomUUID(),
-    sg_message_id: `${m.providerMessageId}.filterdrecv-5645d9c87f-6wq9k-1-5F2C1F0A-2.0`,
-    ...extra,
-  });
+  const event = (type: string, m: { providerMessageId: string; to: string }, extra: Record<string, unknown> = {}) =>
+    sendGridEvent(type, m.providerMessageId, m.to, extra);
   const reputationOf = async (id: string): Promise<ReputationView> =>
     (await h.t.gqlOk<{ deliveryServer: { reputation: ReputationView } }>(`query($id: ID!) { deliveryServer(id: $id) { ${REPUTATION} } }`, { id })).deliveryServer.reputation;
 
@@ -99,19 +87,14 @@ describe('DeliveryServer.reputation: bounce and complaint rates over the last 24
   });
 
   it('resolves for every server of a list in one request, each with its own numbers', async () => {
-    const hookOf = (url: string | null): string => {
-      const hook = [...fake.webhooks.values()].find((w) => w.url === url);
-      if (!hook) throw new Error('no webhook registered at the fake');
-      return hook.id;
-    };
     const one = await h.server({ provider: 'SENDGRID', credentials: { sendgrid: { apiKey: 'SG.test-key' } } });
     const two = await h.server({ provider: 'SENDGRID', credentials: { sendgrid: { apiKey: 'SG.test-key' } } });
     const a = await h.sentMessage(one.accountId, one.server.id, xMessageId());
     await h.sentMessage(one.accountId, one.server.id, xMessageId());
     const b = await h.sentMessage(two.accountId, two.server.id, xMessageId());
     for (let i = 0; i < 3; i++) await h.sentMessage(two.accountId, two.server.id, xMessageId());
-    expect((await h.post(`/webhooks/sendgrid/${one.server.id}`, fake.signedPost(hookOf(one.server.webhook.url), [event('bounce', a, { type: 'bounce' })]))).body).toMatchObject({ stored: 1 });
-    expect((await h.post(`/webhooks/sendgrid/${two.server.id}`, fake.signedPost(hookOf(two.server.webhook.url), [event('spamreport', b)]))).body).toMatchObject({ stored: 1 });
+    expect((await h.post(`/webhooks/sendgrid/${one.server.id}`, fake.signedPost(sendGridHookId(fake, one.server.webhook.url), [event('bounce', a, { type: 'bounce' })]))).body).toMatchObject({ stored: 1 });
+    expect((await h.post(`/webhooks/sendgrid/${two.server.id}`, fake.signedPost(sendGridHookId(fake, two.server.webhook.url), [event('spamreport', b)]))).body).toMatchObject({ stored: 1 });
 
     // One statement for the whole list: the same request without the field costs exactly one query less.
     const stats = h.t.app.get(QueryStats);

@@ -1,5 +1,5 @@
-import { randomBytes, randomUUID } from 'node:crypto';
 import { SendGridFake } from '../fakes/sendgrid-fake';
+import { sendGridEvent, sendGridHookId, sendGridServer, xMessageId } from './helpers';
 import { WebhookHarness } from './webhook-harness';
 
 interface UnmatchedRow {
@@ -23,28 +23,13 @@ describe('webhook events for unknown messages: kept for audit, counted, not erro
   beforeAll(async () => {
     await fake.start();
     h = await WebhookHarness.start({ SENDGRID_API_URL: fake.url });
-    const created = await h.server({ provider: 'SENDGRID', credentials: { sendgrid: { apiKey: 'SG.test-key' } } });
-    accountId = created.accountId;
-    serverId = created.server.id;
-    const hook = [...fake.webhooks.values()].find((w) => w.url === created.server.webhook.url);
-    if (!hook) throw new Error('no webhook registered at the fake');
-    webhookId = hook.id;
-    path = `/webhooks/sendgrid/${serverId}`;
+    ({ accountId, serverId, webhookId, path } = await sendGridServer(h, fake));
   });
   afterAll(async () => {
     await h.close();
     await fake.stop();
   });
 
-  const xMessageId = () => randomBytes(11).toString('base64url');
-  const event = (type: string, sgId: string, email: string, extra: Record<string, unknown> = {}) => ({
-    email,
-    timestamp: Math.floor(Date.now() / 1000),
-    event: type,
-    sg_event_id: randomUUID(),
-    sg_message_id: `${sgId}.filterdrecv-5645d9c87f-6wq9k-1-5F2C1F0A-2.0`,
-    ...extra,
-  });
   const unmatchedRows = (externalIds: string[]) =>
     h.sql<UnmatchedRow>(
       `SELECT server_id, provider::text, kind::text, provider_message_id, recipient, external_id, detail FROM webhook_events_unmatched WHERE external_id = ANY($1) ORDER BY kind::text`,
@@ -54,8 +39,8 @@ describe('webhook events for unknown messages: kept for audit, counted, not erro
   it('stores an event for an unknown message once (posted twice → one row), counts it, and leaves known messages as before', async () => {
     const known = await h.sentMessage(accountId, serverId, xMessageId());
     const strangerId = xMessageId();
-    const stranger = event('bounce', strangerId, 'Stranger@Example.org', { type: 'bounce', reason: '550 5.1.1 no such user' });
-    const batch = [event('delivered', known.providerMessageId, known.to), stranger];
+    const stranger = sendGridEvent('bounce', strangerId, 'Stranger@Example.org', { type: 'bounce', reason: '550 5.1.1 no such user' });
+    const batch = [sendGridEvent('delivered', known.providerMessageId, known.to), stranger];
     const messageEvents = await h.countEvents();
 
     const first = await h.post(path, fake.signedPost(webhookId, batch));
@@ -83,8 +68,8 @@ describe('webhook events for unknown messages: kept for audit, counted, not erro
   });
 
   it('stores a batch made only of unknown events, each once, and the same event id repeated in one batch once', async () => {
-    const a = event('spamreport', xMessageId(), 'a@example.org');
-    const b = event('delivered', xMessageId(), 'b@example.org');
+    const a = sendGridEvent('spamreport', xMessageId(), 'a@example.org');
+    const b = sendGridEvent('delivered', xMessageId(), 'b@example.org');
     const res = await h.post(path, fake.signedPost(webhookId, [a, b, a]));
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ received: 3, stored: 0, duplicates: 0, unknown: 3 });
@@ -93,10 +78,9 @@ describe('webhook events for unknown messages: kept for audit, counted, not erro
 
   it('drops the audit rows with their server', async () => {
     const { server } = await h.server({ provider: 'SENDGRID', credentials: { sendgrid: { apiKey: 'SG.test-key' } } });
-    const hook = [...fake.webhooks.values()].find((w) => w.url === server.webhook.url);
-    if (!hook) throw new Error('no webhook registered at the fake');
-    const lone = event('bounce', xMessageId(), 'c@example.org', { type: 'bounce' });
-    expect((await h.post(`/webhooks/sendgrid/${server.id}`, fake.signedPost(hook.id, [lone]))).body).toMatchObject({ unknown: 1 });
+    const hookId = sendGridHookId(fake, server.webhook.url);
+    const lone = sendGridEvent('bounce', xMessageId(), 'c@example.org', { type: 'bounce' });
+    expect((await h.post(`/webhooks/sendgrid/${server.id}`, fake.signedPost(hookId, [lone]))).body).toMatchObject({ unknown: 1 });
     expect(await unmatchedRows([lone.sg_event_id])).toHaveLength(1);
     await h.t.gqlOk(`mutation($id: ID!) { deleteDeliveryServer(id: $id) }`, { id: server.id });
     expect(await unmatchedRows([lone.sg_event_id])).toHaveLength(0);
