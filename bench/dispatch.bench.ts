@@ -6,8 +6,9 @@
 // process. The full runs also prove the quota holds under load: the server's daily limit is N
 // and the campaign has 1 % more recipients, so exactly N must arrive and the rest wait.
 // BENCH_DISPATCH_N sets N (default 20,000); BENCH_WORKERS the worker counts to run (default
-// "1,2"); BENCH_WORKER_NODE_OPTIONS is passed to the workers as NODE_OPTIONS (e.g. `--require`
-// a profiler: a worker exits by itself when the run ends).
+// "1,2"); BENCH_DISPATCH_ROUNDS how many times bare and full runs alternate (default 2; the
+// rates are means, `ratios` each round's own); BENCH_WORKER_NODE_OPTIONS is passed to the
+// workers as NODE_OPTIONS (e.g. `--require` a profiler: a worker exits by itself when the run ends).
 import Bull from 'bull';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -25,6 +26,8 @@ import { countRows, round, secondsSince, until, withDb } from './bench-utils';
 
 const N = Number(process.env.BENCH_DISPATCH_N ?? 20_000);
 const CONCURRENCY = 50;
+/** Bare and full runs alternate this many times; the rates are their means (BENCH_DISPATCH_ROUNDS). */
+const ROUNDS = Number(process.env.BENCH_DISPATCH_ROUNDS ?? 2);
 const BARE_QUEUE = 'bench-bare';
 
 /** CPU time (user + system) a process has used, in ms, from /proc. */
@@ -44,7 +47,13 @@ interface SinkCounts {
   duplicates: number;
 }
 
-async function bare(sink: ChildRpc, sinkPort: number, prefix: string): Promise<{ seconds: number; cpuMsPerMessage: number; machineCpuMsPerMessage: number }> {
+interface BareRun {
+  seconds: number;
+  cpuMsPerMessage: number;
+  machineCpuMsPerMessage: number;
+}
+
+async function bare(sink: ChildRpc, sinkPort: number, prefix: string): Promise<BareRun> {
   const worker = new ChildRpc(join(__dirname, 'processes', 'bare-worker.ts'));
   const queue = new Bull<{ to: string }>(BARE_QUEUE, TEST_REDIS_URL, { prefix: `${prefix}:bare` });
   try {
@@ -124,34 +133,54 @@ export async function run(): Promise<Record<string, unknown>[]> {
   const t = await createTestApp({ ROLE: 'api', LOG_LEVEL: 'silent' });
   try {
     return await withDb(t.databaseUrl, async (db) => {
-      const bareRun = await bare(sink, sinkPort, t.config.redis.prefix);
-      const bareRate = N / bareRun.seconds;
-      const results: Record<string, unknown>[] = [];
-      for (const workers of (process.env.BENCH_WORKERS ?? '1,2').split(',').map(Number)) {
-        const r = await full(t, db, sink, sinkPort, workers);
-        const fullRate = r.sent / r.seconds;
-        results.push({
+      const workerCounts = (process.env.BENCH_WORKERS ?? '1,2').split(',').map(Number);
+      const rounds: { bare: BareRun; full: Map<number, FullRun> }[] = [];
+      for (let round = 0; round < ROUNDS; round++) {
+        // Bare first in even rounds and last in odd ones: a machine that drifts during a run
+        // (other load, PostgreSQL's background work) weighs on both pipelines alike.
+        const fullRuns = new Map<number, FullRun>();
+        const runFull = async (): Promise<void> => {
+          for (const workers of workerCounts) fullRuns.set(workers, await full(t, db, sink, sinkPort, workers));
+        };
+        let bareRun: BareRun | undefined;
+        if (round % 2 === 0) bareRun = await bare(sink, sinkPort, t.config.redis.prefix);
+        await runFull();
+        bareRun ??= await bare(sink, sinkPort, t.config.redis.prefix);
+        rounds.push({ bare: bareRun, full: fullRuns });
+      }
+      return workerCounts.map((workers) => {
+        const perRound = rounds.map(({ bare: b, full: f }) => {
+          const r = f.get(workers) as FullRun;
+          return { b, r, fullRate: r.sent / r.seconds, bareRate: N / b.seconds };
+        });
+        const sum = (pick: (x: (typeof perRound)[number]) => number): number => perRound.reduce((total, x) => total + pick(x), 0);
+        const mean = (pick: (x: (typeof perRound)[number]) => number): number => sum(pick) / perRound.length;
+        const fullRate = mean((x) => x.fullRate);
+        const bareRate = mean((x) => x.bareRate);
+        return {
           bench: 'dispatch',
           n: N,
           workers,
           concurrency: CONCURRENCY,
+          rounds: ROUNDS,
+          // Means over the rounds; `ratios` lists each round's own.
           full: Math.round(fullRate),
           bare: Math.round(bareRate),
           ratio: round(fullRate / bareRate, 2),
+          ratios: perRound.map((x) => round(x.fullRate / x.bareRate, 2)),
           // Worker CPU per message (all worker processes together): less noisy than rates on a busy machine.
-          fullWorkerCpuMs: round(r.cpuMsPerMessage, 2),
-          bareWorkerCpuMs: round(bareRun.cpuMsPerMessage, 2),
+          fullWorkerCpuMs: round(mean((x) => x.r.cpuMsPerMessage), 2),
+          bareWorkerCpuMs: round(mean((x) => x.b.cpuMsPerMessage), 2),
           // The whole machine's CPU per message (worker, sink, PostgreSQL, Redis, the API, the kernel).
-          fullMachineCpuMs: round(r.machineCpuMsPerMessage, 2),
-          bareMachineCpuMs: round(bareRun.machineCpuMsPerMessage, 2),
-          // Quota: a daily limit of N with N + 1 % recipients; overshoot is what arrived beyond N.
+          fullMachineCpuMs: round(mean((x) => x.r.machineCpuMsPerMessage), 2),
+          bareMachineCpuMs: round(mean((x) => x.b.machineCpuMsPerMessage), 2),
+          // Quota: a daily limit of N with N + 1 % recipients; overshoot is what arrived beyond N (worst round).
           quotaLimit: N,
-          overshoot: r.received - N,
-          duplicates: r.duplicates,
-          deferred: r.deferred,
-        });
-      }
-      return results;
+          overshoot: Math.max(...perRound.map((x) => x.r.received - N)),
+          duplicates: sum((x) => x.r.duplicates),
+          deferred: Math.min(...perRound.map((x) => x.r.deferred)),
+        };
+      });
     });
   } finally {
     await t.close();
