@@ -145,7 +145,8 @@ describe('sendEmail through the worker', () => {
     const { agency } = await setup();
     await t.gqlOk(`mutation($a: ID!, $e: String!) { addSuppression(accountId: $a, email: $e) { email reason } }`, { a: agency.id, e: 'Blocked@Example.com' });
     const m = (await t.gqlOk<{ sendEmail: MessageView }>(SEND, { input: mail(agency.id, { to: 'blocked@example.com' }) })).sendEmail;
-    expect(m).toMatchObject({ status: 'SUPPRESSED', error: { code: 'SUPPRESSED' } });
+    expect(m).toMatchObject({ status: 'SUPPRESSED', error: { code: 'SUPPRESSED', message: 'blocked@example.com is suppressed for this account' } });
+    expect(m.events.map((e) => ({ type: e.type, detail: e.detail }))).toEqual([{ type: 'REJECTED', detail: 'blocked@example.com is suppressed for this account' }]);
     const list = await t.gqlOk<{ suppressions: { totalCount: number; edges: { node: { email: string; reason: string } }[] } }>(
       `query($a: ID!) { suppressions(accountId: $a, search: "blocked") { totalCount edges { node { email reason } } } }`,
       { a: agency.id },

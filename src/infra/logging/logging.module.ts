@@ -22,7 +22,7 @@ export const REDACT_PATHS = [
  * Pino everywhere (Nest's Logger writes through nestjs-pino), plus one pino-http line per
  * request with its id. nestjs-pino's own request middleware is left off (`forRoutes: []`):
  * it binds each request's logger with AsyncLocalStorage, and on Node 20 that hooks every
- * promise of the request, a quarter of the CPU of a 100-server `deliveryServers` query
+ * promise of the request, about 12% of the CPU of a 100-server `deliveryServers` query
  * (docs/performance.md). Log lines written while serving a request therefore carry no
  * request id; errors shown to a client carry an `errorId` that their log line carries too.
  */

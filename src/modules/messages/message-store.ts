@@ -60,8 +60,8 @@ const INSERT_BATCH = 1_000;
 
 /**
  * Writes of message state, shared by the API (accept), the worker's less frequent transitions
- * (defer, finish, release), the sweeper and provider webhooks; the worker's hot path (claim; SENT with its attempt) is
- * grouped across jobs in DispatchWrites. Every change of status records its MessageEvent in the
+ * (defer, finish, release), the sweeper and provider webhooks; the worker's hot path (claim;
+ * SENT with its attempt) is grouped across jobs in DispatchWrites. Every change of status records its MessageEvent in the
  * same statement batch.
  */
 @Injectable()
@@ -83,17 +83,20 @@ export class MessageStore {
     const write = async (tx: EntityManager): Promise<void> => {
       for (let i = 0; i < rows.length; i += INSERT_BATCH) {
         const batch = rows.slice(i, i + INSERT_BATCH);
-        const ids = batch.map((r) => r.id);
-        const statuses = batch.map((r) => r.status);
-        const tos = batch.map((r) => r.to);
+        // One statement per batch: the messages, and each one's first event from the row as written.
         await tx.query(
-          `INSERT INTO messages (id, account_id, campaign_id, source, from_address, reply_to, subject, html, text, headers, to_address, idempotency_key, status, error, attempts, dispatch_seq)
-           SELECT r.id, $1, $2, $3::message_source, $4, $5, $6, $7, $8, $9::jsonb, r.to_address, r.idempotency_key, r.status::message_status,
-                  CASE WHEN r.status = 'SUPPRESSED' THEN jsonb_build_object(
-                    'code', $14::text, 'message', r.to_address || ' is suppressed for this account',
-                    'transport', NULL, 'smtpResponseCode', NULL, 'providerStatus', NULL, 'step', NULL) END,
-                  0, 0
-             FROM unnest($10::uuid[], $11::text[], $12::text[], $13::text[]) AS r(id, to_address, idempotency_key, status)`,
+          `WITH written AS (
+             INSERT INTO messages (id, account_id, campaign_id, source, from_address, reply_to, subject, html, text, headers, to_address, idempotency_key, status, error, attempts, dispatch_seq)
+             SELECT r.id, $1, $2, $3::message_source, $4, $5, $6, $7, $8, $9::jsonb, r.to_address, r.idempotency_key, r.status::message_status,
+                    CASE WHEN r.status = 'SUPPRESSED' THEN jsonb_build_object(
+                      'code', $14::text, 'message', r.to_address || ' is suppressed for this account',
+                      'transport', NULL, 'smtpResponseCode', NULL, 'providerStatus', NULL, 'step', NULL) END,
+                    0, 0
+               FROM unnest($10::uuid[], $11::text[], $12::text[], $13::text[]) AS r(id, to_address, idempotency_key, status)
+             RETURNING id, status, error)
+           INSERT INTO message_events (message_id, type, detail)
+           SELECT id, CASE WHEN status = 'QUEUED' THEN 'QUEUED' ELSE 'REJECTED' END::message_event_type, error->>'message'
+             FROM written`,
           [
             content.accountId,
             content.campaignId,
@@ -104,20 +107,12 @@ export class MessageStore {
             content.html,
             content.text,
             content.headers ? JSON.stringify(content.headers) : null,
-            ids,
-            tos,
+            batch.map((r) => r.id),
+            batch.map((r) => r.to),
             batch.map((r) => r.idempotencyKey ?? null),
-            statuses,
+            batch.map((r) => r.status),
             DeliveryErrorCode.SUPPRESSED,
           ],
-        );
-        await tx.query(
-          `INSERT INTO message_events (message_id, type, detail)
-           SELECT r.id,
-                  CASE WHEN r.status = 'QUEUED' THEN 'QUEUED' ELSE 'REJECTED' END::message_event_type,
-                  CASE WHEN r.status = 'QUEUED' THEN NULL ELSE r.to_address || ' is suppressed for this account' END
-             FROM unnest($1::uuid[], $2::text[], $3::text[]) AS r(id, to_address, status)`,
-          [ids, tos, statuses],
         );
       }
     };

@@ -2,6 +2,7 @@ import { Inject, Injectable, Optional } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { APP_CONFIG, type AppConfig } from '../../config/configuration';
+import { SingleFlight } from '../../infra/batching/batcher';
 import { REDIS } from '../../infra/redis/redis.module';
 import { LuaScript } from './lua-script';
 import { quotaKeys } from './quota-keys';
@@ -9,7 +10,6 @@ import { parseReserveReply } from './quota-replies';
 import { RELEASE_LUA, RESERVE_LUA } from './quota.lua';
 import type { QuotaLimits, QuotaReservation, QuotaSubject, QuotaUsage, QuotaWindowUsage, ReserveResult } from './quota.types';
 import { type QuotaWindowSpan, quotaWindows } from './quota-windows';
-import { SingleFlight } from '../../infra/batching/batcher';
 import { EmptySendLedger, SEND_LEDGER, type SendLedger } from './send-ledger';
 
 /**
