@@ -23,6 +23,7 @@ import globalSetup from '../test/utils/global-setup';
 import globalTeardown from '../test/utils/global-teardown';
 import { TEST_REDIS_URL } from '../test/utils/test-db';
 import { countRows, round, secondsSince, until, withDb } from './bench-utils';
+import { machineCpuMs, processCpu } from './process-cpu';
 
 const N = Number(process.env.BENCH_DISPATCH_N ?? 20_000);
 const CONCURRENCY = 50;
@@ -36,12 +37,6 @@ function cpuMsOf(pid: number): number {
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in clock ticks (100 Hz)
 }
 
-/** CPU time the whole machine has spent (every process and the kernel, idle excluded), in ms. */
-function machineCpuMs(): number {
-  const [user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0].split(/\s+/).slice(1).map(Number);
-  return ((user + nice + system + irq + softirq + steal) * 1000) / 100;
-}
-
 interface SinkCounts {
   received: number;
   duplicates: number;
@@ -51,7 +46,12 @@ interface BareRun {
   seconds: number;
   cpuMsPerMessage: number;
   machineCpuMsPerMessage: number;
+  /** CPU ms per message by process group (worker, sink, api, postgres, redis, other, unattributed). */
+  byProcess: Record<string, number>;
 }
+
+/** Per message, to 2 decimals. */
+const perMessage = (totals: Record<string, number>): Record<string, number> => Object.fromEntries(Object.entries(totals).map(([k, ms]) => [k, round(ms / N, 2)]));
 
 async function bare(sink: ChildRpc, sinkPort: number, prefix: string): Promise<BareRun> {
   const worker = new ChildRpc(join(__dirname, 'processes', 'bare-worker.ts'));
@@ -61,13 +61,15 @@ async function bare(sink: ChildRpc, sinkPort: number, prefix: string): Promise<B
     await sink.call('reset');
     const cpuBefore = await worker.call<number>('cpu');
     const machineBefore = machineCpuMs();
+    const byProcess = processCpu(() => new Map([[worker.pid as number, 'worker'], [sink.pid as number, 'sink'], [process.pid, 'api']]));
     const started = process.hrtime.bigint();
     for (let i = 0; i < N; i += 1000) {
       await queue.addBulk(Array.from({ length: Math.min(1000, N - i) }, (_, k) => ({ data: { to: `bare.${i + k}@bench.example.com` }, opts: { removeOnComplete: true } })));
     }
     await until('all bare messages at the sink', async () => (await sink.call<SinkCounts>('counts')).received >= N, 30 * 60_000, 50);
     const seconds = secondsSince(started);
-    return { seconds, cpuMsPerMessage: ((await worker.call<number>('cpu')) - cpuBefore) / N, machineCpuMsPerMessage: (machineCpuMs() - machineBefore) / N };
+    const processes = perMessage(byProcess());
+    return { seconds, cpuMsPerMessage: ((await worker.call<number>('cpu')) - cpuBefore) / N, machineCpuMsPerMessage: (machineCpuMs() - machineBefore) / N, byProcess: processes };
   } finally {
     await queue.close();
     await worker.stop();
@@ -82,6 +84,7 @@ interface FullRun {
   duplicates: number;
   cpuMsPerMessage: number;
   machineCpuMsPerMessage: number;
+  byProcess: Record<string, number>;
 }
 
 async function full(t: TestApp, db: Client, sink: ChildRpc, sinkPort: number, workers: number): Promise<FullRun> {
@@ -105,6 +108,7 @@ async function full(t: TestApp, db: Client, sink: ChildRpc, sinkPort: number, wo
     await sink.call('reset');
     const cpuBefore = cpuNow();
     const machineBefore = machineCpuMs();
+    const byProcess = processCpu(() => new Map([...pids.map((pid) => [pid, 'worker'] as const), [sink.pid as number, 'sink'], [process.pid, 'api']]));
     const started = process.hrtime.bigint();
     await t.gqlOk(`mutation($id: ID!) { startCampaign(id: $id) { id } }`, { id: campaignId });
     const count = (status: string): Promise<number> => countRows(db, `SELECT 1 FROM messages WHERE campaign_id = $1 AND status = $2`, [campaignId, status]);
@@ -115,8 +119,9 @@ async function full(t: TestApp, db: Client, sink: ChildRpc, sinkPort: number, wo
     const seconds = secondsSince(started);
     const cpuMsPerMessage = (cpuNow() - cpuBefore) / N;
     const machineCpuMsPerMessage = (machineCpuMs() - machineBefore) / N;
+    const processes = perMessage(byProcess());
     const [sent, deferred, counts] = [await count('SENT'), await count('DEFERRED'), await sink.call<SinkCounts>('counts')];
-    return { seconds, sent, deferred, ...counts, cpuMsPerMessage, machineCpuMsPerMessage };
+    return { seconds, sent, deferred, ...counts, cpuMsPerMessage, machineCpuMsPerMessage, byProcess: processes };
   } finally {
     // Closing stdin lets a worker exit by itself (and write a --cpu-prof profile when asked for one).
     for (const w of running) w.child.stdin.end();
@@ -174,6 +179,9 @@ export async function run(): Promise<Record<string, unknown>[]> {
           // The whole machine's CPU per message (worker, sink, PostgreSQL, Redis, the API, the kernel).
           fullMachineCpuMs: round(mean((x) => x.r.machineCpuMsPerMessage), 2),
           bareMachineCpuMs: round(mean((x) => x.b.machineCpuMsPerMessage), 2),
+          // The same by process group, per round (worker, sink, api = this process, postgres, redis, other, unattributed).
+          fullCpuMsByProcess: perRound.map((x) => x.r.byProcess),
+          bareCpuMsByProcess: perRound.map((x) => x.b.byProcess),
           // Quota: a daily limit of N with N + 1 % recipients; overshoot is what arrived beyond N (worst round).
           quotaLimit: N,
           overshoot: Math.max(...perRound.map((x) => x.r.received - N)),

@@ -20,6 +20,11 @@ export class ChildRpc {
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   private seq = 0;
 
+  /** The child's process id (benchmarks read its CPU time from /proc). */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   constructor(file: string) {
     this.child = fork(file, [], {
       execArgv: ['-r', 'ts-node/register/transpile-only'],
