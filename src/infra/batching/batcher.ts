@@ -12,6 +12,11 @@ export interface BatcherOptions {
   /** How long the first call of a batch waits for company (ms); 0: the next turn of the event loop. */
   lingerMs?: number;
   /**
+   * Written without waiting out the linger once this many calls wait: when no more can come
+   * (each of N callers has one call at a time), waiting longer only delays them.
+   */
+  flushAt?: number;
+  /**
    * When a batch of several fails with an error this accepts, write each item alone, so one bad
    * item fails only its own call. (Not for errors every item would meet again, such as the
    * database being away: those fail the batch at once.)
@@ -30,6 +35,7 @@ export class Batcher<I, O> {
   private readonly waiting: Waiting<I, O>[] = [];
   private running = 0;
   private scheduled = false;
+  private lingerTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly write: (items: I[]) => Promise<O[]>,
@@ -44,14 +50,19 @@ export class Batcher<I, O> {
   }
 
   private schedule(): void {
-    if (this.scheduled || this.running >= this.options.maxConcurrent || !this.waiting.length) return;
+    if (this.running >= this.options.maxConcurrent || !this.waiting.length) return;
+    if (this.options.flushAt && this.waiting.length >= this.options.flushAt) {
+      void this.flush();
+      return;
+    }
+    if (this.scheduled) return;
     this.scheduled = true;
     const flush = (): void => {
       this.scheduled = false;
       void this.flush();
     };
     // At least one macrotask of delay lets the calls of this turn join the batch.
-    if (this.options.lingerMs) setTimeout(flush, this.options.lingerMs);
+    if (this.options.lingerMs) this.lingerTimer = setTimeout(flush, this.options.lingerMs);
     else setImmediate(flush);
   }
 
@@ -64,6 +75,12 @@ export class Batcher<I, O> {
   private async flush(): Promise<void> {
     if (this.running >= this.options.maxConcurrent || !this.waiting.length) return;
     const batch = this.waiting.splice(0, this.options.maxBatch);
+    if (!this.waiting.length && this.lingerTimer) {
+      // Written early (flushAt): the linger has nothing left to wait for.
+      clearTimeout(this.lingerTimer);
+      this.lingerTimer = undefined;
+      this.scheduled = false;
+    }
     this.running++;
     // More than one batch waiting: the next may start in a free slot right away.
     this.schedule();

@@ -1,0 +1,64 @@
+import { Batcher } from '../../src/infra/batching/batcher';
+
+/** A write function that records each batch and answers every item doubled; `gate` holds writes back until opened. */
+function recorder(): { batches: number[][]; write: (items: number[]) => Promise<number[]>; open: () => void } {
+  const batches: number[][] = [];
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  return {
+    batches,
+    open,
+    write: async (items) => {
+      batches.push(items);
+      await gate;
+      return items.map((i) => i * 2);
+    },
+  };
+}
+
+describe('Batcher (group commit)', () => {
+  it('writes the calls of one turn together and answers each its own result', async () => {
+    const r = recorder();
+    r.open();
+    const batcher = new Batcher(r.write, { maxBatch: 10, maxConcurrent: 1 });
+    await expect(Promise.all([1, 2, 3].map((i) => batcher.submit(i)))).resolves.toEqual([2, 4, 6]);
+    expect(r.batches).toEqual([[1, 2, 3]]);
+  });
+
+  it('collects the calls made while a batch is written into the next one, never more than maxConcurrent at once', async () => {
+    const r = recorder();
+    const batcher = new Batcher(r.write, { maxBatch: 10, maxConcurrent: 1 });
+    const first = batcher.submit(1);
+    await new Promise((resolve) => setImmediate(resolve));
+    const later = [2, 3, 4].map((i) => batcher.submit(i));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(r.batches).toEqual([[1]]); // the second waits for the first
+    r.open();
+    await expect(Promise.all([first, ...later])).resolves.toEqual([2, 4, 6, 8]);
+    expect(r.batches).toEqual([[1], [2, 3, 4]]);
+  });
+
+  it('with flushAt, writes as soon as that many calls wait instead of waiting out the linger', async () => {
+    const r = recorder();
+    r.open();
+    // A linger no test would outlast: only flushAt can write these.
+    const batcher = new Batcher(r.write, { maxBatch: 10, maxConcurrent: 2, lingerMs: 600_000, flushAt: 3 });
+    await expect(Promise.all([1, 2, 3].map((i) => batcher.submit(i)))).resolves.toEqual([2, 4, 6]);
+    expect(r.batches).toEqual([[1, 2, 3]]);
+  });
+
+  it('with isolateFailures, a failing batch is written again item by item so only the bad item fails', async () => {
+    const batches: number[][] = [];
+    const batcher = new Batcher<number, number>(
+      async (items) => {
+        batches.push(items);
+        if (items.includes(13)) throw new Error('bad item');
+        return items;
+      },
+      { maxBatch: 10, maxConcurrent: 1, isolateFailures: () => true },
+    );
+    const results = await Promise.allSettled([12, 13, 14].map((i) => batcher.submit(i)));
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(batches).toEqual([[12, 13, 14], [12], [13], [14]]);
+  });
+});
