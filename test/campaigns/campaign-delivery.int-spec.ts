@@ -1,6 +1,7 @@
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { CampaignEntity } from '../../src/modules/campaigns/campaign.entity';
+import { DispatchQueue } from '../../src/modules/messages/dispatch-queue';
 import { DispatchService } from '../../src/modules/messages/dispatch.service';
 import { MessageSource } from '../../src/modules/messages/message.entity';
 import { MessageStore } from '../../src/modules/messages/message-store';
@@ -325,6 +326,12 @@ describe('campaign delivery', () => {
       [draft.id],
     );
     expect(rows.rows[0]).toEqual({ recipients: 2_100, messages: 2_100, cursor: null });
+    // Its jobs would keep this file's two-slot worker busy claiming and handing back paused
+    // messages well into the next test: take them out of the queue (a job the worker took
+    // meanwhile is locked and cannot be removed; it is handed back at once anyway).
+    const queue = t.app.get(DispatchQueue).queue;
+    const ids = new Set((await db.query<{ id: string }>('SELECT id FROM messages WHERE campaign_id = $1', [draft.id])).rows.map((r) => r.id));
+    await Promise.all((await queue.getWaiting()).filter((job) => ids.has(job.data.messageId)).map((job) => job.remove().catch(() => undefined)));
   }, 30_000);
 
   it('a start whose message writing fails part-way answers SENDING, and a worker finishes the launch', async () => {

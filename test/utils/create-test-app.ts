@@ -39,6 +39,9 @@ export interface TestApp {
   /** Like gql, but fails the test on any error and returns data. */
   gqlOk<T = Record<string, unknown>>(query: string, variables?: Record<string, unknown>, token?: string | null): Promise<T>;
   http(): ReturnType<typeof request>;
+  /** Stops the app (its shutdown hooks run) and keeps the database and Redis keys, for a test to look at what the stop left. */
+  closeApp(): Promise<void>;
+  /** Stops the app (once, whether or not closeApp ran), then drops its database and Redis keys. */
   close(): Promise<void>;
 }
 
@@ -88,6 +91,9 @@ export async function createTestApp(env: Record<string, string> = {}, overrides:
     return { status: res.status, data: body.data, errors: body.errors };
   };
 
+  let closing: Promise<void> | undefined;
+  const closeApp = (): Promise<void> => (closing ??= app.close());
+
   return {
     app,
     config,
@@ -100,8 +106,9 @@ export async function createTestApp(env: Record<string, string> = {}, overrides:
       return res.data;
     },
     http: () => request(app.getHttpServer()),
+    closeApp,
     async close() {
-      await app.close();
+      await closeApp();
       if (database) await dropTestDatabase(database);
       await deleteKeys(prefix);
     },

@@ -27,6 +27,11 @@ const JOB_OPTIONS: JobOptions = { attempts: 1, removeOnComplete: true, removeOnF
 export class DispatchQueue {
   constructor(@InjectQueue(DISPATCH_QUEUE) readonly queue: Queue<DispatchJob>) {}
 
+  /** Held while a job's SENT record is late after the job ended (UnrecordedSends); the sweeper honours it like the job's lock. */
+  recordGuardKey(jobId: string): string {
+    return `${this.queue.toKey(jobId)}:recording`;
+  }
+
   async add(items: { messageId: string; seq: number; notBefore?: Date | null }[]): Promise<void> {
     const now = Date.now();
     for (let i = 0; i < items.length; i += 1000) {

@@ -16,10 +16,11 @@ import { QuotaService } from '../quota/quota.service';
 import type { QuotaReservation } from '../quota/quota.types';
 import { CircuitBreaker } from '../routing/circuit-breaker';
 import { ownerTimezone, type RouteResult, RoutingService, subjectOf } from '../routing/routing.service';
-import { type DispatchJob } from './dispatch-queue';
+import { type DispatchJob, jobIdOf } from './dispatch-queue';
 import { type ClaimedMessage, DispatchWrites, type SentRecord } from './dispatch-writes';
 import { MessageStatus, type MessageEntity, type StoredDeliveryError } from './message.entity';
 import { type AttemptRecord, MessageStore } from './message-store';
+import { UnrecordedSends } from './unrecorded-sends';
 
 /** Short pacing waits happen in the worker; longer ones re-schedule the job instead of holding a slot. */
 const MAX_INLINE_WAIT_MS = 2_000;
@@ -64,6 +65,7 @@ export class DispatchService {
     private readonly gateway: ProviderGateway,
     private readonly vault: ServerVault,
     private readonly breaker: CircuitBreaker,
+    private readonly unrecorded: UnrecordedSends,
     @InjectRepository(CampaignEntity) private readonly campaigns: Repository<CampaignEntity>,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
@@ -71,6 +73,7 @@ export class DispatchService {
   }
 
   async process(job: DispatchJob): Promise<void> {
+    const claimedAt = Date.now();
     const message = await this.writes.claim(job.messageId, job.seq);
     if (!message) return; // done already, or a newer schedule owns it
     if (message.campaignStatus === CampaignStatus.PAUSED) {
@@ -79,7 +82,7 @@ export class DispatchService {
     }
     let sending = false;
     try {
-      return await this.routeAndSend(message, () => (sending = true));
+      return await this.routeAndSend(message, { jobId: jobIdOf(job.messageId, job.seq), claimedAt }, () => (sending = true));
     } catch (err) {
       // Failed before anything went out (Redis or the database away): hand the message back
       // now, so the sweeper picks it up after one interval, not after STUCK_SENDING_MS.
@@ -89,7 +92,7 @@ export class DispatchService {
   }
 
   /** Route, reserve quota, take the pause slot, send. `willSend` is called right before the send. */
-  private async routeAndSend(message: ClaimedMessage, willSend: () => void): Promise<void> {
+  private async routeAndSend(message: ClaimedMessage, job: JobInHand, willSend: () => void): Promise<void> {
     for (let reroute = 0; ; reroute++) {
       // A lost race for the last unit of quota looks again with a fresh lookup of its own.
       const route = reroute === 0 ? await this.routes.run(`${message.accountId}\n${message.from}`, () => this.routing.route(message.accountId, message.from)) : await this.routing.route(message.accountId, message.from);
@@ -126,11 +129,11 @@ export class DispatchService {
         throw err;
       }
       willSend();
-      return this.send(message, server, reserved.reservation, attempt, route.serverFailing);
+      return this.send(message, job, server, reserved.reservation, attempt, route.serverFailing);
     }
   }
 
-  private async send(message: MessageEntity, server: DeliveryServerEntity, reservation: QuotaReservation, attempt: AttemptRecord, serverFailing: boolean): Promise<void> {
+  private async send(message: MessageEntity, job: JobInHand, server: DeliveryServerEntity, reservation: QuotaReservation, attempt: AttemptRecord, serverFailing: boolean): Promise<void> {
     let sent: SendResult;
     try {
       sent = await this.gateway.send(this.providerServer(server), {
@@ -160,18 +163,22 @@ export class DispatchService {
     // The provider has the message: from here on nothing may schedule it again, so nothing
     // between here and the SENT record may throw (Redis trouble is logged, not raised).
     await this.bestEffort(`pacing of server ${server.id}`, () => this.pacing.markSent(server.id, server.pauseMs));
-    await this.recordSent({ messageId: message.id, attempt, transport: sent.transport, providerMessageId: sent.providerMessageId, detail: `via ${server.name} (${sent.transport})` });
-    // Routing saw failures counted against the server: this success resets them. (Failures
-    // counted since that lookup wait for the next success; the counts expire anyway.)
-    if (serverFailing) await this.bestEffort(`failure counts of server ${server.id}`, () => this.breaker.recordSuccess(server.id));
-    this.completeCampaign(message.campaignId);
+    // The job ends here and its slot takes the next message: the SENT record is written with the
+    // next group of them, and until then UnrecordedSends keeps the message from the sweeper.
+    const recorded = this.recordSent({ messageId: message.id, attempt, transport: sent.transport, providerMessageId: sent.providerMessageId, detail: `via ${server.name} (${sent.transport})` }).then(async () => {
+      // Routing saw failures counted against the server: this success resets them. (Failures
+      // counted since that lookup wait for the next success; the counts expire anyway.)
+      if (serverFailing) await this.bestEffort(`failure counts of server ${server.id}`, () => this.breaker.recordSuccess(server.id));
+      this.completeCampaign(message.campaignId);
+    });
+    await this.unrecorded.track(job.jobId, job.claimedAt, recorded);
   }
 
   /**
    * SENT must be recorded, or the sweeper would one day send the message again: the batched
    * write retries while the database is away; if it still fails, the message is marked SENT
    * alone (no events), again and again with a growing pause, for up to SENT_RECORD_DEADLINE_MS.
-   * The job keeps its lock meanwhile, so no one else takes the message.
+   * UnrecordedSends guards the message meanwhile, so no one else takes it.
    */
   private async recordSent(record: SentRecord): Promise<void> {
     const deadline = Date.now() + SENT_RECORD_DEADLINE_MS;
@@ -274,6 +281,12 @@ export class DispatchService {
   async completeFinishedCampaigns(): Promise<void> {
     await this.campaigns.query(COMPLETE_SQL);
   }
+}
+
+/** The job a message is being sent for, and when it claimed the message. */
+interface JobInHand {
+  jobId: string;
+  claimedAt: number;
 }
 
 /** Campaigns still SENDING though all their messages are written (no launch cursor) and none is pending. */

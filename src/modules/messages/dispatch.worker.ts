@@ -3,10 +3,12 @@ import { APP_CONFIG, type AppConfig } from '../../config/configuration';
 import { DispatchQueue } from './dispatch-queue';
 import { DispatchService } from './dispatch.service';
 import { Sweeper } from './sweeper';
+import { UnrecordedSends } from './unrecorded-sends';
 
 /**
  * The queue worker of a ROLE=worker|all process: WORKER_CONCURRENCY jobs at once, plus the
- * sweeper. On shutdown it stops taking jobs and lets the ones in progress finish.
+ * sweeper. On shutdown it stops taking jobs, lets the ones in progress finish and waits for their
+ * SENT records.
  */
 @Injectable()
 export class DispatchWorker implements OnModuleInit, OnApplicationShutdown {
@@ -17,6 +19,7 @@ export class DispatchWorker implements OnModuleInit, OnApplicationShutdown {
     private readonly dispatchQueue: DispatchQueue,
     private readonly dispatch: DispatchService,
     private readonly sweeper: Sweeper,
+    private readonly unrecorded: UnrecordedSends,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -33,7 +36,10 @@ export class DispatchWorker implements OnModuleInit, OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     clearInterval(this.sweepTimer);
-    // Waits for the jobs in progress; no new ones are taken.
+    // Waits for the jobs in progress; no new ones are taken. Then for the SENT records still
+    // being written: a message the provider accepted must not be left SENDING by a clean stop.
     await this.dispatchQueue.queue.close();
+    if (this.unrecorded.size) this.logger.log(`Waiting for ${this.unrecorded.size} SENT record(s) to be written`);
+    await this.unrecorded.drain();
   }
 }

@@ -9,6 +9,7 @@ import { RoutingModule } from '../routing/routing.module';
 import { SuppressionsModule } from '../suppressions/suppressions.module';
 import { DispatchService } from './dispatch.service';
 import { DispatchWrites } from './dispatch-writes';
+import { UnrecordedSends } from './unrecorded-sends';
 import { DispatchWorker } from './dispatch.worker';
 import { MessageEntity, MessageEventEntity } from './message.entity';
 import { MessagesCoreModule } from './messages-core.module';
@@ -35,7 +36,7 @@ export class MessagesModule {
         ProvidersModule,
         SuppressionsModule,
       ],
-      providers: [MessagesService, DispatchService, DispatchWrites, MessagesResolver, MessageEventsResolver, ...(options.worker ? [DispatchWorker] : [])],
+      providers: [MessagesService, DispatchService, DispatchWrites, UnrecordedSends, MessagesResolver, MessageEventsResolver, ...(options.worker ? [DispatchWorker] : [])],
       exports: [MessagesService, MessagesCoreModule],
     };
   }

@@ -22,10 +22,11 @@ interface PendingRow {
  * still exists would not be doubled anyway; checking first spares a backlog's re-adds. Messages of
  * paused campaigns wait for resume.
  *
- * A message SENDING for longer than STUCK_SENDING_MS whose job holds no lock in Redis lost its
- * worker (killed mid-send, or its Redis data lost): it is queued again under a new seq, so its
- * old job, if Bull ever redelivers it, finds a newer seq and does nothing. A live worker renews
- * its job's lock, so a slow send is never taken from it however short the threshold.
+ * A message SENDING for longer than STUCK_SENDING_MS whose job holds no lock in Redis (nor the
+ * guard of a late SENT record, UnrecordedSends) lost its worker (killed mid-send, or its Redis
+ * data lost): it is queued again under a new seq, so its old job, if Bull ever redelivers it,
+ * finds a newer seq and does nothing. A live worker renews its job's lock, and its late records'
+ * guards, so a slow send or a slow record is never taken from it however short the threshold.
  */
 @Injectable()
 export class Sweeper {
@@ -61,7 +62,7 @@ export class Sweeper {
 
   /** The job ids among these that Bull still holds (waiting, delayed or active): one pipelined round trip. */
   private async existingJobs(jobIds: string[]): Promise<Set<string>> {
-    return this.jobsWith(jobIds, (jobId) => this.queue.queue.toKey(jobId), false);
+    return this.jobsWith(jobIds, (jobId) => [this.queue.queue.toKey(jobId)], false);
   }
 
   /**
@@ -113,21 +114,25 @@ export class Sweeper {
     return rows.filter((r) => r.status === 'QUEUED');
   }
 
-  /** The job ids among these whose Bull lock is held (a live worker is processing them): one pipelined round trip. */
+  /**
+   * The job ids among these a live worker still has in hand: its Bull lock is held (processing),
+   * or the guard of its late SENT record (the job ended, the record is not written yet). One
+   * pipelined round trip.
+   */
   private async lockedJobs(jobIds: string[]): Promise<Set<string>> {
     // A failed check counts as locked: when in doubt, leave the message with its worker.
-    return this.jobsWith(jobIds, (jobId) => `${this.queue.queue.toKey(jobId)}:lock`, true);
+    return this.jobsWith(jobIds, (jobId) => [`${this.queue.queue.toKey(jobId)}:lock`, this.queue.recordGuardKey(jobId)], true);
   }
 
-  /** The job ids whose key exists, by pipelined EXISTS; `onError` says what a failed check counts as. */
-  private async jobsWith(jobIds: string[], keyOf: (jobId: string) => string, onError: boolean): Promise<Set<string>> {
+  /** The job ids with any of their keys present, by pipelined EXISTS; `onError` says what a failed check counts as. */
+  private async jobsWith(jobIds: string[], keysOf: (jobId: string) => string[], onError: boolean): Promise<Set<string>> {
     const found = new Set<string>();
     if (!jobIds.length) return found;
     const pipeline = this.queue.queue.client.pipeline();
-    for (const jobId of jobIds) pipeline.exists(keyOf(jobId));
+    for (const jobId of jobIds) pipeline.exists(...keysOf(jobId));
     const replies = (await pipeline.exec()) ?? [];
     replies.forEach(([err, exists], i) => {
-      if (err ? onError : exists === 1) found.add(jobIds[i]);
+      if (err ? onError : Number(exists) > 0) found.add(jobIds[i]);
     });
     return found;
   }
