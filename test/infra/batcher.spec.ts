@@ -38,13 +38,24 @@ describe('Batcher (group commit)', () => {
     expect(r.batches).toEqual([[1], [2, 3, 4]]);
   });
 
-  it('with flushAt, writes as soon as that many calls wait instead of waiting out the linger', async () => {
-    const r = recorder();
-    r.open();
-    // A linger no test would outlast: only flushAt can write these.
-    const batcher = new Batcher(r.write, { maxBatch: 10, maxConcurrent: 2, lingerMs: 600_000, flushAt: 3 });
-    await expect(Promise.all([1, 2, 3].map((i) => batcher.submit(i)))).resolves.toEqual([2, 4, 6]);
-    expect(r.batches).toEqual([[1, 2, 3]]);
+  it('with flushAt, writes as soon as that many calls wait, cancels the linger, and waits for a free slot when all are busy', async () => {
+    jest.useFakeTimers();
+    try {
+      const r = recorder();
+      // A linger no test would outlast: only flushAt can write these.
+      const batcher = new Batcher(r.write, { maxBatch: 10, maxConcurrent: 1, lingerMs: 600_000, flushAt: 2 });
+      const first = [1, 2].map((i) => batcher.submit(i));
+      expect(r.batches).toEqual([[1, 2]]);
+      expect(jest.getTimerCount()).toBe(0); // the linger the first call started is gone
+      const second = [3, 4].map((i) => batcher.submit(i));
+      expect(r.batches).toEqual([[1, 2]]); // the only slot is busy
+      r.open();
+      await expect(Promise.all([...first, ...second])).resolves.toEqual([2, 4, 6, 8]);
+      expect(r.batches).toEqual([[1, 2], [3, 4]]);
+      expect(jest.getTimerCount()).toBe(0);
+    } finally {
+      jest.useRealTimers();
+    }
   });
 
   it('with isolateFailures, a failing batch is written again item by item so only the bad item fails', async () => {

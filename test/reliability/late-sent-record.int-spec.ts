@@ -97,21 +97,37 @@ describe('a SENT record written after its job ended', () => {
     }
   }, 60_000);
 
-  it('is waited for by a clean stop, which leaves the message SENT', async () => {
-    const { t, db, send } = await setUp({});
+  it('is waited for by a clean stop, and guarded from other workers meanwhile', async () => {
+    // Long enough that the stop begins (and closes the queue's own Redis connections) before the
+    // record is due for its guard, at half this after the claim.
+    const stuckMs = 4 * STUCK_SENDING_MS;
+    const { t, db, send } = await setUp({ STUCK_SENDING_MS: String(stuckMs), SWEEP_INTERVAL_MS: '600000' });
+    let other: TestApp | undefined;
     try {
       const id = await send('late@stopping.example');
       await waitFor('the SENT record refused', async () => (await refusals(db)) >= 1, 15_000);
 
       const stopped = t.closeApp();
+      stopped.catch(() => undefined); // awaited below; a failure here must not go unhandled meanwhile
+      // Another process on the same database and Redis, as a second worker would be.
+      other = await createTestApp({ ROLE: 'api', DATABASE_URL: t.databaseUrl, REDIS_PREFIX: t.config.redis.prefix, STUCK_SENDING_MS: String(stuckMs) });
+      await waitFor(
+        'the message SENDING for longer than STUCK_SENDING_MS',
+        async () => (await db.query(`SELECT 1 FROM messages WHERE id = $1 AND status = 'SENDING' AND updated_at < now() - make_interval(secs => $2)`, [id, (stuckMs * 1.25) / 1000])).rowCount === 1,
+        20_000,
+      );
       const before = await refusals(db);
-      // The stop has begun and the worker is still trying to write the record.
+      // The stop has begun (the queue's own Redis connections are closed) and the worker is still
+      // trying to write the record: its guard must hold against the other process's sweeper.
       await waitFor('the record tried again during the stop', async () => (await refusals(db)) >= before + 2, 15_000);
+      expect(await other.app.get(Sweeper).sweep()).toBe(0);
       await db.query('DROP TRIGGER refuse_sent ON messages');
       await stopped;
 
-      expect(await messageRow(db, id)).toMatchObject({ status: 'SENT', attempts: 1 });
+      expect(await messageRow(db, id)).toMatchObject({ status: 'SENT', dispatch_seq: 0, attempts: 1 });
+      expect(sink.messages.filter((m) => m.envelope.to.includes('late@stopping.example'))).toHaveLength(1);
     } finally {
+      await other?.close();
       await db.end();
       await t.close();
     }

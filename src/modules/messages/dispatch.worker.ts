@@ -41,5 +41,8 @@ export class DispatchWorker implements OnModuleInit, OnApplicationShutdown {
     await this.dispatchQueue.queue.close();
     if (this.unrecorded.size) this.logger.log(`Waiting for ${this.unrecorded.size} SENT record(s) to be written`);
     await this.unrecorded.drain();
+    // The completion checks those records started may not have run: a campaign they finished
+    // completes now rather than at some other worker's next sweep.
+    await this.dispatch.completeFinishedCampaigns().catch((err: unknown) => this.logger.warn(`Campaign completion at shutdown failed: ${err instanceof Error ? err.message : 'error'}`));
   }
 }
