@@ -123,6 +123,11 @@ export class SingleFlight<T> {
     );
     return started;
   }
+
+  /** The next call with this key runs anew, whatever is held or in flight. */
+  forget(key: string): void {
+    this.inFlight.delete(key);
+  }
 }
 
 /**
