@@ -91,7 +91,7 @@ async function full(t: TestApp, db: Client, sink: ChildRpc, sinkPort: number, wo
   const extra = Math.ceil(N / 100);
   // Each run leaves tens of thousands of dead row versions (every message is updated twice).
   // Autovacuum would clear them between runs on any production server, but it may be off on a
-  // bench machine (it is on ours), and then every later run would pay for the earlier ones.
+  // bench machine (it is off on ours), and then every later run would pay for the earlier ones.
   await db.query('VACUUM ANALYZE');
   const agency = await newAgency(t);
   const server = await createServer(t, smtpServerInput(agency.id, sinkPort, { quota: { hourly: null, daily: N, monthly: null } }));

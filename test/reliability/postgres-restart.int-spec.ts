@@ -119,11 +119,12 @@ describe('PostgreSQL restarted mid-campaign', () => {
     const duplicates = [...arrivals].filter(([, n]) => n > 1).map(([to]) => to);
     expect([...arrivals].filter(([, n]) => n > 2)).toEqual([]);
     // A duplicate can only come from a send under way when the database went (first arrival
-    // before it came back): at most the jobs the workers held. Mail first sent after it was back arrived once.
+    // before it came back): at most what the workers held, their jobs in progress and as many
+    // accepted sends whose SENT record was still to be written. Mail first sent after it was back arrived once.
     const firstArrival = new Map<string, number>();
     for (const m of sink.messages) for (const to of m.envelope.to) if (!firstArrival.has(to)) firstArrival.set(to, m.receivedAt);
     expect(duplicates.filter((to) => (firstArrival.get(to) ?? Infinity) > restartedAt)).toEqual([]);
-    expect(duplicates.length).toBeLessThanOrEqual(WORKERS.length * CONCURRENCY);
+    expect(duplicates.length).toBeLessThanOrEqual(WORKERS.length * 2 * CONCURRENCY);
     expect(workers.map((w) => w.child.exitCode ?? w.child.signalCode)).toEqual([null, null]);
 
     console.log(

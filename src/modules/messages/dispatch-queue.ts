@@ -8,6 +8,8 @@ export const DISPATCH_QUEUE = 'dispatch';
 export interface DispatchJob {
   messageId: string;
   seq: number;
+  /** Routed again because its server was paused or deleted: it looks up a route of its own (no held answer). */
+  fresh?: boolean;
 }
 
 /**
@@ -32,12 +34,12 @@ export class DispatchQueue {
     return `${this.queue.toKey(jobId)}:recording`;
   }
 
-  async add(items: { messageId: string; seq: number; notBefore?: Date | null }[]): Promise<void> {
+  async add(items: { messageId: string; seq: number; notBefore?: Date | null; fresh?: boolean }[]): Promise<void> {
     const now = Date.now();
     for (let i = 0; i < items.length; i += 1000) {
       await this.queue.addBulk(
         items.slice(i, i + 1000).map((item) => ({
-          data: { messageId: item.messageId, seq: item.seq },
+          data: item.fresh ? { messageId: item.messageId, seq: item.seq, fresh: true } : { messageId: item.messageId, seq: item.seq },
           opts: { ...JOB_OPTIONS, jobId: jobIdOf(item.messageId, item.seq), delay: item.notBefore ? Math.max(0, item.notBefore.getTime() - now) : 0 },
         })),
       );

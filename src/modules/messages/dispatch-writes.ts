@@ -31,7 +31,7 @@ export interface SentRecord {
  * company, and at most two batches are in flight while the next one collects. A claim holds up
  * its job, so it waits 20 ms at most; a SENT record holds up nothing (the job has ended, see
  * UnrecordedSends), so it waits 50 ms. Measured with bench/dispatch (docs/performance.md): 10 ms
- * for both made 2.5 times the statements; 50 ms for claims left the SMTP connections idle.
+ * for both made about 2.3 times the statements; 50 ms for claims left the SMTP connections idle.
  */
 const BATCH = {
   maxBatch: 500,

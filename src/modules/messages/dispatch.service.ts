@@ -31,8 +31,9 @@ const MAX_REROUTES = 3;
 /**
  * How long a routing answer serves further jobs of the same account and From (ms). A failed send
  * or a full quota drops it at once, so the circuit breaker and quota are seen by the next job;
- * a server paused or changed by hand is seen within this time. 25 ms cost ~1,100 more
- * statements per 10,000 messages (docs/performance.md).
+ * a server paused or changed by hand is seen within this time (mail re-routed off such a
+ * server looks afresh at once). 25 ms cost ~1,000 more statements per 10,000 messages
+ * (docs/performance.md). Refusals and quota waits are never held.
  */
 const ROUTE_HOLD_MS = 250;
 /** How long the worker keeps trying to record SENT for a message the provider accepted. */
@@ -87,7 +88,7 @@ export class DispatchService {
     }
     let sending = false;
     try {
-      return await this.routeAndSend(message, { jobId: jobIdOf(job.messageId, job.seq), claimedAt }, () => (sending = true));
+      return await this.routeAndSend(message, { jobId: jobIdOf(job.messageId, job.seq), claimedAt, fresh: job.fresh === true }, () => (sending = true));
     } catch (err) {
       // Failed before anything went out (Redis or the database away): hand the message back
       // now, so the sweeper picks it up after one interval, not after STUCK_SENDING_MS.
@@ -98,15 +99,21 @@ export class DispatchService {
 
   /** Route, reserve quota, take the pause slot, send. `willSend` is called right before the send. */
   private async routeAndSend(message: ClaimedMessage, job: JobInHand, willSend: () => void): Promise<void> {
+    const routeKey = routeKeyOf(message);
     for (let reroute = 0; ; reroute++) {
-      // A lost race for the last unit of quota looks again with a fresh lookup of its own.
-      const route = reroute === 0 ? await this.routes.run(routeKeyOf(message), () => this.routing.route(message.accountId, message.from)) : await this.routing.route(message.accountId, message.from);
+      // A lost race for the last unit of quota, or a job routed again because its server was
+      // paused or deleted, looks afresh (and the jobs after it share that answer).
+      if (reroute > 0 || job.fresh) this.routes.forget(routeKey);
+      const route = await this.routes.run(routeKey, () => this.routing.route(message.accountId, message.from));
+      // Only an answer to send through is held: a refusal or a quota wait is looked up again by
+      // the next job, so a server fixed, activated or freed in the meantime is seen at once.
+      if (route.code || route.waitUntil) this.routes.forget(routeKey);
       if (route.code) return this.refuse(message, route);
       const server = route.server as DeliveryServerEntity;
       if (route.waitUntil) return this.waitForQuota(message, server, route.waitUntil, route.reason);
       const reserved = await this.quota.reserve(subjectOf(server, ownerTimezone(route.account, server)));
       if (!reserved.ok) {
-        this.routes.forget(routeKeyOf(message));
+        this.routes.forget(routeKey);
         // Another worker took the last unit since routing looked: FAILOVER looks again, WAIT waits.
         if (route.onQuotaExhausted === 'FAILOVER' && reroute < MAX_REROUTES) continue;
         return this.waitForQuota(message, server, reserved.resetsAt, `${reserved.window.toLowerCase()} quota of ${server.name} is full`);
@@ -154,8 +161,6 @@ export class DispatchService {
         messageId: `<${message.id}@${this.messageIdDomain}>`,
       });
     } catch (err) {
-      // The next job routes afresh: the failure may open the circuit breaker or pause the server.
-      this.routes.forget(routeKeyOf(message));
       const error = err instanceof DeliveryError ? err : new DeliveryError({ code: DeliveryErrorCode.PROVIDER_ERROR, transient: true, message: 'The send failed unexpectedly' });
       if (!(err instanceof DeliveryError)) this.logger.error(`Unexpected send failure for message ${message.id}: ${err instanceof Error ? err.name : 'error'}`);
       // The record first: Redis trouble must not leave the message without its outcome.
@@ -165,6 +170,9 @@ export class DispatchService {
         await this.bestEffort(`pacing of server ${server.id}`, () => this.pacing.markSent(server.id, server.pauseMs));
         if (NEVER_REACHED.has(error.code)) await this.bestEffort(`quota release for server ${server.id}`, () => this.quota.release(reservation));
         await this.bestEffort(`failure count of server ${server.id}`, () => this.breaker.recordFailure(server.id, error.code, error.message));
+        // The next job routes afresh, once the failure is counted: it may have opened the
+        // circuit breaker or paused the server.
+        this.routes.forget(routeKeyOf(message));
       }
       return;
     }
@@ -298,6 +306,8 @@ const routeKeyOf = (message: MessageEntity): string => `${message.accountId}\n${
 interface JobInHand {
   jobId: string;
   claimedAt: number;
+  /** Routed again after its server changed: no held routing answer. */
+  fresh: boolean;
 }
 
 /** Campaigns still SENDING though all their messages are written (no launch cursor) and none is pending. */

@@ -238,18 +238,18 @@ export class MessageStore {
 
   /**
    * Mail waiting for a server that was just paused or deleted is routed again now rather than
-   * when its wait ends: a new seq voids the old delayed job.
+   * when its wait ends: a new seq voids the old delayed job, and the new one routes afresh
+   * (a routing answer held from before the change would still name the server).
    */
   async reroute(messageIds: string[]): Promise<void> {
     if (!messageIds.length) return;
-    const result = await this.dataSource
-      .createQueryBuilder()
-      .update(MessageEntity)
-      .set({ status: MessageStatus.QUEUED, nextAttemptAt: null, dispatchSeq: () => 'dispatch_seq + 1' })
-      .where('id IN (:...messageIds) AND status IN (:...waiting)', { messageIds, waiting: [MessageStatus.QUEUED, MessageStatus.DEFERRED] })
-      .returning(['id', 'dispatch_seq'])
-      .execute();
-    await this.queue.add((result.raw as { id: string; dispatch_seq: number }[]).map((r) => ({ messageId: r.id, seq: r.dispatch_seq })));
+    // An UPDATE … RETURNING comes back from TypeORM's postgres driver as [rows, affected].
+    const [rows] = await this.dataSource.query<[{ id: string; seq: number }[], number]>(
+      `UPDATE messages SET status = 'QUEUED', next_attempt_at = NULL, dispatch_seq = dispatch_seq + 1, updated_at = now()
+        WHERE id = ANY($1::uuid[]) AND status IN ('QUEUED', 'DEFERRED') RETURNING id, dispatch_seq AS seq`,
+      [messageIds],
+    );
+    await this.queue.add(rows.map((r) => ({ messageId: r.id, seq: r.seq, fresh: true })));
   }
 
   /** Hands a claimed message back untouched (its campaign was paused): resume schedules it again. */

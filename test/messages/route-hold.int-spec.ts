@@ -1,0 +1,92 @@
+import { Client } from 'pg';
+import { DispatchQueue, jobIdOf } from '../../src/modules/messages/dispatch-queue';
+import { DispatchService } from '../../src/modules/messages/dispatch.service';
+import { newAgency } from '../factories/accounts';
+import { createServer, SINK_USER, smtpServerInput, verifyAndActivate } from '../factories/delivery-servers';
+import { createTestApp, type TestApp } from '../utils/create-test-app';
+import { SmtpSink } from '../utils/smtp-sink';
+
+/**
+ * The worker holds a routing answer for a moment and shares it with the next jobs of the same
+ * account and From. These tests drive DispatchService by hand (an API-only app runs no worker),
+ * one job right after another, well inside that moment: a held answer that should not have
+ * been used shows up as mail sent through the wrong server or refused for nothing.
+ */
+describe('routing answers shared between jobs', () => {
+  let t: TestApp;
+  let sink: SmtpSink;
+  let db: Client;
+  let dispatch: DispatchService;
+  let queue: DispatchQueue;
+  beforeAll(async () => {
+    sink = new SmtpSink({ users: [SINK_USER] });
+    await sink.start();
+    t = await createTestApp({ ROLE: 'api' });
+    db = new Client({ connectionString: t.databaseUrl });
+    await db.connect();
+    dispatch = t.app.get(DispatchService);
+    queue = t.app.get(DispatchQueue);
+  });
+  afterAll(async () => {
+    await db.end();
+    await t.close();
+    await sink.stop();
+  });
+
+  const send = async (accountId: string): Promise<string> => {
+    const input = { accountId, from: 'news@brand.example', to: `reader-${Math.random().toString(36).slice(2)}@example.com`, subject: 'Held', text: 'Hi' };
+    return (await t.gqlOk<{ sendEmail: { id: string } }>(`mutation($input: SendEmailInput!) { sendEmail(input: $input) { id } }`, { input })).sendEmail.id;
+  };
+  const row = async (id: string) => (await db.query<{ status: string; server_id: string | null; dispatch_seq: number }>('SELECT status, server_id, dispatch_seq FROM messages WHERE id = $1', [id])).rows[0];
+  /** Runs the message's current job the way the worker would, with the data it was queued with. */
+  const runJob = async (id: string): Promise<void> => {
+    const job = await queue.queue.getJob(jobIdOf(id, (await row(id)).dispatch_seq));
+    if (!job) throw new Error(`no job queued for message ${id}`);
+    await dispatch.process(job.data);
+    // The SENT record is written after the job ends: wait for it like the worker's shutdown would.
+    await waitForRecord(id);
+  };
+  const waitForRecord = async (id: string): Promise<void> => {
+    const deadline = Date.now() + 10_000;
+    while ((await row(id)).status === 'SENDING') {
+      if (Date.now() > deadline) throw new Error(`message ${id} stayed SENDING`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  };
+
+  it('routes mail moved off a paused server afresh, not with the answer held for that server', async () => {
+    const agency = await newAgency(t);
+    const first = await createServer(t, smtpServerInput(agency.id, sink.port, { name: 'First' }));
+    await verifyAndActivate(t, first.id);
+    const second = await createServer(t, smtpServerInput(agency.id, sink.port, { name: 'Second' }));
+    await verifyAndActivate(t, second.id);
+    await t.gqlOk(`mutation($id: ID!) { setDefaultSmtp(id: $id, scope: ACCOUNT) { id } }`, { id: first.id });
+    const sentFirst = await send(agency.id);
+    const waiting = await send(agency.id);
+    // `waiting` waits for the first server (as after a temporary failure there).
+    await db.query(`UPDATE messages SET status = 'DEFERRED', server_id = $2, next_attempt_at = now() + interval '1 hour' WHERE id = $1`, [waiting, first.id]);
+
+    await runJob(sentFirst); // the answer "first server" is now held
+    expect(await row(sentFirst)).toMatchObject({ status: 'SENT', server_id: first.id });
+    await t.gqlOk(`mutation($id: ID!) { pauseDeliveryServer(id: $id) { id } }`, { id: first.id });
+    const rerouted = await queue.queue.getJob(jobIdOf(waiting, (await row(waiting)).dispatch_seq));
+    expect(rerouted?.data).toMatchObject({ messageId: waiting, fresh: true });
+    await runJob(waiting);
+    expect(await row(waiting)).toMatchObject({ status: 'SENT', server_id: second.id });
+  });
+
+  it('does not hold a refusal: a server activated right after a NO_ROUTE serves the next message', async () => {
+    const agency = await newAgency(t);
+    const only = await createServer(t, smtpServerInput(agency.id, sink.port, { name: 'Only' }));
+    await verifyAndActivate(t, only.id);
+    const refused = await send(agency.id);
+    const next = await send(agency.id);
+    await t.gqlOk(`mutation($id: ID!) { pauseDeliveryServer(id: $id) { id } }`, { id: only.id });
+
+    await runJob(refused);
+    expect(await row(refused)).toMatchObject({ status: 'REJECTED' });
+    await t.gqlOk(`mutation($id: ID!) { activateDeliveryServer(id: $id) { id } }`, { id: only.id });
+    await runJob(next);
+    expect(await row(next)).toMatchObject({ status: 'SENT', server_id: only.id });
+  });
+});
