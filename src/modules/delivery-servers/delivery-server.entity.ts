@@ -137,6 +137,9 @@ export class DeliveryServerEntity {
   updatedAt!: Date;
 }
 
+/** A server as the API shows it: every column but the sealed secrets (DeliveryServersService.list reads no more). */
+export type DeliveryServerView = Omit<DeliveryServerEntity, 'sealedCredentials' | 'sealedWebhookState' | 'account'>;
+
 /** Sub-accounts of the owner agency that use a server (assignSmtpAccounts). */
 @Entity('server_assignments')
 export class ServerAssignmentEntity {

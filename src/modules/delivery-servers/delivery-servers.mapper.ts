@@ -1,10 +1,10 @@
 import { TransportKind, WebhookStatus } from '../../providers/provider.enums';
 import type { DeliveryErrorCode } from '../../providers/provider.enums';
-import type { DeliveryServerEntity, StoredTestResult } from './delivery-server.entity';
+import type { DeliveryServerView, StoredTestResult } from './delivery-server.entity';
 import type { DeliveryServerModel, ServerTestResultModel, SmtpStepEnum } from './delivery-server.model';
 
 /** The one place that decides what the API shows of a server: summaries and hints, never a secret. */
-export function toDeliveryServerModel(e: DeliveryServerEntity): DeliveryServerModel {
+export function toDeliveryServerModel(e: DeliveryServerView): DeliveryServerModel {
   const summary = e.credentialSummary;
   const model: DeliveryServerModel = {
     id: e.id,

@@ -8,13 +8,20 @@ import { BadUserInputError, DomainError, ErrorCode, ForbiddenError, NotFoundErro
 import { DeliveryProvider, WebhookStatus } from '../../providers/provider.enums';
 import type { ServerCredentials } from '../../providers/provider.types';
 import { TenantScope } from '../accounts/tenant-scope.service';
-import { DeliveryServerEntity, DeliveryServerStatus, ServerOrigin, type StoredWebhook } from './delivery-server.entity';
+import { DeliveryServerEntity, DeliveryServerStatus, type DeliveryServerView, ServerOrigin, type StoredWebhook } from './delivery-server.entity';
 import type { CreateDeliveryServerInput, UpdateDeliveryServerInput } from './dto/delivery-server.inputs';
 import { assertCredentialsFit, credentialsChanged, credentialsFromInput, mergeCredentials, summarize } from './server-credentials';
 import { MessageStore } from '../messages/message-store';
 import { ServerVault } from './server-vault';
 import { WebhookRegistrar } from './webhook-registrar';
 import { isUuid } from '../../infra/validation';
+
+/** The columns of a DeliveryServerView, by their entity names (TypeScript checks the list is complete). */
+const VIEW_COLUMNS = Object.keys({
+  id: true, accountId: true, name: true, provider: true, origin: true, status: true, sendingDomain: true, senderAddress: true, testEmail: true,
+  credentialSummary: true, ipPool: true, quotaHourly: true, quotaDaily: true, quotaMonthly: true, pauseMs: true, isDefaultForAccount: true,
+  isDefaultForSubAccounts: true, lastTest: true, verifiedAt: true, pausedReason: true, webhook: true, createdAt: true, updatedAt: true,
+} satisfies Record<keyof DeliveryServerView, true>);
 
 export const CREDENTIALS_CHANGED_REASON = 'Credentials changed: send a passing test (testSmtpServer) to verify the server again';
 
@@ -57,8 +64,15 @@ export class DeliveryServersService {
     return server;
   }
 
-  async list(viewer: Viewer, filter: { accountId?: string | null; origin?: ServerOrigin | null }): Promise<DeliveryServerEntity[]> {
-    const qb = this.servers.createQueryBuilder('server');
+  /**
+   * The servers the viewer may see, newest first, as the API shows them: read as plain rows
+   * (no entity hydration) and without the sealed secrets, which the list never needs. Hydrating
+   * 100 servers and parsing their sealed columns cost about a fifth of a `deliveryServers`
+   * request (docs/performance.md, graphql).
+   */
+  async list(viewer: Viewer, filter: { accountId?: string | null; origin?: ServerOrigin | null }): Promise<DeliveryServerView[]> {
+    const qb = this.servers.createQueryBuilder('server').select([]);
+    for (const column of VIEW_COLUMNS) qb.addSelect(`server.${column}`, column);
     if (filter.accountId) {
       const account = await this.scope.account(viewer, filter.accountId);
       qb.andWhere('server.accountId = :accountId', { accountId: account.id });
@@ -66,7 +80,7 @@ export class DeliveryServersService {
       this.scope.restrict(qb, viewer, 'server.accountId');
     }
     if (filter.origin) qb.andWhere('server.origin = :origin', { origin: filter.origin });
-    return qb.orderBy('server.createdAt', 'DESC').addOrderBy('server.id', 'DESC').getMany();
+    return qb.orderBy('server.createdAt', 'DESC').addOrderBy('server.id', 'DESC').getRawMany<DeliveryServerView>();
   }
 
   /** Batched per request: servers by id (null where deleted). For fields of records the viewer already reached. */
