@@ -1,6 +1,7 @@
 import { Client } from 'pg';
 import { QuotaService } from '../../src/modules/quota/quota.service';
 import { newAgency, newSubAccount, newToken } from '../factories/accounts';
+import { countQueries } from '../utils/count-queries';
 import { createServer, SERVER_FIELDS, type ServerView, SINK_USER, smtpServerInput, type TestView, verifyAndActivate } from '../factories/delivery-servers';
 import { SendGridFake } from '../fakes/sendgrid-fake';
 import { createTestApp, type TestApp } from '../utils/create-test-app';
@@ -274,6 +275,20 @@ describe('delivery servers', () => {
     );
     expect(viaAccount.account.deliveryServers.map((s) => s.id)).toEqual(res.deliveryServers.map((s) => s.id));
     expect(viaAccount.account.subAccounts).toEqual([{ deliveryServers: [] }, { deliveryServers: [] }]);
+
+    // No query per server: the token, the account (which also answers each server's owner for
+    // `account` and `usage`), the list, and one batch of assignments — for one server or for six.
+    const token = (await newToken(t, agency.id)).token;
+    const listQuery = `query($a: ID) { deliveryServers(accountId: $a) { id account { id } usage { hourly { used } } assignedAccounts { id } } }`;
+    await t.gqlOk('{ viewer { role } }', {}, token); // a token's first use also stamps last_used_at
+    const sixServers = await countQueries(() => t.gqlOk(listQuery, { a: agency.id }, token));
+    const single = await newAgency(t);
+    await createServer(t, smtpServerInput(single.id, sink.port));
+    const singleToken = (await newToken(t, single.id)).token;
+    await t.gqlOk('{ viewer { role } }', {}, singleToken);
+    const oneServer = await countQueries(() => t.gqlOk(listQuery, { a: single.id }, singleToken));
+    expect(sixServers).toHaveLength(4);
+    expect(oneServer).toHaveLength(4);
   });
 });
 

@@ -1,5 +1,6 @@
 import type { GatewayExecutor, GatewayGraphQLRequestContext, GatewayInterface, GatewayLoadResult, GatewayUnsubscriber } from '@apollo/server-gateway-interface';
-import { type DocumentNode, execute, type ExecutionResult, getVariableValues, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
+import { TypeMetadataStorage } from '@nestjs/graphql';
+import { type DocumentNode, execute, type ExecutionResult, getVariableValues, type GraphQLSchema, isInterfaceType, isObjectType, type OperationDefinitionNode } from 'graphql';
 import { type CompiledQuery, compileQuery, isCompiledQuery } from 'graphql-jit';
 
 type SchemaListener = Parameters<GatewayInterface['onSchemaLoadOrUpdate']>[0];
@@ -21,8 +22,9 @@ export class JitExecution implements GatewayInterface {
   /** Compiled per parsed document (Apollo keeps the parsed documents in its own LRU cache) and operation. */
   private readonly compiled = new WeakMap<DocumentNode, Map<string, CompiledQuery>>();
 
-  /** Nest's `transformSchema` hook: the schema it built, unchanged. */
+  /** Nest's `transformSchema` hook: the schema it built, with its plain property reads left to the executor. */
   readonly captureSchema = (schema: GraphQLSchema): GraphQLSchema => {
+    dropPropertyResolvers(schema);
     this.schema = schema;
     return schema;
   };
@@ -77,5 +79,28 @@ export class JitExecution implements GatewayInterface {
     const compiled = compileQuery(schema, document, operationName ?? undefined);
     if (isCompiledQuery(compiled)) byOperation.set(key, compiled);
     return compiled;
+  }
+}
+
+/**
+ * Nest gives every field of an object type a resolver, even one that only reads the property of
+ * the same name. graphql-jit inlines a plain read but makes a resolve call, with its info object,
+ * for any field that has a resolver: that was most of its time and memory on a list of servers.
+ * So those resolvers go wherever they only read `parent[field]`; a field whose property is
+ * renamed, has a default value or a field middleware keeps Nest's (graphql-js reads properties
+ * the same way without one).
+ */
+function dropPropertyResolvers(schema: GraphQLSchema): void {
+  const special = new Set<string>();
+  for (const type of [...TypeMetadataStorage.getObjectTypesMetadata(), ...TypeMetadataStorage.getInterfacesMetadata()]) {
+    for (const p of type.properties ?? []) {
+      if (p.name !== p.schemaName || p.options.defaultValue !== undefined || p.middleware?.length) special.add(p.schemaName);
+    }
+  }
+  for (const type of Object.values(schema.getTypeMap())) {
+    if (!isObjectType(type) && !isInterfaceType(type)) continue;
+    for (const field of Object.values(type.getFields())) {
+      if (field.resolve?.name === 'rootFieldResolver' && !special.has(field.name)) field.resolve = undefined;
+    }
   }
 }

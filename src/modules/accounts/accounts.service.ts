@@ -80,11 +80,20 @@ export class AccountsService {
 
   /** Batched per request: the accounts with these ids (null where missing). */
   byId(ctx: object, id: string): Promise<AccountEntity | null> {
+    return this.byIdLoader(ctx).load(id);
+  }
+
+  /** An account this request already read (e.g. through TenantScope): byId answers it without a query. */
+  prime(ctx: object, account: AccountEntity): void {
+    this.byIdLoader(ctx).prime(account.id, account);
+  }
+
+  private byIdLoader(ctx: object) {
     return requestLoader<string, AccountEntity | null>(ctx, 'account.byId', async (ids) => {
       const rows = await this.accounts.findBy({ id: In([...ids]) });
       const map = new Map(rows.map((r) => [r.id, r]));
       return ids.map((i) => map.get(i) ?? null);
-    }).load(id);
+    });
   }
 
   /** Batched per request: an agency's sub-accounts, oldest first. */

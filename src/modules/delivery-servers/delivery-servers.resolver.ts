@@ -1,4 +1,4 @@
-import { Args, ID, Mutation, Query, ResolveField, Resolver } from '@nestjs/graphql';
+import { Args, Context, ID, Mutation, Query, ResolveField, Resolver } from '@nestjs/graphql';
 import { CurrentViewer } from '../../infra/auth/current-viewer.decorator';
 import type { Viewer } from '../../infra/auth/viewer';
 import { TransportKind } from '../../providers/provider.enums';
@@ -35,10 +35,14 @@ export class DeliveryServersResolver {
   @Query(() => [DeliveryServerModel])
   async deliveryServers(
     @CurrentViewer() viewer: Viewer,
+    @Context() ctx: object,
     @Args('accountId', { type: () => ID, nullable: true }) accountId?: string,
     @Args('origin', { type: () => ServerOrigin, nullable: true }) origin?: ServerOrigin,
   ): Promise<DeliveryServerModel[]> {
-    return (await this.servers.list(viewer, { accountId, origin })).map(toDeliveryServerModel);
+    const { servers, account } = await this.servers.list(viewer, { accountId, origin });
+    // Their owner, already read to check access: `usage` and `account` need no query for it.
+    if (account) this.accounts.prime(ctx, account);
+    return servers.map(toDeliveryServerModel);
   }
 
   @Mutation(() => DeliveryServerModel)

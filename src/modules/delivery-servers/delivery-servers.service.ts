@@ -7,6 +7,7 @@ import { requestLoader } from '../../infra/graphql/request-loaders';
 import { BadUserInputError, DomainError, ErrorCode, ForbiddenError, NotFoundError } from '../../infra/errors/domain-error';
 import { DeliveryProvider, WebhookStatus } from '../../providers/provider.enums';
 import type { ServerCredentials } from '../../providers/provider.types';
+import type { AccountEntity } from '../accounts/account.entity';
 import { TenantScope } from '../accounts/tenant-scope.service';
 import { DeliveryServerEntity, DeliveryServerStatus, type DeliveryServerView, ServerOrigin, type StoredWebhook } from './delivery-server.entity';
 import type { CreateDeliveryServerInput, UpdateDeliveryServerInput } from './dto/delivery-server.inputs';
@@ -70,17 +71,18 @@ export class DeliveryServersService {
    * 100 servers and parsing their sealed columns cost about a fifth of a `deliveryServers`
    * request (docs/performance.md, graphql).
    */
-  async list(viewer: Viewer, filter: { accountId?: string | null; origin?: ServerOrigin | null }): Promise<DeliveryServerView[]> {
+  async list(viewer: Viewer, filter: { accountId?: string | null; origin?: ServerOrigin | null }): Promise<{ servers: DeliveryServerView[]; account: AccountEntity | null }> {
     const qb = this.servers.createQueryBuilder('server').select([]);
     for (const column of VIEW_COLUMNS) qb.addSelect(`server.${column}`, column);
+    let account: AccountEntity | null = null;
     if (filter.accountId) {
-      const account = await this.scope.account(viewer, filter.accountId);
+      account = await this.scope.account(viewer, filter.accountId);
       qb.andWhere('server.accountId = :accountId', { accountId: account.id });
     } else {
       this.scope.restrict(qb, viewer, 'server.accountId');
     }
     if (filter.origin) qb.andWhere('server.origin = :origin', { origin: filter.origin });
-    return qb.orderBy('server.createdAt', 'DESC').addOrderBy('server.id', 'DESC').getRawMany<DeliveryServerView>();
+    return { servers: await qb.orderBy('server.createdAt', 'DESC').addOrderBy('server.id', 'DESC').getRawMany<DeliveryServerView>(), account };
   }
 
   /** Batched per request: servers by id (null where deleted). For fields of records the viewer already reached. */

@@ -1,0 +1,56 @@
+import { GraphQLSchemaHost } from '@nestjs/graphql';
+import { type GraphQLObjectType } from 'graphql';
+import { randomUUID } from 'node:crypto';
+import { newAgency } from '../factories/accounts';
+import { createServer, smtpServerInput } from '../factories/delivery-servers';
+import { createTestApp, type TestApp } from '../utils/create-test-app';
+
+/**
+ * Queries run compiled (graphql-jit), which reads a plain property inline but calls any resolver
+ * a field has, with a fresh info object each time. These tests hold the schema to what keeps
+ * that fast, and a query's answers and errors to what graphql-js gave.
+ */
+describe('compiled query execution', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp({ ROLE: 'api' });
+  });
+  afterAll(() => t.close());
+
+  it('keeps resolvers only where a field computes something', () => {
+    const schema = t.app.get(GraphQLSchemaHost).schema;
+    const server = (schema.getType('DeliveryServer') as GraphQLObjectType).getFields();
+    // Plain reads of the model: no resolver (Nest gives each one that graphql-jit would call).
+    for (const name of ['id', 'name', 'status', 'createdAt', 'smtp', 'quota', 'transports']) expect(server[name].resolve).toBeUndefined();
+    // Fields with their own resolvers keep them.
+    expect(server.usage.resolve).toBeInstanceOf(Function);
+    expect(server.account.resolve).toBeInstanceOf(Function);
+    expect((schema.getQueryType() as GraphQLObjectType).getFields().deliveryServers.resolve).toBeInstanceOf(Function);
+  });
+
+  it('answers a list with nested objects and computed fields, and reports errors with their path', async () => {
+    const agency = await newAgency(t, { timezone: 'Asia/Kolkata' });
+    const created = await createServer(t, smtpServerInput(agency.id, 2525, { name: 'Compiled', quota: { hourly: 7, daily: null, monthly: null } }));
+    const data = await t.gqlOk<{ deliveryServers: Record<string, unknown>[] }>(
+      `query($a: ID) { deliveryServers(accountId: $a) { id name status smtp { host port } quota { hourly daily } account { id timezone } usage { timezone hourly { used limit remaining } } } }`,
+      { a: agency.id },
+    );
+    expect(data.deliveryServers).toEqual([
+      {
+        id: created.id,
+        name: 'Compiled',
+        status: 'PAUSED',
+        smtp: { host: '127.0.0.1', port: 2525 },
+        quota: { hourly: 7, daily: null },
+        account: { id: agency.id, timezone: 'Asia/Kolkata' },
+        usage: { timezone: 'Asia/Kolkata', hourly: { used: 0, limit: 7, remaining: 7 } },
+      },
+    ]);
+    const missing = randomUUID();
+    const res = await t.gql(`query($id: ID!) { deliveryServer(id: $id) { id } viewer { role } }`, { id: missing });
+    expect(res.data).toEqual({ deliveryServer: null, viewer: { role: 'ADMIN' } });
+    expect(res.errors).toHaveLength(1);
+    expect(res.errors?.[0]).toMatchObject({ path: ['deliveryServer'], extensions: { code: 'NOT_FOUND' } });
+    expect(res.errors?.[0].message).toContain(missing);
+  });
+});
