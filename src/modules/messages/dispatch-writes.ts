@@ -82,8 +82,8 @@ export class DispatchWrites {
   /**
    * Claims a message for one job: only the job of the current schedule may, and only while the
    * message is pending. SENDING is included: a job redelivered after a worker died mid-send
-   * resumes it (the one window where a duplicate can happen). Null: done already, or a newer
-   * schedule owns it.
+   * resumes it (the one window where a duplicate can happen). Null: done already, a newer
+   * schedule owns it, or its campaign is paused.
    */
   claim(id: string, seq: number): Promise<ClaimedMessage | null> {
     return this.claims.submit({ id, seq });
@@ -118,6 +118,10 @@ export class DispatchWrites {
              UPDATE messages m SET status = 'SENDING', updated_at = now()
                FROM unnest($1::uuid[], $2::int[]) AS j(id, seq), async_commit
               WHERE m.id = j.id AND m.dispatch_seq = j.seq AND m.status IN ('QUEUED', 'DEFERRED', 'SENDING')
+                -- A paused campaign's pending mail is left as it is (resume queues it again under a
+                -- new seq): its jobs end here without writing anything.
+                AND (m.campaign_id IS NULL OR m.status = 'SENDING'
+                     OR NOT EXISTS (SELECT 1 FROM campaigns p WHERE p.id = m.campaign_id AND p.status = 'PAUSED'))
              RETURNING m.*)
            SELECT ${MESSAGE_COLUMNS}, camp.status AS "campaignStatus"
              FROM claimed c LEFT JOIN campaigns camp ON camp.id = c.campaign_id`,

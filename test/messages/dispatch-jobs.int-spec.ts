@@ -7,12 +7,14 @@ import { createTestApp, type TestApp } from '../utils/create-test-app';
 import { SmtpSink } from '../utils/smtp-sink';
 
 /**
+ * Dispatch jobs driven by hand through DispatchService (an API-only app runs no worker), one
+ * right after another: what a job does is seen without a worker racing the test.
+ *
  * The worker holds a routing answer for a moment and shares it with the next jobs of the same
- * account and From. These tests drive DispatchService by hand (an API-only app runs no worker),
- * one job right after another, well inside that moment: a held answer that should not have
- * been used shows up as mail sent through the wrong server or refused for nothing.
+ * account and From; these jobs run well inside that moment, so a held answer that should not
+ * have been used shows up as mail sent through the wrong server or refused for nothing.
  */
-describe('routing answers shared between jobs', () => {
+describe('dispatch jobs', () => {
   let t: TestApp;
   let sink: SmtpSink;
   let db: Client;
@@ -37,7 +39,8 @@ describe('routing answers shared between jobs', () => {
     const input = { accountId, from: 'news@brand.example', to: `reader-${Math.random().toString(36).slice(2)}@example.com`, subject: 'Held', text: 'Hi' };
     return (await t.gqlOk<{ sendEmail: { id: string } }>(`mutation($input: SendEmailInput!) { sendEmail(input: $input) { id } }`, { input })).sendEmail.id;
   };
-  const row = async (id: string) => (await db.query<{ status: string; server_id: string | null; dispatch_seq: number }>('SELECT status, server_id, dispatch_seq FROM messages WHERE id = $1', [id])).rows[0];
+  const row = async (id: string) =>
+    (await db.query<{ status: string; server_id: string | null; dispatch_seq: number; updated_at: Date }>('SELECT status, server_id, dispatch_seq, updated_at FROM messages WHERE id = $1', [id])).rows[0];
   /** Runs the message's current job the way the worker would, with the data it was queued with. */
   const runJob = async (id: string): Promise<void> => {
     const job = await queue.queue.getJob(jobIdOf(id, (await row(id)).dispatch_seq));
@@ -88,5 +91,26 @@ describe('routing answers shared between jobs', () => {
     await t.gqlOk(`mutation($id: ID!) { activateDeliveryServer(id: $id) { id } }`, { id: only.id });
     await runJob(next);
     expect(await row(next)).toMatchObject({ status: 'SENT', server_id: only.id });
+  });
+
+  it("leaves a paused campaign's mail untouched: its jobs end without a write, and resume sends it", async () => {
+    const agency = await newAgency(t);
+    const server = await createServer(t, smtpServerInput(agency.id, sink.port, { name: 'Campaign relay' }));
+    await verifyAndActivate(t, server.id);
+    const input = { accountId: agency.id, name: 'Paused', from: 'news@brand.example', subject: 'Paused', text: 'Hi', recipients: ['one@example.com', 'two@example.com'] };
+    const campaign = (await t.gqlOk<{ createCampaign: { id: string } }>(`mutation($input: CreateCampaignInput!) { createCampaign(input: $input) { id } }`, { input })).createCampaign;
+    await t.gqlOk(`mutation($id: ID!) { startCampaign(id: $id) { id } }`, { id: campaign.id });
+    await t.gqlOk(`mutation($id: ID!) { pauseCampaign(id: $id) { id } }`, { id: campaign.id });
+    const ids = (await db.query<{ id: string }>('SELECT id FROM messages WHERE campaign_id = $1 ORDER BY id', [campaign.id])).rows.map((r) => r.id);
+    expect(ids).toHaveLength(2);
+    const before = await row(ids[0]);
+    await runJob(ids[0]);
+    expect(await row(ids[0])).toEqual(before); // not claimed and handed back: not written at all
+    const events = await db.query('SELECT type FROM message_events WHERE message_id = $1', [ids[0]]);
+    expect(events.rows.map((e: { type: string }) => e.type)).toEqual(['QUEUED']);
+
+    await t.gqlOk(`mutation($id: ID!) { resumeCampaign(id: $id) { id } }`, { id: campaign.id });
+    for (const id of ids) await runJob(id);
+    for (const id of ids) expect(await row(id)).toMatchObject({ status: 'SENT', server_id: server.id });
   });
 });
