@@ -3,7 +3,12 @@ import { type GraphQLObjectType } from 'graphql';
 import { randomUUID } from 'node:crypto';
 import { newAgency } from '../factories/accounts';
 import { createServer, smtpServerInput } from '../factories/delivery-servers';
+import { JitExecution } from '../../src/infra/graphql/jit-execution';
 import { createTestApp, type TestApp } from '../utils/create-test-app';
+
+declare global {
+  var __jitProbe: number | undefined;
+}
 
 /**
  * Queries run compiled (graphql-jit), which reads a plain property inline but calls any resolver
@@ -16,6 +21,41 @@ describe('compiled query execution', () => {
     t = await createTestApp({ ROLE: 'api' });
   });
   afterAll(() => t.close());
+
+  it('compiles a query document the second time it comes, never a mutation or a document with a string literal', async () => {
+    const jit = t.app.get(JitExecution);
+    const agency = await newAgency(t);
+    const before = jit.compiled;
+    const byVariable = `query CompiledTwice($id: ID!) { account(id: $id) { id name } }`;
+    expect(await t.gqlOk(byVariable, { id: agency.id })).toEqual({ account: { id: agency.id, name: agency.name } });
+    expect(jit.compiled).toBe(before); // first time: graphql-js
+    for (let i = 0; i < 3; i++) expect(await t.gqlOk(byVariable, { id: agency.id })).toEqual({ account: { id: agency.id, name: agency.name } });
+    expect(jit.compiled).toBe(before + 1); // then compiled once, and reused
+    const byLiteral = `query { account(id: "${agency.id}") { id } }`;
+    for (let i = 0; i < 3; i++) await t.gqlOk(byLiteral);
+    const mutation = `mutation($input: CreateAccountInput!) { createAccount(input: $input) { id } }`;
+    for (let i = 0; i < 3; i++) await t.gqlOk(mutation, { input: { name: `Not compiled ${i}`, timezone: 'UTC' } });
+    expect(jit.compiled).toBe(before + 1);
+  });
+
+  it('runs no code smuggled in a string literal (graphql-jit turns "__MAGIC_DATE__…" literals into code)', async () => {
+    const payload = '__MAGIC_DATE__33a9e76d_02e0_4128_8e92_3530ad3da74d(globalThis.__jitProbe=1,0)';
+    globalThis.__jitProbe = undefined;
+    const queries = [
+      `{ accounts(search: ${JSON.stringify(payload)}) { totalCount } }`,
+      `query($s: String = ${JSON.stringify(payload)}) { accounts(search: $s) { totalCount } }`,
+      // The same text with escapes: the parsed value is what matters, not the source.
+      `{ accounts(search: "\\u005f\\u005fMAGIC_DATE__33a9e76d_02e0_4128_8e92_3530ad3da74d(globalThis.__jitProbe=1,0)") { totalCount } }`,
+    ];
+    for (const query of queries) {
+      for (let i = 0; i < 3; i++) {
+        const anonymous = await t.gql(query, {}, null);
+        expect(anonymous.errors?.[0].extensions?.code).toBe('UNAUTHENTICATED');
+        expect(await t.gqlOk(query)).toEqual({ accounts: { totalCount: 0 } });
+      }
+    }
+    expect(globalThis.__jitProbe).toBeUndefined();
+  });
 
   it('keeps resolvers only where a field computes something', () => {
     const schema = t.app.get(GraphQLSchemaHost).schema;

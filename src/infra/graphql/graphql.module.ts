@@ -15,13 +15,17 @@ import { queryLimitsPlugin } from './query-limits';
  * Code-first schema, built in memory at start. The committed schema.gql is its printout
  * (`npm run schema:emit`); test/schema.int-spec.ts fails when the two differ.
  */
+/** The query executor, a provider of its own so tests and diagnostics can look at it. */
+@Module({ providers: [JitExecution], exports: [JitExecution] })
+export class JitExecutionModule {}
+
 @Module({
   imports: [
     GraphQLModule.forRootAsync<ApolloDriverConfig>({
       driver: ApolloDriver,
-      inject: [APP_CONFIG],
-      useFactory: (config: AppConfig): ApolloDriverConfig => {
-        const jit = new JitExecution();
+      imports: [JitExecutionModule],
+      inject: [APP_CONFIG, JitExecution],
+      useFactory: (config: AppConfig, jit: JitExecution): ApolloDriverConfig => {
         return {
           autoSchemaFile: true,
           // Queries execute compiled (JitExecution). Nest's config type leaves out `gateway`, the

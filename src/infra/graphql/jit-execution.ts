@@ -1,26 +1,45 @@
 import type { GatewayExecutor, GatewayGraphQLRequestContext, GatewayInterface, GatewayLoadResult, GatewayUnsubscriber } from '@apollo/server-gateway-interface';
+import { Injectable } from '@nestjs/common';
 import { TypeMetadataStorage } from '@nestjs/graphql';
-import { type DocumentNode, execute, type ExecutionResult, getVariableValues, type GraphQLSchema, isInterfaceType, isObjectType, type OperationDefinitionNode } from 'graphql';
+import { BREAK, type DocumentNode, execute, type ExecutionResult, getVariableValues, type GraphQLSchema, isInterfaceType, isObjectType, visit } from 'graphql';
 import { type CompiledQuery, compileQuery, isCompiledQuery } from 'graphql-jit';
 
 type SchemaListener = Parameters<GatewayInterface['onSchemaLoadOrUpdate']>[0];
+
+/** Query documents remembered (seen once, or compiled); the least recently used go first. */
+const MAX_DOCUMENTS = 200;
 
 /**
  * Queries run as JavaScript compiled once per query document (graphql-jit) instead of being
  * interpreted field by field (graphql-js): a list of 100 delivery servers with their usage is
  * ~5,000 field executions per request, and graphql-js spent a promise, a path and an argument
- * object on each (docs/performance.md, graphql). Mutations stay on graphql-js: they are few,
- * their inputs are where the careful errors are, and they gain nothing from compiling.
+ * object on each (docs/performance.md, graphql). Apollo Server takes a custom executor only
+ * through its gateway interface, so this is one: it serves the schema Nest built (handed over by
+ * `transformSchema`) and executes with it. Apollo still parses, validates, applies the query
+ * limits and formats errors as before.
  *
- * Apollo Server takes a custom executor only through its gateway interface, so this is one:
- * it serves the schema Nest built (handed over by `transformSchema`) and executes with it.
- * Apollo still parses, validates, applies the query limits and formats errors as before.
+ * What stays on graphql-js:
+ * - mutations: few, their inputs are where the careful errors are, nothing to gain;
+ * - any document with a string literal: graphql-jit writes literal argument values into the code
+ *   it generates and turns strings of a certain shape into code (`"__MAGIC_DATE__…(…)"`
+ *   becomes `new Date(…)`), so a crafted literal would run on the server. Clients that repeat a
+ *   query pass its values as variables, which are never compiled;
+ * - a document seen for the first time: compiling costs a few ms and memory, so only documents
+ *   that come back (and at most MAX_DOCUMENTS of them) are compiled.
  */
+@Injectable()
 export class JitExecution implements GatewayInterface {
   private schema: GraphQLSchema | null = null;
   private listener: SchemaListener | null = null;
-  /** Compiled per parsed document (Apollo keeps the parsed documents in its own LRU cache) and operation. */
-  private readonly compiled = new WeakMap<DocumentNode, Map<string, CompiledQuery>>();
+  /** By query hash and operation: null once seen, the compiled query from the second time. */
+  private readonly documents = new Map<string, CompiledQuery | null>();
+  private readonly literalFree = new WeakMap<DocumentNode, boolean>();
+  private compiledCount = 0;
+
+  /** How many query documents were compiled since start (for tests and diagnostics). */
+  get compiled(): number {
+    return this.compiledCount;
+  }
 
   /** Nest's `transformSchema` hook: the schema it built, with its plain property reads left to the executor. */
   readonly captureSchema = (schema: GraphQLSchema): GraphQLSchema => {
@@ -49,36 +68,52 @@ export class JitExecution implements GatewayInterface {
   private async execute(schema: GraphQLSchema, request: GatewayGraphQLRequestContext): Promise<ExecutionResult> {
     const { document, operation, operationName, context } = request;
     const variables = request.request.variables ?? {};
-    if (operation?.operation !== 'query') {
-      return execute({
-        schema,
-        document,
-        contextValue: context,
-        variableValues: variables,
-        operationName,
-      });
-    }
+    const compiled = operation?.operation === 'query' && this.hasNoStringLiteral(document) ? this.compiledFor(schema, request) : null;
+    if (!compiled) return execute({ schema, document, contextValue: context, variableValues: variables, operationName });
     // Variables are checked by graphql-js first, so a bad one gets the same error (and `fields`
     // path) whichever executor runs the query.
-    const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], variables);
+    const coerced = getVariableValues(schema, operation?.variableDefinitions ?? [], variables);
     if (coerced.errors) return { errors: coerced.errors };
-    const compiled = this.compile(schema, document, operation, operationName);
-    if (!isCompiledQuery(compiled)) return compiled;
     return compiled.query(undefined, context, variables);
   }
 
-  private compile(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode, operationName: string | null): CompiledQuery | ExecutionResult {
-    let byOperation = this.compiled.get(document);
-    if (!byOperation) {
-      byOperation = new Map();
-      this.compiled.set(document, byOperation);
+  /** The compiled query the second time a document comes, null before (and when it does not compile). */
+  private compiledFor(schema: GraphQLSchema, request: GatewayGraphQLRequestContext): CompiledQuery | null {
+    const key = `${request.queryHash}\n${request.operationName ?? ''}`;
+    if (!this.documents.has(key)) {
+      this.remember(key, null);
+      return null;
     }
-    const key = operation.name?.value ?? operationName ?? '';
-    const cached = byOperation.get(key);
-    if (cached) return cached;
-    const compiled = compileQuery(schema, document, operationName ?? undefined);
-    if (isCompiledQuery(compiled)) byOperation.set(key, compiled);
+    let compiled = this.documents.get(key) ?? null;
+    if (!compiled) {
+      const result = compileQuery(schema, request.document, request.operationName ?? undefined);
+      if (!isCompiledQuery(result)) return null;
+      compiled = result;
+      this.compiledCount++;
+    }
+    this.remember(key, compiled);
     return compiled;
+  }
+
+  private remember(key: string, value: CompiledQuery | null): void {
+    this.documents.delete(key);
+    this.documents.set(key, value);
+    if (this.documents.size > MAX_DOCUMENTS) this.documents.delete(this.documents.keys().next().value as string);
+  }
+
+  private hasNoStringLiteral(document: DocumentNode): boolean {
+    let free = this.literalFree.get(document);
+    if (free === undefined) {
+      free = true;
+      visit(document, {
+        StringValue: () => {
+          free = false;
+          return BREAK;
+        },
+      });
+      this.literalFree.set(document, free);
+    }
+    return free;
   }
 }
 
