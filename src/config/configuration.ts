@@ -9,7 +9,7 @@ export interface AppConfig {
   publicUrl: string;
   role: EnvironmentVariables['ROLE'];
   workerConcurrency: number;
-  dispatch: { maxAttempts: number; retryBaseMs: number; sweepIntervalMs: number; stuckSendingMs: number; queueLockMs: number };
+  dispatch: { maxAttempts: number; retryBaseMs: number; sweepIntervalMs: number; stuckSendingMs: number; queueLockMs: number; routeHoldMs: number };
   graphql: { rateLimitPerMinute: number; maxDepth: number; maxCost: number };
   logLevel: string;
   database: { url: string };
@@ -44,6 +44,8 @@ export function buildAppConfig(env: EnvironmentVariables): AppConfig {
       sweepIntervalMs: env.SWEEP_INTERVAL_MS,
       stuckSendingMs: env.STUCK_SENDING_MS,
       queueLockMs: env.QUEUE_LOCK_MS,
+      // How long the worker shares a routing answer (DispatchService); not an env setting.
+      routeHoldMs: 250,
     },
     graphql: { rateLimitPerMinute: env.GRAPHQL_RATE_LIMIT, maxDepth: env.GRAPHQL_MAX_DEPTH, maxCost: env.GRAPHQL_MAX_COST },
     logLevel: env.LOG_LEVEL,

@@ -48,6 +48,7 @@ export interface TestApp {
 /** Configuration no environment variable sets, for tests that need it (e.g. short provider time-outs). */
 export interface TestAppOverrides {
   providers?: Partial<Pick<AppConfig['providers'], 'httpTimeoutMs' | 'smtpConnectionTimeoutMs' | 'smtpGreetingTimeoutMs' | 'smtpSocketTimeoutMs'>>;
+  dispatch?: Partial<Pick<AppConfig['dispatch'], 'routeHoldMs'>>;
 }
 
 /**
@@ -78,6 +79,7 @@ export async function createTestApp(env: Record<string, string> = {}, overrides:
     }),
   );
   Object.assign(config.providers, overrides.providers);
+  Object.assign(config.dispatch, overrides.dispatch);
   const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] }).compile();
   const app = moduleRef.createNestApplication<NestExpressApplication>({ rawBody: true, bufferLogs: true });
   configureApp(app);

@@ -124,9 +124,12 @@ export class SingleFlight<T> {
     return started;
   }
 
-  /** The next call with this key runs anew, whatever is held or in flight. */
-  forget(key: string): void {
-    this.inFlight.delete(key);
+  /**
+   * The next call with this key runs anew. With `only`, just if that run is still the one held
+   * (a newer run, started since, stays).
+   */
+  forget(key: string, only?: Promise<T>): void {
+    if (only === undefined || this.inFlight.get(key) === only) this.inFlight.delete(key);
   }
 }
 

@@ -8,8 +8,11 @@ export const DISPATCH_QUEUE = 'dispatch';
 export interface DispatchJob {
   messageId: string;
   seq: number;
-  /** Routed again because its server was paused or deleted: it looks up a route of its own (no held answer). */
-  fresh?: boolean;
+  /**
+   * Routed again because its server was paused or deleted: it shares routing lookups only with
+   * the jobs of that same re-route, all made after the change (never an answer held from before).
+   */
+  rerouteId?: string;
 }
 
 /**
@@ -34,12 +37,12 @@ export class DispatchQueue {
     return `${this.queue.toKey(jobId)}:recording`;
   }
 
-  async add(items: { messageId: string; seq: number; notBefore?: Date | null; fresh?: boolean }[]): Promise<void> {
+  async add(items: { messageId: string; seq: number; notBefore?: Date | null; rerouteId?: string }[]): Promise<void> {
     const now = Date.now();
     for (let i = 0; i < items.length; i += 1000) {
       await this.queue.addBulk(
         items.slice(i, i + 1000).map((item) => ({
-          data: item.fresh ? { messageId: item.messageId, seq: item.seq, fresh: true } : { messageId: item.messageId, seq: item.seq },
+          data: item.rerouteId ? { messageId: item.messageId, seq: item.seq, rerouteId: item.rerouteId } : { messageId: item.messageId, seq: item.seq },
           opts: { ...JOB_OPTIONS, jobId: jobIdOf(item.messageId, item.seq), delay: item.notBefore ? Math.max(0, item.notBefore.getTime() - now) : 0 },
         })),
       );

@@ -28,14 +28,6 @@ const MAX_INLINE_WAIT_MS = 2_000;
 const RESET_JITTER_MS = 30_000;
 /** FAILOVER: how often a message may lose a race for the last unit of a server and try the next. */
 const MAX_REROUTES = 3;
-/**
- * How long a routing answer serves further jobs of the same account and From (ms). A failed send
- * or a full quota drops it at once, so the circuit breaker and quota are seen by the next job;
- * a server paused or changed by hand is seen within this time (mail re-routed off such a
- * server looks afresh at once). 25 ms cost ~1,000 more statements per 10,000 messages
- * (docs/performance.md). Refusals and quota waits are never held.
- */
-const ROUTE_HOLD_MS = 250;
 /** How long the worker keeps trying to record SENT for a message the provider accepted. */
 const SENT_RECORD_DEADLINE_MS = 60 * 60_000;
 /** The jobs of a campaign finishing within this window share one COMPLETED check. */
@@ -53,11 +45,15 @@ export class DispatchService {
   private readonly logger = new Logger(DispatchService.name);
   private readonly messageIdDomain: string;
   /**
-   * Jobs of one account and From share a routing lookup while it runs and for ROUTE_HOLD_MS
-   * after: the decision is then at most that much older than a lookup of its own, and quota is
-   * still decided by the reservation, never by the shared lookup.
+   * Jobs of one account and From share a routing lookup while it runs and for
+   * `config.dispatch.routeHoldMs` (250 ms) after: the decision is then at most that much older
+   * than a lookup of its own, and quota is still decided by the reservation, never by the shared
+   * lookup. A failed send or a full quota drops the answer at once, so the circuit breaker and
+   * quota are seen by the next job; a refusal is never held. A server paused or changed by hand
+   * is seen within the hold, and mail moved off such a server looks afresh at once. 25 ms cost
+   * ~1,000 more statements per 10,000 messages (docs/performance.md).
    */
-  private readonly routes = new SingleFlight<RouteResult>(ROUTE_HOLD_MS);
+  private readonly routes: SingleFlight<RouteResult>;
   /** The COMPLETED check of a campaign runs once for all the jobs that finished meanwhile. */
   private readonly completions = new CoalescedTasks();
   private readonly opened = new WeakMap<DeliveryServerEntity, ProviderServer>();
@@ -76,6 +72,7 @@ export class DispatchService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     this.messageIdDomain = new URL(config.publicUrl).hostname || 'mailroute.invalid';
+    this.routes = new SingleFlight<RouteResult>(config.dispatch.routeHoldMs);
   }
 
   async process(job: DispatchJob): Promise<void> {
@@ -88,7 +85,9 @@ export class DispatchService {
     }
     let sending = false;
     try {
-      return await this.routeAndSend(message, { jobId: jobIdOf(job.messageId, job.seq), claimedAt, fresh: job.fresh === true }, () => (sending = true));
+      // Jobs of a re-route share lookups among themselves only: all of theirs are made after it.
+      const routeKey = job.rerouteId ? `${routeKeyOf(message)}\n${job.rerouteId}` : routeKeyOf(message);
+      return await this.routeAndSend(message, { jobId: jobIdOf(job.messageId, job.seq), claimedAt, routeKey }, () => (sending = true));
     } catch (err) {
       // Failed before anything went out (Redis or the database away): hand the message back
       // now, so the sweeper picks it up after one interval, not after STUCK_SENDING_MS.
@@ -99,21 +98,22 @@ export class DispatchService {
 
   /** Route, reserve quota, take the pause slot, send. `willSend` is called right before the send. */
   private async routeAndSend(message: ClaimedMessage, job: JobInHand, willSend: () => void): Promise<void> {
-    const routeKey = routeKeyOf(message);
+    const { routeKey } = job;
     for (let reroute = 0; ; reroute++) {
-      // A lost race for the last unit of quota, or a job routed again because its server was
-      // paused or deleted, looks afresh (and the jobs after it share that answer).
-      if (reroute > 0 || job.fresh) this.routes.forget(routeKey);
-      const route = await this.routes.run(routeKey, () => this.routing.route(message.accountId, message.from));
-      // Only an answer to send through is held: a refusal or a quota wait is looked up again by
-      // the next job, so a server fixed, activated or freed in the meantime is seen at once.
-      if (route.code || route.waitUntil) this.routes.forget(routeKey);
-      if (route.code) return this.refuse(message, route);
+      const lookup = this.routes.run(routeKey, () => this.routing.route(message.accountId, message.from));
+      const route = await lookup;
+      // A refusal is not held: it fails a one-off for good, so the next job looks for itself
+      // (a server fixed or activated meanwhile is seen at once).
+      if (route.code) {
+        this.routes.forget(routeKey, lookup);
+        return this.refuse(message, route);
+      }
       const server = route.server as DeliveryServerEntity;
       if (route.waitUntil) return this.waitForQuota(message, server, route.waitUntil, route.reason);
       const reserved = await this.quota.reserve(subjectOf(server, ownerTimezone(route.account, server)));
       if (!reserved.ok) {
-        this.routes.forget(routeKey);
+        // The answer said there was room: the next job (and a FAILOVER retry) looks again.
+        this.routes.forget(routeKey, lookup);
         // Another worker took the last unit since routing looked: FAILOVER looks again, WAIT waits.
         if (route.onQuotaExhausted === 'FAILOVER' && reroute < MAX_REROUTES) continue;
         return this.waitForQuota(message, server, reserved.resetsAt, `${reserved.window.toLowerCase()} quota of ${server.name} is full`);
@@ -161,6 +161,9 @@ export class DispatchService {
         messageId: `<${message.id}@${this.messageIdDomain}>`,
       });
     } catch (err) {
+      // The failure may open the circuit breaker or pause the server: no job should start on
+      // the held answer from now on…
+      this.forgetRoutes(message, job);
       const error = err instanceof DeliveryError ? err : new DeliveryError({ code: DeliveryErrorCode.PROVIDER_ERROR, transient: true, message: 'The send failed unexpectedly' });
       if (!(err instanceof DeliveryError)) this.logger.error(`Unexpected send failure for message ${message.id}: ${err instanceof Error ? err.name : 'error'}`);
       // The record first: Redis trouble must not leave the message without its outcome.
@@ -170,9 +173,8 @@ export class DispatchService {
         await this.bestEffort(`pacing of server ${server.id}`, () => this.pacing.markSent(server.id, server.pauseMs));
         if (NEVER_REACHED.has(error.code)) await this.bestEffort(`quota release for server ${server.id}`, () => this.quota.release(reservation));
         await this.bestEffort(`failure count of server ${server.id}`, () => this.breaker.recordFailure(server.id, error.code, error.message));
-        // The next job routes afresh, once the failure is counted: it may have opened the
-        // circuit breaker or paused the server.
-        this.routes.forget(routeKeyOf(message));
+        // …nor on one looked up before the failure was counted.
+        this.forgetRoutes(message, job);
       }
       return;
     }
@@ -211,6 +213,12 @@ export class DispatchService {
         await delay(Math.min(1_000 * 2 ** attempt, 30_000));
       }
     }
+  }
+
+  /** Drops the routing answers held for this account and From: the shared one, and this job's re-route's. */
+  private forgetRoutes(message: MessageEntity, job: JobInHand): void {
+    this.routes.forget(routeKeyOf(message));
+    this.routes.forget(job.routeKey);
   }
 
   private async bestEffort(what: string, fn: () => Promise<unknown>): Promise<void> {
@@ -306,8 +314,8 @@ const routeKeyOf = (message: MessageEntity): string => `${message.accountId}\n${
 interface JobInHand {
   jobId: string;
   claimedAt: number;
-  /** Routed again after its server changed: no held routing answer. */
-  fresh: boolean;
+  /** Whose routing lookups it shares (routeKeyOf, and the re-route it belongs to if any). */
+  routeKey: string;
 }
 
 /** Campaigns still SENDING though all their messages are written (no launch cursor) and none is pending. */

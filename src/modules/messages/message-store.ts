@@ -238,8 +238,9 @@ export class MessageStore {
 
   /**
    * Mail waiting for a server that was just paused or deleted is routed again now rather than
-   * when its wait ends: a new seq voids the old delayed job, and the new one routes afresh
-   * (a routing answer held from before the change would still name the server).
+   * when its wait ends: a new seq voids the old delayed job, and the new ones route afresh (a
+   * routing answer held from before the change would still name the server), sharing their
+   * lookups among themselves.
    */
   async reroute(messageIds: string[]): Promise<void> {
     if (!messageIds.length) return;
@@ -249,7 +250,8 @@ export class MessageStore {
         WHERE id = ANY($1::uuid[]) AND status IN ('QUEUED', 'DEFERRED') RETURNING id, dispatch_seq AS seq`,
       [messageIds],
     );
-    await this.queue.add(rows.map((r) => ({ messageId: r.id, seq: r.seq, fresh: true })));
+    const rerouteId = randomUUID();
+    await this.queue.add(rows.map((r) => ({ messageId: r.id, seq: r.seq, rerouteId })));
   }
 
   /** Hands a claimed message back untouched (its campaign was paused): resume schedules it again. */
