@@ -323,4 +323,35 @@ describe('delivery server usage', () => {
     expect(resetsIn).toBeGreaterThan(0);
     expect(resetsIn).toBeLessThanOrEqual(3_600_000);
   });
+
+  it('answers usage in a list (read for all servers at once) as it does server by server, through fragments too', async () => {
+    const kolkata = await newAgency(t, { timezone: 'Asia/Kolkata' });
+    const newYork = await newAgency(t, { timezone: 'America/New_York' });
+    const servers = [
+      await createServer(t, smtpServerInput(kolkata.id, 2525, { name: 'K', quota: { hourly: 5, daily: 50, monthly: null } })),
+      await createServer(t, smtpServerInput(newYork.id, 2525, { name: 'N', quota: { hourly: null, daily: 8, monthly: 80 } })),
+      await createServer(t, smtpServerInput(null, 2525, { name: 'Platform', quota: { hourly: 9, daily: null, monthly: null } })),
+    ];
+    const quota = t.app.get(QuotaService);
+    const zones = ['Asia/Kolkata', 'America/New_York', 'UTC'];
+    for (const [i, s] of servers.entries()) {
+      for (let n = 0; n <= i; n++) expect((await quota.reserve({ serverId: s.id, timezone: zones[i], limits: s.quota as never })).ok).toBe(true);
+    }
+    const USAGE = 'usage { timezone hourly { used limit remaining resetsAt } daily { used limit remaining resetsAt } monthly { used limit remaining resetsAt } }';
+    type Usage = Record<string, unknown>;
+    const oneByOne = new Map<string, Usage>();
+    for (const s of servers) oneByOne.set(s.id, (await t.gqlOk<{ deliveryServer: { usage: Usage } }>(`query($id: ID!) { deliveryServer(id: $id) { ${USAGE} } }`, { id: s.id })).deliveryServer.usage);
+    expect(oneByOne.get(servers[1].id)).toMatchObject({ timezone: 'America/New_York', daily: { used: 2, limit: 8, remaining: 6 } });
+    expect(oneByOne.get(servers[2].id)).toMatchObject({ timezone: 'UTC', hourly: { used: 3, limit: 9, remaining: 6 } });
+    const lists = [
+      `{ deliveryServers { id ${USAGE} } }`,
+      `{ deliveryServers { id ...U } } fragment U on DeliveryServer { ${USAGE} }`,
+      `{ deliveryServers { id ... on DeliveryServer { ${USAGE} } } }`,
+    ];
+    for (const query of lists) {
+      const listed = (await t.gqlOk<{ deliveryServers: { id: string; usage: Usage }[] }>(query)).deliveryServers.filter((s) => oneByOne.has(s.id));
+      expect(listed).toHaveLength(3);
+      for (const s of listed) expect(s.usage).toEqual(oneByOne.get(s.id));
+    }
+  });
 });

@@ -1,4 +1,6 @@
-import { Args, Context, ID, Mutation, Query, ResolveField, Resolver } from '@nestjs/graphql';
+import { Args, Context, ID, Info, Mutation, Query, ResolveField, Resolver } from '@nestjs/graphql';
+import type { GraphQLResolveInfo } from 'graphql';
+import { selectsField } from '../../infra/graphql/selection';
 import { CurrentViewer } from '../../infra/auth/current-viewer.decorator';
 import type { Viewer } from '../../infra/auth/viewer';
 import { TransportKind } from '../../providers/provider.enums';
@@ -16,6 +18,9 @@ import { DeliveryServersService } from './delivery-servers.service';
 import { CreateDeliveryServerInput, UpdateDeliveryServerInput } from './dto/delivery-server.inputs';
 import { ServerDefaultsService } from './server-defaults.service';
 import { ServerTestsService } from './server-tests.service';
+
+/** Per request: the `usage` of servers a list already read (preloadUsage). */
+const preloadedUsage = new WeakMap<object, Map<string, QuotaUsage>>();
 
 @Resolver(() => DeliveryServerModel)
 export class DeliveryServersResolver {
@@ -36,13 +41,16 @@ export class DeliveryServersResolver {
   async deliveryServers(
     @CurrentViewer() viewer: Viewer,
     @Context() ctx: object,
+    @Info() info: GraphQLResolveInfo,
     @Args('accountId', { type: () => ID, nullable: true }) accountId?: string,
     @Args('origin', { type: () => ServerOrigin, nullable: true }) origin?: ServerOrigin,
   ): Promise<DeliveryServerModel[]> {
     const { servers, account } = await this.servers.list(viewer, { accountId, origin });
     // Their owner, already read to check access: `usage` and `account` need no query for it.
     if (account) this.accounts.prime(ctx, account);
-    return servers.map(toDeliveryServerModel);
+    const models = servers.map(toDeliveryServerModel);
+    if (selectsField(info, 'usage')) await this.preloadUsage(ctx, models);
+    return models;
   }
 
   @Mutation(() => DeliveryServerModel)
@@ -130,12 +138,30 @@ export class DeliveryServersResolver {
 
   /** Current quota windows on the owner's clock (platform servers: UTC); one Redis round trip per request. */
   @ResolveField(() => QuotaUsageModel)
-  async usage(server: DeliveryServerModel, _args: unknown, ctx: object): Promise<QuotaUsage> {
+  usage(server: DeliveryServerModel, _args: unknown, ctx: object): QuotaUsage | Promise<QuotaUsage> {
+    return preloadedUsage.get(ctx)?.get(server.id) ?? this.loadUsage(server, ctx);
+  }
+
+  private async loadUsage(server: DeliveryServerModel, ctx: object): Promise<QuotaUsage> {
     const owner = server.accountId ? await this.accounts.byId(ctx, server.accountId) : null;
     const subject: QuotaSubject = { serverId: server.id, timezone: owner?.timezone ?? 'UTC', limits: server.quota };
     return requestLoader<QuotaSubject, QuotaUsage>(ctx, 'server.usage', (subjects) => this.quota.usage(subjects), {
       cacheKeyFn: (s) => s.serverId,
     }).load(subject);
+  }
+
+  /**
+   * A list that asks for `usage` gets it for every server in one call, answered to each server's
+   * `usage` without a promise: for 100 servers that is a tenth of the request's time
+   * (docs/performance.md, graphql).
+   */
+  private async preloadUsage(ctx: object, servers: DeliveryServerModel[]): Promise<void> {
+    const owners = await Promise.all(servers.map((s) => (s.accountId ? this.accounts.byId(ctx, s.accountId) : null)));
+    const subjects = servers.map((s, i): QuotaSubject => ({ serverId: s.id, timezone: owners[i]?.timezone ?? 'UTC', limits: s.quota }));
+    const usages = await this.quota.usage(subjects);
+    let preloaded = preloadedUsage.get(ctx);
+    if (!preloaded) preloadedUsage.set(ctx, (preloaded = new Map()));
+    for (const [i, s] of servers.entries()) preloaded.set(s.id, usages[i]);
   }
 
   @ResolveField(() => [AccountModel])

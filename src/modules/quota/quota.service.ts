@@ -9,7 +9,7 @@ import { quotaKeys } from './quota-keys';
 import { parseReserveReply } from './quota-replies';
 import { RELEASE_LUA, RESERVE_LUA } from './quota.lua';
 import type { QuotaLimits, QuotaReservation, QuotaSubject, QuotaUsage, QuotaWindowUsage, ReserveResult } from './quota.types';
-import { type QuotaWindowSpan, quotaWindows } from './quota-windows';
+import { type QuotaWindows, type QuotaWindowSpan, quotaWindows } from './quota-windows';
 import { EmptySendLedger, SEND_LEDGER, type SendLedger } from './send-ledger';
 
 /**
@@ -120,7 +120,14 @@ export class QuotaService {
   /** Used, limit, remaining and reset time of each current window, for many servers in one Redis round trip. */
   async usage(subjects: readonly QuotaSubject[], now: Date = new Date()): Promise<QuotaUsage[]> {
     if (subjects.length === 0) return [];
-    const plans = subjects.map((subject) => ({ subject, windows: quotaWindows(subject.timezone, now) }));
+    // Servers of one owner share its zone: its windows are worked out once.
+    const byZone = new Map<string, QuotaWindows>();
+    const windowsIn = (zone: string): QuotaWindows => {
+      let windows = byZone.get(zone);
+      if (!windows) byZone.set(zone, (windows = quotaWindows(zone, now)));
+      return windows;
+    };
+    const plans = subjects.map((subject) => ({ subject, windows: windowsIn(subject.timezone) }));
     const keys = plans.flatMap(({ subject, windows }) => LIMIT_KEYS.map((k) => quotaKeys.counter(this.prefix, subject.serverId, windows[k].id)));
     // One MGET: the keys of different servers sit in different cluster slots, which is fine on
     // the single Redis this app runs against (a cluster would need a pipeline here).

@@ -1,0 +1,27 @@
+import { type FieldNode, type FragmentDefinitionNode, type GraphQLResolveInfo, Kind, type OperationDefinitionNode, parse } from 'graphql';
+import { selectsField } from '../../src/infra/graphql/selection';
+
+/** The resolve info of the document's first root field, as far as selectsField reads it. */
+function rootInfo(query: string): GraphQLResolveInfo {
+  const document = parse(query);
+  const operation = document.definitions.find((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
+  const fragments = Object.fromEntries(
+    document.definitions.filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION).map((f) => [f.name.value, f]),
+  );
+  const root = operation?.selectionSet.selections[0] as FieldNode;
+  return { fieldNodes: [root], fragments } as unknown as GraphQLResolveInfo;
+}
+
+describe('selectsField', () => {
+  it('finds a sub-field asked for directly, in an inline fragment or through (nested) fragment spreads', () => {
+    expect(selectsField(rootInfo('{ deliveryServers { id usage { timezone } } }'), 'usage')).toBe(true);
+    expect(selectsField(rootInfo('{ deliveryServers { id ... on DeliveryServer { usage { timezone } } } }'), 'usage')).toBe(true);
+    expect(selectsField(rootInfo('{ deliveryServers { ...A } } fragment A on DeliveryServer { ...B } fragment B on DeliveryServer { usage { timezone } }'), 'usage')).toBe(true);
+  });
+
+  it('does not find a field asked for only deeper down, or not at all, and stops at fragment cycles', () => {
+    expect(selectsField(rootInfo('{ deliveryServers { id name } }'), 'usage')).toBe(false);
+    expect(selectsField(rootInfo('{ deliveryServers { account { usage } } }'), 'usage')).toBe(false);
+    expect(selectsField(rootInfo('{ deliveryServers { ...A } } fragment A on DeliveryServer { id ...A }'), 'usage')).toBe(false);
+  });
+});
