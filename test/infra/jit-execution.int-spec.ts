@@ -57,6 +57,26 @@ describe('compiled query execution', () => {
     expect(globalThis.__jitProbe).toBeUndefined();
   });
 
+  it('keeps compiled documents when a flood of one-off documents comes', async () => {
+    const jit = t.app.get(JitExecution);
+    const hot = `query Hot { viewer { role } }`;
+    await t.gqlOk(hot);
+    await t.gqlOk(hot);
+    const compiled = jit.compiled;
+    // More one-off documents than compiled ones are kept (200), each seen once.
+    for (let i = 0; i < 250; i++) await t.gqlOk(`query OneOff${i} { viewer { role } }`);
+    await t.gqlOk(hot);
+    await t.gqlOk(hot);
+    expect(jit.compiled).toBe(compiled); // still compiled: not pushed out and compiled again
+  });
+
+  it('answers an alias named __proto__ the same on every request (it is not compiled)', async () => {
+    for (let i = 0; i < 3; i++) {
+      const res = await t.gqlOk<Record<string, unknown>>(`query ProtoAlias { viewer { __proto__: role } }`);
+      expect(JSON.stringify(res)).toBe('{"viewer":{"__proto__":"ADMIN"}}');
+    }
+  });
+
   it('keeps resolvers only where a field computes something', () => {
     const schema = t.app.get(GraphQLSchemaHost).schema;
     const server = (schema.getType('DeliveryServer') as GraphQLObjectType).getFields();

@@ -6,8 +6,10 @@ import { type CompiledQuery, compileQuery, isCompiledQuery } from 'graphql-jit';
 
 type SchemaListener = Parameters<GatewayInterface['onSchemaLoadOrUpdate']>[0];
 
-/** Query documents remembered (seen once, or compiled); the least recently used go first. */
-const MAX_DOCUMENTS = 200;
+/** Compiled query documents kept; the least recently used go first. */
+const MAX_COMPILED = 200;
+/** Query documents seen once, remembered so their second request compiles them. */
+const MAX_SEEN_ONCE = 1_000;
 
 /**
  * Queries run as JavaScript compiled once per query document (graphql-jit) instead of being
@@ -23,17 +25,22 @@ const MAX_DOCUMENTS = 200;
  * - any document with a string literal: graphql-jit writes literal argument values into the code
  *   it generates and turns strings of a certain shape into code (`"__MAGIC_DATE__…(…)"`
  *   becomes `new Date(…)`), so a crafted literal would run on the server. Clients that repeat a
- *   query pass its values as variables, which are never compiled;
+ *   query pass its values as variables, which are never compiled. (Every other literal is a
+ *   number, a boolean, null or an enum value; a custom scalar that made a string out of one
+ *   would need the same exclusion.);
+ * - a document with the alias `__proto__`: graphql-jit's result objects would drop the field;
  * - a document seen for the first time: compiling costs a few ms and memory, so only documents
- *   that come back (and at most MAX_DOCUMENTS of them) are compiled.
+ *   that come back are compiled, and at most MAX_COMPILED are kept. Documents seen once wait in
+ *   a separate list, so a flood of one-off documents cannot push the compiled ones out.
  */
 @Injectable()
 export class JitExecution implements GatewayInterface {
   private schema: GraphQLSchema | null = null;
   private listener: SchemaListener | null = null;
-  /** By query hash and operation: null once seen, the compiled query from the second time. */
-  private readonly documents = new Map<string, CompiledQuery | null>();
-  private readonly literalFree = new WeakMap<DocumentNode, boolean>();
+  /** By query hash and operation: the compiled query, or null when it does not compile. */
+  private readonly compiledQueries = new Map<string, CompiledQuery | null>();
+  private readonly seenOnce = new Set<string>();
+  private readonly compilable = new WeakMap<DocumentNode, boolean>();
   private compiledCount = 0;
 
   /** How many query documents were compiled since start (for tests and diagnostics). */
@@ -68,7 +75,7 @@ export class JitExecution implements GatewayInterface {
   private async execute(schema: GraphQLSchema, request: GatewayGraphQLRequestContext): Promise<ExecutionResult> {
     const { document, operation, operationName, context } = request;
     const variables = request.request.variables ?? {};
-    const compiled = operation?.operation === 'query' && this.hasNoStringLiteral(document) ? this.compiledFor(schema, request) : null;
+    const compiled = operation?.operation === 'query' && this.isCompilable(document) ? this.compiledFor(schema, request) : null;
     if (!compiled) return execute({ schema, document, contextValue: context, variableValues: variables, operationName });
     // Variables are checked by graphql-js first, so a bad one gets the same error (and `fields`
     // path) whichever executor runs the query.
@@ -80,41 +87,51 @@ export class JitExecution implements GatewayInterface {
   /** The compiled query the second time a document comes, null before (and when it does not compile). */
   private compiledFor(schema: GraphQLSchema, request: GatewayGraphQLRequestContext): CompiledQuery | null {
     const key = `${request.queryHash}\n${request.operationName ?? ''}`;
-    if (!this.documents.has(key)) {
-      this.remember(key, null);
+    if (this.compiledQueries.has(key)) {
+      const compiled = this.compiledQueries.get(key) ?? null;
+      touch(this.compiledQueries, key, compiled, MAX_COMPILED);
+      return compiled;
+    }
+    if (!this.seenOnce.delete(key)) {
+      this.seenOnce.add(key);
+      if (this.seenOnce.size > MAX_SEEN_ONCE) this.seenOnce.delete(this.seenOnce.values().next().value as string);
       return null;
     }
-    let compiled = this.documents.get(key) ?? null;
-    if (!compiled) {
-      const result = compileQuery(schema, request.document, request.operationName ?? undefined);
-      if (!isCompiledQuery(result)) return null;
-      compiled = result;
-      this.compiledCount++;
-    }
-    this.remember(key, compiled);
+    const result = compileQuery(schema, request.document, request.operationName ?? undefined);
+    const compiled = isCompiledQuery(result) ? result : null;
+    if (compiled) this.compiledCount++;
+    // Remembered even when it does not compile, so it is not tried again on every request.
+    touch(this.compiledQueries, key, compiled, MAX_COMPILED);
     return compiled;
   }
 
-  private remember(key: string, value: CompiledQuery | null): void {
-    this.documents.delete(key);
-    this.documents.set(key, value);
-    if (this.documents.size > MAX_DOCUMENTS) this.documents.delete(this.documents.keys().next().value as string);
-  }
-
-  private hasNoStringLiteral(document: DocumentNode): boolean {
-    let free = this.literalFree.get(document);
-    if (free === undefined) {
-      free = true;
+  /** No string literal anywhere (see the class comment) and no `__proto__` alias. */
+  private isCompilable(document: DocumentNode): boolean {
+    let ok = this.compilable.get(document);
+    if (ok === undefined) {
+      ok = true;
       visit(document, {
         StringValue: () => {
-          free = false;
+          ok = false;
+          return BREAK;
+        },
+        Field: (node) => {
+          if (node.alias?.value !== '__proto__') return undefined;
+          ok = false;
           return BREAK;
         },
       });
-      this.literalFree.set(document, free);
+      this.compilable.set(document, ok);
     }
-    return free;
+    return ok;
   }
+}
+
+/** Sets `key` as the most recently used entry, dropping the least recently used beyond `max`. */
+function touch<V>(map: Map<string, V>, key: string, value: V, max: number): void {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size > max) map.delete(map.keys().next().value as string);
 }
 
 /**
