@@ -2,14 +2,14 @@ import { type FieldNode, type FragmentDefinitionNode, type GraphQLResolveInfo, K
 import { selectsField } from '../../src/infra/graphql/selection';
 
 /** The resolve info of the document's first root field, as far as selectsField reads it. */
-function rootInfo(query: string): GraphQLResolveInfo {
+function rootInfo(query: string, variableValues: Record<string, unknown> = {}): GraphQLResolveInfo {
   const document = parse(query);
   const operation = document.definitions.find((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
   const fragments = Object.fromEntries(
     document.definitions.filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION).map((f) => [f.name.value, f]),
   );
   const root = operation?.selectionSet.selections[0] as FieldNode;
-  return { fieldNodes: [root], fragments } as unknown as GraphQLResolveInfo;
+  return { fieldNodes: [root], fragments, variableValues } as unknown as GraphQLResolveInfo;
 }
 
 describe('selectsField', () => {
@@ -23,5 +23,14 @@ describe('selectsField', () => {
     expect(selectsField(rootInfo('{ deliveryServers { id name } }'), 'usage')).toBe(false);
     expect(selectsField(rootInfo('{ deliveryServers { account { usage } } }'), 'usage')).toBe(false);
     expect(selectsField(rootInfo('{ deliveryServers { ...A } } fragment A on DeliveryServer { id ...A }'), 'usage')).toBe(false);
+  });
+
+  it('leaves out what @skip and @include leave out, literal or by variable', () => {
+    expect(selectsField(rootInfo('{ deliveryServers { usage @skip(if: true) { timezone } } }'), 'usage')).toBe(false);
+    expect(selectsField(rootInfo('query($u: Boolean!) { deliveryServers { usage @include(if: $u) { timezone } } }', { u: false }), 'usage')).toBe(false);
+    expect(selectsField(rootInfo('query($u: Boolean!) { deliveryServers { usage @include(if: $u) { timezone } } }', { u: true }), 'usage')).toBe(true);
+    expect(selectsField(rootInfo('query($s: Boolean!) { deliveryServers { ... @skip(if: $s) { usage { timezone } } } }', { s: true }), 'usage')).toBe(false);
+    expect(selectsField(rootInfo('{ deliveryServers { ...U @include(if: false) } } fragment U on DeliveryServer { usage { timezone } }'), 'usage')).toBe(false);
+    expect(selectsField(rootInfo('{ deliveryServers { usage @skip(if: false) { timezone } } }'), 'usage')).toBe(true);
   });
 });
