@@ -1,4 +1,4 @@
-import { Batcher } from '../../src/infra/batching/batcher';
+import { Batcher, SingleFlight } from '../../src/infra/batching/batcher';
 
 /** A write function that records each batch and answers every item doubled; `gate` holds writes back until opened. */
 function recorder(): { batches: number[][]; write: (items: number[]) => Promise<number[]>; open: () => void } {
@@ -71,5 +71,31 @@ describe('Batcher (group commit)', () => {
     const results = await Promise.allSettled([12, 13, 14].map((i) => batcher.submit(i)));
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     expect(batches).toEqual([[12, 13, 14], [12], [13], [14]]);
+  });
+});
+
+describe('SingleFlight (shared lookups)', () => {
+  const counting = () => {
+    let runs = 0;
+    return { fn: () => Promise.resolve(++runs), runs: () => runs };
+  };
+
+  it('shares a run while it is held, and forgets it by key, by run, or with its variants', async () => {
+    const flight = new SingleFlight<number>(60_000);
+    const c = counting();
+    expect(await flight.run('a', c.fn)).toBe(1);
+    expect(await flight.run('a', c.fn)).toBe(1); // held
+    const held = flight.run('a', c.fn);
+    flight.forget('a', Promise.resolve(1)); // not the held run: it stays
+    expect(await flight.run('a', c.fn)).toBe(1);
+    flight.forget('a', held); // the held run: gone
+    expect(await flight.run('a', c.fn)).toBe(2);
+
+    expect(await flight.run('a\nx', c.fn)).toBe(3);
+    expect(await flight.run('ab', c.fn)).toBe(4);
+    flight.forgetWithVariants('a'); // "a" and "a\n…", not "ab"
+    expect(await flight.run('a', c.fn)).toBe(5);
+    expect(await flight.run('a\nx', c.fn)).toBe(6);
+    expect(await flight.run('ab', c.fn)).toBe(4);
   });
 });

@@ -1,6 +1,8 @@
 import { Client } from 'pg';
 import { DispatchQueue, jobIdOf } from '../../src/modules/messages/dispatch-queue';
 import { DispatchService } from '../../src/modules/messages/dispatch.service';
+import { CIRCUIT_FAILURES, CircuitBreaker } from '../../src/modules/routing/circuit-breaker';
+import { DeliveryErrorCode } from '../../src/providers/provider.enums';
 import { newAgency } from '../factories/accounts';
 import { createServer, SINK_USER, smtpServerInput, verifyAndActivate } from '../factories/delivery-servers';
 import { createTestApp, type TestApp } from '../utils/create-test-app';
@@ -113,5 +115,50 @@ describe('dispatch jobs', () => {
     await t.gqlOk(`mutation($id: ID!) { resumeCampaign(id: $id) { id } }`, { id: campaign.id });
     for (const id of ids) await runJob(id);
     for (const id of ids) expect(await row(id)).toMatchObject({ status: 'SENT', server_id: server.id });
+  });
+
+  it('routes a second re-route afresh too, not with the answer held for the first one', async () => {
+    const agency = await newAgency(t);
+    const ids: string[] = [];
+    for (const name of ['Default', 'Other 1', 'Other 2']) {
+      const server = await createServer(t, smtpServerInput(agency.id, sink.port, { name }));
+      await verifyAndActivate(t, server.id);
+      ids.push(server.id);
+    }
+    await t.gqlOk(`mutation($id: ID!) { setDefaultSmtp(id: $id, scope: ACCOUNT) { id } }`, { id: ids[0] });
+    const first = await send(agency.id);
+    const second = await send(agency.id);
+    await db.query(`UPDATE messages SET status = 'DEFERRED', server_id = $2, next_attempt_at = now() + interval '1 hour' WHERE id = $1`, [first, ids[0]]);
+    await t.gqlOk(`mutation($id: ID!) { pauseDeliveryServer(id: $id) { id } }`, { id: ids[0] });
+    await runJob(first); // routed afresh, to one of the others; that answer is now held for its re-route
+    const took = (await row(first)).server_id as string;
+    expect(took).not.toBe(ids[0]);
+    await db.query(`UPDATE messages SET status = 'DEFERRED', server_id = $2, next_attempt_at = now() + interval '1 hour' WHERE id = $1`, [second, took]);
+    await t.gqlOk(`mutation($id: ID!) { pauseDeliveryServer(id: $id) { id } }`, { id: took });
+    await runJob(second);
+    expect(await row(second)).toMatchObject({ status: 'SENT', server_id: ids.find((id) => id !== ids[0] && id !== took) });
+  });
+
+  it('drops a held answer when a send through it fails: the next message sees the opened circuit', async () => {
+    const failing = new SmtpSink({ users: [SINK_USER] });
+    await failing.start();
+    // FAILOVER: an opened circuit sends its mail to the next server at once.
+    const agency = await newAgency(t, { onQuotaExhausted: 'FAILOVER' });
+    const a = await createServer(t, smtpServerInput(agency.id, failing.port, { name: 'Failing' }));
+    await verifyAndActivate(t, a.id);
+    const b = await createServer(t, smtpServerInput(agency.id, sink.port, { name: 'Healthy' }));
+    await verifyAndActivate(t, b.id);
+    await t.gqlOk(`mutation($id: ID!) { setDefaultSmtp(id: $id, scope: ACCOUNT) { id } }`, { id: a.id });
+    const [sent, failed, next] = [await send(agency.id), await send(agency.id), await send(agency.id)];
+    await runJob(sent); // the answer "Failing" is now held
+    expect(await row(sent)).toMatchObject({ status: 'SENT', server_id: a.id });
+    // Failures another worker saw: one more opens the circuit.
+    const breaker = t.app.get(CircuitBreaker);
+    for (let i = 1; i < CIRCUIT_FAILURES; i++) await breaker.recordFailure(a.id, DeliveryErrorCode.CONNECTION_FAILED, 'connection refused elsewhere');
+    await failing.stop();
+    await runJob(failed);
+    expect(await row(failed)).toMatchObject({ status: 'DEFERRED', server_id: a.id });
+    await runJob(next);
+    expect(await row(next)).toMatchObject({ status: 'SENT', server_id: b.id });
   });
 });

@@ -131,6 +131,12 @@ export class SingleFlight<T> {
   forget(key: string, only?: Promise<T>): void {
     if (only === undefined || this.inFlight.get(key) === only) this.inFlight.delete(key);
   }
+
+  /** Forgets `key` and every key made of it, a newline and more (its variants). */
+  forgetWithVariants(key: string): void {
+    this.inFlight.delete(key);
+    for (const k of this.inFlight.keys()) if (k.startsWith(`${key}\n`)) this.inFlight.delete(k);
+  }
 }
 
 /**

@@ -163,7 +163,7 @@ export class DispatchService {
     } catch (err) {
       // The failure may open the circuit breaker or pause the server: no job should start on
       // the held answer from now on…
-      this.forgetRoutes(message, job);
+      this.forgetRoutes(message);
       const error = err instanceof DeliveryError ? err : new DeliveryError({ code: DeliveryErrorCode.PROVIDER_ERROR, transient: true, message: 'The send failed unexpectedly' });
       if (!(err instanceof DeliveryError)) this.logger.error(`Unexpected send failure for message ${message.id}: ${err instanceof Error ? err.name : 'error'}`);
       // The record first: Redis trouble must not leave the message without its outcome.
@@ -174,7 +174,7 @@ export class DispatchService {
         if (NEVER_REACHED.has(error.code)) await this.bestEffort(`quota release for server ${server.id}`, () => this.quota.release(reservation));
         await this.bestEffort(`failure count of server ${server.id}`, () => this.breaker.recordFailure(server.id, error.code, error.message));
         // …nor on one looked up before the failure was counted.
-        this.forgetRoutes(message, job);
+        this.forgetRoutes(message);
       }
       return;
     }
@@ -215,10 +215,9 @@ export class DispatchService {
     }
   }
 
-  /** Drops the routing answers held for this account and From: the shared one, and this job's re-route's. */
-  private forgetRoutes(message: MessageEntity, job: JobInHand): void {
-    this.routes.forget(routeKeyOf(message));
-    this.routes.forget(job.routeKey);
+  /** Drops every routing answer held for this account and From: the shared one and those of re-routes. */
+  private forgetRoutes(message: MessageEntity): void {
+    this.routes.forgetWithVariants(routeKeyOf(message));
   }
 
   private async bestEffort(what: string, fn: () => Promise<unknown>): Promise<void> {
