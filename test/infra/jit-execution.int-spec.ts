@@ -1,10 +1,11 @@
 import { GraphQLSchemaHost } from '@nestjs/graphql';
-import { type GraphQLObjectType } from 'graphql';
+import { getNamedType, type GraphQLObjectType, type GraphQLOutputType, isNonNullType, isObjectType } from 'graphql';
 import { randomUUID } from 'node:crypto';
 import { newAgency } from '../factories/accounts';
-import { createServer, smtpServerInput } from '../factories/delivery-servers';
+import { createServer, SINK_USER, smtpServerInput, verifyAndActivate } from '../factories/delivery-servers';
 import { JitExecution } from '../../src/infra/graphql/jit-execution';
-import { createTestApp, type TestApp } from '../utils/create-test-app';
+import { createTestApp, type GqlResult, type TestApp } from '../utils/create-test-app';
+import { SmtpSink } from '../utils/smtp-sink';
 
 declare global {
   var __jitProbe: number | undefined;
@@ -18,7 +19,8 @@ declare global {
 describe('compiled query execution', () => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await createTestApp({ ROLE: 'api' });
+    // Every field three levels down costs more than the default limit allows.
+    t = await createTestApp({ ROLE: 'api', GRAPHQL_MAX_COST: '100000000' });
   });
   afterAll(() => t.close());
 
@@ -112,5 +114,59 @@ describe('compiled query execution', () => {
     expect(res.errors).toHaveLength(1);
     expect(res.errors?.[0]).toMatchObject({ path: ['deliveryServer'], extensions: { code: 'NOT_FOUND' } });
     expect(res.errors?.[0].message).toContain(missing);
+  });
+
+  it('answers every root query the same compiled as interpreted, every field selected', async () => {
+    const schema = t.app.get(GraphQLSchemaHost).schema;
+    const agency = await newAgency(t, { timezone: 'Asia/Kolkata' });
+    const sub = (await t.gqlOk<{ createAccount: { id: string } }>(`mutation($input: CreateAccountInput!) { createAccount(input: $input) { id } }`, { input: { name: 'Sub', timezone: 'UTC', parentId: agency.id } })).createAccount;
+    const sink = new SmtpSink({ users: [SINK_USER] });
+    await sink.start();
+    const server = await createServer(t, smtpServerInput(agency.id, sink.port, { name: 'Every field', quota: { hourly: 3, daily: null, monthly: 90 } }));
+    await verifyAndActivate(t, server.id);
+    await sink.stop();
+    const message = (
+      await t.gqlOk<{ sendEmail: { id: string } }>(`mutation($input: SendEmailInput!) { sendEmail(input: $input) { id } }`, {
+        input: { accountId: agency.id, from: 'news@brand.example', to: 'reader@example.com', subject: 'Every field', text: 'Hi' },
+      })
+    ).sendEmail;
+    await t.gqlOk(`mutation($id: ID!, $a: [ID!]!) { assignSmtpAccounts(id: $id, accountIds: $a) { id } }`, { id: server.id, a: [sub.id] });
+    const campaign = (
+      await t.gqlOk<{ createCampaign: { id: string } }>(`mutation($input: CreateCampaignInput!) { createCampaign(input: $input) { id } }`, {
+        input: { accountId: agency.id, name: 'Every field', from: 'news@brand.example', subject: 'Hi', text: 'Hello', recipients: ['one@example.com', 'two@example.com'] },
+      })
+    ).createCampaign;
+    await t.gqlOk(`mutation($a: ID!, $e: String!) { addSuppression(accountId: $a, email: $e) { email } }`, { a: agency.id, e: 'gone@example.com' });
+    const variables: Record<string, unknown> = { id: agency.id, accountId: agency.id, from: 'news@brand.example' };
+    const idFor: Record<string, string> = { campaign: campaign.id, deliveryServer: server.id, account: agency.id, message: message.id };
+
+    /** Every field without required arguments, three levels down (introspection left out). */
+    const selectAll = (type: GraphQLOutputType, depth: number): string => {
+      const named = getNamedType(type);
+      if (!isObjectType(named)) return '';
+      if (depth === 0) return '{ __typename }';
+      const fields = Object.values(named.getFields())
+        .filter((f) => f.args.every((a) => !isNonNullType(a.type)))
+        .map((f) => `${f.name} ${selectAll(f.type, depth - 1)}`);
+      return `{ ${fields.join(' ')} }`;
+    };
+    const queryType = schema.getQueryType() as GraphQLObjectType;
+    const jit = t.app.get(JitExecution);
+    const compiledBefore = jit.compiled;
+    for (const field of Object.values(queryType.getFields())) {
+      const required = field.args.filter((a) => isNonNullType(a.type));
+      const defs = required.map((a) => `$${a.name}: ${String(a.type)}`).join(', ');
+      const args = required.map((a) => `${a.name}: $${a.name}`).join(', ');
+      const document = `query Every_${field.name}${defs ? `(${defs})` : ''} { ${field.name}${args ? `(${args})` : ''} ${selectAll(field.type, 3)} }`;
+      const vars = Object.fromEntries(required.map((a) => [a.name, a.name === 'id' ? (idFor[field.name] ?? agency.id) : variables[a.name]]));
+      // The first answer comes from graphql-js, the next two from the compiled query.
+      const answers = [];
+      // `since` of a 24-hour window moves with the clock between requests.
+      for (let i = 0; i < 3; i++) answers.push(JSON.parse(JSON.stringify(await t.gql(document, vars), (k, v: unknown) => (k === 'since' ? 'a day ago' : v))) as GqlResult);
+      expect({ field: field.name, errors: answers[0].errors }).toEqual({ field: field.name, errors: undefined });
+      expect(answers[1]).toEqual(answers[0]);
+      expect(answers[2]).toEqual(answers[0]);
+    }
+    expect(jit.compiled - compiledBefore).toBe(Object.keys(queryType.getFields()).length);
   });
 });
