@@ -25,9 +25,9 @@ const MAX_SEEN_ONCE = 1_000;
  * - any document with a string literal: graphql-jit writes literal argument values into the code
  *   it generates and turns strings of a certain shape into code (`"__MAGIC_DATE__…(…)"`
  *   becomes `new Date(…)`), so a crafted literal would run on the server. Clients that repeat a
- *   query pass its values as variables, which are never compiled. (Every other literal is a
+ *   query pass its values as variables, which are never compiled. Every other literal is a
  *   number, a boolean, null or an enum value; a custom scalar that made a string out of one
- *   would need the same exclusion.);
+ *   would need the same exclusion;
  * - a document with the alias `__proto__`: graphql-jit's result objects would drop the field;
  * - a document seen for the first time: compiling costs a few ms and memory, so only documents
  *   that come back are compiled, and at most MAX_COMPILED are kept. Documents seen once wait in
