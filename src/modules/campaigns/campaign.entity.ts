@@ -10,6 +10,10 @@ export enum CampaignStatus {
 
 @Entity('campaigns')
 @Index('IDX_campaigns_account_created', ['accountId', 'createdAt', 'id'])
+// The workers' periodic checks (COMPLETED, and launches to finish) look only at campaigns still
+// sending or launching: small partial indexes, instead of reading every campaign ever sent.
+@Index('IDX_campaigns_sending', ['id'], { where: `"status" = 'SENDING'` })
+@Index('IDX_campaigns_launching', ['updatedAt'], { where: '"launch_cursor" IS NOT NULL' })
 export class CampaignEntity {
   @PrimaryGeneratedColumn('uuid')
   id!: string;
