@@ -1,7 +1,7 @@
 import { GraphQLSchemaHost } from '@nestjs/graphql';
 import { getNamedType, type GraphQLObjectType, type GraphQLOutputType, isNonNullType, isObjectType } from 'graphql';
 import { randomUUID } from 'node:crypto';
-import { newAgency } from '../factories/accounts';
+import { newAgency, newToken } from '../factories/accounts';
 import { createServer, SINK_USER, smtpServerInput, verifyAndActivate } from '../factories/delivery-servers';
 import { JitExecution } from '../../src/infra/graphql/jit-execution';
 import { createTestApp, type GqlResult, type TestApp } from '../utils/create-test-app';
@@ -72,10 +72,15 @@ describe('compiled query execution', () => {
     expect(jit.compiled).toBe(compiled); // still compiled: not pushed out and compiled again
   });
 
-  it('answers an alias named __proto__ the same on every request (it is not compiled)', async () => {
+  it('answers the same on every request with the name __proto__ as an alias or a variable (such documents are not compiled)', async () => {
     for (let i = 0; i < 3; i++) {
       const res = await t.gqlOk<Record<string, unknown>>(`query ProtoAlias { viewer { __proto__: role } }`);
       expect(JSON.stringify(res)).toBe('{"viewer":{"__proto__":"ADMIN"}}');
+    }
+    const agency = await newAgency(t);
+    for (let i = 0; i < 3; i++) {
+      const res = await t.gqlOk<{ account: { id: string } | null }>(`query ProtoVariable($__proto__: ID!) { account(id: $__proto__) { id } }`, { ['__proto__']: agency.id } /* an own property, not the prototype */);
+      expect(res.account).toEqual({ id: agency.id });
     }
   });
 
@@ -153,19 +158,30 @@ describe('compiled query execution', () => {
     const queryType = schema.getQueryType() as GraphQLObjectType;
     const jit = t.app.get(JitExecution);
     const compiledBefore = jit.compiled;
+    const tenant = (await newToken(t, agency.id)).token;
+    await t.gqlOk('{ viewer { role } }', {}, tenant); // a token's first use stamps lastUsedAt
+    /** The same request three times; `since` of a 24-hour window moves with the clock, so it is left out. */
+    const thrice = async (document: string, vars: Record<string, unknown>, token?: string): Promise<GqlResult[]> => {
+      const answers: GqlResult[] = [];
+      for (let i = 0; i < 3; i++) answers.push(JSON.parse(JSON.stringify(await t.gql(document, vars, token), (k, v: unknown) => (k === 'since' ? 'a day ago' : v))) as GqlResult);
+      return answers;
+    };
     for (const field of Object.values(queryType.getFields())) {
       const required = field.args.filter((a) => isNonNullType(a.type));
       const defs = required.map((a) => `$${a.name}: ${String(a.type)}`).join(', ');
       const args = required.map((a) => `${a.name}: $${a.name}`).join(', ');
       const document = `query Every_${field.name}${defs ? `(${defs})` : ''} { ${field.name}${args ? `(${args})` : ''} ${selectAll(field.type, 3)} }`;
       const vars = Object.fromEntries(required.map((a) => [a.name, a.name === 'id' ? (idFor[field.name] ?? agency.id) : variables[a.name]]));
-      // The first answer comes from graphql-js, the next two from the compiled query.
-      const answers = [];
-      // `since` of a 24-hour window moves with the clock between requests.
-      for (let i = 0; i < 3; i++) answers.push(JSON.parse(JSON.stringify(await t.gql(document, vars), (k, v: unknown) => (k === 'since' ? 'a day ago' : v))) as GqlResult);
-      expect({ field: field.name, errors: answers[0].errors }).toEqual({ field: field.name, errors: undefined });
-      expect(answers[1]).toEqual(answers[0]);
-      expect(answers[2]).toEqual(answers[0]);
+      // The first answer of a document comes from graphql-js, every later one from the compiled query:
+      // as ADMIN, as the agency's own token, and (by id) for a record that does not exist.
+      const runs = [{ vars, token: undefined }, { vars, token: tenant }, ...(required.some((a) => a.name === 'id') ? [{ vars: { ...vars, id: randomUUID() }, token: undefined }] : [])];
+      for (const [n, run] of runs.entries()) {
+        const answers = await thrice(document, run.vars, run.token);
+        if (n < 2) expect({ field: field.name, errors: answers[0].errors }).toEqual({ field: field.name, errors: undefined });
+        else expect(answers[0].errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+        expect(answers[1]).toEqual(answers[0]);
+        expect(answers[2]).toEqual(answers[0]);
+      }
     }
     expect(jit.compiled - compiledBefore).toBe(Object.keys(queryType.getFields()).length);
   });

@@ -1,15 +1,16 @@
 import { type FieldNode, type FragmentDefinitionNode, type GraphQLResolveInfo, Kind, type OperationDefinitionNode, parse } from 'graphql';
 import { selectsField } from '../../src/infra/graphql/selection';
 
-/** The resolve info of the document's first root field, as far as selectsField reads it. */
+/** The resolve info of the document's root field, as far as selectsField reads it. */
 function rootInfo(query: string, variableValues: Record<string, unknown> = {}): GraphQLResolveInfo {
   const document = parse(query);
   const operation = document.definitions.find((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
   const fragments = Object.fromEntries(
     document.definitions.filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION).map((f) => [f.name.value, f]),
   );
-  const root = operation?.selectionSet.selections[0] as FieldNode;
-  return { fieldNodes: [root], fragments, variableValues } as unknown as GraphQLResolveInfo;
+  // Every root selection is a node of the same field here (as with `deliveryServers` asked twice).
+  const fieldNodes = (operation?.selectionSet.selections ?? []) as FieldNode[];
+  return { fieldNodes, fragments, variableValues } as unknown as GraphQLResolveInfo;
 }
 
 describe('selectsField', () => {
@@ -32,5 +33,8 @@ describe('selectsField', () => {
     expect(selectsField(rootInfo('query($s: Boolean!) { deliveryServers { ... @skip(if: $s) { usage { timezone } } } }', { s: true }), 'usage')).toBe(false);
     expect(selectsField(rootInfo('{ deliveryServers { ...U @include(if: false) } } fragment U on DeliveryServer { usage { timezone } }'), 'usage')).toBe(false);
     expect(selectsField(rootInfo('{ deliveryServers { usage @skip(if: false) { timezone } } }'), 'usage')).toBe(true);
+    // graphql-jit hands over every node of the field, those left out too.
+    expect(selectsField(rootInfo('{ deliveryServers { id } deliveryServers @include(if: false) { usage { timezone } } }'), 'usage')).toBe(false);
+    expect(selectsField(rootInfo('{ deliveryServers { id } deliveryServers @include(if: true) { usage { timezone } } }'), 'usage')).toBe(true);
   });
 });

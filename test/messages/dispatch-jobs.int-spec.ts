@@ -32,7 +32,10 @@ describe('dispatch jobs', () => {
     dispatch = t.app.get(DispatchService);
     queue = t.app.get(DispatchQueue);
   });
+  /** Sinks a test stops itself; stopped here too in case it failed before (stopping twice is a no-op). */
+  const extraSinks: SmtpSink[] = [];
   afterAll(async () => {
+    for (const extra of extraSinks) await extra.stop();
     await db.end();
     await t.close();
     await sink.stop();
@@ -139,26 +142,54 @@ describe('dispatch jobs', () => {
     expect(await row(second)).toMatchObject({ status: 'SENT', server_id: ids.find((id) => id !== ids[0] && id !== took) });
   });
 
-  it('drops a held answer when a send through it fails: the next message sees the opened circuit', async () => {
+  /**
+   * A FAILOVER account (an opened circuit sends its mail to the next server at once) whose default
+   * server's SMTP sink can be stopped, and a healthy second server. `breakNextSend` makes the next
+   * send through the default fail and open its circuit (four failures "another worker saw" first).
+   */
+  const failingSetup = async () => {
     const failing = new SmtpSink({ users: [SINK_USER] });
+    extraSinks.push(failing);
     await failing.start();
-    // FAILOVER: an opened circuit sends its mail to the next server at once.
     const agency = await newAgency(t, { onQuotaExhausted: 'FAILOVER' });
     const a = await createServer(t, smtpServerInput(agency.id, failing.port, { name: 'Failing' }));
     await verifyAndActivate(t, a.id);
     const b = await createServer(t, smtpServerInput(agency.id, sink.port, { name: 'Healthy' }));
     await verifyAndActivate(t, b.id);
     await t.gqlOk(`mutation($id: ID!) { setDefaultSmtp(id: $id, scope: ACCOUNT) { id } }`, { id: a.id });
+    const breakNextSend = async (): Promise<void> => {
+      const breaker = t.app.get(CircuitBreaker);
+      for (let i = 1; i < CIRCUIT_FAILURES; i++) await breaker.recordFailure(a.id, DeliveryErrorCode.CONNECTION_FAILED, 'connection refused elsewhere');
+      await failing.stop();
+    };
+    return { agency, a, b, breakNextSend };
+  };
+
+  it('drops a held answer when a send through it fails: the next message sees the opened circuit', async () => {
+    const { agency, a, b, breakNextSend } = await failingSetup();
     const [sent, failed, next] = [await send(agency.id), await send(agency.id), await send(agency.id)];
     await runJob(sent); // the answer "Failing" is now held
     expect(await row(sent)).toMatchObject({ status: 'SENT', server_id: a.id });
-    // Failures another worker saw: one more opens the circuit.
-    const breaker = t.app.get(CircuitBreaker);
-    for (let i = 1; i < CIRCUIT_FAILURES; i++) await breaker.recordFailure(a.id, DeliveryErrorCode.CONNECTION_FAILED, 'connection refused elsewhere');
-    await failing.stop();
+    await breakNextSend();
     await runJob(failed);
     expect(await row(failed)).toMatchObject({ status: 'DEFERRED', server_id: a.id });
     await runJob(next);
     expect(await row(next)).toMatchObject({ status: 'SENT', server_id: b.id });
+  });
+
+  it("drops a re-route's held answer too when another message's send through that server fails", async () => {
+    const { agency, a, b, breakNextSend } = await failingSetup();
+    const gone = await createServer(t, smtpServerInput(agency.id, sink.port, { name: 'Paused later' }));
+    const [moved1, moved2, plain] = [await send(agency.id), await send(agency.id), await send(agency.id)];
+    // Two messages wait for a server that is then paused: they are re-routed together.
+    for (const id of [moved1, moved2]) await db.query(`UPDATE messages SET status = 'DEFERRED', server_id = $2, next_attempt_at = now() + interval '1 hour' WHERE id = $1`, [id, gone.id]);
+    await t.gqlOk(`mutation($id: ID!) { pauseDeliveryServer(id: $id) { id } }`, { id: gone.id });
+    await runJob(moved1); // the re-route's answer "Failing" is now held
+    expect(await row(moved1)).toMatchObject({ status: 'SENT', server_id: a.id });
+    await breakNextSend();
+    await runJob(plain); // not part of the re-route: its failure opens the circuit
+    expect(await row(plain)).toMatchObject({ status: 'DEFERRED', server_id: a.id });
+    await runJob(moved2);
+    expect(await row(moved2)).toMatchObject({ status: 'SENT', server_id: b.id });
   });
 });

@@ -28,7 +28,8 @@ const MAX_SEEN_ONCE = 1_000;
  *   query pass its values as variables, which are never compiled. Every other literal is a
  *   number, a boolean, null or an enum value; a custom scalar that made a string out of one
  *   would need the same exclusion;
- * - a document with the alias `__proto__`: graphql-jit's result objects would drop the field;
+ * - a document with the name `__proto__` anywhere (an alias, a variable): graphql-jit drops such
+ *   a field from its results and such a variable from its arguments;
  * - a document seen for the first time: compiling costs a few ms and memory, so only documents
  *   that come back are compiled, and at most MAX_COMPILED are kept. Documents seen once wait in
  *   a separate list, so a flood of one-off documents cannot push the compiled ones out.
@@ -105,7 +106,7 @@ export class JitExecution implements GatewayInterface {
     return compiled;
   }
 
-  /** No string literal anywhere (see the class comment) and no `__proto__` alias. */
+  /** No string literal anywhere (see the class comment) and no name `__proto__`. */
   private isCompilable(document: DocumentNode): boolean {
     let ok = this.compilable.get(document);
     if (ok === undefined) {
@@ -115,8 +116,8 @@ export class JitExecution implements GatewayInterface {
           ok = false;
           return BREAK;
         },
-        Field: (node) => {
-          if (node.alias?.value !== '__proto__') return undefined;
+        Name: (node) => {
+          if (node.value !== '__proto__') return undefined;
           ok = false;
           return BREAK;
         },

@@ -31,5 +31,6 @@ export function selectsField(info: GraphQLResolveInfo, name: string): boolean {
       seen.add(s.name.value);
       return inSet(fragment.selectionSet);
     });
-  return info.fieldNodes.some((node) => inSet(node.selectionSet));
+  // graphql-jit passes every node of the field, also those @skip/@include leave out.
+  return info.fieldNodes.some((node) => included(node) && inSet(node.selectionSet));
 }
