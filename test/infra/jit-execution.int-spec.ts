@@ -98,27 +98,30 @@ describe('compiled query execution', () => {
   it('answers a list with nested objects and computed fields, and reports errors with their path', async () => {
     const agency = await newAgency(t, { timezone: 'Asia/Kolkata' });
     const created = await createServer(t, smtpServerInput(agency.id, 2525, { name: 'Compiled', quota: { hourly: 7, daily: null, monthly: null } }));
-    const data = await t.gqlOk<{ deliveryServers: Record<string, unknown>[] }>(
-      `query($a: ID) { deliveryServers(accountId: $a) { id name status smtp { host port } quota { hourly daily } account { id timezone } usage { timezone hourly { used limit remaining } } } }`,
-      { a: agency.id },
-    );
-    expect(data.deliveryServers).toEqual([
-      {
-        id: created.id,
-        name: 'Compiled',
-        status: 'PAUSED',
-        smtp: { host: '127.0.0.1', port: 2525 },
-        quota: { hourly: 7, daily: null },
-        account: { id: agency.id, timezone: 'Asia/Kolkata' },
-        usage: { timezone: 'Asia/Kolkata', hourly: { used: 0, limit: 7, remaining: 7 } },
-      },
-    ]);
     const missing = randomUUID();
-    const res = await t.gql(`query($id: ID!) { deliveryServer(id: $id) { id } viewer { role } }`, { id: missing });
-    expect(res.data).toEqual({ deliveryServer: null, viewer: { role: 'ADMIN' } });
-    expect(res.errors).toHaveLength(1);
-    expect(res.errors?.[0]).toMatchObject({ path: ['deliveryServer'], extensions: { code: 'NOT_FOUND' } });
-    expect(res.errors?.[0].message).toContain(missing);
+    // The first request of each document runs on graphql-js, the second compiled: both answer alike.
+    for (let round = 0; round < 2; round++) {
+      const data = await t.gqlOk<{ deliveryServers: Record<string, unknown>[] }>(
+        `query($a: ID) { deliveryServers(accountId: $a) { id name status smtp { host port } quota { hourly daily } account { id timezone } usage { timezone hourly { used limit remaining } } } }`,
+        { a: agency.id },
+      );
+      expect(data.deliveryServers).toEqual([
+        {
+          id: created.id,
+          name: 'Compiled',
+          status: 'PAUSED',
+          smtp: { host: '127.0.0.1', port: 2525 },
+          quota: { hourly: 7, daily: null },
+          account: { id: agency.id, timezone: 'Asia/Kolkata' },
+          usage: { timezone: 'Asia/Kolkata', hourly: { used: 0, limit: 7, remaining: 7 } },
+        },
+      ]);
+      const res = await t.gql(`query($id: ID!) { deliveryServer(id: $id) { id } viewer { role } }`, { id: missing });
+      expect(res.data).toEqual({ deliveryServer: null, viewer: { role: 'ADMIN' } });
+      expect(res.errors).toHaveLength(1);
+      expect(res.errors?.[0]).toMatchObject({ path: ['deliveryServer'], extensions: { code: 'NOT_FOUND' } });
+      expect(res.errors?.[0].message).toContain(missing);
+    }
   });
 
   it('answers every root query the same compiled as interpreted, every field selected', async () => {

@@ -7,6 +7,7 @@ import { newAgency } from '../factories/accounts';
 import { createServer, SINK_USER, smtpServerInput, verifyAndActivate } from '../factories/delivery-servers';
 import { createTestApp, type TestApp } from '../utils/create-test-app';
 import { SmtpSink } from '../utils/smtp-sink';
+import { waitFor } from '../utils/wait-for';
 
 /**
  * Dispatch jobs driven by hand through DispatchService (an API-only app runs no worker), one
@@ -53,56 +54,55 @@ describe('dispatch jobs', () => {
     if (!job) throw new Error(`no job queued for message ${id}`);
     await dispatch.process(job.data);
     // The SENT record is written after the job ends: wait for it like the worker's shutdown would.
-    await waitForRecord(id);
+    await waitFor(`message ${id} recorded`, async () => (await row(id)).status !== 'SENDING', 10_000, 10);
   };
-  const waitForRecord = async (id: string): Promise<void> => {
-    const deadline = Date.now() + 10_000;
-    while ((await row(id)).status === 'SENDING') {
-      if (Date.now() > deadline) throw new Error(`message ${id} stayed SENDING`);
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+  /** A verified, active SMTP server of the account. */
+  const activeServer = async (accountId: string, name: string, port = sink.port): Promise<string> => {
+    const server = await createServer(t, smtpServerInput(accountId, port, { name }));
+    await verifyAndActivate(t, server.id);
+    return server.id;
   };
+  const makeDefault = (id: string) => t.gqlOk(`mutation($id: ID!) { setDefaultSmtp(id: $id, scope: ACCOUNT) { id } }`, { id });
+  const pauseServer = (id: string) => t.gqlOk(`mutation($id: ID!) { pauseDeliveryServer(id: $id) { id } }`, { id });
+  /** The message waits for this server (as after a temporary failure there), until paused or deleted. */
+  const deferTo = (messageId: string, serverId: string) =>
+    db.query(`UPDATE messages SET status = 'DEFERRED', server_id = $2, next_attempt_at = now() + interval '1 hour' WHERE id = $1`, [messageId, serverId]);
 
   it('routes mail moved off a paused server afresh, not with the answer held for that server', async () => {
     const agency = await newAgency(t);
-    const first = await createServer(t, smtpServerInput(agency.id, sink.port, { name: 'First' }));
-    await verifyAndActivate(t, first.id);
-    const second = await createServer(t, smtpServerInput(agency.id, sink.port, { name: 'Second' }));
-    await verifyAndActivate(t, second.id);
-    await t.gqlOk(`mutation($id: ID!) { setDefaultSmtp(id: $id, scope: ACCOUNT) { id } }`, { id: first.id });
+    const first = await activeServer(agency.id, 'First');
+    const second = await activeServer(agency.id, 'Second');
+    await makeDefault(first);
     const sentFirst = await send(agency.id);
     const waiting = await send(agency.id);
-    // `waiting` waits for the first server (as after a temporary failure there).
-    await db.query(`UPDATE messages SET status = 'DEFERRED', server_id = $2, next_attempt_at = now() + interval '1 hour' WHERE id = $1`, [waiting, first.id]);
+    await deferTo(waiting, first);
 
     await runJob(sentFirst); // the answer "first server" is now held
-    expect(await row(sentFirst)).toMatchObject({ status: 'SENT', server_id: first.id });
-    await t.gqlOk(`mutation($id: ID!) { pauseDeliveryServer(id: $id) { id } }`, { id: first.id });
+    expect(await row(sentFirst)).toMatchObject({ status: 'SENT', server_id: first });
+    await pauseServer(first);
     const rerouted = await queue.queue.getJob(jobIdOf(waiting, (await row(waiting)).dispatch_seq));
     expect(rerouted?.data).toMatchObject({ messageId: waiting, rerouteId: expect.any(String) });
     await runJob(waiting);
-    expect(await row(waiting)).toMatchObject({ status: 'SENT', server_id: second.id });
+    expect(await row(waiting)).toMatchObject({ status: 'SENT', server_id: second });
   });
 
   it('does not hold a refusal: a server activated right after a NO_ROUTE serves the next message', async () => {
     const agency = await newAgency(t);
-    const only = await createServer(t, smtpServerInput(agency.id, sink.port, { name: 'Only' }));
-    await verifyAndActivate(t, only.id);
+    const only = await activeServer(agency.id, 'Only');
     const refused = await send(agency.id);
     const next = await send(agency.id);
-    await t.gqlOk(`mutation($id: ID!) { pauseDeliveryServer(id: $id) { id } }`, { id: only.id });
+    await pauseServer(only);
 
     await runJob(refused);
     expect(await row(refused)).toMatchObject({ status: 'REJECTED' });
-    await t.gqlOk(`mutation($id: ID!) { activateDeliveryServer(id: $id) { id } }`, { id: only.id });
+    await t.gqlOk(`mutation($id: ID!) { activateDeliveryServer(id: $id) { id } }`, { id: only });
     await runJob(next);
-    expect(await row(next)).toMatchObject({ status: 'SENT', server_id: only.id });
+    expect(await row(next)).toMatchObject({ status: 'SENT', server_id: only });
   });
 
   it("leaves a paused campaign's mail untouched: its jobs end without a write, and resume sends it", async () => {
     const agency = await newAgency(t);
-    const server = await createServer(t, smtpServerInput(agency.id, sink.port, { name: 'Campaign relay' }));
-    await verifyAndActivate(t, server.id);
+    const server = await activeServer(agency.id, 'Campaign relay');
     const input = { accountId: agency.id, name: 'Paused', from: 'news@brand.example', subject: 'Paused', text: 'Hi', recipients: ['one@example.com', 'two@example.com'] };
     const campaign = (await t.gqlOk<{ createCampaign: { id: string } }>(`mutation($input: CreateCampaignInput!) { createCampaign(input: $input) { id } }`, { input })).createCampaign;
     await t.gqlOk(`mutation($id: ID!) { startCampaign(id: $id) { id } }`, { id: campaign.id });
@@ -117,27 +117,23 @@ describe('dispatch jobs', () => {
 
     await t.gqlOk(`mutation($id: ID!) { resumeCampaign(id: $id) { id } }`, { id: campaign.id });
     for (const id of ids) await runJob(id);
-    for (const id of ids) expect(await row(id)).toMatchObject({ status: 'SENT', server_id: server.id });
+    for (const id of ids) expect(await row(id)).toMatchObject({ status: 'SENT', server_id: server });
   });
 
   it('routes a second re-route afresh too, not with the answer held for the first one', async () => {
     const agency = await newAgency(t);
     const ids: string[] = [];
-    for (const name of ['Default', 'Other 1', 'Other 2']) {
-      const server = await createServer(t, smtpServerInput(agency.id, sink.port, { name }));
-      await verifyAndActivate(t, server.id);
-      ids.push(server.id);
-    }
-    await t.gqlOk(`mutation($id: ID!) { setDefaultSmtp(id: $id, scope: ACCOUNT) { id } }`, { id: ids[0] });
+    for (const name of ['Default', 'Other 1', 'Other 2']) ids.push(await activeServer(agency.id, name));
+    await makeDefault(ids[0]);
     const first = await send(agency.id);
     const second = await send(agency.id);
-    await db.query(`UPDATE messages SET status = 'DEFERRED', server_id = $2, next_attempt_at = now() + interval '1 hour' WHERE id = $1`, [first, ids[0]]);
-    await t.gqlOk(`mutation($id: ID!) { pauseDeliveryServer(id: $id) { id } }`, { id: ids[0] });
+    await deferTo(first, ids[0]);
+    await pauseServer(ids[0]);
     await runJob(first); // routed afresh, to one of the others; that answer is now held for its re-route
     const took = (await row(first)).server_id as string;
     expect(took).not.toBe(ids[0]);
-    await db.query(`UPDATE messages SET status = 'DEFERRED', server_id = $2, next_attempt_at = now() + interval '1 hour' WHERE id = $1`, [second, took]);
-    await t.gqlOk(`mutation($id: ID!) { pauseDeliveryServer(id: $id) { id } }`, { id: took });
+    await deferTo(second, took);
+    await pauseServer(took);
     await runJob(second);
     expect(await row(second)).toMatchObject({ status: 'SENT', server_id: ids.find((id) => id !== ids[0] && id !== took) });
   });
@@ -152,14 +148,12 @@ describe('dispatch jobs', () => {
     extraSinks.push(failing);
     await failing.start();
     const agency = await newAgency(t, { onQuotaExhausted: 'FAILOVER' });
-    const a = await createServer(t, smtpServerInput(agency.id, failing.port, { name: 'Failing' }));
-    await verifyAndActivate(t, a.id);
-    const b = await createServer(t, smtpServerInput(agency.id, sink.port, { name: 'Healthy' }));
-    await verifyAndActivate(t, b.id);
-    await t.gqlOk(`mutation($id: ID!) { setDefaultSmtp(id: $id, scope: ACCOUNT) { id } }`, { id: a.id });
+    const a = await activeServer(agency.id, 'Failing', failing.port);
+    const b = await activeServer(agency.id, 'Healthy');
+    await makeDefault(a);
     const breakNextSend = async (): Promise<void> => {
       const breaker = t.app.get(CircuitBreaker);
-      for (let i = 1; i < CIRCUIT_FAILURES; i++) await breaker.recordFailure(a.id, DeliveryErrorCode.CONNECTION_FAILED, 'connection refused elsewhere');
+      for (let i = 1; i < CIRCUIT_FAILURES; i++) await breaker.recordFailure(a, DeliveryErrorCode.CONNECTION_FAILED, 'connection refused elsewhere');
       await failing.stop();
     };
     return { agency, a, b, breakNextSend };
@@ -169,12 +163,12 @@ describe('dispatch jobs', () => {
     const { agency, a, b, breakNextSend } = await failingSetup();
     const [sent, failed, next] = [await send(agency.id), await send(agency.id), await send(agency.id)];
     await runJob(sent); // the answer "Failing" is now held
-    expect(await row(sent)).toMatchObject({ status: 'SENT', server_id: a.id });
+    expect(await row(sent)).toMatchObject({ status: 'SENT', server_id: a });
     await breakNextSend();
     await runJob(failed);
-    expect(await row(failed)).toMatchObject({ status: 'DEFERRED', server_id: a.id });
+    expect(await row(failed)).toMatchObject({ status: 'DEFERRED', server_id: a });
     await runJob(next);
-    expect(await row(next)).toMatchObject({ status: 'SENT', server_id: b.id });
+    expect(await row(next)).toMatchObject({ status: 'SENT', server_id: b });
   });
 
   it("drops a re-route's held answer too when another message's send through that server fails", async () => {
@@ -182,14 +176,14 @@ describe('dispatch jobs', () => {
     const gone = await createServer(t, smtpServerInput(agency.id, sink.port, { name: 'Paused later' }));
     const [moved1, moved2, plain] = [await send(agency.id), await send(agency.id), await send(agency.id)];
     // Two messages wait for a server that is then paused: they are re-routed together.
-    for (const id of [moved1, moved2]) await db.query(`UPDATE messages SET status = 'DEFERRED', server_id = $2, next_attempt_at = now() + interval '1 hour' WHERE id = $1`, [id, gone.id]);
-    await t.gqlOk(`mutation($id: ID!) { pauseDeliveryServer(id: $id) { id } }`, { id: gone.id });
+    for (const id of [moved1, moved2]) await deferTo(id, gone.id);
+    await pauseServer(gone.id);
     await runJob(moved1); // the re-route's answer "Failing" is now held
-    expect(await row(moved1)).toMatchObject({ status: 'SENT', server_id: a.id });
+    expect(await row(moved1)).toMatchObject({ status: 'SENT', server_id: a });
     await breakNextSend();
     await runJob(plain); // not part of the re-route: its failure opens the circuit
-    expect(await row(plain)).toMatchObject({ status: 'DEFERRED', server_id: a.id });
+    expect(await row(plain)).toMatchObject({ status: 'DEFERRED', server_id: a });
     await runJob(moved2);
-    expect(await row(moved2)).toMatchObject({ status: 'SENT', server_id: b.id });
+    expect(await row(moved2)).toMatchObject({ status: 'SENT', server_id: b });
   });
 });

@@ -19,6 +19,13 @@ import { CreateDeliveryServerInput, UpdateDeliveryServerInput } from './dto/deli
 import { ServerDefaultsService } from './server-defaults.service';
 import { ServerTestsService } from './server-tests.service';
 
+/** A server's quota counted on its owner's clock (platform servers: UTC). */
+const quotaSubjectOf = (server: DeliveryServerModel, owner: { timezone: string } | null): QuotaSubject => ({
+  serverId: server.id,
+  timezone: owner?.timezone ?? 'UTC',
+  limits: server.quota,
+});
+
 /** Per request: the `usage` of servers a list already read (preloadUsage). */
 const preloadedUsage = new WeakMap<object, Map<string, QuotaUsage>>();
 
@@ -143,8 +150,7 @@ export class DeliveryServersResolver {
   }
 
   private async loadUsage(server: DeliveryServerModel, ctx: object): Promise<QuotaUsage> {
-    const owner = server.accountId ? await this.accounts.byId(ctx, server.accountId) : null;
-    const subject: QuotaSubject = { serverId: server.id, timezone: owner?.timezone ?? 'UTC', limits: server.quota };
+    const subject = quotaSubjectOf(server, server.accountId ? await this.accounts.byId(ctx, server.accountId) : null);
     return requestLoader<QuotaSubject, QuotaUsage>(ctx, 'server.usage', (subjects) => this.quota.usage(subjects), {
       cacheKeyFn: (s) => s.serverId,
     }).load(subject);
@@ -157,8 +163,7 @@ export class DeliveryServersResolver {
    */
   private async preloadUsage(ctx: object, servers: DeliveryServerModel[]): Promise<void> {
     const owners = await Promise.all(servers.map((s) => (s.accountId ? this.accounts.byId(ctx, s.accountId) : null)));
-    const subjects = servers.map((s, i): QuotaSubject => ({ serverId: s.id, timezone: owners[i]?.timezone ?? 'UTC', limits: s.quota }));
-    const usages = await this.quota.usage(subjects);
+    const usages = await this.quota.usage(servers.map((s, i) => quotaSubjectOf(s, owners[i])));
     let preloaded = preloadedUsage.get(ctx);
     if (!preloaded) preloadedUsage.set(ctx, (preloaded = new Map()));
     for (const [i, s] of servers.entries()) preloaded.set(s.id, usages[i]);

@@ -42,7 +42,7 @@ export class DispatchQueue {
     for (let i = 0; i < items.length; i += 1000) {
       await this.queue.addBulk(
         items.slice(i, i + 1000).map((item) => ({
-          data: item.rerouteId ? { messageId: item.messageId, seq: item.seq, rerouteId: item.rerouteId } : { messageId: item.messageId, seq: item.seq },
+          data: { messageId: item.messageId, seq: item.seq, ...(item.rerouteId ? { rerouteId: item.rerouteId } : {}) },
           opts: { ...JOB_OPTIONS, jobId: jobIdOf(item.messageId, item.seq), delay: item.notBefore ? Math.max(0, item.notBefore.getTime() - now) : 0 },
         })),
       );
