@@ -2,7 +2,7 @@ import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { CampaignEntity } from '../../src/modules/campaigns/campaign.entity';
 import { DispatchQueue } from '../../src/modules/messages/dispatch-queue';
-import { DispatchService } from '../../src/modules/messages/dispatch.service';
+import { CampaignProgress } from '../../src/modules/campaigns/campaign-progress';
 import { MessageSource } from '../../src/modules/messages/message.entity';
 import { MessageStore } from '../../src/modules/messages/message-store';
 import { newAgency } from '../factories/accounts';
@@ -293,7 +293,7 @@ describe('campaign delivery', () => {
     await db.query(`UPDATE campaigns SET status = 'SENDING', started_at = now(), launch_cursor = $2, updated_at = now() WHERE id = $1`, [draft.id, sorted[1]]);
 
     // Every message written so far is final, yet recipients remain: not COMPLETED.
-    await t.app.get(DispatchService).completeFinishedCampaigns();
+    await t.app.get(CampaignProgress).completeFinished();
     const midway = await read(draft.id);
     expect(midway.status).toBe('SENDING');
     expect(midway.stats).toEqual(zeroStats({ total: 5, queued: 3, suppressed: 2 }));

@@ -1,14 +1,13 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { setTimeout as delay } from 'node:timers/promises';
-import { InjectRepository } from '@nestjs/typeorm';
-import { Repository } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../../config/configuration';
-import { CoalescedTasks, SingleFlight } from '../../infra/batching/batcher';
+import { SingleFlight } from '../../infra/batching/batcher';
 import { DeliveryError } from '../../providers/delivery-error';
 import { DeliveryErrorCode } from '../../providers/provider.enums';
 import { ProviderGateway } from '../../providers/provider-gateway';
 import type { ProviderServer, SendResult } from '../../providers/provider.types';
-import { CampaignEntity, CampaignStatus } from '../campaigns/campaign.entity';
+import { CampaignStatus } from '../campaigns/campaign.entity';
+import { CampaignProgress } from '../campaigns/campaign-progress';
 import type { DeliveryServerEntity } from '../delivery-servers/delivery-server.entity';
 import { ServerVault } from '../delivery-servers/server-vault';
 import { type AcquireResult, PacingService } from '../quota/pacing.service';
@@ -30,8 +29,6 @@ const RESET_JITTER_MS = 30_000;
 const MAX_REROUTES = 3;
 /** How long the worker keeps trying to record SENT for a message the provider accepted. */
 const SENT_RECORD_DEADLINE_MS = 60 * 60_000;
-/** The jobs of a campaign finishing within this window share one COMPLETED check. */
-const COMPLETION_DELAY_MS = 200;
 /** Codes that mean the provider never got the message: its quota unit is given back. */
 const NEVER_REACHED = new Set([DeliveryErrorCode.CONNECTION_FAILED, DeliveryErrorCode.AUTH_FAILED, DeliveryErrorCode.BLOCKED_DESTINATION]);
 
@@ -54,8 +51,6 @@ export class DispatchService {
    * ~1,000 more statements per 10,000 messages (docs/performance.md).
    */
   private readonly routes: SingleFlight<RouteResult>;
-  /** The COMPLETED check of a campaign runs once for all the jobs that finished meanwhile. */
-  private readonly completions = new CoalescedTasks();
   private readonly opened = new WeakMap<DeliveryServerEntity, ProviderServer>();
 
   constructor(
@@ -68,7 +63,7 @@ export class DispatchService {
     private readonly vault: ServerVault,
     private readonly breaker: CircuitBreaker,
     private readonly unrecorded: UnrecordedSends,
-    @InjectRepository(CampaignEntity) private readonly campaigns: Repository<CampaignEntity>,
+    private readonly campaigns: CampaignProgress,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     this.messageIdDomain = new URL(config.publicUrl).hostname || 'mailroute.invalid';
@@ -130,7 +125,7 @@ export class DispatchService {
           return this.store.defer(message, slot.notBefore, null);
         }
         // The wait for the slot may have outlasted a pauseCampaign: hand everything back unused.
-        if (message.campaignId && slot.waitedMs > 0 && (await this.campaignPaused(message.campaignId))) {
+        if (message.campaignId && slot.waitedMs > 0 && (await this.campaigns.isPaused(message.campaignId))) {
           await this.pacing.markSent(server.id, server.pauseMs);
           await this.quota.release(reserved.reservation);
           return this.store.release(message);
@@ -187,7 +182,7 @@ export class DispatchService {
       // Routing saw failures counted against the server: this success resets them. (Failures
       // counted since that lookup wait for the next success; the counts expire anyway.)
       if (serverFailing) await this.bestEffort(`failure counts of server ${server.id}`, () => this.breaker.recordSuccess(server.id));
-      this.completeCampaign(message.campaignId);
+      this.campaigns.completeSoon(message.campaignId);
     });
     await this.unrecorded.track(job.jobId, job.claimedAt, recorded);
   }
@@ -245,7 +240,7 @@ export class DispatchService {
     const stored = toStoredError(error);
     const attempts = message.attempts + 1;
     if (error.code === DeliveryErrorCode.SENDER_NOT_VERIFIED && message.campaignId) {
-      await this.pauseCampaign(message.campaignId, DeliveryErrorCode.SENDER_NOT_VERIFIED, `${server.name} refused the sender ${message.from}: ${error.message}`);
+      await this.campaigns.pause(message.campaignId, DeliveryErrorCode.SENDER_NOT_VERIFIED, `${server.name} refused the sender ${message.from}: ${error.message}`);
       await this.store.release(message);
       return;
     }
@@ -256,14 +251,14 @@ export class DispatchService {
       return;
     }
     await this.store.finish(message, MessageStatus.FAILED, stored, server.id, attempt);
-    this.completeCampaign(message.campaignId);
+    this.campaigns.completeSoon(message.campaignId);
   }
 
   /** No route, or a From the server cannot send: a campaign pauses (its mail waits), a single message is REJECTED. */
   private async refuse(message: MessageEntity, route: RouteResult): Promise<void> {
     const code = route.code as DeliveryErrorCode;
     if (message.campaignId) {
-      await this.pauseCampaign(message.campaignId, code, route.reason);
+      await this.campaigns.pause(message.campaignId, code, route.reason);
       await this.store.release(message);
       return;
     }
@@ -273,36 +268,6 @@ export class DispatchService {
   private waitForQuota(message: MessageEntity, server: DeliveryServerEntity, resetsAt: Date, why: string): Promise<void> {
     const notBefore = new Date(resetsAt.getTime() + Math.floor(Math.random() * RESET_JITTER_MS));
     return this.store.defer(message, notBefore, `${why}; waits until ${resetsAt.toISOString()}`, null, server.id);
-  }
-
-  private async campaignPaused(campaignId: string): Promise<boolean> {
-    const campaign = await this.campaigns.findOne({ where: { id: campaignId }, select: { id: true, status: true } });
-    return campaign?.status === CampaignStatus.PAUSED;
-  }
-
-  private async pauseCampaign(campaignId: string, code: DeliveryErrorCode, reason: string): Promise<void> {
-    await this.campaigns.update({ id: campaignId, status: CampaignStatus.SENDING }, { status: CampaignStatus.PAUSED, pauseCode: code, pauseReason: reason.slice(0, 1000) });
-  }
-
-  /**
-   * COMPLETED once no message of the campaign is pending (a partial index makes the check cheap).
-   * The job does not wait for it: the check runs COMPLETION_DELAY_MS later, once for every job
-   * of the campaign that finished meanwhile, and the worker's sweep (completeFinishedCampaigns)
-   * catches a campaign whose last check died with its process.
-   */
-  private completeCampaign(campaignId: string | null): void {
-    if (!campaignId) return;
-    this.completions
-      .request(campaignId, async () => {
-        await delay(COMPLETION_DELAY_MS);
-        await this.campaigns.query(`${COMPLETE_SQL} AND c.id = $1`, [campaignId]);
-      })
-      .catch((err: unknown) => this.logger.warn(`Completion check of campaign ${campaignId} failed: ${err instanceof Error ? err.message : 'error'}`));
-  }
-
-  /** Every SENDING campaign with nothing pending becomes COMPLETED. */
-  async completeFinishedCampaigns(): Promise<void> {
-    await this.campaigns.query(COMPLETE_SQL);
   }
 }
 
@@ -316,11 +281,6 @@ interface JobInHand {
   /** Whose routing lookups it shares (routeKeyOf, and the re-route it belongs to if any). */
   routeKey: string;
 }
-
-/** Campaigns still SENDING though all their messages are written (no launch cursor) and none is pending. */
-const COMPLETE_SQL = `UPDATE campaigns c SET status = 'COMPLETED', completed_at = now(), updated_at = now()
-   WHERE c.status = 'SENDING' AND c.launch_cursor IS NULL
-     AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.campaign_id = c.id AND m.status IN ('QUEUED', 'DEFERRED', 'SENDING'))`;
 
 export function toStoredError(error: DeliveryError): StoredDeliveryError {
   return {

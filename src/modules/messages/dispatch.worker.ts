@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../../config/configuration';
+import { CampaignProgress } from '../campaigns/campaign-progress';
 import { DispatchQueue } from './dispatch-queue';
 import { DispatchService } from './dispatch.service';
 import { Sweeper } from './sweeper';
@@ -20,6 +21,7 @@ export class DispatchWorker implements OnModuleInit, OnApplicationShutdown {
     private readonly dispatch: DispatchService,
     private readonly sweeper: Sweeper,
     private readonly unrecorded: UnrecordedSends,
+    private readonly campaigns: CampaignProgress,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -29,7 +31,7 @@ export class DispatchWorker implements OnModuleInit, OnApplicationShutdown {
     this.dispatchQueue.queue.on('failed', (job, err) => this.logger.warn(`Dispatch of message ${job.data.messageId} failed and waits for the sweeper: ${err.message.slice(0, 300)}`));
     this.sweepTimer = setInterval(() => {
       this.sweeper.sweep().catch((err: unknown) => this.logger.warn(`Sweep failed: ${err instanceof Error ? err.message : 'error'}`));
-      this.dispatch.completeFinishedCampaigns().catch((err: unknown) => this.logger.warn(`Campaign completion sweep failed: ${err instanceof Error ? err.message : 'error'}`));
+      this.campaigns.completeFinished().catch((err: unknown) => this.logger.warn(`Campaign completion sweep failed: ${err instanceof Error ? err.message : 'error'}`));
     }, this.config.dispatch.sweepIntervalMs);
     this.sweepTimer.unref();
   }
@@ -43,6 +45,6 @@ export class DispatchWorker implements OnModuleInit, OnApplicationShutdown {
     await this.unrecorded.drain();
     // The completion checks those records started may not have run: a campaign they finished
     // completes now rather than at some other worker's next sweep.
-    await this.dispatch.completeFinishedCampaigns().catch((err: unknown) => this.logger.warn(`Campaign completion at shutdown failed: ${err instanceof Error ? err.message : 'error'}`));
+    await this.campaigns.completeFinished().catch((err: unknown) => this.logger.warn(`Campaign completion at shutdown failed: ${err instanceof Error ? err.message : 'error'}`));
   }
 }

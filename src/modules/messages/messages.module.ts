@@ -2,7 +2,7 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { ProvidersModule } from '../../providers/providers.module';
 import { AccountsModule } from '../accounts/accounts.module';
-import { CampaignEntity } from '../campaigns/campaign.entity';
+import { CampaignProgressModule } from '../campaigns/campaign-progress.module';
 import { DeliveryServersModule } from '../delivery-servers/delivery-servers.module';
 import { QuotaModule } from '../quota/quota.module';
 import { RoutingModule } from '../routing/routing.module';
@@ -27,7 +27,8 @@ export class MessagesModule {
     return {
       module: MessagesModule,
       imports: [
-        TypeOrmModule.forFeature([MessageEntity, MessageEventEntity, CampaignEntity]),
+        TypeOrmModule.forFeature([MessageEntity, MessageEventEntity]),
+        CampaignProgressModule,
         MessagesCoreModule,
         AccountsModule,
         DeliveryServersModule,

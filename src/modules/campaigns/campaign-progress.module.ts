@@ -1,0 +1,12 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { CampaignEntity } from './campaign.entity';
+import { CampaignProgress } from './campaign-progress';
+
+/** CampaignProgress alone, for the dispatch worker (see there why not CampaignsModule). */
+@Module({
+  imports: [TypeOrmModule.forFeature([CampaignEntity])],
+  providers: [CampaignProgress],
+  exports: [CampaignProgress],
+})
+export class CampaignProgressModule {}

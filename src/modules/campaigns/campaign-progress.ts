@@ -1,0 +1,59 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { setTimeout as delay } from 'node:timers/promises';
+import { Repository } from 'typeorm';
+import { CoalescedTasks } from '../../infra/batching/batcher';
+import { CampaignEntity, CampaignStatus } from './campaign.entity';
+
+/** The jobs of a campaign finishing within this window share one COMPLETED check. */
+const COMPLETION_DELAY_MS = 200;
+
+/** Campaigns still SENDING though all their messages are written (no launch cursor) and none is pending. */
+const COMPLETE_SQL = `UPDATE campaigns c SET status = 'COMPLETED', completed_at = now(), updated_at = now()
+   WHERE c.status = 'SENDING' AND c.launch_cursor IS NULL
+     AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.campaign_id = c.id AND m.status IN ('QUEUED', 'DEFERRED', 'SENDING'))`;
+
+/**
+ * What sending does to a campaign: pause it when its route fails under it, tell whether it is
+ * paused, and mark it COMPLETED once nothing of it is pending. The dispatch worker's one way into
+ * campaigns: it cannot import CampaignsModule, which itself writes messages through the message
+ * store.
+ */
+@Injectable()
+export class CampaignProgress {
+  private readonly logger = new Logger(CampaignProgress.name);
+  private readonly completions = new CoalescedTasks();
+
+  constructor(@InjectRepository(CampaignEntity) private readonly campaigns: Repository<CampaignEntity>) {}
+
+  async isPaused(campaignId: string): Promise<boolean> {
+    const campaign = await this.campaigns.findOne({ where: { id: campaignId }, select: { id: true, status: true } });
+    return campaign?.status === CampaignStatus.PAUSED;
+  }
+
+  /** A SENDING campaign whose route failed (NO_ROUTE, SENDER_NOT_VERIFIED) pauses with the reason; its mail waits. */
+  async pause(campaignId: string, code: string, reason: string): Promise<void> {
+    await this.campaigns.update({ id: campaignId, status: CampaignStatus.SENDING }, { status: CampaignStatus.PAUSED, pauseCode: code, pauseReason: reason.slice(0, 1000) });
+  }
+
+  /**
+   * COMPLETED once no message of the campaign is pending (a partial index makes the check cheap).
+   * The caller does not wait for it: the check runs COMPLETION_DELAY_MS later, once for every
+   * message of the campaign that finished meanwhile, and the workers' sweep (completeFinished)
+   * catches a campaign whose last check died with its process.
+   */
+  completeSoon(campaignId: string | null): void {
+    if (!campaignId) return;
+    this.completions
+      .request(campaignId, async () => {
+        await delay(COMPLETION_DELAY_MS);
+        await this.campaigns.query(`${COMPLETE_SQL} AND c.id = $1`, [campaignId]);
+      })
+      .catch((err: unknown) => this.logger.warn(`Completion check of campaign ${campaignId} failed: ${err instanceof Error ? err.message : 'error'}`));
+  }
+
+  /** Every SENDING campaign with nothing pending becomes COMPLETED. */
+  async completeFinished(): Promise<void> {
+    await this.campaigns.query(COMPLETE_SQL);
+  }
+}
