@@ -3,7 +3,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { CampaignEntity } from './campaign.entity';
 import { CampaignProgress } from './campaign-progress';
 
-/** CampaignProgress alone, for the dispatch worker (see there why not CampaignsModule). */
+/** CampaignProgress alone, for the dispatch side (campaign-progress.ts says why not CampaignsModule). */
 @Module({
   imports: [TypeOrmModule.forFeature([CampaignEntity])],
   providers: [CampaignProgress],

@@ -8,16 +8,16 @@ import { CampaignEntity, CampaignStatus } from './campaign.entity';
 /** The jobs of a campaign finishing within this window share one COMPLETED check. */
 const COMPLETION_DELAY_MS = 200;
 
-/** Campaigns still SENDING though all their messages are written (no launch cursor) and none is pending. */
-const COMPLETE_SQL = `UPDATE campaigns c SET status = 'COMPLETED', completed_at = now(), updated_at = now()
+/** Campaigns still SENDING though all their messages are written (no launch cursor) and none is pending: COMPLETED. */
+export const COMPLETE_CAMPAIGNS_SQL = `UPDATE campaigns c SET status = 'COMPLETED', completed_at = now(), updated_at = now()
    WHERE c.status = 'SENDING' AND c.launch_cursor IS NULL
      AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.campaign_id = c.id AND m.status IN ('QUEUED', 'DEFERRED', 'SENDING'))`;
 
 /**
  * What sending does to a campaign: pause it when its route fails under it, tell whether it is
- * paused, and mark it COMPLETED once nothing of it is pending. The dispatch worker's one way into
- * campaigns: it cannot import CampaignsModule, which itself writes messages through the message
- * store.
+ * paused, and mark it COMPLETED once nothing of it is pending. The dispatch side (DispatchService,
+ * DispatchWorker) reaches campaigns only through this, in CampaignProgressModule: CampaignsModule
+ * would bring its service, resolvers and launch recovery into MessagesModule as well.
  */
 @Injectable()
 export class CampaignProgress {
@@ -47,13 +47,13 @@ export class CampaignProgress {
     this.completions
       .request(campaignId, async () => {
         await delay(COMPLETION_DELAY_MS);
-        await this.campaigns.query(`${COMPLETE_SQL} AND c.id = $1`, [campaignId]);
+        await this.campaigns.query(`${COMPLETE_CAMPAIGNS_SQL} AND c.id = $1`, [campaignId]);
       })
       .catch((err: unknown) => this.logger.warn(`Completion check of campaign ${campaignId} failed: ${err instanceof Error ? err.message : 'error'}`));
   }
 
   /** Every SENDING campaign with nothing pending becomes COMPLETED. */
   async completeFinished(): Promise<void> {
-    await this.campaigns.query(COMPLETE_SQL);
+    await this.campaigns.query(COMPLETE_CAMPAIGNS_SQL);
   }
 }

@@ -13,6 +13,7 @@ import { MessageSource, MessageStatus } from '../messages/message.entity';
 import { RoutingService } from '../routing/routing.service';
 import { SuppressionsService } from '../suppressions/suppressions.service';
 import { CampaignEntity, CampaignRecipientEntity, CampaignStatus } from './campaign.entity';
+import { COMPLETE_CAMPAIGNS_SQL } from './campaign-progress';
 import type { CampaignStatsModel } from './campaign.model';
 import type { CreateCampaignInput } from './dto/create-campaign.input';
 import { normaliseRecipients } from './recipients';
@@ -381,14 +382,9 @@ async function insertRecipients(tx: EntityManager, campaignId: string, emails: s
   }
 }
 
-/** The same rule the worker applies: COMPLETED once every message is written and none is pending. */
+/** The workers' rule (CampaignProgress), for one campaign inside the caller's transaction. */
 async function completeIfDone(tx: EntityManager, campaignId: string): Promise<void> {
-  await tx.query(
-    `UPDATE campaigns SET status = 'COMPLETED', completed_at = now(), updated_at = now()
-      WHERE id = $1 AND status = 'SENDING' AND launch_cursor IS NULL
-        AND NOT EXISTS (SELECT 1 FROM messages WHERE campaign_id = $1 AND status IN ('QUEUED', 'DEFERRED', 'SENDING'))`,
-    [campaignId],
-  );
+  await tx.query(`${COMPLETE_CAMPAIGNS_SQL} AND c.id = $1`, [campaignId]);
 }
 
 function notDraft(id: string, status: CampaignStatus, what: string): ConflictError {
