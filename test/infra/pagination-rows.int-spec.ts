@@ -1,8 +1,8 @@
 import { DataSource, type ObjectLiteral, type SelectQueryBuilder } from 'typeorm';
-import { plainRows } from '../../src/infra/graphql/pagination';
+import { type Connection, paginate, plainFields, plainRows } from '../../src/infra/graphql/pagination';
 import { AccountEntity, Addon } from '../../src/modules/accounts/account.entity';
 import { CampaignEntity } from '../../src/modules/campaigns/campaign.entity';
-import { MessageEntity, MessageSource } from '../../src/modules/messages/message.entity';
+import { MessageEntity, MessageEventEntity, MessageSource } from '../../src/modules/messages/message.entity';
 import { MessageStore } from '../../src/modules/messages/message-store';
 import { SuppressionEntity } from '../../src/modules/suppressions/suppression.entity';
 import { newAgency, newSubAccount } from '../factories/accounts';
@@ -41,6 +41,7 @@ describe('plainRows (connection pages read raw)', () => {
     ['suppressions', SuppressionEntity, 'suppression'],
   ] as const)('reads %s exactly as TypeORM hydrates them', async (_name, entity, alias) => {
     const qb = newestFirst<ObjectLiteral>(entity as new () => ObjectLiteral, alias);
+    expect(plainFields(qb)).not.toBeNull(); // the list really takes the plain path
     const hydrated = await qb.clone().take(50).getMany();
     const plain = await plainRows(qb.clone(), 50);
     expect(hydrated.length).toBeGreaterThan(0);
@@ -56,6 +57,31 @@ describe('plainRows (connection pages read raw)', () => {
     const accounts = await plainRows(newestFirst(AccountEntity, 'account'), 10);
     expect(accounts.find((a) => a.addons.length)?.addons).toEqual([Object.values(Addon)[0]]);
     expect(await plainRows(newestFirst(MessageEntity, 'message'), 2)).toHaveLength(2);
+  });
+
+  it('hydrates whatever it cannot read plain: a bigint column, a partial select, relation ids', () => {
+    expect(plainFields(dataSource.getRepository(MessageEventEntity).createQueryBuilder('event'))).toBeNull();
+    expect(plainFields(newestFirst(MessageEntity, 'message').select(['message.id', 'message.createdAt']))).toBeNull();
+    expect(plainFields(newestFirst(MessageEntity, 'message').loadRelationIdAndMap('message.campaignRef', 'message.campaign'))).toBeNull();
+  });
+
+  it.each([
+    ['messages', MessageEntity, 'message', 'id'],
+    ['suppressions (email breaks ties)', SuppressionEntity, 'suppression', 'email'],
+  ] as const)('pages through %s one row at a time with cursors, in the order TypeORM reads them', async (_name, entity, alias, tie) => {
+    type Row = ObjectLiteral & { createdAt: Date };
+    const qb = dataSource.getRepository(entity as new () => Row).createQueryBuilder(alias);
+    const expected = await qb.clone().orderBy(`${alias}.createdAt`, 'DESC').addOrderBy(`${alias}.${tie}`, 'DESC').getMany();
+    const seen: Row[] = [];
+    let after: string | null = null;
+    for (let page = 0; page < 10; page++) {
+      const connection: Connection<Row> = await paginate(qb, { first: 1, after }, (row) => row, { tieBreaker: tie });
+      seen.push(...connection.edges.map((e) => e.node));
+      if (!connection.pageInfo.hasNextPage) break;
+      after = connection.pageInfo.endCursor;
+    }
+    expect(expected.length).toBeGreaterThan(1);
+    expect(seen).toEqual(expected);
   });
 
   it('reads a query with a join through TypeORM, so joined relations are still hydrated', async () => {

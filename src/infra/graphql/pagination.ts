@@ -104,17 +104,14 @@ export async function paginate<E extends ObjectLiteral & { createdAt: Date }, N>
 
 /**
  * The page's rows as plain objects with the entity's property names, read raw: TypeORM's entity
- * hydration was 10–15 % of a `messages` request's CPU, and node-postgres has already parsed every
- * column type these entities use (dates, JSON, numbers, text arrays). Queries with joins, and
- * entities with a column only hydration gets right (a transformer, an embedded object, an enum
- * array, which pg hands over as text), are read through TypeORM as before.
+ * hydration was 10–15 % of a `messages` request's CPU, and node-postgres already parses the
+ * column types in PLAIN_TYPES exactly as hydration would leave them. Anything else (another
+ * column type, a transformer, an embedded object, a join, a partial select, relation ids or
+ * counts, inheritance, load listeners or subscribers) is read through TypeORM as before.
  */
 export async function plainRows<E extends ObjectLiteral>(qb: SelectQueryBuilder<E>, limit: number): Promise<E[]> {
-  const main = qb.expressionMap.mainAlias;
-  const columns = main?.hasMetadata ? main.metadata.columns.filter((c) => c.isSelect && !c.isVirtual) : [];
-  if (!main || !columns.length || columns.some(needsHydration) || qb.expressionMap.joinAttributes.length) return qb.take(limit).getMany();
-  // The names TypeORM gives the selected columns (alias_column, hashed when too long).
-  const fields = columns.map((c) => [c.propertyName, DriverUtils.buildAlias(qb.connection.driver, undefined, main.name, c.databaseName)] as const);
+  const fields = plainFields(qb);
+  if (!fields) return qb.take(limit).getMany();
   const raw = await qb.limit(limit).getRawMany<Record<string, unknown>>();
   return raw.map((r) => {
     const row: Record<string, unknown> = {};
@@ -123,4 +120,26 @@ export async function plainRows<E extends ObjectLiteral>(qb: SelectQueryBuilder<
   });
 }
 
-const needsHydration = (column: ColumnMetadata): boolean => Boolean(column.transformer || column.embeddedMetadata || (column.isArray && column.type === 'enum') || column.type === 'simple-json' || column.type === 'simple-array');
+/** Column types whose pg-parsed values equal TypeORM's hydrated ones (arrays only of text). */
+const PLAIN_TYPES = new Set<unknown>(['uuid', 'varchar', 'character varying', 'text', 'int', 'integer', 'int4', 'boolean', 'jsonb', 'timestamptz', 'timestamp with time zone', 'enum']);
+
+const isPlain = (c: ColumnMetadata): boolean =>
+  PLAIN_TYPES.has(c.type) && !c.transformer && !c.embeddedMetadata && (!c.isArray || c.type === 'text' || c.type === 'varchar') && (c.type !== 'enum' || c.enum?.every((v) => typeof v === 'string') === true);
+
+/**
+ * [property, raw column alias] for every column, when the query selects its whole main entity and
+ * nothing else and every column is plain; otherwise null. Exported for its test.
+ */
+export function plainFields<E extends ObjectLiteral>(qb: SelectQueryBuilder<E>): (readonly [string, string])[] | null {
+  const map = qb.expressionMap;
+  const main = map.mainAlias;
+  if (!main?.hasMetadata) return null;
+  const { metadata } = main;
+  const wholeEntityOnly = map.selects.length === 1 && map.selects[0].selection === main.name;
+  const nothingElse = !map.joinAttributes.length && !map.relationIdAttributes.length && !map.relationCountAttributes.length;
+  const noHooks = !metadata.discriminatorColumn && !metadata.afterLoadListeners.length && !qb.connection.subscribers.length;
+  const columns = metadata.columns.filter((c) => c.isSelect && !c.isVirtual);
+  if (!wholeEntityOnly || !nothingElse || !noHooks || !columns.length || !columns.every(isPlain)) return null;
+  // The names TypeORM gives the selected columns (alias_column, hashed when too long).
+  return columns.map((c) => [c.propertyName, DriverUtils.buildAlias(qb.connection.driver, undefined, main.name, c.databaseName)] as const);
+}
