@@ -31,9 +31,13 @@ export class CampaignProgress {
     return campaign?.status === CampaignStatus.PAUSED;
   }
 
-  /** A SENDING campaign whose route failed (NO_ROUTE, SENDER_NOT_VERIFIED) pauses with the reason; its mail waits. */
-  async pause(campaignId: string, code: string, reason: string): Promise<void> {
-    await this.campaigns.update({ id: campaignId, status: CampaignStatus.SENDING }, { status: CampaignStatus.PAUSED, pauseCode: code, pauseReason: reason.slice(0, 1000) });
+  /**
+   * A campaign whose route failed (NO_ROUTE, SENDER_NOT_VERIFIED) pauses with the reason, if it is
+   * still in status `from` (SENDING for the worker; DRAFT or PAUSED when a start or resume finds
+   * no route); its mail waits.
+   */
+  async pause(campaignId: string, code: string, reason: string, from = CampaignStatus.SENDING): Promise<void> {
+    await this.campaigns.update({ id: campaignId, status: from }, { status: CampaignStatus.PAUSED, pauseCode: code, pauseReason: reason.slice(0, 1000) });
   }
 
   /**

@@ -5,6 +5,7 @@ import { MessagesCoreModule } from '../messages/messages-core.module';
 import { RoutingModule } from '../routing/routing.module';
 import { SuppressionsModule } from '../suppressions/suppressions.module';
 import { CampaignEntity, CampaignRecipientEntity } from './campaign.entity';
+import { CampaignProgressModule } from './campaign-progress.module';
 import { CampaignsResolver, MessageCampaignResolver } from './campaigns.resolver';
 import { CampaignsService } from './campaigns.service';
 import { LaunchRecovery } from './launch-recovery';
@@ -23,6 +24,7 @@ export class CampaignsModule {
       imports: [
         TypeOrmModule.forFeature([CampaignEntity, CampaignRecipientEntity]),
         MessagesCoreModule,
+        CampaignProgressModule,
         AccountsModule,
         RoutingModule,
         SuppressionsModule,

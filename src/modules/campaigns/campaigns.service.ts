@@ -13,7 +13,7 @@ import { MessageSource, MessageStatus } from '../messages/message.entity';
 import { RoutingService } from '../routing/routing.service';
 import { SuppressionsService } from '../suppressions/suppressions.service';
 import { CampaignEntity, CampaignRecipientEntity, CampaignStatus } from './campaign.entity';
-import { COMPLETE_CAMPAIGNS_SQL } from './campaign-progress';
+import { COMPLETE_CAMPAIGNS_SQL, CampaignProgress } from './campaign-progress';
 import type { CampaignStatsModel } from './campaign.model';
 import type { CreateCampaignInput } from './dto/create-campaign.input';
 import { normaliseRecipients } from './recipients';
@@ -69,6 +69,7 @@ export class CampaignsService {
     private readonly suppressions: SuppressionsService,
     private readonly queue: DispatchQueue,
     private readonly store: MessageStore,
+    private readonly progress: CampaignProgress,
   ) {
     this.campaigns = dataSource.getRepository(CampaignEntity);
   }
@@ -364,7 +365,7 @@ export class CampaignsService {
 
   /** Routing refused: PAUSED with the DeliveryErrorCode and the readable reason (not an error). */
   private async hold(id: string, from: CampaignStatus, code: DeliveryErrorCode, reason: string): Promise<CampaignEntity> {
-    await this.campaigns.update({ id, status: from }, { status: CampaignStatus.PAUSED, pauseCode: code, pauseReason: reason.slice(0, 1000) });
+    await this.progress.pause(id, code, reason, from);
     return this.campaigns.findOneByOrFail({ id });
   }
 }
