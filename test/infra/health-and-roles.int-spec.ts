@@ -1,3 +1,4 @@
+import { DataSource } from 'typeorm';
 import { createTestApp, type TestApp } from '../utils/create-test-app';
 
 describe('health, readiness and ROLE', () => {
@@ -33,6 +34,14 @@ describe('health, readiness and ROLE', () => {
     expect((await t.http().get('/health')).status).toBe(200);
     const res = await t.http().post('/graphql').set('authorization', `Bearer ${t.adminToken}`).send({ query: '{ viewer { role } }' });
     expect(res.status).toBe(404);
+  });
+
+  it('names its database connections after its ROLE, so pg_stat_activity tells API connections from workers\'', async () => {
+    for (const role of ['api', 'worker']) {
+      const t = await start({ ROLE: role });
+      const rows = await t.app.get(DataSource).query<{ name: string }[]>(`SELECT application_name AS name FROM pg_stat_activity WHERE pid = pg_backend_pid()`);
+      expect(rows).toEqual([{ name: `mailroute-${role}` }]);
+    }
   });
 
   it('accepts GraphQL bodies up to 4 MB and refuses larger ones with 413', async () => {

@@ -18,6 +18,8 @@ const queryStats = new QueryStats();
         logger: queryStats,
         maxQueryExecutionTime: SLOW_QUERY_MS,
         ...dataSourceOptions(config.database.url),
+        // pg_stat_activity (and an operator reading it) tells API connections from workers'.
+        applicationName: `mailroute-${config.role}`,
         // Migrations are applied before the app is built (main.ts, test setup), under a lock.
         migrationsRun: false,
         retryAttempts: 2,
