@@ -1,10 +1,9 @@
 import { Field, ID, InputType } from '@nestjs/graphql';
 import { IsEnum, IsOptional, IsString, IsUUID, Length, ValidateIf } from 'class-validator';
 import { Transform } from 'class-transformer';
+import { trim } from '../../../infra/input-transforms';
 import { IsIanaTimeZone } from '../../../infra/validation';
 import { QuotaExhaustedAction } from '../account.entity';
-
-const trim = ({ value }: { value: unknown }): unknown => (typeof value === 'string' ? value.trim() : value);
 
 @InputType()
 export class CreateAccountInput {

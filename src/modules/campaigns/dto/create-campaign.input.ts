@@ -1,10 +1,10 @@
 import { Field, ID, InputType } from '@nestjs/graphql';
 import { Transform } from 'class-transformer';
-import { ArrayMaxSize, IsArray, IsEmail, IsString, IsUUID, Length, Matches, MaxLength, ValidateIf } from 'class-validator';
+import { ArrayMaxSize, IsArray, IsEmail, IsString, IsUUID, Length, MaxLength } from 'class-validator';
+import { lower } from '../../../infra/input-transforms';
+import { BodyField, SubjectField } from '../../messages/dto/message-content.fields';
 import { MAX_RECIPIENTS_PER_CALL } from '../recipients';
 
-const lower = ({ value }: { value: unknown }): unknown => (typeof value === 'string' ? value.trim().toLowerCase() : value);
-const given = (_o: object, v: unknown): boolean => v !== undefined && v !== null;
 
 @InputType()
 export class CreateCampaignInput {
@@ -23,23 +23,13 @@ export class CreateCampaignInput {
   @MaxLength(320, { message: 'from must be at most 320 characters' })
   from!: string;
 
-  @Field()
-  @IsString()
-  @Length(1, 998, { message: 'subject must be 1 to 998 characters' })
-  // A line break would let the subject add headers of its own.
-  @Matches(/^[^\r\n]*$/, { message: 'subject must not contain line breaks' })
+  @SubjectField()
   subject!: string;
 
-  @Field(() => String, { nullable: true })
-  @ValidateIf(given)
-  @IsString()
-  @MaxLength(2_000_000, { message: 'html must be at most 2,000,000 characters' })
+  @BodyField('html')
   html?: string | null;
 
-  @Field(() => String, { nullable: true })
-  @ValidateIf(given)
-  @IsString()
-  @MaxLength(2_000_000, { message: 'text must be at most 2,000,000 characters' })
+  @BodyField('text')
   text?: string | null;
 
   /** Checked address by address in the service, so the error can name the bad ones. */

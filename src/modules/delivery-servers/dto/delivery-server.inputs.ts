@@ -3,12 +3,11 @@ import { Transform, Type } from 'class-transformer';
 import { IsEmail, IsEnum, IsFQDN, IsInt, IsOptional, IsString, IsUUID, Length, Matches, Max, Min, ValidateIf, ValidateNested } from 'class-validator';
 import { DeliveryProvider } from '../../../providers/provider.enums';
 import { QuotaInput } from '../../quota/dto/quota.input';
+import { given, lower, trim } from '../../../infra/input-transforms';
 import { ServerCredentialsInput } from './credentials.inputs';
 
-const trim = ({ value }: { value: unknown }): unknown => (typeof value === 'string' ? value.trim() : value);
-const lower = ({ value }: { value: unknown }): unknown => (typeof value === 'string' ? value.trim().toLowerCase() : value);
-/** Validate when the field was given (undefined: left out); an explicit null passes as "clear". */
-const givenAndNotNull = (_o: object, v: unknown): boolean => v !== undefined && v !== null;
+// Optional fields validate only when a value is given (`given`): undefined leaves them out, and an
+// explicit null passes as "clear".
 
 export const MAX_PAUSE_MS = 3_600_000;
 const PAUSE_MESSAGE = `pauseMs must be a whole number of milliseconds from 0 to ${MAX_PAUSE_MS}`;
@@ -40,13 +39,13 @@ export class CreateDeliveryServerInput {
 
   @Field(() => String, { nullable: true })
   @Transform(lower)
-  @ValidateIf(givenAndNotNull)
+  @ValidateIf(given)
   @IsEmail({}, { message: EMAIL_MESSAGE('senderAddress') })
   senderAddress?: string | null;
 
   @Field(() => String, { nullable: true })
   @Transform(lower)
-  @ValidateIf(givenAndNotNull)
+  @ValidateIf(given)
   @IsFQDN({}, { message: DOMAIN_MESSAGE })
   sendingDomain?: string | null;
 
@@ -57,14 +56,14 @@ export class CreateDeliveryServerInput {
   quota?: QuotaInput | null;
 
   @Field(() => Int, { nullable: true })
-  @ValidateIf(givenAndNotNull)
+  @ValidateIf(given)
   @IsInt({ message: PAUSE_MESSAGE })
   @Min(0, { message: PAUSE_MESSAGE })
   @Max(MAX_PAUSE_MS, { message: PAUSE_MESSAGE })
   pauseMs?: number | null;
 
   @Field(() => String, { nullable: true })
-  @ValidateIf(givenAndNotNull)
+  @ValidateIf(given)
   @Matches(/^[A-Za-z0-9_-]{1,64}$/, { message: IP_POOL_MESSAGE })
   ipPool?: string | null;
 }
@@ -86,13 +85,13 @@ export class UpdateDeliveryServerInput {
 
   @Field(() => String, { nullable: true })
   @Transform(lower)
-  @ValidateIf(givenAndNotNull)
+  @ValidateIf(given)
   @IsEmail({}, { message: EMAIL_MESSAGE('senderAddress') })
   senderAddress?: string | null;
 
   @Field(() => String, { nullable: true })
   @Transform(lower)
-  @ValidateIf(givenAndNotNull)
+  @ValidateIf(given)
   @IsFQDN({}, { message: DOMAIN_MESSAGE })
   sendingDomain?: string | null;
 
@@ -110,7 +109,7 @@ export class UpdateDeliveryServerInput {
   pauseMs?: number;
 
   @Field(() => String, { nullable: true })
-  @ValidateIf(givenAndNotNull)
+  @ValidateIf(given)
   @Matches(/^[A-Za-z0-9_-]{1,64}$/, { message: IP_POOL_MESSAGE })
   ipPool?: string | null;
 }

@@ -1,10 +1,10 @@
 import { Field, ID, InputType } from '@nestjs/graphql';
 import { Transform, Type } from 'class-transformer';
 import { ArrayMaxSize, IsEmail, IsEnum, IsOptional, IsString, IsUUID, Length, Matches, MaxLength, ValidateIf, ValidateNested } from 'class-validator';
+import { given, lower } from '../../../infra/input-transforms';
 import { MessageSource } from '../message.entity';
+import { BodyField, SubjectField } from './message-content.fields';
 
-const lower = ({ value }: { value: unknown }): unknown => (typeof value === 'string' ? value.trim().toLowerCase() : value);
-const given = (_o: object, v: unknown): boolean => v !== undefined && v !== null;
 const EMAIL = (field: string) => ({ message: `${field} must be one email address such as "jane@example.com"` });
 
 @InputType()
@@ -44,22 +44,13 @@ export class SendEmailInput {
   @IsEmail({}, EMAIL('replyTo'))
   replyTo?: string | null;
 
-  @Field()
-  @IsString()
-  @Length(1, 998, { message: 'subject must be 1 to 998 characters' })
-  @Matches(/^[^\r\n]*$/, { message: 'subject must not contain line breaks' })
+  @SubjectField()
   subject!: string;
 
-  @Field(() => String, { nullable: true })
-  @ValidateIf(given)
-  @IsString()
-  @MaxLength(2_000_000, { message: 'html must be at most 2,000,000 characters' })
+  @BodyField('html')
   html?: string | null;
 
-  @Field(() => String, { nullable: true })
-  @ValidateIf(given)
-  @IsString()
-  @MaxLength(2_000_000, { message: 'text must be at most 2,000,000 characters' })
+  @BodyField('text')
   text?: string | null;
 
   @Field(() => [HeaderInput], { nullable: true })
