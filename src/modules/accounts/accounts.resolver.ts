@@ -63,9 +63,9 @@ export class AccountsResolver {
   }
 
   @ResolveField(() => [AccountModel])
-  async subAccounts(@Parent() account: AccountModel, @Context() ctx: object): Promise<AccountModel[]> {
+  async subAccounts(@Parent() account: AccountModel, @CurrentViewer() viewer: Viewer, @Context() ctx: object): Promise<AccountModel[]> {
     if (account.parentId) return [];
-    return (await this.service.subAccounts(ctx, account.id)).map(toAccountModel);
+    return (await this.service.subAccounts(ctx, account.id)).filter((sub) => this.scope.canReach(viewer, sub)).map(toAccountModel);
   }
 
   @ResolveField(() => [Addon], { description: "The add-ons in force: the account's own and its agency's." })

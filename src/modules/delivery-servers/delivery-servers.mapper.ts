@@ -41,6 +41,26 @@ export function toDeliveryServerModel(e: DeliveryServerView): DeliveryServerMode
   return model;
 }
 
+/**
+ * A server as a viewer sees it that routes through it but does not manage it (ServerVisibility):
+ * what explains routing (name, provider, status, domain, forced From, quota, pause, defaults), and
+ * none of its connection settings, test results, webhook URL (Elastic Email's carries a secret)
+ * or pause reason. Its owner and assignments are hidden by their own resolvers.
+ */
+export function toSharedServerModel(e: DeliveryServerView): DeliveryServerModel {
+  const full = toDeliveryServerModel(e);
+  return {
+    ...full,
+    pausedReason: null,
+    testEmail: null,
+    api: null,
+    smtp: null,
+    ipPool: null,
+    lastTest: null,
+    webhook: { status: full.webhook.status, url: null, events: [], error: null, registeredAt: null },
+  };
+}
+
 export function toTestResultModel(t: StoredTestResult, server: DeliveryServerModel): ServerTestResultModel {
   return {
     server,

@@ -12,11 +12,12 @@ import { DeliveryServersService } from './delivery-servers.service';
 import { ServerDefaultsService } from './server-defaults.service';
 import { ServerTestsService } from './server-tests.service';
 import { ServerVault } from './server-vault';
+import { ServerVisibility } from './server-visibility';
 import { WebhookRegistrar } from './webhook-registrar';
 
 @Module({
   imports: [TypeOrmModule.forFeature([DeliveryServerEntity, ServerAssignmentEntity, AccountEntity]), AccountsModule, ProvidersModule, QuotaModule, MessagesCoreModule],
-  providers: [DeliveryServersService, ServerDefaultsService, ServerTestsService, ServerVault, WebhookRegistrar, DeliveryServersResolver, AccountServersResolver],
-  exports: [DeliveryServersService, ServerVault],
+  providers: [DeliveryServersService, ServerDefaultsService, ServerTestsService, ServerVault, WebhookRegistrar, ServerVisibility, DeliveryServersResolver, AccountServersResolver],
+  exports: [DeliveryServersService, ServerVault, ServerVisibility],
 })
 export class DeliveryServersModule {}

@@ -1,12 +1,13 @@
 import { Args, Context, ID, Info, Mutation, Query, ResolveField, Resolver } from '@nestjs/graphql';
 import type { GraphQLResolveInfo } from 'graphql';
 import { selectsField } from '../../infra/graphql/selection';
-import { CurrentViewer } from '../../infra/auth/current-viewer.decorator';
+import { CurrentViewer, type RequestWithViewer, viewerOf } from '../../infra/auth/current-viewer.decorator';
 import type { Viewer } from '../../infra/auth/viewer';
 import { TransportKind } from '../../providers/provider.enums';
 import { AccountModel } from '../accounts/account.model';
 import { toAccountModel } from '../accounts/accounts.mapper';
 import { AccountsService } from '../accounts/accounts.service';
+import { TenantScope } from '../accounts/tenant-scope.service';
 import { requestLoader } from '../../infra/graphql/request-loaders';
 import { QuotaUsageModel } from '../quota/quota.model';
 import { QuotaService } from '../quota/quota.service';
@@ -26,6 +27,9 @@ const quotaSubjectOf = (server: DeliveryServerModel, owner: { timezone: string }
   limits: server.quota,
 });
 
+/** The GraphQL context: field resolvers take it directly (see the note above `account`). */
+type RequestContext = { req: RequestWithViewer };
+
 /** Per request: the `usage` of servers a list already read (preloadUsage). */
 const preloadedUsage = new WeakMap<object, Map<string, QuotaUsage>>();
 
@@ -37,6 +41,7 @@ export class DeliveryServersResolver {
     private readonly tests: ServerTestsService,
     private readonly accounts: AccountsService,
     private readonly quota: QuotaService,
+    private readonly scope: TenantScope,
   ) {}
 
   @Query(() => DeliveryServerModel, { nullable: true })
@@ -138,9 +143,10 @@ export class DeliveryServersResolver {
   // wrapper (pipes and several promises), which for `usage` on a list of 100 servers cost more
   // than the field itself (docs/performance.md, graphql).
   @ResolveField(() => AccountModel, { nullable: true, description: 'Owner; null for a platform server (ADMIN only), the last resort of routing.' })
-  async account(server: DeliveryServerModel, _args: unknown, ctx: object): Promise<AccountModel | null> {
+  async account(server: DeliveryServerModel, _args: unknown, ctx: RequestContext): Promise<AccountModel | null> {
     const account = server.accountId ? await this.accounts.byId(ctx, server.accountId) : null;
-    return account && toAccountModel(account);
+    // A server reached through routing (an agency's, seen by its sub-account) does not lead to its owner.
+    return account && this.scope.canReach(viewerOf(ctx.req), account) ? toAccountModel(account) : null;
   }
 
   /** Current quota windows on the owner's clock (platform servers: UTC); one Redis round trip per request. */
@@ -170,7 +176,9 @@ export class DeliveryServersResolver {
   }
 
   @ResolveField(() => [AccountModel])
-  async assignedAccounts(server: DeliveryServerModel, _args: unknown, ctx: object): Promise<AccountModel[]> {
-    return (await this.defaults.assignedAccounts(ctx, server.id)).map(toAccountModel);
+  async assignedAccounts(server: DeliveryServerModel, _args: unknown, ctx: RequestContext): Promise<AccountModel[]> {
+    // A sub-account seeing its agency's server sees at most itself among the assignments.
+    const viewer = viewerOf(ctx.req);
+    return (await this.defaults.assignedAccounts(ctx, server.id)).filter((a) => this.scope.canReach(viewer, a)).map(toAccountModel);
   }
 }

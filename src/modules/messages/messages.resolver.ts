@@ -6,8 +6,8 @@ import { AccountModel } from '../accounts/account.model';
 import { toAccountModel } from '../accounts/accounts.mapper';
 import { AccountsService } from '../accounts/accounts.service';
 import { DeliveryServerModel } from '../delivery-servers/delivery-server.model';
-import { toDeliveryServerModel } from '../delivery-servers/delivery-servers.mapper';
 import { DeliveryServersService } from '../delivery-servers/delivery-servers.service';
+import { ServerVisibility } from '../delivery-servers/server-visibility';
 import { SendEmailInput } from './dto/send-email.input';
 import { MessageStatus } from './message.entity';
 import { MessageConnection, MessageEventModel, MessageModel } from './message.model';
@@ -20,6 +20,7 @@ export class MessagesResolver {
     private readonly service: MessagesService,
     private readonly accounts: AccountsService,
     private readonly servers: DeliveryServersService,
+    private readonly visibility: ServerVisibility,
   ) {}
 
   @Mutation(() => MessageModel)
@@ -54,9 +55,9 @@ export class MessagesResolver {
   }
 
   @ResolveField(() => DeliveryServerModel, { nullable: true })
-  async server(@Parent() message: MessageModel, @Context() ctx: object): Promise<DeliveryServerModel | null> {
+  async server(@Parent() message: MessageModel, @CurrentViewer() viewer: Viewer, @Context() ctx: object): Promise<DeliveryServerModel | null> {
     const server = message.serverId ? await this.servers.byId(ctx, message.serverId) : null;
-    return server && toDeliveryServerModel(server);
+    return server && this.visibility.modelFor(viewer, ctx, server);
   }
 
   @ResolveField(() => [MessageEventModel])
@@ -67,11 +68,14 @@ export class MessagesResolver {
 
 @Resolver(() => MessageEventModel)
 export class MessageEventsResolver {
-  constructor(private readonly servers: DeliveryServersService) {}
+  constructor(
+    private readonly servers: DeliveryServersService,
+    private readonly visibility: ServerVisibility,
+  ) {}
 
   @ResolveField(() => DeliveryServerModel, { nullable: true })
-  async server(@Parent() event: MessageEventModel, @Context() ctx: object): Promise<DeliveryServerModel | null> {
+  async server(@Parent() event: MessageEventModel, @CurrentViewer() viewer: Viewer, @Context() ctx: object): Promise<DeliveryServerModel | null> {
     const server = event.serverId ? await this.servers.byId(ctx, event.serverId) : null;
-    return server && toDeliveryServerModel(server);
+    return server && this.visibility.modelFor(viewer, ctx, server);
   }
 }
