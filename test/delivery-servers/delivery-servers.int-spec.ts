@@ -6,6 +6,7 @@ import { createServer, SERVER_FIELDS, type ServerView, SINK_USER, smtpServerInpu
 import { SendGridFake } from '../fakes/sendgrid-fake';
 import { createTestApp, type TestApp } from '../utils/create-test-app';
 import { SmtpSink } from '../utils/smtp-sink';
+import { waitFor } from '../utils/wait-for';
 
 describe('delivery servers', () => {
   let t: TestApp;
@@ -123,6 +124,29 @@ describe('delivery servers', () => {
       c: { smtp: { host: '127.0.0.1', port: sink.port, security: 'NONE', username: SINK_USER.user } },
     });
     expect((await test(server.id)).data?.testSmtpServer.ok).toBe(true);
+  });
+
+  it('a test still running when the credentials change verifies nothing and puts nothing back', async () => {
+    const server = await createServer(t, smtpServerInput(null, sink.port));
+    await verifyAndActivate(t, server.id);
+    const bodiesBefore = sink.bodiesReceived;
+    sink.delayData(1_500);
+    try {
+      const testing = test(server.id);
+      // The test's message is at the sink (its answer held back) when new credentials are saved.
+      await waitFor("the test's message at the sink", () => Promise.resolve(sink.bodiesReceived > bodiesBefore));
+      await t.gqlOk(`mutation($id: ID!, $c: ServerCredentialsInput) { updateDeliveryServer(id: $id, input: { credentials: $c }) { id } }`, {
+        id: server.id,
+        c: { smtp: { host: '127.0.0.1', port: sink.port, security: 'NONE', username: 'other-user', password: 'other-password' } },
+      });
+      expect((await testing).data?.testSmtpServer.ok).toBe(true);
+    } finally {
+      sink.delayData(0);
+    }
+    const after = await t.gqlOk<{ deliveryServer: ServerView }>(`query($id: ID!) { deliveryServer(id: $id) { status verifiedAt smtp { username } lastTest { ok } } }`, { id: server.id });
+    expect(after.deliveryServer).toMatchObject({ status: 'PAUSED', verifiedAt: null, smtp: { username: 'other-user' }, lastTest: { ok: true } });
+    const activate = await t.gql(`mutation($id: ID!) { activateDeliveryServer(id: $id) { status } }`, { id: server.id });
+    expect(activate.errors?.[0].extensions?.code).toBe('SERVER_NOT_VERIFIED');
   });
 
   it('update: a field left out is unchanged, an explicit null clears it', async () => {

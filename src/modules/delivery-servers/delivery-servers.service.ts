@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
-import { In, Repository } from 'typeorm';
+import { In, IsNull, Not, Repository } from 'typeorm';
 import { isAdmin, type Viewer } from '../../infra/auth/viewer';
 import { requestLoader } from '../../infra/graphql/request-loaders';
 import { BadUserInputError, DomainError, ErrorCode, ForbiddenError, NotFoundError } from '../../infra/errors/domain-error';
@@ -9,7 +9,7 @@ import { DeliveryProvider, WebhookStatus } from '../../providers/provider.enums'
 import type { ServerCredentials } from '../../providers/provider.types';
 import type { AccountEntity } from '../accounts/account.entity';
 import { TenantScope } from '../accounts/tenant-scope.service';
-import { DeliveryServerEntity, DeliveryServerStatus, type DeliveryServerView, ServerOrigin, type StoredWebhook } from './delivery-server.entity';
+import { DeliveryServerEntity, DeliveryServerStatus, type DeliveryServerView, ServerOrigin, type StoredTestResult, type StoredWebhook } from './delivery-server.entity';
 import type { CreateDeliveryServerInput, UpdateDeliveryServerInput } from './dto/delivery-server.inputs';
 import { assertCredentialsFit, credentialsChanged, credentialsFromInput, mergeCredentials, summarize } from './server-credentials';
 import { MessageStore } from '../messages/message-store';
@@ -212,18 +212,45 @@ export class DeliveryServersService {
     if (!server.verifiedAt) {
       throw new DomainError(ErrorCode.SERVER_NOT_VERIFIED, `Delivery server ${server.name} is not verified: send a passing test (testSmtpServer) first`);
     }
-    server.status = DeliveryServerStatus.ACTIVE;
-    server.pausedReason = null;
-    return this.servers.save(server);
+    // Only while still verified: new credentials saved since the read cleared verifiedAt.
+    const { affected } = await this.servers.update({ id: server.id, verifiedAt: Not(IsNull()) }, { status: DeliveryServerStatus.ACTIVE, pausedReason: null });
+    if (!affected) throw new DomainError(ErrorCode.SERVER_NOT_VERIFIED, `Delivery server ${server.name} is not verified: its credentials changed; send a passing test (testSmtpServer) first`);
+    return this.reload(server.id);
   }
 
   async pause(viewer: Viewer, id: string): Promise<DeliveryServerEntity> {
     const server = await this.getManageable(viewer, id);
-    server.status = DeliveryServerStatus.PAUSED;
-    server.pausedReason = null;
-    const saved = await this.servers.save(server);
+    await this.servers.update({ id: server.id }, { status: DeliveryServerStatus.PAUSED, pausedReason: null });
     await this.messages.reroute(await this.messages.waitingFor(server.id));
-    return saved;
+    return this.reload(server.id);
+  }
+
+  /**
+   * The row as it is now, after a write of some of its columns. Writes that follow a read in
+   * another call write only the columns they change: saving the whole entity read earlier would
+   * put back whatever a concurrent update changed meanwhile (new credentials, a name, a quota).
+   */
+  /**
+   * A test's outcome: lastTest always, verifiedAt only when it passed with the credentials still
+   * stored (new ones saved while it ran are not verified by it).
+   */
+  async recordTest(server: DeliveryServerEntity, result: StoredTestResult): Promise<DeliveryServerEntity> {
+    await this.servers.update({ id: server.id }, { lastTest: result });
+    if (result.ok) {
+      await this.servers
+        .createQueryBuilder()
+        .update()
+        .set({ verifiedAt: new Date(result.testedAt) })
+        .where('id = :id AND sealed_credentials = CAST(:sealed AS jsonb)', { id: server.id, sealed: JSON.stringify(server.sealedCredentials) })
+        .execute();
+    }
+    return this.reload(server.id);
+  }
+
+  async reload(id: string): Promise<DeliveryServerEntity> {
+    const server = await this.servers.findOneBy({ id });
+    if (!server) throw new NotFoundError('Delivery server', id);
+    return server;
   }
 
   /** Removes what was registered at the provider (best effort), then the server and its links. */
@@ -243,9 +270,6 @@ export class DeliveryServersService {
     if (result.affected) await this.messages.reroute(await this.messages.waitingFor(id));
   }
 
-  save(server: DeliveryServerEntity): Promise<DeliveryServerEntity> {
-    return this.servers.save(server);
-  }
 
   /** Re-register the provider webhooks (registerWebhooks mutation). */
   async registerWebhooks(viewer: Viewer, id: string): Promise<DeliveryServerEntity> {

@@ -49,9 +49,8 @@ export class ServerDefaultsService {
 
   async unsetDefault(viewer: Viewer, id: string, scope: DefaultScope): Promise<DeliveryServerEntity> {
     const server = await this.servers.getManageable(viewer, id);
-    const flag = FLAG[scope];
-    server[flag] = false;
-    return this.servers.save(server);
+    await this.dataSource.getRepository(DeliveryServerEntity).update({ id: server.id }, { [FLAG[scope]]: false });
+    return this.servers.reload(server.id);
   }
 
   /** Replaces the set of the owner agency's sub-accounts that use this server. */

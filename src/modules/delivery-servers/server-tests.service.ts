@@ -78,9 +78,7 @@ export class ServerTestsService {
         testedAt: new Date().toISOString(),
       };
     }
-    server.lastTest = result;
-    if (result.ok) server.verifiedAt = new Date(result.testedAt);
-    return { server: await this.servers.save(server), result };
+    return { server: await this.servers.recordTest(server, result), result };
   }
 
   private async takeRateLimit(serverId: string): Promise<void> {
