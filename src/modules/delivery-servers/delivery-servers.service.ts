@@ -226,11 +226,6 @@ export class DeliveryServersService {
   }
 
   /**
-   * The row as it is now, after a write of some of its columns. Writes that follow a read in
-   * another call write only the columns they change: saving the whole entity read earlier would
-   * put back whatever a concurrent update changed meanwhile (new credentials, a name, a quota).
-   */
-  /**
    * A test's outcome: lastTest always, verifiedAt only when it passed with the credentials still
    * stored (new ones saved while it ran are not verified by it).
    */
@@ -247,6 +242,11 @@ export class DeliveryServersService {
     return this.reload(server.id);
   }
 
+  /**
+   * The row as it is now, after a write of some of its columns. Writes that follow a read in
+   * another call write only the columns they change: saving the whole entity read earlier would
+   * put back whatever a concurrent update changed meanwhile (new credentials, a name, a quota).
+   */
   async reload(id: string): Promise<DeliveryServerEntity> {
     const server = await this.servers.findOneBy({ id });
     if (!server) throw new NotFoundError('Delivery server', id);
@@ -269,7 +269,6 @@ export class DeliveryServersService {
     const result = await this.servers.update({ id, status: DeliveryServerStatus.ACTIVE }, { status: DeliveryServerStatus.PAUSED, pausedReason: reason });
     if (result.affected) await this.messages.reroute(await this.messages.waitingFor(id));
   }
-
 
   /** Re-register the provider webhooks (registerWebhooks mutation). */
   async registerWebhooks(viewer: Viewer, id: string): Promise<DeliveryServerEntity> {
