@@ -93,7 +93,7 @@ describe('tenancy through nested fields', () => {
     }
   });
 
-  it('an agency reading its sub-account sees that account only, and a sub-account never reaches its agency', async () => {
+  it('a sub-account reading its own account reaches neither its agency nor its siblings (a guard: this held before the fix too)', async () => {
     const own = await t.gqlOk<{ account: { parent: unknown; subAccounts: unknown[]; deliveryServers: unknown[] } }>(
       `query($id: ID!) { account(id: $id) { parent { id } subAccounts { id } deliveryServers { id } } }`,
       { id: mine.id },

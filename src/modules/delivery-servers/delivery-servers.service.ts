@@ -209,12 +209,9 @@ export class DeliveryServersService {
 
   async activate(viewer: Viewer, id: string): Promise<DeliveryServerEntity> {
     const server = await this.getManageable(viewer, id);
-    if (!server.verifiedAt) {
-      throw new DomainError(ErrorCode.SERVER_NOT_VERIFIED, `Delivery server ${server.name} is not verified: send a passing test (testSmtpServer) first`);
-    }
-    // Only while still verified: new credentials saved since the read cleared verifiedAt.
+    // Verified is checked by the write itself: new credentials saved since the read cleared verifiedAt.
     const { affected } = await this.servers.update({ id: server.id, verifiedAt: Not(IsNull()) }, { status: DeliveryServerStatus.ACTIVE, pausedReason: null });
-    if (!affected) throw new DomainError(ErrorCode.SERVER_NOT_VERIFIED, `Delivery server ${server.name} is not verified: its credentials changed; send a passing test (testSmtpServer) first`);
+    if (!affected) throw new DomainError(ErrorCode.SERVER_NOT_VERIFIED, `Delivery server ${server.name} is not verified: send a passing test (testSmtpServer) first`);
     return this.reload(server.id);
   }
 
@@ -230,15 +227,16 @@ export class DeliveryServersService {
    * stored (new ones saved while it ran are not verified by it).
    */
   async recordTest(server: DeliveryServerEntity, result: StoredTestResult): Promise<DeliveryServerEntity> {
-    await this.servers.update({ id: server.id }, { lastTest: result });
-    if (result.ok) {
-      await this.servers
-        .createQueryBuilder()
-        .update()
-        .set({ verifiedAt: new Date(result.testedAt) })
-        .where('id = :id AND sealed_credentials = CAST(:sealed AS jsonb)', { id: server.id, sealed: JSON.stringify(server.sealedCredentials) })
-        .execute();
-    }
+    await this.servers
+      .createQueryBuilder()
+      .update()
+      .set({
+        lastTest: result,
+        verifiedAt: () => `CASE WHEN :ok AND sealed_credentials = CAST(:sealed AS jsonb) THEN CAST(:testedAt AS timestamptz) ELSE verified_at END`,
+      })
+      .where('id = :id')
+      .setParameters({ id: server.id, ok: result.ok, sealed: JSON.stringify(server.sealedCredentials), testedAt: result.testedAt })
+      .execute();
     return this.reload(server.id);
   }
 
