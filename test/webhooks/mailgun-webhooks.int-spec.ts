@@ -43,7 +43,7 @@ describe('Mailgun webhooks (HMAC-signed, replay-protected)', () => {
     expect(await h.message(m.id)).toMatchObject({ status: 'DELIVERED', events: [{ type: 'DELIVERED' }] });
   });
 
-  it('a permanent failure bounces and suppresses; a complaint marks COMPLAINED and suppresses; a temporary failure is only recorded', async () => {
+  it('a permanent failure bounces and suppresses; a complaint marks COMPLAINED and suppresses; a temporary failure (Mailgun retries) is recorded as a deferral', async () => {
     const hard = await h.sentMessage(accountId, serverId, mailgunId());
     const complaint = await h.sentMessage(accountId, serverId, mailgunId());
     const soft = await h.sentMessage(accountId, serverId, mailgunId());
@@ -52,12 +52,52 @@ describe('Mailgun webhooks (HMAC-signed, replay-protected)', () => {
     expect((await h.post(path, signed(eventData('complained', complaint.providerMessageId, complaint.to)))).status).toBe(200);
     expect((await h.post(path, signed(eventData('failed', soft.providerMessageId, soft.to, { severity: 'temporary' })))).status).toBe(200);
 
-    expect(await h.message(hard.id)).toMatchObject({ status: 'BOUNCED', events: [{ type: 'HARD_BOUNCE', detail: '550 No such mailbox' }] });
+    expect(await h.message(hard.id)).toMatchObject({
+      status: 'BOUNCED',
+      error: { code: 'RECIPIENT_REJECTED', smtpResponseCode: 550 },
+      events: [{ type: 'HARD_BOUNCE', detail: '550 No such mailbox' }],
+    });
     expect((await h.message(complaint.id)).status).toBe('COMPLAINED');
-    expect(await h.message(soft.id)).toMatchObject({ status: 'SENT', events: [{ type: 'SOFT_BOUNCE' }] });
+    expect(await h.message(soft.id)).toMatchObject({ status: 'SENT', error: null, events: [{ type: 'DEFERRED' }] });
     const suppressed = await h.suppressions(accountId);
     expect(suppressed).toEqual(expect.arrayContaining([{ email: hard.to, reason: 'HARD_BOUNCE' }, { email: complaint.to, reason: 'COMPLAINT' }]));
     expect(suppressed.map((s) => s.email)).not.toContain(soft.to);
+  });
+
+  it('reads the reason of a permanent failure: Mailgun giving up (old) is a soft bounce, its refusals (espblock, suppress-complaint) fail the message; only suppress-bounce suppresses', async () => {
+    const cases = [
+      { reason: 'old', status: 'BOUNCED', event: 'SOFT_BOUNCE', code: 'RECIPIENT_REJECTED' },
+      { reason: 'espblock', status: 'FAILED', event: 'REJECTED', code: 'MESSAGE_REJECTED' },
+      { reason: 'suppress-complaint', status: 'FAILED', event: 'REJECTED', code: 'MESSAGE_REJECTED' },
+      { reason: 'suppress-bounce', status: 'BOUNCED', event: 'HARD_BOUNCE', code: 'RECIPIENT_REJECTED' },
+    ];
+    const sent = [];
+    for (const c of cases) {
+      const m = await h.sentMessage(accountId, serverId, mailgunId());
+      sent.push(m);
+      const res = await h.post(path, signed(eventData('failed', m.providerMessageId, m.to, { severity: 'permanent', reason: c.reason })));
+      expect(res.status).toBe(200);
+    }
+    for (const [i, c] of cases.entries()) {
+      const m = await h.message(sent[i].id);
+      expect({ reason: c.reason, status: m.status, event: m.events.map((e) => e.type), code: m.error?.code }).toEqual({ ...c, event: [c.event] });
+      expect(m.error?.message).toContain(c.reason);
+    }
+    const suppressed = (await h.suppressions(accountId)).map((s) => s.email);
+    expect(suppressed).toContain(sent[3].to);
+    for (const m of sent.slice(0, 3)) expect(suppressed).not.toContain(m.to);
+  });
+
+  it('checks posts with the signing key in the server credentials once an operator sets or rotates it there', async () => {
+    const own = await h.server({ provider: 'MAILGUN', credentials: { mailgun: { apiKey: 'key-test', domain: 'mg.example.com' } } });
+    const ownPath = `/webhooks/mailgun/${own.server.id}`;
+    const m = await h.sentMessage(own.accountId, own.server.id, mailgunId());
+    const input = { credentials: { mailgun: { apiKey: 'key-test', domain: 'mg.example.com', webhookSigningKey: 'rotated-signing-key' } } };
+    await h.t.gqlOk(`mutation($id: ID!, $input: UpdateDeliveryServerInput!) { updateDeliveryServer(id: $id, input: $input) { id } }`, { id: own.server.id, input });
+
+    expect((await h.post(ownPath, signed(eventData('delivered', m.providerMessageId, m.to)))).status).toBe(401);
+    expect((await h.post(ownPath, signed(eventData('delivered', m.providerMessageId, m.to), { key: 'rotated-signing-key' }))).status).toBe(200);
+    expect((await h.message(m.id)).status).toBe('DELIVERED');
   });
 
   it('refuses a replayed post (same token) with 401; the same event re-sent with a new token is stored once', async () => {

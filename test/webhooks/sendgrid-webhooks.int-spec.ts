@@ -39,25 +39,33 @@ describe('SendGrid event webhook (ECDSA-signed batches)', () => {
     expect(await h.eventTypes(m.id)).toEqual(['DELIVERED']);
   });
 
-  it('applies a mixed batch: hard bounce → BOUNCED, spam report → COMPLAINED, both suppressed; unknown ids are counted', async () => {
+  it('applies a mixed batch: hard and soft bounce → BOUNCED, spam report → COMPLAINED, dropped → FAILED, deferred only recorded; hard bounce and complaint suppressed; unknown ids are counted', async () => {
     const bounced = await h.sentMessage(accountId, serverId, xMessageId());
     const complained = await h.sentMessage(accountId, serverId, xMessageId(), { status: 'DELIVERED' });
     const soft = await h.sentMessage(accountId, serverId, xMessageId());
+    const dropped = await h.sentMessage(accountId, serverId, xMessageId());
+    const deferred = await h.sentMessage(accountId, serverId, xMessageId());
     const res = await h.post(
       path,
       signed([
         sendGridEvent('bounce', bounced.providerMessageId, bounced.to, { type: 'bounce', reason: '550 5.1.1 no such user' }),
         sendGridEvent('spamreport', complained.providerMessageId, complained.to),
-        sendGridEvent('bounce', soft.providerMessageId, soft.to, { type: 'blocked' }),
+        sendGridEvent('bounce', soft.providerMessageId, soft.to, { type: 'blocked', reason: '421 4.7.0 try again later' }),
+        sendGridEvent('dropped', dropped.providerMessageId, dropped.to, { reason: 'Bounced Address' }),
+        sendGridEvent('deferred', deferred.providerMessageId, deferred.to, { response: '450 mailbox busy', attempt: '1' }),
         sendGridEvent('delivered', xMessageId(), 'someone@example.org'),
         sendGridEvent('open', xMessageId(), 'someone@example.org'),
       ]),
     );
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ received: 4, stored: 3, duplicates: 0, unknown: 1 });
-    expect((await h.message(bounced.id)).status).toBe('BOUNCED');
+    expect(res.body).toEqual({ received: 6, stored: 5, duplicates: 0, unknown: 1 });
+    expect(await h.message(bounced.id)).toMatchObject({ status: 'BOUNCED', error: { code: 'RECIPIENT_REJECTED', smtpResponseCode: 550 } });
+    expect((await h.message(bounced.id)).error?.message).toContain('550 5.1.1 no such user');
     expect((await h.message(complained.id)).status).toBe('COMPLAINED');
-    expect(await h.message(soft.id)).toMatchObject({ status: 'SENT', events: [{ type: 'SOFT_BOUNCE' }] });
+    expect(await h.message(soft.id)).toMatchObject({ status: 'BOUNCED', error: { code: 'RECIPIENT_REJECTED', smtpResponseCode: 421 }, events: [{ type: 'SOFT_BOUNCE' }] });
+    expect(await h.message(dropped.id)).toMatchObject({ status: 'FAILED', error: { code: 'MESSAGE_REJECTED', smtpResponseCode: null }, events: [{ type: 'REJECTED' }] });
+    expect((await h.message(dropped.id)).error?.message).toContain('Bounced Address');
+    expect(await h.message(deferred.id)).toMatchObject({ status: 'SENT', error: null, events: [{ type: 'DEFERRED' }] });
     const suppressed = await h.suppressions(accountId);
     expect(suppressed).toEqual(
       expect.arrayContaining([
@@ -65,7 +73,7 @@ describe('SendGrid event webhook (ECDSA-signed batches)', () => {
         { email: complained.to, reason: 'COMPLAINT' },
       ]),
     );
-    expect(suppressed.map((s) => s.email)).not.toContain(soft.to);
+    for (const other of [soft, dropped, deferred]) expect(suppressed.map((s) => s.email)).not.toContain(other.to);
   });
 
   it('never moves a bounced message back to DELIVERED', async () => {

@@ -59,7 +59,7 @@ describe('SparkPost webhooks (basic auth we generated)', () => {
     expect((await h.message(delivered.id)).status).toBe('DELIVERED');
     expect(await h.message(bounced.id)).toMatchObject({ status: 'BOUNCED', events: [{ type: 'HARD_BOUNCE', detail: 'bounce_class 10: 550 5.1.1 unknown user' }] });
     expect((await h.message(complained.id)).status).toBe('COMPLAINED');
-    expect((await h.message(soft.id)).status).toBe('SENT');
+    expect(await h.message(soft.id)).toMatchObject({ status: 'BOUNCED', error: { code: 'RECIPIENT_REJECTED' }, events: [{ type: 'SOFT_BOUNCE' }] });
     const suppressed = await h.suppressions(accountId);
     expect(suppressed).toEqual(expect.arrayContaining([{ email: bounced.to, reason: 'HARD_BOUNCE' }, { email: complained.to, reason: 'COMPLAINT' }]));
     expect(suppressed.map((s) => s.email)).not.toContain(soft.to);
@@ -67,6 +67,20 @@ describe('SparkPost webhooks (basic auth we generated)', () => {
     const again = await h.post(path, post(batch));
     expect(again.body).toEqual({ received: 4, stored: 0, duplicates: 4, unknown: 0 });
     expect(await h.eventTypes(bounced.id)).toEqual(['HARD_BOUNCE']);
+  });
+
+  it('fails a message on a policy rejection; an out-of-band soft bounce (an auto-reply) after delivery ends nothing', async () => {
+    const rejected = await h.sentMessage(accountId, serverId, transmissionId());
+    const replied = await h.sentMessage(accountId, serverId, transmissionId(), { status: 'DELIVERED' });
+    const batch = [
+      messageEvent('policy_rejection', rejected.providerMessageId, rejected.to, { bounce_class: '25', reason: '550 5.7.1 [internal] recipient blackholed' }),
+      messageEvent('out_of_band', replied.providerMessageId, replied.to, { bounce_class: '60', reason: 'auto-reply: on holiday' }),
+    ];
+    expect((await h.post(path, post(batch))).status).toBe(200);
+    expect(await h.message(rejected.id)).toMatchObject({ status: 'FAILED', error: { code: 'MESSAGE_REJECTED', smtpResponseCode: 550 }, events: [{ type: 'REJECTED' }] });
+    expect(await h.message(replied.id)).toMatchObject({ status: 'DELIVERED', error: null, events: [{ type: 'SOFT_BOUNCE' }] });
+    const suppressed = (await h.suppressions(accountId)).map((s) => s.email);
+    expect(suppressed).not.toContain(rejected.to);
   });
 
   it('refuses missing or wrong credentials with 401 and changes nothing', async () => {

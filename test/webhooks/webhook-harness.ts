@@ -9,6 +9,7 @@ import { createTestApp, type TestApp } from '../utils/create-test-app';
 export interface MessageView {
   id: string;
   status: string;
+  error: { code: string; message: string; smtpResponseCode: number | null } | null;
   events: { type: string; detail: string | null }[];
 }
 
@@ -77,7 +78,7 @@ export class WebhookHarness {
   }
 
   async message(id: string): Promise<MessageView> {
-    const data = await this.t.gqlOk<{ message: MessageView }>(`query($id: ID!) { message(id: $id) { id status events { type detail } } }`, { id });
+    const data = await this.t.gqlOk<{ message: MessageView }>(`query($id: ID!) { message(id: $id) { id status error { code message smtpResponseCode } events { type detail } } }`, { id });
     return data.message;
   }
 

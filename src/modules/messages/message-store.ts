@@ -18,6 +18,12 @@ export interface MessageRecipient {
 }
 
 /** A sent message a provider event may be about (matched by the provider's id for it). */
+/** A message a provider event moves, and the error it leaves (null: the message's stays). */
+export interface StatusOutcome {
+  id: string;
+  error: StoredDeliveryError | null;
+}
+
 export interface ProviderMessageMatch {
   id: string;
   account_id: string;
@@ -158,10 +164,18 @@ export class MessageStore {
     return inserted.length;
   }
 
-  /** Moves messages to `to`, only those now in one of `from` (provider events move status forward only). */
-  async advanceStatus(tx: EntityManager, ids: string[], to: MessageStatus, from: MessageStatus[]): Promise<void> {
-    if (!ids.length) return;
-    await tx.query(`UPDATE messages SET status = $2::message_status, updated_at = now() WHERE id = ANY($1::uuid[]) AND status = ANY($3::message_status[])`, [ids, to, from]);
+  /**
+   * Moves messages to `to`, only those now in one of `from` (provider events move status forward
+   * only), storing each one's error when it has one (one message once in `outcomes`).
+   */
+  async advanceStatus(tx: EntityManager, outcomes: StatusOutcome[], to: MessageStatus, from: MessageStatus[]): Promise<void> {
+    if (!outcomes.length) return;
+    await tx.query(
+      `UPDATE messages m SET status = $3::message_status, error = COALESCE(o.error, m.error), updated_at = now()
+         FROM unnest($1::uuid[], $2::jsonb[]) AS o(id, error)
+        WHERE m.id = o.id AND m.status = ANY($4::message_status[])`,
+      [outcomes.map((o) => o.id), outcomes.map((o) => (o.error ? JSON.stringify(o.error) : null)), to, from],
+    );
   }
 
   /** Jobs for accepted rows (call after the transaction that inserted them has committed). */

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { DeliveryProvider } from '../../providers/provider.enums';
+import { DeliveryErrorCode, DeliveryProvider } from '../../providers/provider.enums';
 import type { WebhookEventKind } from '../../providers/provider.types';
 import { WEBHOOK_SLUG } from '../delivery-servers/webhook-registrar';
-import { MessageEventType } from '../messages/message.entity';
+import { MessageEventType, type StoredDeliveryError } from '../messages/message.entity';
 
 /** The provider behind a path segment of POST /webhooks/{slug}/{serverId}; SMTP has no webhooks. */
 export function providerForSlug(slug: string): DeliveryProvider | null {
@@ -54,6 +54,37 @@ export function eventTypeOf(kind: WebhookEventKind): MessageEventType {
     case 'DEFERRED':
       return MessageEventType.DEFERRED;
   }
+}
+
+/**
+ * Why a provider's last word on a message it had accepted ends it, for a person: a rejection
+ * (the provider would not send it) fails the message; a hard bounce, or a soft one the provider
+ * has stopped retrying, bounces it. The SMTP reply code is read from the detail when it has one.
+ */
+export function providerOutcomeError(kind: WebhookEventKind, detail: string | undefined): StoredDeliveryError | null {
+  const why = OUTCOME_TEXT[kind];
+  if (!why) return null;
+  const said = clip(detail ?? null, 500);
+  const code = said ? /\b([45]\d\d)\b/.exec(said) : null;
+  return {
+    code: kind === 'REJECTED' ? DeliveryErrorCode.MESSAGE_REJECTED : DeliveryErrorCode.RECIPIENT_REJECTED,
+    message: said ? `${why}: ${said}` : why,
+    transport: null,
+    smtpResponseCode: code ? Number(code[1]) : null,
+    providerStatus: null,
+    step: null,
+  };
+}
+
+const OUTCOME_TEXT: Partial<Record<WebhookEventKind, string>> = {
+  REJECTED: 'The provider accepted the message but did not send it',
+  HARD_BOUNCE: "The recipient's mail server refused the message for good (hard bounce)",
+  SOFT_BOUNCE: 'The provider stopped retrying the message (soft bounce; later mail to this address may arrive)',
+};
+
+export function clip(value: string | null, length: number): string | null {
+  const text = value?.trim();
+  return text ? text.slice(0, length) : null;
 }
 
 /** message_events.external_id is varchar(255): a longer provider event id is stored as its hash. */

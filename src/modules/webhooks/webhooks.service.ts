@@ -8,11 +8,12 @@ import type { IncomingWebhookRequest, ParsedWebhookEvent } from '../../providers
 import { DeliveryServerEntity } from '../delivery-servers/delivery-server.entity';
 import { ServerVault } from '../delivery-servers/server-vault';
 import { MessageStatus } from '../messages/message.entity';
-import { MessageStore, type ProviderMessageMatch } from '../messages/message-store';
+import { MessageStore, type ProviderMessageMatch, type StatusOutcome } from '../messages/message-store';
 import { SuppressionReason } from '../suppressions/suppression.entity';
 import { SuppressionsService } from '../suppressions/suppressions.service';
 import {
   candidateIds,
+  clip,
   clipDetail,
   eventTypeOf,
   externalIdOf,
@@ -21,6 +22,7 @@ import {
   isUuid,
   mailgunSignature,
   providerForSlug,
+  providerOutcomeError,
   suppressionAddress,
 } from './webhook-events';
 import { ServerReputationService } from './server-reputation.service';
@@ -151,11 +153,16 @@ export class WebhooksService {
           externalId: externalIdOf(m.event.eventId),
         })),
       );
-      const idsOf = (kind: ParsedWebhookEvent['kind']) => [...new Set(matched.filter((m) => m.event.kind === kind).map((m) => m.message.id))];
-      // Forward only: DELIVERED from SENT; BOUNCED / COMPLAINED from SENT or DELIVERED, and never back.
-      await this.store.advanceStatus(manager, idsOf('DELIVERED'), MessageStatus.DELIVERED, [MessageStatus.SENT]);
-      await this.store.advanceStatus(manager, idsOf('HARD_BOUNCE'), MessageStatus.BOUNCED, [MessageStatus.SENT, MessageStatus.DELIVERED]);
-      await this.store.advanceStatus(manager, idsOf('COMPLAINT'), MessageStatus.COMPLAINED, [MessageStatus.SENT, MessageStatus.DELIVERED]);
+      // Forward only, and never back. From SENT: DELIVERED, FAILED (the provider rejected it) and
+      // BOUNCED by a soft bounce; from SENT or DELIVERED (an asynchronous bounce, a complaint):
+      // BOUNCED by a hard bounce and COMPLAINED. A soft bounce after delivery (an auto-reply) ends nothing.
+      const advance = (kind: ParsedWebhookEvent['kind'], to: MessageStatus, from: MessageStatus[]) =>
+        this.store.advanceStatus(manager, outcomesOf(matched, kind), to, from);
+      await advance('DELIVERED', MessageStatus.DELIVERED, [MessageStatus.SENT]);
+      await advance('REJECTED', MessageStatus.FAILED, [MessageStatus.SENT]);
+      await advance('HARD_BOUNCE', MessageStatus.BOUNCED, [MessageStatus.SENT, MessageStatus.DELIVERED]);
+      await advance('SOFT_BOUNCE', MessageStatus.BOUNCED, [MessageStatus.SENT]);
+      await advance('COMPLAINT', MessageStatus.COMPLAINED, [MessageStatus.SENT, MessageStatus.DELIVERED]);
       return { matched, stored };
     });
 
@@ -200,9 +207,14 @@ async function keepUnmatched(query: Query, server: DeliveryServerEntity, events:
   );
 }
 
-function clip(value: string | null, length: number): string | null {
-  const text = value?.trim();
-  return text ? text.slice(0, length) : null;
+/** The messages an event kind moves (the first such event of a message wins), with the error it leaves. */
+function outcomesOf(matched: Matched[], kind: ParsedWebhookEvent['kind']): StatusOutcome[] {
+  const byMessage = new Map<string, StatusOutcome>();
+  for (const { event, message } of matched) {
+    if (event.kind !== kind || byMessage.has(message.id)) continue;
+    byMessage.set(message.id, { id: message.id, error: providerOutcomeError(kind, event.detail) });
+  }
+  return [...byMessage.values()];
 }
 
 /** The message an event belongs to; when a provider id is shared (it should not be), the one sent to the event's recipient. */

@@ -168,7 +168,9 @@ export class MailgunAdapter implements ProviderAdapter {
     if (!isRecord(body)) throw webhookError(DeliveryErrorCode.MESSAGE_REJECTED, 'body is not an object');
     const sig = isRecord(body.signature) ? body.signature : {};
     const { timestamp, token, signature } = sig;
-    const key = state.signingKey || server.credentials.mailgun?.webhookSigningKey || '';
+    // The key in the credentials first: an operator who rotates it updates the server; the key
+    // captured at registration is the fallback for servers saved without one.
+    const key = server.credentials.mailgun?.webhookSigningKey || state.signingKey || '';
     if (typeof timestamp !== 'string' || typeof token !== 'string' || typeof signature !== 'string' || !key) {
       throw webhookError(DeliveryErrorCode.AUTH_FAILED, 'signature or signing key missing');
     }
@@ -256,8 +258,7 @@ function mailgunEventKind(data: Record<string, unknown>): ParsedWebhookEvent['ki
     case 'delivered':
       return 'DELIVERED';
     case 'failed':
-      // Key on severity, not reason: reasons vary (bounce, generic, suppress-*, espblock…).
-      return data.severity === 'temporary' ? 'SOFT_BOUNCE' : 'HARD_BOUNCE';
+      return mailgunFailureKind(data);
     case 'complained':
       return 'COMPLAINT';
     case 'rejected':
@@ -266,6 +267,21 @@ function mailgunEventKind(data: Record<string, unknown>): ParsedWebhookEvent['ki
       return null;
   }
 }
+
+/**
+ * A temporary failure is a deferral: Mailgun keeps retrying, and says `old` when it gives up
+ * (the address may work later: a soft bounce). Mailgun refusing to try (its block list, an
+ * address that complained or unsubscribed) is a rejection; any other permanent reason (bounce,
+ * generic, suppress-bounce, and reasons not documented yet) is a hard bounce.
+ */
+function mailgunFailureKind(data: Record<string, unknown>): ParsedWebhookEvent['kind'] {
+  if (data.severity === 'temporary') return 'DEFERRED';
+  const reason = typeof data.reason === 'string' ? data.reason.toLowerCase() : '';
+  if (reason === 'old') return 'SOFT_BOUNCE';
+  if (MAILGUN_REFUSALS.has(reason)) return 'REJECTED';
+  return 'HARD_BOUNCE';
+}
+const MAILGUN_REFUSALS = new Set(['espblock', 'suppress-complaint', 'suppress-unsubscribe']);
 
 function fullEvent(id: string): DeliveryError {
   return new DeliveryError({
