@@ -270,7 +270,7 @@ describe('MailgunAdapter webhooks against the Mailgun fake', () => {
     };
     const opened = { event: 'opened', id: 'o-1', timestamp: 1529692199.62, recipient: 'john@example.com' };
 
-    it('accepts signed posts and maps them', async () => {
+    it('accepts signed posts and maps them (a temporary failure is a deferral: Mailgun retries)', async () => {
       const [bounce] = await adapter.parseWebhook(server(), fake.signedPost(hardBounce), state);
       expect(bounce).toEqual({
         kind: 'HARD_BOUNCE',
@@ -283,7 +283,7 @@ describe('MailgunAdapter webhooks against the Mailgun fake', () => {
       const kinds = [];
       for (const e of [soft, complaint, delivered, opened])
         kinds.push((await adapter.parseWebhook(server(), fake.signedPost(e), state)).map((x) => x.kind));
-      expect(kinds).toEqual([['SOFT_BOUNCE'], ['COMPLAINT'], ['DELIVERED'], []]);
+      expect(kinds).toEqual([['DEFERRED'], ['COMPLAINT'], ['DELIVERED'], []]);
     });
 
     it('rejects a tampered body, a wrong key, a stale timestamp and a missing signature as AUTH_FAILED', async () => {
