@@ -119,7 +119,11 @@ export interface ProviderAdapter {
   verifyCredentials(server: ProviderServer): Promise<void>;
   /** Is this From verified with the provider (address or its domain)? */
   checkSender(server: ProviderServer, address: string): Promise<SenderCheck>;
-  registerWebhooks(server: ProviderServer, url: string): Promise<WebhookRegistrationResult>;
+  /**
+   * `previousState`: what the last registration stored (an adapter that generates a secret reuses
+   * it, since the URL at the provider still carries it; the others ignore it).
+   */
+  registerWebhooks(server: ProviderServer, url: string, previousState?: Record<string, string>): Promise<WebhookRegistrationResult>;
   removeWebhooks(server: ProviderServer, registration: WebhookRegistrationResult): Promise<void>;
   parseWebhook(server: ProviderServer, request: IncomingWebhookRequest, state: Record<string, string>): Promise<ParsedWebhookEvent[]>;
 }

@@ -51,6 +51,8 @@ export class ElasticEmailFake {
   errorShape: EeErrorShape = 'Error';
   /** false: behave like an account/API build without the newer `/v4/webhook` endpoints (404). */
   webhookApi = true;
+  /** Set: creating or updating a webhook is answered this way (listing still works), until null. */
+  webhookWriteFailure: FakeReply | null = null;
 
   private readonly http = new FakeHttpServer();
   private seq = 0;
@@ -65,9 +67,11 @@ export class ElasticEmailFake {
     h.route('GET', '/v4/webhook', (req) =>
       this.hooks(req, 'ViewWebNotifications', () => ({ status: 200, body: [...this.webhooks.values()] })),
     );
-    h.route('POST', '/v4/webhook', (req) => this.hooks(req, 'ModifyWebNotifications', () => this.createWebhook(req)));
+    h.route('POST', '/v4/webhook', (req) =>
+      this.hooks(req, 'ModifyWebNotifications', () => this.webhookWriteFailure ?? this.createWebhook(req)),
+    );
     h.route('PUT', '/v4/webhook/:id', (req, p) =>
-      this.hooks(req, 'ModifyWebNotifications', () => this.updateWebhook(req, p.id)),
+      this.hooks(req, 'ModifyWebNotifications', () => this.webhookWriteFailure ?? this.updateWebhook(req, p.id)),
     );
     h.route('DELETE', '/v4/webhook/:id', (req, p) =>
       this.hooks(req, 'ModifyWebNotifications', () =>

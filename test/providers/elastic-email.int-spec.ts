@@ -29,6 +29,7 @@ describe('ElasticEmailAdapter against the Elastic Email fake', () => {
   afterEach(() => {
     fake.errorShape = 'Error';
     fake.webhookApi = true;
+    fake.webhookWriteFailure = null;
   });
 
   describe('send', () => {
@@ -173,13 +174,57 @@ describe('ElasticEmailAdapter against the Elastic Email fake', () => {
       });
     });
 
-    it('is idempotent: a retry updates our webhook (new secret) instead of adding one', async () => {
+    it('is idempotent: a retry without stored state updates our webhook (new secret) instead of adding one', async () => {
       const url = base();
       const first = await adapter.registerWebhooks(server(), url);
       const second = await adapter.registerWebhooks(server(), url);
       expect(second.state?.webhookId).toBe(first.state?.webhookId);
       expect(hooksAt(url)).toHaveLength(1);
       expect(hooksAt(url)[0].URL).toBe(second.url);
+    });
+
+    it('reuses the stored secret: a retry leaves the URL at Elastic Email (and its secret) as it was', async () => {
+      const url = base();
+      const first = await adapter.registerWebhooks(server(), url);
+      const second = await adapter.registerWebhooks(server(), url, first.state);
+      expect(second).toMatchObject({ status: WebhookStatus.REGISTERED, url: first.url, state: first.state });
+      expect(hooksAt(url).map((w) => w.URL)).toEqual([first.url]);
+    });
+
+    it('a failed update returns the stored secret, never a new one, and its error carries no secret', async () => {
+      const url = base();
+      const first = await adapter.registerWebhooks(server(), url);
+      const secret = first.state!.secret;
+      fake.webhookWriteFailure = { status: 500, body: { Error: `Could not save ${first.url}` } };
+
+      const failed = await adapter.registerWebhooks(server(), url, first.state);
+      expect(failed).toMatchObject({ status: WebhookStatus.FAILED, url: first.url, state: { secret } });
+      expect(failed.error).toMatch(/Elastic Email had a server error \(500: Could not save .*secret=\[redacted\]\)/);
+      expect(failed.error).not.toContain(secret);
+      expect(hooksAt(url).map((w) => w.URL)).toEqual([first.url]);
+    });
+
+    it('keeps an echoed secret out of the error even when the provider text is cut short inside it', async () => {
+      const url = base();
+      const first = await adapter.registerWebhooks(server(), url);
+      const secret = first.state!.secret;
+      // The classifier keeps the first 300 characters of the provider's text: cut 10 characters into the secret.
+      const pad = 'x'.repeat(300 - first.url!.indexOf(secret) - 10);
+      fake.webhookWriteFailure = { status: 500, body: { Error: `${pad}${first.url}` } };
+
+      const failed = await adapter.registerWebhooks(server(), url, first.state);
+      expect(failed.status).toBe(WebhookStatus.FAILED);
+      expect(failed.error).not.toContain(secret.slice(0, 10));
+      expect(failed.error).toContain('secret=[redacted]');
+    });
+
+    it('NOT_SUPPORTED with a stored secret: the URL the customer pasted stays the one to paste', async () => {
+      fake.webhookApi = false;
+      const url = base();
+      const first = await adapter.registerWebhooks(server(), url);
+      const again = await adapter.registerWebhooks(server(), url, first.state);
+      expect(again).toMatchObject({ status: WebhookStatus.NOT_SUPPORTED, url: first.url, state: { secret: first.state?.secret } });
+      expect(again.error).toContain(first.url!);
     });
 
     it('removes only our webhook', async () => {

@@ -84,7 +84,10 @@ export async function startSignedEndpoints(): Promise<SignedEndpoints> {
   };
 
   const eeServer = await make('elasticemail', { provider: 'ELASTIC_EMAIL', credentials: { elasticEmail: { apiKey: 'ee-test-key' } } });
-  const eeUrl = new URL(eeServer.url);
+  // The owner sees the secret masked: the notification URL with its secret is the one registered at the fake.
+  const eeHook = [...elastic.webhooks.values()].find((w) => w.URL.startsWith(`${h.t.config.publicUrl}/webhooks/elasticemail/${eeServer.id}?`));
+  if (!eeHook) throw new Error('no Elastic Email notification registered at the fake');
+  const eeUrl = new URL(eeHook.URL);
   endpoints.elasticemail = {
     slug: 'elasticemail',
     serverId: eeServer.id,

@@ -29,9 +29,9 @@ export function toDeliveryServerModel(e: DeliveryServerView): DeliveryServerMode
     verifiedAt: e.verifiedAt,
     webhook: {
       status: e.webhook?.status ?? WebhookStatus.PENDING,
-      url: e.webhook?.url ?? null,
+      url: shownWebhookText(e.webhook?.status, e.webhook?.url),
       events: e.webhook?.events ?? [],
-      error: e.webhook?.error ?? null,
+      error: shownWebhookText(e.webhook?.status, e.webhook?.error),
       registeredAt: e.webhook?.registeredAt ? new Date(e.webhook.registeredAt) : null,
     },
     createdAt: e.createdAt,
@@ -39,6 +39,16 @@ export function toDeliveryServerModel(e: DeliveryServerView): DeliveryServerMode
   };
   model.lastTest = e.lastTest ? toTestResultModel(e.lastTest, model) : null;
   return model;
+}
+
+/**
+ * Elastic Email's webhook URL carries the secret that authenticates its notifications (and the
+ * NOT_SUPPORTED error quotes that URL). Its owner sees the secret only when they must paste the
+ * URL into the dashboard themselves (NOT_SUPPORTED); otherwise it shows as `secret=****`.
+ */
+function shownWebhookText(status: WebhookStatus | undefined, text: string | null | undefined): string | null {
+  if (text === null || text === undefined) return null;
+  return status === WebhookStatus.NOT_SUPPORTED ? text : text.replace(/([?&]secret=)[^&#\s)"'<>]*/gi, '$1****');
 }
 
 /**

@@ -42,7 +42,7 @@ export class WebhookRegistrar {
     const url = this.urlFor(server);
     let result: WebhookRegistrationResult;
     try {
-      result = await this.gateway.adapterFor(server.provider).registerWebhooks(this.vault.providerServer(server), url);
+      result = await this.gateway.adapterFor(server.provider).registerWebhooks(this.vault.providerServer(server), url, this.vault.webhookState(server));
     } catch (err) {
       result = { status: WebhookStatus.FAILED, url, events: [], error: err instanceof DeliveryError ? err.message : 'Registration failed unexpectedly' };
     }
@@ -53,7 +53,13 @@ export class WebhookRegistrar {
       error: result.error ?? null,
       registeredAt: result.status === WebhookStatus.REGISTERED ? new Date().toISOString() : null,
     };
-    if (result.state && Object.keys(result.state).length) server.sealedWebhookState = this.vault.sealWebhookState(server.id, result.state);
+    // A failed attempt never replaces stored state: the provider may still hold, and call with,
+    // what the last registration gave it (Elastic Email's URL secret). With nothing stored, what a
+    // failed attempt returns is kept, in case the provider took it before the failure.
+    const keepStored = result.status === WebhookStatus.FAILED && Boolean(server.sealedWebhookState);
+    if (!keepStored && result.state && Object.keys(result.state).length) {
+      server.sealedWebhookState = this.vault.sealWebhookState(server.id, result.state);
+    }
     // SES publishes events only for sends that name the configuration set: sends must use ours.
     const configurationSetName = server.provider === DeliveryProvider.AMAZON_SES ? result.state?.configurationSetName : undefined;
     const credentials = configurationSetName ? this.vault.credentials(server) : null;

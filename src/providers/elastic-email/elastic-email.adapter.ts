@@ -108,9 +108,13 @@ export class ElasticEmailAdapter implements ProviderAdapter {
    * `/v4/webhook` API is used where the account has it (found again by our URL, so a retry
    * updates rather than duplicates); otherwise NOT_SUPPORTED with the dashboard step, and the
    * secret URL is still returned so the customer can paste it. Never throws for provider refusals.
+   *
+   * `previous` is the state the last registration stored: its secret is reused, because the URL
+   * at the provider (or pasted in the dashboard) still carries it, and a registration that fails
+   * or is not supported cannot replace it there. A secret is generated only when there is none.
    */
-  async registerWebhooks(server: ProviderServer, url: string): Promise<WebhookRegistrationResult> {
-    const secret = randomBytes(24).toString('base64url');
+  async registerWebhooks(server: ProviderServer, url: string, previous: Record<string, string> = {}): Promise<WebhookRegistrationResult> {
+    const secret = previous.secret || randomBytes(24).toString('base64url');
     const hookUrl = `${url}${url.includes('?') ? '&' : '?'}secret=${secret}`;
     const result = (status: WebhookStatus, error: string | null, state: Record<string, string>) => ({
       status,
@@ -148,7 +152,7 @@ export class ElasticEmailAdapter implements ProviderAdapter {
       return result(WebhookStatus.REGISTERED, null, webhookId ? { secret, webhookId } : { secret });
     } catch (err) {
       if (!(err instanceof DeliveryError)) throw err;
-      return result(WebhookStatus.FAILED, err.message, { secret });
+      return result(WebhookStatus.FAILED, withoutSecret(err.message, secret), { secret });
     }
   }
 
@@ -280,7 +284,15 @@ function manualStep(hookUrl: string, status: number): string {
   );
 }
 
-/** Same endpoint ignoring the query string (where our secret lives, which rotates). */
+/**
+ * A provider error may echo the URL we sent (possibly cut short): neither the secret nor any
+ * `secret=` value may land in the error that is stored and shown.
+ */
+function withoutSecret(text: string, secret: string): string {
+  return text.split(secret).join('[redacted]').replace(/([?&]secret=)[^&#\s)"'<>]*/gi, '$1[redacted]');
+}
+
+/** Same endpoint ignoring the query string (where our secret lives: an older webhook of ours may carry another). */
 function sameBase(candidate: string | undefined, url: string): boolean {
   if (!candidate) return false;
   return candidate.split('?')[0] === url.split('?')[0];
