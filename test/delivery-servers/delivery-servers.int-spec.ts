@@ -112,13 +112,18 @@ describe('delivery servers', () => {
       { id: server.id, c: { smtp: { host: '127.0.0.1', port: sink.port, security: 'NONE', username: SINK_USER.user } } },
     );
     expect(same.updateDeliveryServer.status).toBe('ACTIVE');
+    // A new username takes its own password (a stored one goes only to the login it was given for).
     const changed = await t.gqlOk<{ updateDeliveryServer: ServerView }>(
       `mutation($id: ID!, $c: ServerCredentialsInput) { updateDeliveryServer(id: $id, input: { credentials: $c }) { status verifiedAt pausedReason smtp { username } } }`,
-      { id: server.id, c: { smtp: { host: '127.0.0.1', port: sink.port, security: 'NONE', username: 'other-user' } } },
+      { id: server.id, c: { smtp: { host: '127.0.0.1', port: sink.port, security: 'NONE', username: 'other-user', password: 'other-password' } } },
     );
     expect(changed.updateDeliveryServer).toMatchObject({ status: 'PAUSED', verifiedAt: null, smtp: { username: 'other-user' } });
     expect(changed.updateDeliveryServer.pausedReason).toMatch(/Credentials changed/);
-    // The kept password still logs in once the username is put back.
+    await t.gqlOk(`mutation($id: ID!, $c: ServerCredentialsInput) { updateDeliveryServer(id: $id, input: { credentials: $c }) { id } }`, {
+      id: server.id,
+      c: { smtp: { host: '127.0.0.1', port: sink.port, security: 'NONE', username: SINK_USER.user, password: SINK_USER.pass } },
+    });
+    // The kept password still logs in after an update that leaves it out.
     await t.gqlOk(`mutation($id: ID!, $c: ServerCredentialsInput) { updateDeliveryServer(id: $id, input: { credentials: $c }) { id } }`, {
       id: server.id,
       c: { smtp: { host: '127.0.0.1', port: sink.port, security: 'NONE', username: SINK_USER.user } },

@@ -2,9 +2,11 @@ import { Inject, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
 import { In, IsNull, Not, Repository } from 'typeorm';
+import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { isAdmin, type Viewer } from '../../infra/auth/viewer';
 import { requestLoader } from '../../infra/graphql/request-loaders';
-import { BadUserInputError, DomainError, ErrorCode, ForbiddenError, NotFoundError } from '../../infra/errors/domain-error';
+import { BadUserInputError, ConflictError, DomainError, ErrorCode, ForbiddenError, NotFoundError } from '../../infra/errors/domain-error';
+import type { SealedSecret } from '../../infra/crypto/credentials-cipher';
 import { DeliveryProvider, WebhookStatus } from '../../providers/provider.enums';
 import type { ServerCredentials } from '../../providers/provider.types';
 import type { AccountEntity } from '../accounts/account.entity';
@@ -23,6 +25,9 @@ const VIEW_COLUMNS = Object.keys({
   credentialSummary: true, ipPool: true, quotaHourly: true, quotaDaily: true, quotaMonthly: true, pauseMs: true, isDefaultForAccount: true,
   isDefaultForSubAccounts: true, lastTest: true, verifiedAt: true, pausedReason: true, webhook: true, createdAt: true, updatedAt: true,
 } satisfies Record<keyof DeliveryServerView, true>);
+
+/** Tries of an update whose credentials another update keeps replacing between its read and its write. */
+const UPDATE_ATTEMPTS = 3;
 
 export const CREDENTIALS_CHANGED_REASON = 'Credentials changed: send a passing test (testSmtpServer) to verify the server again';
 
@@ -170,41 +175,64 @@ export class DeliveryServersService {
     return this.webhooks.register(await this.servers.findOneByOrFail({ id }));
   }
 
+  /**
+   * Writes only the columns the input sets, in one statement (see reload): new credentials also
+   * clear verifiedAt and pause the server there. New credentials are merged with the ones read, so
+   * they are written only if those are still stored; if another update replaced them meanwhile, the
+   * input is applied again to what is stored now.
+   */
   async update(viewer: Viewer, id: string, input: UpdateDeliveryServerInput): Promise<DeliveryServerEntity> {
-    const server = await this.getManageable(viewer, id);
-    if (input.name !== undefined) server.name = input.name;
+    let server = await this.getManageable(viewer, id);
+    for (let attempt = 1; ; attempt++) {
+      const { changes, credentialsRead } = this.changesOf(server, input);
+      if (!Object.keys(changes).length) return server;
+      const write = this.servers.createQueryBuilder().update().set(changes).where('id = :id', { id: server.id });
+      if (credentialsRead) write.andWhere('sealed_credentials = CAST(:credentialsRead AS jsonb)', { credentialsRead: JSON.stringify(credentialsRead) });
+      if ((await write.execute()).affected) return this.reload(server.id);
+      if (attempt === UPDATE_ATTEMPTS) throw new ConflictError(`Delivery server ${server.name} kept changing while it was being updated: try again`);
+      server = await this.reload(server.id); // NOT_FOUND if it was deleted meanwhile
+    }
+  }
+
+  /** The columns an update sets, checked against the server as read; `credentialsRead` when new credentials are among them. */
+  private changesOf(server: DeliveryServerEntity, input: UpdateDeliveryServerInput): { changes: QueryDeepPartialEntity<DeliveryServerEntity>; credentialsRead: SealedSecret | null } {
+    const changes: QueryDeepPartialEntity<DeliveryServerEntity> = {};
+    let credentialsRead: SealedSecret | null = null;
+    if (input.name !== undefined) changes.name = input.name;
     if (input.credentials !== undefined) {
       const stored = this.vault.credentials(server);
       const next = mergeCredentials(stored, input.credentials);
       assertCredentialsFit(server.provider, next);
       if (credentialsChanged(stored, next)) {
-        server.sealedCredentials = this.vault.sealCredentials(server.id, next);
-        server.credentialSummary = summarize(server.provider, next);
+        credentialsRead = server.sealedCredentials;
+        changes.sealedCredentials = this.vault.sealCredentials(server.id, next);
+        changes.credentialSummary = summarize(server.provider, next);
         // New credentials are unproven: the server leaves routing until a test passes again.
-        server.verifiedAt = null;
-        server.status = DeliveryServerStatus.PAUSED;
-        server.pausedReason = CREDENTIALS_CHANGED_REASON;
+        changes.verifiedAt = null;
+        changes.status = DeliveryServerStatus.PAUSED;
+        changes.pausedReason = CREDENTIALS_CHANGED_REASON;
       }
     }
-    if (input.senderAddress !== undefined) server.senderAddress = input.senderAddress;
+    if (input.senderAddress !== undefined) changes.senderAddress = input.senderAddress;
     if (input.sendingDomain !== undefined) {
       if (server.origin === ServerOrigin.CUSTOM_SMTP && input.sendingDomain !== server.sendingDomain) {
         throw BadUserInputError.field('sendingDomain', "of a custom SMTP is its email's domain and cannot change (add another custom SMTP instead)");
       }
-      server.sendingDomain = input.sendingDomain;
+      changes.sendingDomain = input.sendingDomain;
     }
     if (input.quota !== undefined) {
+      // null clears every limit; otherwise only the windows given change.
       const q = input.quota;
-      server.quotaHourly = q === null ? null : q.hourly !== undefined ? q.hourly : server.quotaHourly;
-      server.quotaDaily = q === null ? null : q.daily !== undefined ? q.daily : server.quotaDaily;
-      server.quotaMonthly = q === null ? null : q.monthly !== undefined ? q.monthly : server.quotaMonthly;
+      if (q === null || q.hourly !== undefined) changes.quotaHourly = q?.hourly ?? null;
+      if (q === null || q.daily !== undefined) changes.quotaDaily = q?.daily ?? null;
+      if (q === null || q.monthly !== undefined) changes.quotaMonthly = q?.monthly ?? null;
     }
-    if (input.pauseMs !== undefined) server.pauseMs = input.pauseMs;
+    if (input.pauseMs !== undefined) changes.pauseMs = input.pauseMs;
     if (input.ipPool !== undefined) {
       assertIpPoolFits(server.provider, input.ipPool);
-      server.ipPool = input.ipPool;
+      changes.ipPool = input.ipPool;
     }
-    return this.servers.save(server);
+    return { changes, credentialsRead };
   }
 
   async activate(viewer: Viewer, id: string): Promise<DeliveryServerEntity> {

@@ -1,8 +1,8 @@
 import { isDeepStrictEqual } from 'node:util';
 import { secretHint } from '../../infra/crypto/credentials-cipher';
 import { BadUserInputError } from '../../infra/errors/domain-error';
-import { DeliveryProvider } from '../../providers/provider.enums';
-import type { ServerCredentials } from '../../providers/provider.types';
+import { DeliveryProvider, SmtpSecurity } from '../../providers/provider.enums';
+import type { ServerCredentials, SmtpCredentials } from '../../providers/provider.types';
 import type { CredentialSummary } from './delivery-server.entity';
 import type { ServerCredentialsInput } from './dto/credentials.inputs';
 
@@ -58,9 +58,12 @@ export function credentialsFromInput(input: ServerCredentialsInput): ServerCrede
 
 /**
  * Applies an update: a block left out is kept, an explicit null removes it, and inside a block a
- * secret left out (SMTP password, Mailgun signing key) keeps the stored one.
+ * secret left out (SMTP password, Mailgun signing key) keeps the stored one; an SMTP password only
+ * while it would go where it was given for (smtpPasswordStays), or whoever may edit the server
+ * could point it at a host they run, send a test, and read the password there. `path` prefixes
+ * the field names in the error.
  */
-export function mergeCredentials(stored: ServerCredentials, update: ServerCredentialsInput): ServerCredentials {
+export function mergeCredentials(stored: ServerCredentials, update: ServerCredentialsInput, path = 'credentials'): ServerCredentials {
   const merged: ServerCredentials = { ...stored };
   const given = update as Record<string, unknown>;
   for (const block of ['smtp', ...API_BLOCKS] as const) {
@@ -72,11 +75,33 @@ export function mergeCredentials(stored: ServerCredentials, update: ServerCreden
     const next = credentialsFromInput({ [block]: given[block] } as ServerCredentialsInput)[block] as unknown as Record<string, unknown>;
     const previous = (stored[block] ?? {}) as Record<string, unknown>;
     for (const secret of ['password', 'webhookSigningKey']) {
-      if (next[secret] === undefined && previous[secret] !== undefined) next[secret] = previous[secret];
+      if (next[secret] !== undefined || previous[secret] === undefined) continue;
+      if (block === 'smtp' && !smtpPasswordStays(previous as unknown as SmtpCredentials, next as unknown as SmtpCredentials, path)) continue;
+      next[secret] = previous[secret];
     }
     (merged as Record<string, unknown>)[block] = next;
   }
   return merged;
+}
+
+/**
+ * Whether a password stored with `previous` may stay with `next`: yes when it goes to the same
+ * host, port and username with no less protection; no (dropped) when `next` has no username;
+ * otherwise the update must give it again.
+ */
+function smtpPasswordStays(previous: SmtpCredentials, next: SmtpCredentials, path: string): boolean {
+  const moves: string[] = [];
+  // Host names are case-insensitive; any other difference (even another spelling of one IP) counts.
+  if (previous.host.toLowerCase() !== next.host.toLowerCase()) moves.push('the host changes');
+  if (previous.port !== next.port) moves.push('the port changes');
+  if ((previous.username ?? null) !== (next.username ?? null)) moves.push('the username changes');
+  if (previous.security !== SmtpSecurity.NONE && next.security === SmtpSecurity.NONE) moves.push('security drops to NONE');
+  if (!moves.length) return true;
+  if (!next.username) return false;
+  throw BadUserInputError.field(
+    `${path}.smtp.password`,
+    `must be given again because ${moves.join(' and ')}: a stored password is kept only while the host, port and username stay the same and security does not drop to NONE`,
+  );
 }
 
 export const credentialsChanged = (a: ServerCredentials, b: ServerCredentials): boolean => !isDeepStrictEqual(normalise(a), normalise(b));

@@ -29,7 +29,7 @@ export class SmtpCredentialsInput {
   @Length(1, 320, { message: 'username must be 1 to 320 characters' })
   username?: string | null;
 
-  @Field(() => String, { nullable: true, description: 'Left out on update: the stored password is kept.' })
+  @Field(() => String, { nullable: true, description: 'Left out on update: the stored password is kept while host, port and username stay the same and security does not drop to NONE; otherwise it must be given again.' })
   @IsOptional()
   @IsString()
   @Length(1, 1000, { message: 'password must be 1 to 1000 characters' })
