@@ -29,7 +29,8 @@ async function bootstrap(): Promise<void> {
   if (problem) stop(problem);
   await runMigrations(config.database.url);
 
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), { bufferLogs: true, rawBody: true });
+  // No rawBody: only webhooks need the bytes as sent, and WebhookBodyMiddleware reads those raw.
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), { bufferLogs: true });
   configureApp(app);
   await app.listen(config.port);
   const logger = app.get(Logger);

@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { type Endpoint, startSignedEndpoints, type SignedEndpoints } from './signed-endpoints';
 import { seededBytes, type WebhookHarness, type WebhookPost } from './webhook-harness';
 
@@ -47,14 +49,49 @@ describe('POST /webhooks/{provider}/{serverId}: routing, size cap, Elastic Email
     const big = (fill: string) => Buffer.from(JSON.stringify([{ pad: fill.repeat(MB) }]));
     const ses = await h.post(endpoints.ses.path, { rawBody: big('a'), headers: { 'content-type': 'text/plain; charset=UTF-8' } });
     expect(ses.status).toBe(413);
-    // Under the app's 4 MB JSON limit, so parsed first and refused by the webhook cap.
     const sg = await h.post(endpoints.sendgrid.path, { ...endpoints.sendgrid.valid(), rawBody: big('b') });
     expect(sg.status).toBe(413);
-    // Valid JSON: a malformed JSON body meets the app's JSON parser first and is a 400, refused either way.
     const sp = await h.post(endpoints.sparkpost.path, { ...endpoints.sparkpost.valid(), rawBody: Buffer.from(`[${' '.repeat(MB)}]`) });
     expect(sp.status).toBe(413);
     expect(JSON.stringify(ses.body)).not.toMatch(/stack|at /);
     expect(await h.countEvents()).toBe(before);
+  });
+
+  /** A POST with Transfer-Encoding: chunked (supertest always declares the length), in 64 KB chunks. */
+  const postChunked = (path: string, contentType: string, body: Buffer): Promise<{ status: number; body: unknown }> =>
+    new Promise((resolve, reject) => {
+      const { port } = h.t.app.getHttpServer().address() as AddressInfo;
+      const req = request({ host: '127.0.0.1', port, path, method: 'POST', headers: { 'content-type': contentType, 'transfer-encoding': 'chunked' } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString()) as unknown }));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      for (let at = 0; at < body.length; at += 64 * 1024) req.write(body.subarray(at, at + 64 * 1024));
+      req.end();
+    });
+
+  it('refuses a 3 MB JSON or form post with 413 before any parser reads it, declared or chunked; GraphQL keeps its 4 MB limit', async () => {
+    const before = await h.countEvents();
+    const tooLarge = { statusCode: 413, message: 'Webhook body too large (limit 1 MB)' };
+    // Never valid JSON: had the app's 4 MB JSON parser read it first, the answer would be its 400.
+    const notJson = Buffer.concat([Buffer.from('[{"pad":"'), Buffer.alloc(3 * MB, 'x')]);
+    for (const e of [endpoints.sendgrid, endpoints.sparkpost, endpoints.mailgun]) {
+      const res = await h.post(e.path, { ...e.valid(), rawBody: notJson, headers: { ...e.valid().headers, 'content-type': 'application/json' } });
+      expect({ slug: e.slug, status: res.status, body: res.body as unknown }).toEqual({ slug: e.slug, status: 413, body: tooLarge });
+    }
+    const form = await h.post(endpoints.elasticemail.path, { rawBody: Buffer.alloc(3 * MB, 'a'), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    expect({ status: form.status, body: form.body as unknown }).toEqual({ status: 413, body: tooLarge });
+
+    // No Content-Length: the cap counts the bytes as they come.
+    const chunked = await postChunked(endpoints.sendgrid.path, 'application/json', notJson);
+    expect(chunked).toEqual({ status: 413, body: tooLarge });
+    expect(await h.countEvents()).toBe(before);
+
+    const graphql = await h.t.http().post('/graphql').set('authorization', `Bearer ${h.t.adminToken}`).send({ query: '{ viewer { role } }', variables: { pad: 'x'.repeat(3 * MB) } });
+    expect(graphql.status).toBe(200);
+    expect(graphql.body).toEqual({ data: { viewer: { role: 'ADMIN' } } });
   });
 
   it('Elastic Email: the secret in the URL authenticates GET and form posts; a wrong or missing secret is 401', async () => {

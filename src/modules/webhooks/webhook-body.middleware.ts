@@ -1,12 +1,26 @@
 import { Injectable, type NestMiddleware } from '@nestjs/common';
 import { raw, type NextFunction, type Request, type Response } from 'express';
+import type { IncomingMessage } from 'node:http';
 import { MAX_WEBHOOK_BODY_BYTES } from './webhooks.errors';
 
+/** WebhooksController's routes. Express matches paths case-insensitively, so this does too. */
+const WEBHOOK_PATH = /^\/webhooks(?:[/?#]|$)/i;
+
 /**
- * Keeps the exact bytes of every webhook post, whatever its Content-Type: SNS posts JSON as
- * text/plain, which the app's JSON parser skips. (JSON and form posts were already read by the
- * app's parsers with rawBody on; this parser then sees a finished stream and does nothing.)
- * A declared or actual body over the cap is answered 413 before anything else runs.
+ * The `type` test for the app-wide JSON and form parsers (configureApp): `mediaType` everywhere
+ * but on the webhook routes, whose bytes WebhookBodyMiddleware alone reads. Without it a webhook
+ * post would be read and parsed whole under the app's 4 MB GraphQL limit before the 1 MB cap.
+ */
+export function parsedOutsideWebhooks(mediaType: string): (req: IncomingMessage) => boolean {
+  return (req) => !WEBHOOK_PATH.test(req.url ?? '') && Boolean((req as Request).is(mediaType));
+}
+
+/**
+ * Reads every webhook post as its exact bytes, whatever its Content-Type (SendGrid signs the
+ * bytes; SNS posts JSON as text/plain), into req.body as a Buffer. The app's parsers leave these
+ * routes alone (parsedOutsideWebhooks), so the cap comes first: a declared size over it is
+ * answered 413 before a byte is read; an undeclared (chunked) one keeps nothing past the cap and
+ * is answered 413 once the rest has been read off and dropped.
  */
 @Injectable()
 export class WebhookBodyMiddleware implements NestMiddleware {

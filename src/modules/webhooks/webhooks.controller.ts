@@ -54,10 +54,8 @@ export class WebhooksController {
   }
 }
 
-/** The bytes as received: set by the app's JSON/form parsers (rawBody option) or by WebhookBodyMiddleware. */
+/** The bytes as received, read by WebhookBodyMiddleware (the app's parsers skip webhook routes); none for a GET. */
 function rawBodyOf(req: Request): Buffer {
-  const captured = (req as Request & { rawBody?: unknown }).rawBody;
-  if (Buffer.isBuffer(captured)) return captured;
   const body: unknown = req.body;
   return Buffer.isBuffer(body) ? body : Buffer.alloc(0);
 }
