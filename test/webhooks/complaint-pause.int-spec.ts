@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type ServerView, verifyAndActivate } from '../factories/delivery-servers';
 import { SendGridFake } from '../fakes/sendgrid-fake';
-import { sendGridHookId, xMessageId } from './helpers';
+import { sendGridEvent, sendGridHookId, xMessageId } from './helpers';
 import { WebhookHarness } from './webhook-harness';
 
 interface PauseView {
@@ -36,13 +36,16 @@ describe('automatic pause of a server whose 24 h complaint rate goes above COMPL
     const hookId = sendGridHookId(fake, server.webhook.url);
     const messages = [];
     for (let i = 0; i < count; i++) messages.push(await h.sentMessage(accountId, server.id, xMessageId()));
-    const complain = async (m: { providerMessageId: string; to: string }) => {
-      const spamreport = { email: m.to, timestamp: Math.floor(Date.now() / 1000), event: 'spamreport', sg_event_id: randomUUID(), sg_message_id: `${m.providerMessageId}.filterdrecv-1` };
-      const res = await h.post(`/webhooks/sendgrid/${server.id}`, fake.signedPost(hookId, [spamreport]));
+    const post = async (event: Record<string, unknown>) => {
+      const res = await h.post(`/webhooks/sendgrid/${server.id}`, fake.signedPost(hookId, [event]));
       expect(res.status).toBe(200);
       expect(res.body).toMatchObject({ stored: 1 });
     };
-    return { serverId: server.id, messages, complain };
+    const complain = async (m: { providerMessageId: string; to: string }) => {
+      await post({ email: m.to, timestamp: Math.floor(Date.now() / 1000), event: 'spamreport', sg_event_id: randomUUID(), sg_message_id: `${m.providerMessageId}.filterdrecv-1` });
+    };
+    const hardBounce = (m: { providerMessageId: string; to: string }) => post(sendGridEvent('bounce', m.providerMessageId, m.to, { type: 'bounce', reason: '550 5.1.1 no such user' }));
+    return { serverId: server.id, messages, complain, hardBounce };
   };
   const view = async (id: string): Promise<PauseView> =>
     (await h.t.gqlOk<{ deliveryServer: PauseView }>(`query($id: ID!) { deliveryServer(id: $id) { status pausedReason reputation { sent complained complaintRate } } }`, { id }))
@@ -73,6 +76,27 @@ describe('automatic pause of a server whose 24 h complaint rate goes above COMPL
     const { serverId, messages, complain } = await activeServerWith(3);
     for (const m of messages) await complain(m);
     expect(await view(serverId)).toEqual({ status: 'ACTIVE', pausedReason: null, reputation: { sent: 3, complained: 3, complaintRate: 1 } });
+  });
+
+  it('counts complaints as the reputation does: a hard-bounced message that complains counts, mail sent before the window does not, and the pause waits for the rate to pass the limit', async () => {
+    const { serverId, messages, complain, hardBounce } = await activeServerWith(30);
+    const [bouncedFirst, complainedOnly, third] = messages;
+    const beforeWindow = messages[29];
+    await h.sql(`UPDATE messages SET sent_at = now() - interval '25 hours' WHERE id = $1`, [beforeWindow.id]);
+
+    // BOUNCED stays its status; its complaint is still one complained message of the 29 in the window.
+    await hardBounce(bouncedFirst);
+    await complain(bouncedFirst);
+    await complain(beforeWindow);
+    await complain(complainedOnly);
+    expect(await view(serverId)).toEqual({ status: 'ACTIVE', pausedReason: null, reputation: { sent: 29, complained: 2, complaintRate: 2 / 29 } });
+
+    await complain(third);
+    const paused = await view(serverId);
+    expect(paused).toMatchObject({ status: 'PAUSED', reputation: { sent: 29, complained: 3, complaintRate: 3 / 29 } });
+    expect(paused.pausedReason).toBe(
+      'Paused automatically: complaint rate 10.34% (3 of 29 messages sent in the last 24 h) is above the 10% limit; clean the list, then activate the server again',
+    );
   });
 
   it('leaves a server a person paused as it is (no system reason written over it)', async () => {

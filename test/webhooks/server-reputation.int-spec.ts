@@ -48,11 +48,9 @@ describe('DeliveryServer.reputation: bounce and complaint rates over the last 24
     expect(await reputationOf(server.id)).toMatchObject({ sent: 0, bounced: 0, complained: 0, bounceRate: 0, complaintRate: 0 });
   });
 
-  it('counts exactly: hard bounces (events or BOUNCED status) and complaints over the messages sent in the window', async () => {
+  it('counts exactly: hard bounces (not soft ones, though they too end BOUNCED) and complaints over the messages sent in the window', async () => {
     const sent = [];
-    for (let i = 0; i < 9; i++) sent.push(await h.sentMessage(accountId, serverId, xMessageId()));
-    // Already BOUNCED (e.g. a synchronous hard bounce) without a HARD_BOUNCE event: still a bounce.
-    sent.push(await h.sentMessage(accountId, serverId, xMessageId(), { status: 'BOUNCED' }));
+    for (let i = 0; i < 10; i++) sent.push(await h.sentMessage(accountId, serverId, xMessageId()));
     // Outside the window: sent 25 h ago, complained now — counted nowhere.
     const old = await h.sentMessage(accountId, serverId, xMessageId());
     await h.sql(`UPDATE messages SET sent_at = now() - interval '25 hours' WHERE id = $1`, [old.id]);
@@ -78,7 +76,8 @@ describe('DeliveryServer.reputation: bounce and complaint rates over the last 24
     const before = Date.now();
     const reputation = await reputationOf(serverId);
     const after = Date.now();
-    expect(reputation).toMatchObject({ sent: 10, bounced: 3, complained: 2, bounceRate: 0.3, complaintRate: 0.2 });
+    expect(reputation).toMatchObject({ sent: 10, bounced: 2, complained: 2, bounceRate: 0.2, complaintRate: 0.2 });
+    expect((await h.message(sent[2].id)).status).toBe('BOUNCED');
     const since = Date.parse(reputation.since);
     expect(since).toBeGreaterThanOrEqual(before - DAY_MS - 1000);
     expect(since).toBeLessThanOrEqual(after - DAY_MS + 1000);

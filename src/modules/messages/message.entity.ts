@@ -56,6 +56,8 @@ export interface StoredDeliveryError {
 // Makes "is any message of this campaign still pending?" cheap for the completion check.
 @Index('IDX_messages_campaign_pending', ['campaignId'], { where: `"status" IN ('QUEUED', 'DEFERRED', 'SENDING')` })
 @Index('IDX_messages_server_sent', ['serverId', 'sentAt'], { where: `"sent_at" IS NOT NULL` })
+// The complaint auto-pause counts a server's complained messages in the window without reading the others.
+@Index('IDX_messages_server_complained', ['serverId', 'sentAt', 'id'], { where: `"status" = 'COMPLAINED'` })
 @Index('UQ_messages_idempotency', ['accountId', 'idempotencyKey'], { unique: true, where: `"idempotency_key" IS NOT NULL` })
 export class MessageEntity {
   @PrimaryColumn('uuid')
@@ -147,6 +149,8 @@ export class MessageEntity {
 @Entity('message_events')
 @Index('IDX_message_events_message', ['messageId', 'id'])
 @Index('UQ_message_events_external', ['messageId', 'externalId'], { unique: true, where: '"external_id" IS NOT NULL' })
+// A server's complaints by time, for the complaint auto-pause (ServerReputationService).
+@Index('IDX_message_events_server_complaints', ['serverId', 'occurredAt', 'messageId'], { where: `"type" = 'COMPLAINT'` })
 export class MessageEventEntity {
   @PrimaryGeneratedColumn('increment', { type: 'bigint' })
   id!: string;

@@ -2,7 +2,7 @@ import { Field, Float, Int, ObjectType } from '@nestjs/graphql';
 
 @ObjectType('ServerReputation', {
   description:
-    'How the messages a server sent in the last 24 hours fared. bounced: hard bounces (status BOUNCED or a HARD_BOUNCE event); complained: status COMPLAINED or a COMPLAINT event; each message counted once. Rates are counts / sent, 0 when nothing was sent.',
+    'How the messages a server sent in the last 24 hours fared. bounced: hard bounces (a HARD_BOUNCE event); complained: status COMPLAINED or a COMPLAINT event; each message counted once. Rates are counts / sent, 0 when nothing was sent.',
 })
 export class ServerReputationModel {
   @Field(() => Int, { description: 'Messages the server sent since `since`.' }) sent!: number;
