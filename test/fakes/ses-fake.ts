@@ -27,6 +27,9 @@ export interface SesFakeConfigurationSet {
   eventDestinations: Map<string, Record<string, unknown>>;
 }
 
+/** A failure one route of the fake can be told to answer with (the others keep working). */
+export type StatusFailure = Extract<FailureMode, { kind: 'none' | 'status' }>;
+
 /** A post as SNS would make it to our webhook endpoint. */
 export interface SnsPost {
   rawBody: Buffer;
@@ -60,16 +63,21 @@ export class SesFake extends FakeHttpServer {
   readonly topics = new Map<string, SesFakeTopic>();
   private readonly signingKey: KeyObject;
   private readonly publicKeyPem: string;
+  /** Certificate ids served at /SimpleNotificationService-<id>.pem; posts are signed with `certificateId`. */
+  private readonly certificateIds = new Set<string>([DEFAULT_CERTIFICATE_ID]);
+  private certificateId = DEFAULT_CERTIFICATE_ID;
+  private certificateFailure: StatusFailure = { kind: 'none' };
+  private snsApiFailure: StatusFailure = { kind: 'none' };
 
-  static throttled(retryAfterSeconds?: number): FailureMode {
+  static throttled(retryAfterSeconds?: number): StatusFailure {
     return awsError(429, 'TooManyRequestsException', 'Maximum sending rate exceeded.', retryAfterSeconds);
   }
 
-  static dailyQuotaExceeded(): FailureMode {
+  static dailyQuotaExceeded(): StatusFailure {
     return awsError(429, 'TooManyRequestsException', 'Daily message quota exceeded.');
   }
 
-  static serverError(status = 500): FailureMode {
+  static serverError(status = 500): StatusFailure {
     return awsError(status, 'InternalServiceErrorException', 'Internal service error.');
   }
 
@@ -84,13 +92,15 @@ export class SesFake extends FakeHttpServer {
     this.signingKey = privateKey;
     this.publicKeyPem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
     this.configurationSetRoutes();
-    this.route('POST', '/', (req) => this.sns(req));
+    this.route('POST', '/', (req) =>
+      this.snsApiFailure.kind === 'status' ? reply(this.snsApiFailure) : this.sns(req),
+    );
     // crypto.verify accepts a bare public key PEM where SNS serves an X.509 certificate.
-    this.route('GET', CERT_PATH, () => ({
-      status: 200,
-      body: this.publicKeyPem,
-      headers: { 'content-type': 'application/x-pem-file' },
-    }));
+    this.route('GET', '/SimpleNotificationService-:id.pem', (_req, params) => {
+      if (this.certificateFailure.kind === 'status') return reply(this.certificateFailure);
+      if (!this.certificateIds.has(params.id)) return { status: 404, body: '<Error><Code>NoSuchKey</Code></Error>' };
+      return { status: 200, body: this.publicKeyPem, headers: { 'content-type': 'application/x-pem-file' } };
+    });
     this.route('POST', '/v2/email/outbound-emails', (req) => this.authed(req, () => this.sendEmail(req)));
     this.route('GET', '/v2/email/account', (req) =>
       this.authed(req, () => ({
@@ -124,6 +134,37 @@ export class SesFake extends FakeHttpServer {
         };
       }),
     );
+  }
+
+  /**
+   * As SNS does now and then: sign from a new certificate URL (same key here; the URL is what a
+   * receiver caches by). Returns the new SigningCertURL.
+   */
+  rotateCertificate(): string {
+    this.certificateId = randomUUID().replace(/-/g, '');
+    this.certificateIds.add(this.certificateId);
+    return this.certificateUrl;
+  }
+
+  /** The SigningCertURL posts are signed with now. */
+  get certificateUrl(): string {
+    return `${this.url}/SimpleNotificationService-${this.certificateId}.pem`;
+  }
+
+  /** How often a certificate URL of this fake was fetched. */
+  certificateFetches(url: string): number {
+    const path = new URL(url).pathname;
+    return this.requests.filter((r) => r.method === 'GET' && r.path === path).length;
+  }
+
+  /** Certificate downloads fail this way (the SNS API still answers) until failCertificates({ kind: 'none' }). */
+  failCertificates(mode: StatusFailure): void {
+    this.certificateFailure = mode;
+  }
+
+  /** SNS API calls fail this way (certificates are still served) until failSnsApi({ kind: 'none' }). */
+  failSnsApi(mode: StatusFailure): void {
+    this.snsApiFailure = mode;
   }
 
   /** The SubscriptionConfirmation SNS posts to a new HTTPS subscriber, signed. */
@@ -175,7 +216,7 @@ export class SesFake extends FakeHttpServer {
       ...message,
       SignatureVersion: signatureVersion,
       Signature: signature,
-      SigningCertURL: `${this.url}${CERT_PATH}`,
+      SigningCertURL: this.certificateUrl,
     };
     return {
       rawBody: Buffer.from(JSON.stringify(body)),
@@ -368,7 +409,7 @@ export class SesFake extends FakeHttpServer {
   }
 }
 
-const CERT_PATH = '/SimpleNotificationService-fake.pem';
+const DEFAULT_CERTIFICATE_ID = 'fake';
 const SNS_NS = 'http://sns.amazonaws.com/doc/2010-03-31/';
 
 function snsOk(action: string, result = ''): FakeReply {

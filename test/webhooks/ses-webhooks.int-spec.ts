@@ -1,11 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { SesFake } from '../fakes/ses-fake';
+import { SNS_CERTIFICATE_CACHE_SIZE } from '../../src/providers/ses/sns-certificates';
+import { FakeHttpServer } from '../fakes/fake-http-server';
+import { SesFake, type SnsPost } from '../fakes/ses-fake';
 import { WebhookHarness } from './webhook-harness';
 
 const ACCESS_KEY = 'AKIATESTKEY00001';
+const ROTATED_KEY = 'AKIATESTKEY00002';
 
 describe('Amazon SES webhooks (SNS-signed, from our topic only)', () => {
-  const fake = new SesFake({ accessKeyIds: [ACCESS_KEY], identities: { 'example.com': 'SUCCESS' } });
+  const fake = new SesFake({ accessKeyIds: [ACCESS_KEY, ROTATED_KEY], identities: { 'example.com': 'SUCCESS' } });
   let h: WebhookHarness;
   let accountId: string;
   let serverId: string;
@@ -40,6 +43,17 @@ describe('Amazon SES webhooks (SNS-signed, from our topic only)', () => {
       .deliveryServer.webhook;
   const sesId = () => `0100018c${randomUUID().replace(/-/g, '')}-000000`;
   const mail = (messageId: string, to: string) => ({ timestamp: new Date().toISOString(), messageId, source: 'news@example.com', destination: [to] });
+  /** The same signed post naming another SigningCertURL (the URL is not part of the signed string). */
+  const signedFrom = (post: SnsPost, certUrl: string): SnsPost => ({
+    ...post,
+    rawBody: Buffer.from(JSON.stringify({ ...(JSON.parse(post.rawBody.toString()) as Record<string, unknown>), SigningCertURL: certUrl })),
+  });
+  const bounceOf = (m: { providerMessageId: string; to: string }) =>
+    fake.notification(topicArn, {
+      eventType: 'Bounce',
+      mail: mail(m.providerMessageId, m.to),
+      bounce: { bounceType: 'Permanent', bounceSubType: 'General', timestamp: new Date().toISOString(), bouncedRecipients: [{ emailAddress: m.to }] },
+    });
 
   it('confirms the SNS subscription (text/plain post) and records the registration as REGISTERED', async () => {
     const res = await h.post(path, fake.subscriptionConfirmation(topicArn, endpoint));
@@ -56,6 +70,34 @@ describe('Amazon SES webhooks (SNS-signed, from our topic only)', () => {
     const test = await h.t.gqlOk<{ testSmtpServer: { ok: boolean } }>(`mutation($id: ID!) { testSmtpServer(id: $id, to: "ops@example.com", transport: API) { ok } }`, { id: serverId });
     expect(test.testSmtpServer.ok).toBe(true);
     expect(fake.accepted.at(-1)).toMatchObject({ to: ['ops@example.com'], configurationSetName: setName });
+  });
+
+  it('rotating the SES keys keeps the configuration set: sends still name it', async () => {
+    const [setName] = [...fake.configurationSets.keys()];
+    const input = { credentials: { ses: { accessKeyId: ROTATED_KEY, secretAccessKey: 'z'.repeat(40), region: 'us-east-1' } } };
+    await h.t.gqlOk(`mutation($id: ID!, $input: UpdateDeliveryServerInput!) { updateDeliveryServer(id: $id, input: $input) { id } }`, { id: serverId, input });
+    const test = await h.t.gqlOk<{ testSmtpServer: { ok: boolean } }>(`mutation($id: ID!) { testSmtpServer(id: $id, to: "ops@example.com", transport: API) { ok } }`, { id: serverId });
+    expect(test.testSmtpServer.ok).toBe(true);
+    expect(fake.accepted.at(-1)).toMatchObject({ to: ['ops@example.com'], configurationSetName: setName });
+  });
+
+  it('a soft bounce SES stopped retrying bounces without suppressing; a Reject fails the message; each with its error', async () => {
+    const soft = await h.sentMessage(accountId, serverId, sesId());
+    const rejected = await h.sentMessage(accountId, serverId, sesId());
+    const transient = fake.notification(topicArn, {
+      eventType: 'Bounce',
+      mail: mail(soft.providerMessageId, soft.to),
+      bounce: { bounceType: 'Transient', bounceSubType: 'MailboxFull', timestamp: new Date().toISOString(), bouncedRecipients: [{ emailAddress: soft.to, diagnosticCode: 'smtp; 452 4.2.2 mailbox full' }] },
+    });
+    const reject = fake.notification(topicArn, { eventType: 'Reject', mail: mail(rejected.providerMessageId, rejected.to), reject: { reason: 'Bad content' } });
+    expect((await h.post(path, transient)).status).toBe(200);
+    expect((await h.post(path, reject)).status).toBe(200);
+    expect(await h.message(soft.id)).toMatchObject({ status: 'BOUNCED', error: { code: 'RECIPIENT_REJECTED', smtpResponseCode: 452 }, events: [{ type: 'SOFT_BOUNCE' }] });
+    expect(await h.message(rejected.id)).toMatchObject({ status: 'FAILED', error: { code: 'MESSAGE_REJECTED' }, events: [{ type: 'REJECTED' }] });
+    expect((await h.message(rejected.id)).error?.message).toContain('Bad content');
+    const suppressed = (await h.suppressions(accountId)).map((s) => s.email);
+    expect(suppressed).not.toContain(soft.to);
+    expect(suppressed).not.toContain(rejected.to);
   });
 
   it('a permanent bounce (signature v2) bounces and suppresses; a complaint and a delivery apply; a redelivered notification is stored once', async () => {
@@ -122,15 +164,101 @@ describe('Amazon SES webhooks (SNS-signed, from our topic only)', () => {
     expect((await h.suppressions(accountId)).map((s) => s.email)).not.toContain(m.to);
   });
 
-  it('answers a masked 500 when SNS cannot be reached to confirm, so SNS retries; nothing is recorded', async () => {
+  it('refuses a certificate URL on a host that is not SNS with 401, without fetching it, changing nothing', async () => {
+    const m = await h.sentMessage(accountId, serverId, sesId());
+    const genuine = bounceOf(m);
+    // A host that would serve a certificate to anyone who asks: it must never be asked.
+    const elsewhere = new FakeHttpServer();
+    const elsewhereUrl = await elsewhere.start();
+    try {
+      const before = await h.countEvents();
+      for (const certUrl of [
+        // Within SNS_CERT_URL_PATTERN's default (sns.<label>.amazonaws.com) but no SNS region: not looked up.
+        'https://sns.attacker.amazonaws.com/SimpleNotificationService-0123456789abcdef.pem',
+        'https://sns.us-east-1.amazonaws.com.attacker.example/SimpleNotificationService-0123456789abcdef.pem',
+        `${elsewhereUrl}/SimpleNotificationService-fake.pem`,
+        `https://sns.us-east-1.amazonaws.com@${new URL(elsewhereUrl).host}/SimpleNotificationService-fake.pem`,
+        `${fake.url}/SimpleNotificationService-fake.txt`,
+        'not a url',
+      ]) {
+        const res = await h.post(path, signedFrom(genuine, certUrl));
+        expect({ certUrl, status: res.status }).toEqual({ certUrl, status: 401 });
+        expect(res.body).toEqual({ statusCode: 401, message: 'Webhook signature rejected' });
+      }
+      expect(elsewhere.requests).toEqual([]);
+      expect(await h.countEvents()).toBe(before);
+      expect((await h.message(m.id)).status).toBe('SENT');
+    } finally {
+      await elsewhere.stop();
+    }
+  });
+
+  it('answers a masked 500 while its SNS cannot serve the signing certificate (so SNS retries), and applies the retry; a certificate SNS does not have is 401', async () => {
+    const m = await h.sentMessage(accountId, serverId, sesId());
+    const certUrl = fake.rotateCertificate();
+    const post = signedFrom(bounceOf(m), certUrl);
+    const before = await h.countEvents();
+    fake.failCertificates(SesFake.serverError(503));
+    try {
+      const res = await h.post(path, post);
+      expect(res.status).toBe(500);
+      expect(res.body).toEqual({ statusCode: 500, message: expect.stringMatching(/^Internal error \(id [0-9a-f-]{36}\)$/) });
+      expect(fake.certificateFetches(certUrl)).toBe(1);
+    } finally {
+      fake.failCertificates({ kind: 'none' });
+    }
+    expect(await h.countEvents()).toBe(before);
+    expect((await h.message(m.id)).status).toBe('SENT');
+
+    // SNS retries once the certificate can be read again: the failure was not remembered.
+    const retried = await h.post(path, post);
+    expect(retried.status).toBe(200);
+    expect(retried.body).toEqual({ received: 1, stored: 1, duplicates: 0, unknown: 0 });
+    expect((await h.message(m.id)).status).toBe('BOUNCED');
+
+    const other = await h.sentMessage(accountId, serverId, sesId());
+    const missing = await h.post(path, signedFrom(bounceOf(other), `${fake.url}/SimpleNotificationService-${randomUUID()}.pem`));
+    expect(missing.status).toBe(401);
+    expect((await h.message(other.id)).status).toBe('SENT');
+  });
+
+  it('keeps a signing certificate in use cached while more certificates than the cache holds pass through, and drops the ones no longer used', async () => {
+    const open = () => fake.notification(topicArn, { eventType: 'Open', mail: mail(sesId(), 'reader@example.org'), open: { timestamp: new Date().toISOString() } });
+    const postFrom = async (certUrl: string) => {
+      const res = await h.post(path, signedFrom(open(), certUrl));
+      expect({ certUrl, status: res.status }).toEqual({ certUrl, status: 200 });
+    };
+    const inUse = fake.rotateCertificate();
+    await postFrom(inUse);
+    const passing: string[] = [];
+    for (let round = 0; round < 2; round++) {
+      // More than the cache holds over both rounds, fewer than it holds between two uses of `inUse`.
+      for (let i = 0; i < Math.ceil(SNS_CERTIFICATE_CACHE_SIZE * 0.6); i++) {
+        passing.push(fake.rotateCertificate());
+        await postFrom(passing.at(-1) ?? '');
+      }
+      await postFrom(inUse);
+    }
+    expect(fake.certificateFetches(inUse)).toBe(1);
+    expect(passing.map((url) => fake.certificateFetches(url))).toEqual(passing.map(() => 1));
+    // The least recently used went: bounded, and fetched again when it is named again.
+    await postFrom(passing[0]);
+    expect(fake.certificateFetches(passing[0])).toBe(2);
+  });
+
+  it('answers a masked 500 when the SNS API cannot be reached to confirm a verified subscription, so SNS retries', async () => {
     const confirmation = fake.subscriptionConfirmation(topicArn, endpoint);
-    fake.fail(SesFake.serverError(503));
+    const confirms = () => fake.requests.filter((r) => r.method === 'POST' && r.path === '/' && r.rawBody.toString().includes('Action=ConfirmSubscription')).length;
+    const confirmsBefore = confirms();
+    // Only the API fails: the signing certificate is still served, so this is the confirmation failing.
+    fake.failSnsApi(SesFake.serverError(503));
     try {
       const res = await h.post(path, confirmation);
       expect(res.status).toBe(500);
       expect(res.body).toEqual({ statusCode: 500, message: expect.stringMatching(/^Internal error \(id [0-9a-f-]{36}\)$/) });
+      expect(confirms()).toBe(confirmsBefore + 1);
     } finally {
-      fake.fail({ kind: 'none' });
+      fake.failSnsApi({ kind: 'none' });
     }
   });
 

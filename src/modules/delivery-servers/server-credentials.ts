@@ -79,6 +79,12 @@ export function mergeCredentials(stored: ServerCredentials, update: ServerCreden
       if (block === 'smtp' && !smtpPasswordStays(previous as unknown as SmtpCredentials, next as unknown as SmtpCredentials, path)) continue;
       next[secret] = previous[secret];
     }
+    // SES's configuration set (usually the one webhook registration created): sends must keep
+    // naming it or SES publishes no bounce or complaint, so rotating the keys keeps it; null removes it.
+    const givenBlock = given[block] as Record<string, unknown>;
+    if (block === 'ses' && givenBlock.configurationSetName === undefined && previous.configurationSetName !== undefined) {
+      next.configurationSetName = previous.configurationSetName;
+    }
     (merged as Record<string, unknown>)[block] = next;
   }
   return merged;

@@ -64,13 +64,20 @@ export class WebhookRegistrar {
     const configurationSetName = server.provider === DeliveryProvider.AMAZON_SES ? result.state?.configurationSetName : undefined;
     const credentials = configurationSetName ? this.vault.credentials(server) : null;
     const useSet = Boolean(credentials?.ses && configurationSetName && credentials.ses.configurationSetName !== configurationSetName);
+    await this.servers.update({ id: server.id }, { webhook: server.webhook, sealedWebhookState: server.sealedWebhookState });
     if (useSet && credentials?.ses) {
-      server.sealedCredentials = this.vault.sealCredentials(server.id, { ...credentials, ses: { ...credentials.ses, configurationSetName } });
+      // Only over the credentials this registration read: credentials saved meanwhile are not put
+      // back (an update keeps a stored set; the set's name is stable, so registering again adds it).
+      const sealed = this.vault.sealCredentials(server.id, { ...credentials, ses: { ...credentials.ses, configurationSetName } });
+      const written = await this.servers
+        .createQueryBuilder()
+        .update()
+        .set({ sealedCredentials: sealed })
+        .where('id = :id', { id: server.id })
+        .andWhere('sealed_credentials = CAST(:read AS jsonb)', { read: JSON.stringify(server.sealedCredentials) })
+        .execute();
+      if (written.affected) server.sealedCredentials = sealed;
     }
-    await this.servers.update(
-      { id: server.id },
-      { webhook: server.webhook, sealedWebhookState: server.sealedWebhookState, ...(useSet ? { sealedCredentials: server.sealedCredentials } : {}) },
-    );
     return server;
   }
 

@@ -24,7 +24,6 @@ import {
 } from '@aws-sdk/client-sns';
 import { DeliveryError } from '../delivery-error';
 import { DeliveryErrorCode, DeliveryProvider, TransportKind, WebhookStatus } from '../provider.enums';
-import { httpRequest } from '../shared/http-client';
 import type {
   IncomingWebhookRequest,
   OutgoingMessage,
@@ -38,6 +37,7 @@ import type {
 } from '../provider.types';
 import type { ProvidersConfig } from '../providers.config';
 import { sesErrorFrom, type SesErrorContext } from './ses-errors';
+import { SnsCertificates, trustedCertificateUrl } from './sns-certificates';
 
 /**
  * Amazon SES v2 through @aws-sdk/client-sesv2. Stateless: one client per call, destroyed
@@ -46,7 +46,12 @@ import { sesErrorFrom, type SesErrorContext } from './ses-errors';
 export class SesAdapter implements ProviderAdapter {
   readonly provider = DeliveryProvider.AMAZON_SES;
 
-  constructor(private readonly config: ProvidersConfig) {}
+  /** SNS signing keys by certificate URL (a small LRU): public, long-lived, the same for every server. */
+  private readonly certificates: SnsCertificates;
+
+  constructor(private readonly config: ProvidersConfig) {
+    this.certificates = new SnsCertificates(config.httpTimeoutMs);
+  }
 
   async send(server: ProviderServer, message: OutgoingMessage): Promise<SendResult> {
     const creds = credentialsOf(server);
@@ -268,47 +273,29 @@ export class SesAdapter implements ProviderAdapter {
     return parseSesEvent(event, String(body.MessageId ?? ''), String(body.Timestamp ?? ''));
   }
 
+  /**
+   * Everything that needs no network first (version, signature, certificate URL on an SNS host),
+   * so a post naming any other host is refused without fetching anything. The certificate's host
+   * failing to answer is not the post's fault: that error stays transient (5xx, SNS retries).
+   */
   private async verifySnsSignature(m: Record<string, unknown>): Promise<void> {
     const version = m.SignatureVersion;
     const algorithm = version === '1' ? 'RSA-SHA1' : version === '2' ? 'RSA-SHA256' : null;
-    const certUrl = typeof m.SigningCertURL === 'string' ? m.SigningCertURL : '';
-    if (!algorithm || typeof m.Signature !== 'string' || !this.trustedCertUrl(certUrl)) {
+    const certUrl =
+      typeof m.SigningCertURL === 'string'
+        ? trustedCertificateUrl(m.SigningCertURL, { pattern: this.config.snsCertUrlPattern, snsEndpoint: this.config.snsEndpoint })
+        : null;
+    if (!algorithm || typeof m.Signature !== 'string' || !certUrl) {
       throw webhookError(DeliveryErrorCode.AUTH_FAILED, 'SNS signature missing or certificate URL not trusted');
     }
-    const pem = await this.certificate(certUrl);
+    const key = await this.certificates.key(certUrl);
     let ok = false;
     try {
-      ok = createVerify(algorithm).update(snsStringToSign(m), 'utf8').verify(pem, m.Signature, 'base64');
+      ok = createVerify(algorithm).update(snsStringToSign(m), 'utf8').verify(key, m.Signature, 'base64');
     } catch {
       ok = false;
     }
     if (!ok) throw webhookError(DeliveryErrorCode.AUTH_FAILED, 'SNS signature does not match');
-  }
-
-  private trustedCertUrl(raw: string): boolean {
-    let url: URL;
-    try {
-      url = new URL(raw);
-    } catch {
-      return false;
-    }
-    if (!url.pathname.endsWith('.pem')) return false;
-    // SNS_CERT_URL_PATTERN when configured (CONTRACT.md section 1), else the SNS hosts.
-    if (this.config.snsCertUrlPattern ? this.config.snsCertUrlPattern.test(raw) : url.protocol === 'https:' && SNS_CERT_HOST.test(url.hostname)) return true;
-    // Tests (and private SNS-compatible endpoints) serve certificates from the SNS we talk to.
-    return !!this.config.snsEndpoint && new URL(this.config.snsEndpoint).origin === url.origin;
-  }
-
-  private async certificate(url: string): Promise<string> {
-    const cached = certificateCache.get(url);
-    if (cached) return cached;
-    const res = await httpRequest({ method: 'GET', url, timeoutMs: this.config.httpTimeoutMs });
-    if (res.status !== 200 || !res.text.includes('-----BEGIN')) {
-      throw webhookError(DeliveryErrorCode.AUTH_FAILED, `could not fetch the SNS signing certificate (${res.status})`);
-    }
-    if (certificateCache.size >= 50) certificateCache.clear();
-    certificateCache.set(url, res.text);
-    return res.text;
   }
 
   /** Run SDK calls on fresh SES and SNS clients; every failure leaves as a classified DeliveryError. */
@@ -356,10 +343,6 @@ export class SesAdapter implements ProviderAdapter {
 export const SES_EVENT_TYPES = ['BOUNCE', 'COMPLAINT', 'DELIVERY', 'REJECT'] as const;
 const EVENT_DESTINATION_NAME = 'mailroute-sns';
 const NOT_FOUND = ['NotFoundException', 'NotFound'];
-/** sns-validator's default host pattern. */
-const SNS_CERT_HOST = /^sns\.[a-zA-Z0-9-]{3,}\.amazonaws\.com(\.cn)?$/;
-/** Signing certificates by URL: few, long-lived and public, so a small process-wide cache. */
-const certificateCache = new Map<string, string>();
 
 /** The SES-documented topic policy: only SES, for this account and configuration set, may publish. */
 function publishPolicy(topicArn: string, region: string, configurationSetName: string): Record<string, unknown> {

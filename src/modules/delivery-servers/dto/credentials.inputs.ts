@@ -53,7 +53,10 @@ export class SesCredentialsInput {
   @Matches(/^[a-z]{2}(-gov)?-[a-z]+-\d{1,2}$/, { message: 'region must be an AWS region such as "eu-west-1"' })
   region!: string;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, {
+    nullable: true,
+    description: 'The SES configuration set sends name (webhook registration creates one when empty). Left out on update: the stored one is kept; null removes it.',
+  })
   @IsOptional()
   @Matches(/^[A-Za-z0-9_-]{1,64}$/, { message: 'configurationSetName must be 1-64 letters, digits, "_" or "-"' })
   configurationSetName?: string | null;
