@@ -69,18 +69,33 @@ describe('SparkPost webhooks (basic auth we generated)', () => {
     expect(await h.eventTypes(bounced.id)).toEqual(['HARD_BOUNCE']);
   });
 
-  it('fails a message on a policy rejection; an out-of-band soft bounce (an auto-reply) after delivery ends nothing', async () => {
+  it('fails a message on a policy rejection; an auto-reply (class 60) is no failure, even before the delivery is posted', async () => {
     const rejected = await h.sentMessage(accountId, serverId, transmissionId());
-    const replied = await h.sentMessage(accountId, serverId, transmissionId(), { status: 'DELIVERED' });
+    const replied = await h.sentMessage(accountId, serverId, transmissionId());
     const batch = [
       messageEvent('policy_rejection', rejected.providerMessageId, rejected.to, { bounce_class: '25', reason: '550 5.7.1 [internal] recipient blackholed' }),
       messageEvent('out_of_band', replied.providerMessageId, replied.to, { bounce_class: '60', reason: 'auto-reply: on holiday' }),
     ];
-    expect((await h.post(path, post(batch))).status).toBe(200);
+    expect((await h.post(path, post(batch))).body).toMatchObject({ received: 1, stored: 1 });
     expect(await h.message(rejected.id)).toMatchObject({ status: 'FAILED', error: { code: 'MESSAGE_REJECTED', smtpResponseCode: 550 }, events: [{ type: 'REJECTED' }] });
-    expect(await h.message(replied.id)).toMatchObject({ status: 'DELIVERED', error: null, events: [{ type: 'SOFT_BOUNCE' }] });
+    expect(await h.message(replied.id)).toMatchObject({ status: 'SENT', error: null, events: [] });
     const suppressed = (await h.suppressions(accountId)).map((s) => s.email);
     expect(suppressed).not.toContain(rejected.to);
+  });
+
+  it('a delivery posted after a soft bounce (batches arrive out of order) makes the message DELIVERED; after a hard bounce it does not', async () => {
+    const soft = await h.sentMessage(accountId, serverId, transmissionId());
+    const hard = await h.sentMessage(accountId, serverId, transmissionId());
+    const bounces = [
+      messageEvent('bounce', soft.providerMessageId, soft.to, { bounce_class: '22', reason: '452 mailbox full' }),
+      messageEvent('bounce', hard.providerMessageId, hard.to, { bounce_class: '10', reason: '550 unknown user' }),
+    ];
+    expect((await h.post(path, post(bounces))).status).toBe(200);
+    expect((await h.message(soft.id)).status).toBe('BOUNCED');
+    const deliveries = [messageEvent('delivery', soft.providerMessageId, soft.to), messageEvent('delivery', hard.providerMessageId, hard.to)];
+    expect((await h.post(path, post(deliveries))).status).toBe(200);
+    expect(await h.message(soft.id)).toMatchObject({ status: 'DELIVERED', error: null, events: [{ type: 'SOFT_BOUNCE' }, { type: 'DELIVERED' }] });
+    expect(await h.message(hard.id)).toMatchObject({ status: 'BOUNCED', error: { code: 'RECIPIENT_REJECTED' } });
   });
 
   it('refuses missing or wrong credentials with 401 and changes nothing', async () => {

@@ -178,6 +178,20 @@ export class MessageStore {
     );
   }
 
+  /**
+   * DELIVERED after all for messages a soft bounce had ended BOUNCED: providers do not post in
+   * order, and a delivery outranks a soft bounce (a hard bounce, an event of its own, stays).
+   */
+  async deliveredAfterSoftBounce(tx: EntityManager, ids: string[]): Promise<void> {
+    if (!ids.length) return;
+    await tx.query(
+      `UPDATE messages m SET status = 'DELIVERED', error = NULL, updated_at = now()
+        WHERE m.id = ANY($1::uuid[]) AND m.status = 'BOUNCED'
+          AND NOT EXISTS (SELECT 1 FROM message_events e WHERE e.message_id = m.id AND e.type = 'HARD_BOUNCE')`,
+      [ids],
+    );
+  }
+
   /** Jobs for accepted rows (call after the transaction that inserted them has committed). */
   enqueue(rows: Pick<MessageEntity, 'id' | 'dispatchSeq' | 'status'>[]): Promise<void> {
     return this.queue.add(rows.filter((r) => r.status === MessageStatus.QUEUED).map((r) => ({ messageId: r.id, seq: r.dispatchSeq })));

@@ -23,6 +23,8 @@ const SPARKPOST_WEBHOOK_EVENTS = ['bounce', 'spam_complaint', 'delivery', 'out_o
 const WEBHOOK_USER = 'mailroute';
 /** bounce_class → hard (suppress): Hard 10/30/90 and Admin 25/80 per SparkPost's classification doc. */
 const HARD_BOUNCE_CLASSES = new Set(['10', '25', '30', '80', '90']);
+/** bounce_class 60 Auto-Reply and 100 Challenge-Response: answers from the mailbox, not failures. */
+const ANSWERED_CLASSES = new Set(['60', '100']);
 
 /**
  * SparkPost over its REST API v1 with plain fetch: the official node client has been
@@ -306,6 +308,8 @@ function eventKind(e: Record<string, unknown>): ParsedWebhookEvent['kind'] | nul
       return 'DELIVERED';
     case 'bounce':
     case 'out_of_band':
+      // An auto-reply or a challenge came back: the mail reached the mailbox, nothing failed.
+      if (ANSWERED_CLASSES.has(String(e.bounce_class))) return null;
       return HARD_BOUNCE_CLASSES.has(String(e.bounce_class)) ? 'HARD_BOUNCE' : 'SOFT_BOUNCE';
     case 'spam_complaint':
       return 'COMPLAINT';
