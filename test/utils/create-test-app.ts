@@ -81,7 +81,8 @@ export async function createTestApp(env: Record<string, string> = {}, overrides:
   Object.assign(config.providers, overrides.providers);
   Object.assign(config.dispatch, overrides.dispatch);
   const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] }).compile();
-  const app = moduleRef.createNestApplication<NestExpressApplication>({ rawBody: true, bufferLogs: true });
+  // As src/main.ts: no rawBody (WebhookBodyMiddleware alone reads webhook bodies raw).
+  const app = moduleRef.createNestApplication<NestExpressApplication>({ bufferLogs: true });
   configureApp(app);
   await app.init();
 

@@ -10,6 +10,10 @@ export function dataSourceOptions(url: string): DataSourceOptions {
     entities: [join(__dirname, '..', '..', 'modules', '**', '*.entity.{ts,js}')],
     migrations: [join(__dirname, '..', '..', '..', 'migrations', '*.{ts,js}')],
     migrationsTableName: 'typeorm_migrations',
+    // Each migration in its own transaction (runMigrations and `npm run migration:run` alike), so
+    // one may opt out with `transaction = false` (CREATE INDEX CONCURRENTLY); TypeORM refuses that
+    // in the default mode 'all'. A failure keeps the migrations before it, which are recorded.
+    migrationsTransactionMode: 'each',
     // gen_random_uuid() is built into PostgreSQL 13+: no extension to install.
     uuidExtension: 'pgcrypto',
     installExtensions: false,

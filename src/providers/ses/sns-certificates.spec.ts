@@ -1,4 +1,6 @@
-import { trustedCertificateUrl } from './sns-certificates';
+import { DeliveryError } from '../delivery-error';
+import { DeliveryErrorCode } from '../provider.enums';
+import { SnsCertificates, trustedCertificateUrl } from './sns-certificates';
 
 /** SNS_CERT_URL_PATTERN's default (CONTRACT.md section 1). */
 const PATTERN = /^https:\/\/sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?\//;
@@ -53,5 +55,39 @@ describe('trustedCertificateUrl: which SigningCertURLs may be fetched at all', (
     const pattern = /^https:\/\/sns\.internal\.example\//;
     expect(trustedCertificateUrl(`https://sns.internal.example${PEM}`, { pattern })?.href).toBe(`https://sns.internal.example${PEM}`);
     expect(trustedCertificateUrl(`https://sns.us-east-1.amazonaws.com${PEM}`, { pattern })).toBeNull();
+  });
+});
+
+describe('SnsCertificates: what a certificate that cannot be read makes of the post', () => {
+  const url = new URL(`https://sns.us-east-1.amazonaws.com${PEM}`);
+  /** What undici's fetch throws when the name does not resolve (or the resolver fails). */
+  const dnsFailure = (code: string) =>
+    Object.assign(new TypeError('fetch failed'), { cause: Object.assign(new Error(`getaddrinfo ${code} ${url.hostname}`), { code, hostname: url.hostname }) });
+  const failureOf = async (certificates: SnsCertificates): Promise<{ code: DeliveryErrorCode; transient: boolean }> => {
+    const err: unknown = await certificates.key(url).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    if (!(err instanceof DeliveryError)) throw new Error(`expected a DeliveryError, got ${String(err)}`);
+    return { code: err.code, transient: err.transient };
+  };
+  afterEach(() => jest.restoreAllMocks());
+
+  it.each(['ENOTFOUND', 'EAI_AGAIN'])('%s on a trusted SNS host is transient (5xx, SNS retries), and not remembered', async (code) => {
+    const fetch = jest.spyOn(globalThis, 'fetch').mockRejectedValue(dnsFailure(code));
+    const certificates = new SnsCertificates(1_000);
+    expect(await failureOf(certificates)).toEqual({ code: DeliveryErrorCode.CONNECTION_FAILED, transient: true });
+    expect(await failureOf(certificates)).toEqual({ code: DeliveryErrorCode.CONNECTION_FAILED, transient: true });
+    expect(fetch).toHaveBeenCalledTimes(2);
+  });
+
+  it('a refused connection and a 503 are transient; a 404 is not signed (401)', async () => {
+    const fetch = jest.spyOn(globalThis, 'fetch');
+    fetch.mockRejectedValueOnce(Object.assign(new TypeError('fetch failed'), { cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) }));
+    expect(await failureOf(new SnsCertificates(1_000))).toEqual({ code: DeliveryErrorCode.CONNECTION_FAILED, transient: true });
+    fetch.mockResolvedValueOnce(new Response('busy', { status: 503 }));
+    expect(await failureOf(new SnsCertificates(1_000))).toEqual({ code: DeliveryErrorCode.CONNECTION_FAILED, transient: true });
+    fetch.mockResolvedValueOnce(new Response('no such certificate', { status: 404 }));
+    expect(await failureOf(new SnsCertificates(1_000))).toEqual({ code: DeliveryErrorCode.AUTH_FAILED, transient: false });
   });
 });

@@ -54,10 +54,10 @@ const DEFAULT_CERT_URL = /^https:\/\/sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?\//;
  * Only URLs that passed trustedCertificateUrl come here; failures are not cached.
  *
  * Failures are classified for the webhook answer:
- * - the host does not exist, answers 3xx/4xx or anything but an RSA certificate: AUTH_FAILED
- *   (the post is not signed by SNS; 401 and SNS does not retry);
- * - the host cannot be reached, times out or answers 5xx/429: a transient DeliveryError
- *   (5xx, so SNS retries the post later, when its certificate can be read).
+ * - the host answers 3xx/4xx or anything but an RSA certificate: AUTH_FAILED (the post is not
+ *   signed by SNS; 401 and SNS does not retry);
+ * - the host cannot be resolved or reached, times out or answers 5xx/429: a transient
+ *   DeliveryError (5xx, so SNS retries the post later, when its certificate can be read).
  */
 export class SnsCertificates {
   private readonly keys = new Map<string, KeyObject>();
@@ -145,7 +145,13 @@ function unavailable(why: string, code = DeliveryErrorCode.CONNECTION_FAILED): D
   return new DeliveryError({ code, message: `SES webhook not verified yet: ${why}`, transient: true, transport: TransportKind.API });
 }
 
-/** fetch's own failures: a name that does not resolve is no SNS host; anything else may pass. */
+/**
+ * fetch's own failures, all transient. A name that does not resolve (ENOTFOUND) is one too: the
+ * host already passed trustedCertificateUrl, and a local resolver with no upstream, or a brief
+ * DNS outage, answers ENOTFOUND for real SNS hosts as well, so a 401 there would drop a genuine
+ * notification for good (SNS does not retry 4xx). A forged post naming a made-up SNS-shaped host
+ * only gets 500s, which change nothing.
+ */
 function fetchFailure(err: unknown, timeoutMs: number): DeliveryError {
   // Duck-typed, not instanceof: fetch's errors may come from another realm (jest's sandbox).
   const name = fieldOf(err, 'name');
@@ -153,7 +159,8 @@ function fetchFailure(err: unknown, timeoutMs: number): DeliveryError {
     return unavailable(`the SNS signing certificate did not arrive within ${timeoutMs} ms`, DeliveryErrorCode.TIMEOUT);
   }
   const cause = typeof err === 'object' && err !== null && 'cause' in err ? err.cause : undefined;
-  if (fieldOf(cause, 'code') === 'ENOTFOUND') return notSigned('the SigningCertURL host does not exist');
+  const code = fieldOf(cause, 'code');
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return unavailable(`could not resolve the SNS signing certificate host (${code})`);
   return unavailable('could not connect to the SNS signing certificate host');
 }
 
