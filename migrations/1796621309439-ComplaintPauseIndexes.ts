@@ -1,19 +1,12 @@
 import { type MigrationInterface, type QueryRunner } from "typeorm";
+import { createIndexesConcurrently, dropIndexesConcurrently, type IndexDefinition } from "../src/infra/database/concurrent-indexes";
 
 /**
  * Generated, then made to build without blocking writes: messages and message_events are the two
  * largest tables, and a plain CREATE INDEX holds off every insert and update on them for the whole
- * build. CONCURRENTLY cannot run in a transaction, hence `transaction = false` (which TypeORM
- * accepts only with migrationsTransactionMode 'each' or 'none': data-source-options.ts).
- *
- * A concurrent build that fails (cancelled, timed out, a deadlock, the connection lost) leaves
- * an INVALID index of that name behind, which IF NOT EXISTS would then take for done, and the
- * migration is not recorded, so it runs again on the next start: up() drops an invalid leftover
- * first.
- *
- * Reverting must run outside a transaction too: `migration:revert -d ormconfig.ts -t none`.
+ * build (see concurrent-indexes.ts).
  */
-const INDEXES = [
+const INDEXES: IndexDefinition[] = [
     {
         name: "IDX_messages_server_complained",
         definition: `ON "messages" ("server_id", "sent_at", "id")
@@ -31,28 +24,11 @@ export class ComplaintPauseIndexes1796621309439 implements MigrationInterface {
     transaction = false
 
     public async up(queryRunner: QueryRunner): Promise<void> {
-        for (const { name, definition } of INDEXES) {
-            const [found] = (await queryRunner.query(
-                `SELECT "indisvalid" AS "valid" FROM "pg_index" WHERE "indexrelid" = to_regclass($1)`,
-                [`"public"."${name}"`],
-            )) as { valid: boolean }[];
-            if (found && !found.valid) {
-                await queryRunner.query(`
-                    DROP INDEX CONCURRENTLY "public"."${name}"
-                `);
-            }
-            await queryRunner.query(`
-                CREATE INDEX CONCURRENTLY IF NOT EXISTS "${name}" ${definition}
-            `);
-        }
+        await createIndexesConcurrently(queryRunner, INDEXES);
     }
 
     public async down(queryRunner: QueryRunner): Promise<void> {
-        for (const { name } of [...INDEXES].reverse()) {
-            await queryRunner.query(`
-                DROP INDEX CONCURRENTLY IF EXISTS "public"."${name}"
-            `);
-        }
+        await dropIndexesConcurrently(queryRunner, INDEXES);
     }
 
 }

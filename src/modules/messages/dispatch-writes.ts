@@ -153,14 +153,16 @@ export class DispatchWrites {
   }
 
   /**
-   * The last resort for a SENT record the batched write could not make: the status alone, no
-   * events, no server (whatever was wrong with them cannot stop this).
+   * The last resort for a SENT record the batched write could not make: the status and the
+   * provider's id (webhooks find the message by it), no events, no server (whatever was wrong
+   * with them cannot stop this).
    */
-  async markSentAlone(messageId: string): Promise<void> {
+  async markSentAlone(record: SentRecord): Promise<void> {
     await this.dataSource.query(
-      `UPDATE messages SET status = 'SENT', attempts = attempts + 1, sent_at = now(), error = NULL, next_attempt_at = NULL, updated_at = now()
+      `UPDATE messages SET status = 'SENT', attempts = attempts + 1, sent_at = now(), error = NULL, next_attempt_at = NULL,
+              transport = $2::transport_kind, provider_message_id = $3, updated_at = now()
         WHERE id = $1 AND status IN ('QUEUED', 'DEFERRED', 'SENDING')`,
-      [messageId],
+      [record.messageId, record.transport, record.providerMessageId.slice(0, 255)],
     );
   }
 

@@ -197,7 +197,7 @@ export class DispatchService {
     const deadline = Date.now() + SENT_RECORD_DEADLINE_MS;
     for (let attempt = 0; ; attempt++) {
       try {
-        return await (attempt === 0 ? this.writes.markSent(record) : this.writes.markSentAlone(record.messageId));
+        return await (attempt === 0 ? this.writes.markSent(record) : this.writes.markSentAlone(record));
       } catch (err) {
         const why = err instanceof Error ? err.message : 'error';
         if (Date.now() >= deadline) {

@@ -5,6 +5,7 @@ import { DeliveryServerEntity } from '../delivery-servers/delivery-server.entity
 import { DeliveryServersModule } from '../delivery-servers/delivery-servers.module';
 import { MessagesCoreModule } from '../messages/messages-core.module';
 import { SuppressionsModule } from '../suppressions/suppressions.module';
+import { EarlyWebhookEvents } from './early-webhook-events';
 import { ServerReputationResolver } from './server-reputation.resolver';
 import { ServerReputationService } from './server-reputation.service';
 import { WebhookBodyMiddleware } from './webhook-body.middleware';
@@ -16,7 +17,7 @@ import { WebhooksService } from './webhooks.service';
 @Module({
   imports: [TypeOrmModule.forFeature([DeliveryServerEntity]), DeliveryServersModule, ProvidersModule, SuppressionsModule, MessagesCoreModule],
   controllers: [WebhooksController],
-  providers: [WebhooksService, WebhookReplayGuard, ServerReputationService, ServerReputationResolver],
+  providers: [WebhooksService, WebhookReplayGuard, ServerReputationService, ServerReputationResolver, EarlyWebhookEvents],
 })
 export class WebhooksModule implements NestModule {
   configure(consumer: MiddlewareConsumer): void {

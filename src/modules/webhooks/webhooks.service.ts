@@ -76,7 +76,7 @@ export class WebhooksService {
       if (server.provider === DeliveryProvider.AMAZON_SES && isSnsSubscriptionConfirmation(request.rawBody)) {
         await this.markSubscriptionConfirmed(server.id);
       }
-      const outcome = await this.apply(server, events);
+      const { outcome } = await this.apply(server, events);
       this.logger.log(
         `Webhook ${server.provider} server ${server.id}: ${outcome.received} event(s), ${outcome.stored} stored, ${outcome.duplicates} duplicate(s), ${outcome.unknown} for unknown messages`,
       );
@@ -86,6 +86,15 @@ export class WebhooksService {
       if (mailgun) await this.replays.release(mailgun.token).catch(() => undefined);
       throw err;
     }
+  }
+
+  /**
+   * Applies events as if just posted (EarlyWebhookEvents: events kept unmatched because they came
+   * before their message's SENT record); returns the ids of those that found their message.
+   */
+  async applyEvents(server: DeliveryServerEntity, events: ParsedWebhookEvent[]): Promise<Set<string>> {
+    const { matched } = await this.apply(server, events);
+    return new Set(matched.map((m) => m.event.eventId));
   }
 
   private async serverFor(slug: string, serverId: string): Promise<DeliveryServerEntity> {
@@ -127,8 +136,8 @@ export class WebhooksService {
    * moved forward only. Suppressions follow the commit and are repeated for events
    * already stored, so a post retried after a failure still suppresses (suppress is idempotent).
    */
-  private async apply(server: DeliveryServerEntity, events: ParsedWebhookEvent[]): Promise<WebhookOutcome> {
-    if (events.length === 0) return { received: 0, stored: 0, duplicates: 0, unknown: 0 };
+  private async apply(server: DeliveryServerEntity, events: ParsedWebhookEvent[]): Promise<{ outcome: WebhookOutcome; matched: Matched[] }> {
+    if (events.length === 0) return { outcome: { received: 0, stored: 0, duplicates: 0, unknown: 0 }, matched: [] };
     const { matched, stored } = await this.dataSource.transaction(async (manager) => {
       const ids = [...new Set(events.flatMap((e) => candidateIds(server.provider, e.providerMessageId)))];
       const rows = await this.store.findByProviderIds(manager, server.id, ids);
@@ -179,7 +188,7 @@ export class WebhooksService {
     }
     // Complaints (new or repeated, so a retry after a failure here still checks) may pause the server.
     if (matched.some((m) => m.event.kind === 'COMPLAINT')) await this.reputation.pauseOnComplaints(server.id, server.status);
-    return { received: events.length, stored, duplicates: matched.length - stored, unknown: events.length - matched.length };
+    return { outcome: { received: events.length, stored, duplicates: matched.length - stored, unknown: events.length - matched.length }, matched };
   }
 }
 
