@@ -45,6 +45,17 @@ export interface SesFakeOptions {
   /** Sandbox accounts may only send to verified identities too. */
   sandbox?: boolean;
   region?: string;
+  /**
+   * Sends naming a configuration set that does not exist in their region fail, as at SES (404
+   * NotFoundException). Off by default: adapter tests send with sets they never created.
+   */
+  requireConfigurationSets?: boolean;
+}
+
+/** An SNS call held by holdNextSns: `reached` once it arrives, answered after `release()`. */
+export interface HeldCall {
+  reached: Promise<void>;
+  release(): void;
 }
 
 /**
@@ -56,9 +67,16 @@ export class SesFake extends FakeHttpServer {
   identities: Map<string, SesIdentityStatus>;
   sandbox: boolean;
   readonly region: string;
+  readonly requireConfigurationSets: boolean;
   readonly accepted: SesAcceptedMessage[] = [];
+  /** The region each accepted message was sent in (its request's SigV4 credential scope), by providerMessageId. */
+  readonly sentIn = new Map<string, string>();
   readonly accountId = '111122223333';
+  /** The configuration sets of the fake's own region (`region`); configurationSetsIn(r) for the others. */
   readonly configurationSets = new Map<string, SesFakeConfigurationSet>();
+  /** Configuration sets by region: a set exists in the region it was created in only, as at SES. */
+  private readonly setsByRegion = new Map<string, Map<string, SesFakeConfigurationSet>>();
+  private readonly heldSns: { action: string; reach: () => void; released: Promise<void> }[] = [];
   /** SNS topics by ARN (the fake serves SNS's query API on POST / of the same server). */
   readonly topics = new Map<string, SesFakeTopic>();
   private readonly signingKey: KeyObject;
@@ -87,14 +105,18 @@ export class SesFake extends FakeHttpServer {
     this.identities = new Map(Object.entries(options.identities ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
     this.sandbox = options.sandbox ?? false;
     this.region = options.region ?? 'us-east-1';
+    this.requireConfigurationSets = options.requireConfigurationSets ?? false;
+    this.setsByRegion.set(this.region, this.configurationSets);
 
     const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     this.signingKey = privateKey;
     this.publicKeyPem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
     this.configurationSetRoutes();
-    this.route('POST', '/', (req) =>
-      this.snsApiFailure.kind === 'status' ? reply(this.snsApiFailure) : this.sns(req),
-    );
+    this.route('POST', '/', async (req) => {
+      if (this.snsApiFailure.kind === 'status') return reply(this.snsApiFailure);
+      await this.heldUntilReleased(new URLSearchParams(req.rawBody.toString('utf8')).get('Action') ?? '');
+      return this.sns(req);
+    });
     // crypto.verify accepts a bare public key PEM where SNS serves an X.509 certificate.
     this.route('GET', '/SimpleNotificationService-:id.pem', (_req, params) => {
       if (this.certificateFailure.kind === 'status') return reply(this.certificateFailure);
@@ -165,6 +187,34 @@ export class SesFake extends FakeHttpServer {
   /** SNS API calls fail this way (certificates are still served) until failSnsApi({ kind: 'none' }). */
   failSnsApi(mode: StatusFailure): void {
     this.snsApiFailure = mode;
+  }
+
+  /** The configuration sets of one region (created empty on first use). */
+  configurationSetsIn(region: string): Map<string, SesFakeConfigurationSet> {
+    let sets = this.setsByRegion.get(region);
+    if (!sets) this.setsByRegion.set(region, (sets = new Map()));
+    return sets;
+  }
+
+  /**
+   * The next SNS call of this Action (e.g. 'Subscribe') waits, unanswered, until `release()`:
+   * for a test that acts while a webhook registration is under way.
+   */
+  holdNextSns(action: string): HeldCall {
+    let reach!: () => void;
+    let release!: () => void;
+    const reached = new Promise<void>((resolve) => (reach = resolve));
+    const released = new Promise<void>((resolve) => (release = resolve));
+    this.heldSns.push({ action, reach, released });
+    return { reached, release };
+  }
+
+  private async heldUntilReleased(action: string): Promise<void> {
+    const i = this.heldSns.findIndex((h) => h.action === action);
+    if (i < 0) return;
+    const [held] = this.heldSns.splice(i, 1);
+    held.reach();
+    await held.released;
   }
 
   /** The SubscriptionConfirmation SNS posts to a new HTTPS subscriber, signed. */
@@ -238,18 +288,19 @@ export class SesFake extends FakeHttpServer {
       this.authed(req, () => {
         const name = String(asRecord(req.json).ConfigurationSetName ?? '');
         if (!name) return reply(awsError(400, 'BadRequestException', 'ConfigurationSetName is required.'));
-        if (this.configurationSets.has(name))
+        const sets = this.setsOf(req);
+        if (sets.has(name))
           return reply(awsError(400, 'AlreadyExistsException', `Configuration set <${name}> already exists.`));
-        this.configurationSets.set(name, { name, eventDestinations: new Map() });
+        sets.set(name, { name, eventDestinations: new Map() });
         return { status: 200, body: {} };
       }),
     );
     this.route('DELETE', `${base}/:name`, (req, p) =>
-      this.authed(req, () => (this.configurationSets.delete(p.name) ? { status: 200, body: {} } : missing(p.name))),
+      this.authed(req, () => (this.setsOf(req).delete(p.name) ? { status: 200, body: {} } : missing(p.name))),
     );
     this.route('GET', `${base}/:name/event-destinations`, (req, p) =>
       this.authed(req, () => {
-        const set = this.configurationSets.get(p.name);
+        const set = this.setsOf(req).get(p.name);
         if (!set) return missing(p.name);
         return {
           status: 200,
@@ -259,7 +310,7 @@ export class SesFake extends FakeHttpServer {
     );
     this.route('POST', `${base}/:name/event-destinations`, (req, p) =>
       this.authed(req, () => {
-        const set = this.configurationSets.get(p.name);
+        const set = this.setsOf(req).get(p.name);
         if (!set) return missing(p.name);
         const body = asRecord(req.json);
         const destName = String(body.EventDestinationName ?? '');
@@ -271,7 +322,7 @@ export class SesFake extends FakeHttpServer {
     );
     this.route('PUT', `${base}/:name/event-destinations/:dest`, (req, p) =>
       this.authed(req, () => {
-        const set = this.configurationSets.get(p.name);
+        const set = this.setsOf(req).get(p.name);
         if (!set?.eventDestinations.has(p.dest)) return missing(p.name);
         set.eventDestinations.set(p.dest, asRecord(asRecord(req.json).EventDestination));
         return { status: 200, body: {} };
@@ -279,7 +330,7 @@ export class SesFake extends FakeHttpServer {
     );
     this.route('DELETE', `${base}/:name/event-destinations/:dest`, (req, p) =>
       this.authed(req, () => {
-        const set = this.configurationSets.get(p.name);
+        const set = this.setsOf(req).get(p.name);
         if (!set?.eventDestinations.delete(p.dest)) return missing(p.name);
         return { status: 200, body: {} };
       }),
@@ -299,7 +350,7 @@ export class SesFake extends FakeHttpServer {
     switch (action) {
       case 'CreateTopic': {
         const name = q.get('Name') ?? '';
-        const arn = `arn:aws:sns:${this.region}:${this.accountId}:${name}`;
+        const arn = `arn:aws:sns:${regionOf(req) ?? this.region}:${this.accountId}:${name}`;
         if (!this.topics.has(arn)) this.topics.set(arn, { arn, name, attributes: {}, subscriptions: [] });
         return snsOk(action, `<TopicArn>${arn}</TopicArn>`);
       }
@@ -381,6 +432,10 @@ export class SesFake extends FakeHttpServer {
         ),
       );
     }
+    const configurationSetName = optionalString(body.ConfigurationSetName);
+    if (this.requireConfigurationSets && configurationSetName && !this.setsOf(req).has(configurationSetName)) {
+      return reply(awsError(404, 'NotFoundException', `Configuration set <${configurationSetName}> does not exist.`));
+    }
     const headers: Record<string, string> = {};
     for (const h of Array.isArray(simple.Headers) ? simple.Headers.map(asRecord) : [])
       headers[String(h.Name)] = String(h.Value);
@@ -395,12 +450,17 @@ export class SesFake extends FakeHttpServer {
       html: optionalString(asRecord(bodyParts.Html).Data),
       replyTo,
       headers,
-      configurationSetName: optionalString(body.ConfigurationSetName),
+      configurationSetName,
     });
+    this.sentIn.set(id, regionOf(req) ?? this.region);
     return { status: 200, body: { MessageId: id }, headers: { 'x-amzn-RequestId': randomUUID() } };
   }
 
-  /** An address is sendable when its own identity or its domain's is verified. */
+  /** The configuration sets of the region a request was signed for. */
+  private setsOf(req: RecordedRequest): Map<string, SesFakeConfigurationSet> {
+    return this.configurationSetsIn(regionOf(req) ?? this.region);
+  }
+
   /** Sendable when the address, its domain or a parent domain is a verified identity (as in SES). */
   private isVerified(address: string): boolean {
     if (this.identities.get(address) === 'SUCCESS') return true;
@@ -411,6 +471,11 @@ export class SesFake extends FakeHttpServer {
 
 const DEFAULT_CERTIFICATE_ID = 'fake';
 const SNS_NS = 'http://sns.amazonaws.com/doc/2010-03-31/';
+
+/** The region of a SigV4 credential scope: Credential=<key id>/<date>/<region>/<service>/aws4_request. */
+function regionOf(req: RecordedRequest): string | undefined {
+  return /Credential=[^/]+\/[^/]+\/([^/]+)\//.exec(String(req.headers.authorization ?? ''))?.[1];
+}
 
 function snsOk(action: string, result = ''): FakeReply {
   const inner = result ? `<${action}Result>${result}</${action}Result>` : '';

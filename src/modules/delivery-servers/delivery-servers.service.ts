@@ -13,7 +13,7 @@ import type { AccountEntity } from '../accounts/account.entity';
 import { TenantScope } from '../accounts/tenant-scope.service';
 import { DeliveryServerEntity, DeliveryServerStatus, type DeliveryServerView, ServerOrigin, type StoredTestResult, type StoredWebhook } from './delivery-server.entity';
 import type { CreateDeliveryServerInput, UpdateDeliveryServerInput } from './dto/delivery-server.inputs';
-import { assertCredentialsFit, credentialsChanged, credentialsFromInput, mergeCredentials, summarize } from './server-credentials';
+import { API_BLOCK_OF, apiCredentialsChanged, assertCredentialsFit, credentialsChanged, credentialsFromInput, mergeCredentials, summarize } from './server-credentials';
 import { MessageStore } from '../messages/message-store';
 import { ServerVault } from './server-vault';
 import { WebhookRegistrar } from './webhook-registrar';
@@ -180,24 +180,52 @@ export class DeliveryServersService {
    * clear verifiedAt and pause the server there. New credentials are merged with the ones read, so
    * they are written only if those are still stored; if another update replaced them meanwhile, the
    * input is applied again to what is stored now.
+   *
+   * A change of the provider's own API block (keys, region, SES configuration set, Mailgun domain
+   * or signing key) may move the server to another account, region or domain, where the webhooks
+   * registered under the old block no longer serve it: they are registered again under the new
+   * block after the write, the outcome recorded on `webhook` as createDeliveryServer records it (a
+   * failure never fails the update). Registration is idempotent in every adapter, so a change
+   * within one account lands on the same provider objects.
+   *
+   * The registration under the old block is left behind, not removed: no adapter can tell whether
+   * the old block reaches other provider objects than the new one (an AWS key does not say its
+   * account; two keys of one SendGrid, SparkPost or Elastic Email account find the same webhook),
+   * and removing after a rotation within one account would delete what was just registered; the
+   * old keys may be revoked already; and events for mail sent before the change still come through
+   * it (Mailgun's and Elastic Email's still verify). Left at the provider: SES, the old region's or
+   * account's set, topic and subscription (silent once no send names the set); Mailgun, our URL on
+   * the old domain's webhooks; the others, the old account's webhook. The new registration's state
+   * replaces the old one, so deleteDeliveryServer no longer reaches it: the owner removes it there.
    */
   async update(viewer: Viewer, id: string, input: UpdateDeliveryServerInput): Promise<DeliveryServerEntity> {
     let server = await this.getManageable(viewer, id);
     for (let attempt = 1; ; attempt++) {
-      const { changes, credentialsRead } = this.changesOf(server, input);
+      const { changes, credentialsRead, reRegister } = this.changesOf(server, input);
       if (!Object.keys(changes).length) return server;
       const write = this.servers.createQueryBuilder().update().set(changes).where('id = :id', { id: server.id });
       if (credentialsRead) write.andWhere('sealed_credentials = CAST(:credentialsRead AS jsonb)', { credentialsRead: JSON.stringify(credentialsRead) });
-      if ((await write.execute()).affected) return this.reload(server.id);
+      if ((await write.execute()).affected) {
+        const saved = await this.reload(server.id);
+        return reRegister ? this.webhooks.register(saved) : saved;
+      }
       if (attempt === UPDATE_ATTEMPTS) throw new ConflictError(`Delivery server ${server.name} kept changing while it was being updated: try again`);
       server = await this.reload(server.id); // NOT_FOUND if it was deleted meanwhile
     }
   }
 
-  /** The columns an update sets, checked against the server as read; `credentialsRead` when new credentials are among them. */
-  private changesOf(server: DeliveryServerEntity, input: UpdateDeliveryServerInput): { changes: QueryDeepPartialEntity<DeliveryServerEntity>; credentialsRead: SealedSecret | null } {
+  /**
+   * The columns an update sets, checked against the server as read; `credentialsRead` when new
+   * credentials are among them; `reRegister` when they change the provider's own API block and keep
+   * one (without it there is nothing to register with, and the registration made before stays).
+   */
+  private changesOf(
+    server: DeliveryServerEntity,
+    input: UpdateDeliveryServerInput,
+  ): { changes: QueryDeepPartialEntity<DeliveryServerEntity>; credentialsRead: SealedSecret | null; reRegister: boolean } {
     const changes: QueryDeepPartialEntity<DeliveryServerEntity> = {};
     let credentialsRead: SealedSecret | null = null;
+    let reRegister = false;
     if (input.name !== undefined) changes.name = input.name;
     if (input.credentials !== undefined) {
       const stored = this.vault.credentials(server);
@@ -211,6 +239,8 @@ export class DeliveryServersService {
         changes.verifiedAt = null;
         changes.status = DeliveryServerStatus.PAUSED;
         changes.pausedReason = CREDENTIALS_CHANGED_REASON;
+        const own = API_BLOCK_OF[server.provider];
+        reRegister = own !== null && Boolean(next[own]) && apiCredentialsChanged(server.provider, stored, next);
       }
     }
     if (input.senderAddress !== undefined) changes.senderAddress = input.senderAddress;
@@ -232,7 +262,7 @@ export class DeliveryServersService {
       assertIpPoolFits(server.provider, input.ipPool);
       changes.ipPool = input.ipPool;
     }
-    return { changes, credentialsRead };
+    return { changes, credentialsRead, reRegister };
   }
 
   async activate(viewer: Viewer, id: string): Promise<DeliveryServerEntity> {

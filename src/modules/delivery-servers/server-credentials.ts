@@ -80,9 +80,12 @@ export function mergeCredentials(stored: ServerCredentials, update: ServerCreden
       next[secret] = previous[secret];
     }
     // SES's configuration set (usually the one webhook registration created): sends must keep
-    // naming it or SES publishes no bounce or complaint, so rotating the keys keeps it; null removes it.
+    // naming it or SES publishes no bounce or complaint, so rotating the keys keeps it. A set (and
+    // its SNS topic) exists in one region only, and in another every send naming it fails, so a
+    // region change drops it. null removes it. Either way the registration that follows a change of
+    // the block (DeliveryServersService.update) makes mailroute's own set where the keys point.
     const givenBlock = given[block] as Record<string, unknown>;
-    if (block === 'ses' && givenBlock.configurationSetName === undefined && previous.configurationSetName !== undefined) {
+    if (block === 'ses' && givenBlock.configurationSetName === undefined && previous.configurationSetName != null && previous.region === next.region) {
       next.configurationSetName = previous.configurationSetName;
     }
     (merged as Record<string, unknown>)[block] = next;
@@ -111,7 +114,13 @@ function smtpPasswordStays(previous: SmtpCredentials, next: SmtpCredentials, pat
 }
 
 export const credentialsChanged = (a: ServerCredentials, b: ServerCredentials): boolean => !isDeepStrictEqual(normalise(a), normalise(b));
-const normalise = (c: ServerCredentials): unknown => JSON.parse(JSON.stringify(c)) as unknown;
+const normalise = (c: unknown): unknown => (c === undefined ? null : (JSON.parse(JSON.stringify(c)) as unknown));
+
+/** Whether the provider's own API block differs between `a` and `b` (SMTP settings aside); false for SMTP servers. */
+export function apiCredentialsChanged(provider: DeliveryProvider, a: ServerCredentials, b: ServerCredentials): boolean {
+  const own = API_BLOCK_OF[provider];
+  return own !== null && !isDeepStrictEqual(normalise(a[own] ?? null), normalise(b[own] ?? null));
+}
 
 /** What the API may show of credentials: host settings and a hint of the key, never a secret. */
 export function summarize(provider: DeliveryProvider, creds: ServerCredentials): CredentialSummary {

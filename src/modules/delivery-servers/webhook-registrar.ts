@@ -1,12 +1,14 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
+import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { APP_CONFIG, type AppConfig } from '../../config/configuration';
 import { DeliveryError } from '../../providers/delivery-error';
 import { DeliveryProvider, WebhookStatus } from '../../providers/provider.enums';
 import { ProviderGateway } from '../../providers/provider-gateway';
-import type { WebhookRegistrationResult } from '../../providers/provider.types';
-import { DeliveryServerEntity } from './delivery-server.entity';
+import type { ServerCredentials, SesCredentials, WebhookRegistrationResult } from '../../providers/provider.types';
+import { DeliveryServerEntity, type StoredWebhook } from './delivery-server.entity';
+import { apiCredentialsChanged } from './server-credentials';
 import { ServerVault } from './server-vault';
 
 /** The path segment of each provider's webhook endpoint: POST /webhooks/{slug}/{serverId}. */
@@ -40,45 +42,59 @@ export class WebhookRegistrar {
 
   async register(server: DeliveryServerEntity): Promise<DeliveryServerEntity> {
     const url = this.urlFor(server);
+    const credentials = this.vault.credentials(server);
+    const previousState = this.vault.webhookState(server);
     let result: WebhookRegistrationResult;
     try {
-      result = await this.gateway.adapterFor(server.provider).registerWebhooks(this.vault.providerServer(server), url, this.vault.webhookState(server));
+      const target = this.vault.providerServer(server, registrationCredentials(server.provider, credentials, previousState));
+      result = await this.gateway.adapterFor(server.provider).registerWebhooks(target, url, previousState);
     } catch (err) {
       result = { status: WebhookStatus.FAILED, url, events: [], error: err instanceof DeliveryError ? err.message : 'Registration failed unexpectedly' };
     }
-    server.webhook = {
-      status: result.status,
-      url: result.url,
-      events: result.events,
-      error: result.error ?? null,
-      registeredAt: result.status === WebhookStatus.REGISTERED ? new Date().toISOString() : null,
-    };
-    // A failed attempt never replaces stored state: the provider may still hold, and call with,
-    // what the last registration gave it (Elastic Email's URL secret). With nothing stored, what a
-    // failed attempt returns is kept, in case the provider took it before the failure.
-    const keepStored = result.status === WebhookStatus.FAILED && Boolean(server.sealedWebhookState);
-    if (!keepStored && result.state && Object.keys(result.state).length) {
-      server.sealedWebhookState = this.vault.sealWebhookState(server.id, result.state);
-    }
+    return this.record(server, credentials, outcomeOf(server, previousState, result), result);
+  }
+
+  /**
+   * Stores a registration's outcome, only over credentials whose API block is still the one it
+   * registered with (webhook state for other keys, region or domain would be wrong for them; the
+   * update that stored them registers again). Every write names the credentials it read, so an
+   * update saved meanwhile is never undone: then the row is read again and the outcome merged into
+   * it, up to RECORD_ATTEMPTS times.
+   */
+  private async record(read: DeliveryServerEntity, registeredWith: ServerCredentials, webhook: StoredWebhook, result: WebhookRegistrationResult): Promise<DeliveryServerEntity> {
     // SES publishes events only for sends that name the configuration set: sends must use ours.
-    const configurationSetName = server.provider === DeliveryProvider.AMAZON_SES ? result.state?.configurationSetName : undefined;
-    const credentials = configurationSetName ? this.vault.credentials(server) : null;
-    const useSet = Boolean(credentials?.ses && configurationSetName && credentials.ses.configurationSetName !== configurationSetName);
-    await this.servers.update({ id: server.id }, { webhook: server.webhook, sealedWebhookState: server.sealedWebhookState });
-    if (useSet && credentials?.ses) {
-      // Only over the credentials this registration read: credentials saved meanwhile are not put
-      // back (an update keeps a stored set; the set's name is stable, so registering again adds it).
-      const sealed = this.vault.sealCredentials(server.id, { ...credentials, ses: { ...credentials.ses, configurationSetName } });
+    const configurationSetName = read.provider === DeliveryProvider.AMAZON_SES ? result.state?.configurationSetName : undefined;
+    let server: DeliveryServerEntity | null = read;
+    for (let attempt = 1; server; attempt++) {
+      const stored = this.vault.credentials(server);
+      if (!stillRegisteredWith(server.provider, registeredWith, stored, configurationSetName)) {
+        this.logger.log(`Webhook registration of server ${server.id} not recorded: its ${server.provider} credentials changed while it ran`);
+        return server;
+      }
+      // A failed attempt never replaces stored state: the provider may still hold, and call with,
+      // what the last registration gave it (Elastic Email's URL secret). With nothing stored, what a
+      // failed attempt returns is kept, in case the provider took it before the failure.
+      const keepStored = result.status === WebhookStatus.FAILED && Boolean(server.sealedWebhookState);
+      const sealedWebhookState = !keepStored && result.state && Object.keys(result.state).length ? this.vault.sealWebhookState(server.id, result.state) : server.sealedWebhookState;
+      const columns: QueryDeepPartialEntity<DeliveryServerEntity> = { webhook, sealedWebhookState };
+      if (configurationSetName && stored.ses && stored.ses.configurationSetName !== configurationSetName) {
+        columns.sealedCredentials = this.vault.sealCredentials(server.id, { ...stored, ses: { ...stored.ses, configurationSetName } });
+      }
       const written = await this.servers
         .createQueryBuilder()
         .update()
-        .set({ sealedCredentials: sealed })
+        .set(columns)
         .where('id = :id', { id: server.id })
         .andWhere('sealed_credentials = CAST(:read AS jsonb)', { read: JSON.stringify(server.sealedCredentials) })
         .execute();
-      if (written.affected) server.sealedCredentials = sealed;
+      if (written.affected) return (await this.servers.findOneBy({ id: server.id })) ?? server;
+      if (attempt === RECORD_ATTEMPTS) {
+        this.logger.warn(`Webhook registration of server ${server.id} not recorded: its credentials kept changing while it was written`);
+        return (await this.servers.findOneBy({ id: server.id })) ?? server;
+      }
+      server = await this.servers.findOneBy({ id: server.id }); // null: deleted meanwhile, nothing to record
     }
-    return server;
+    return read;
   }
 
   /** Best effort: a provider that cannot be reached must not keep a server from being deleted. */
@@ -96,4 +112,53 @@ export class WebhookRegistrar {
       this.logger.warn(`Could not remove the webhooks of server ${server.id} at ${server.provider}: ${err instanceof DeliveryError ? err.message : 'unexpected error'}`);
     }
   }
+}
+
+/** Tries of recording a registration while updates keep replacing the server's credentials. */
+const RECORD_ATTEMPTS = 3;
+
+/**
+ * The credentials a registration uses. A configuration set mailroute created (the last
+ * registration says so) is given to the adapter as none, so that it creates it again where the
+ * keys now point (idempotent: the same name, AlreadyExists is fine): keys of another AWS account
+ * would otherwise find no such set, and SES would refuse every send naming it.
+ */
+function registrationCredentials(provider: DeliveryProvider, credentials: ServerCredentials, previousState: Record<string, string>): ServerCredentials {
+  const ses = credentials.ses;
+  if (provider !== DeliveryProvider.AMAZON_SES || !ses?.configurationSetName) return credentials;
+  if (previousState.createdConfigurationSet !== 'true' || previousState.configurationSetName !== ses.configurationSetName) return credentials;
+  return { ...credentials, ses: { ...ses, configurationSetName: null } };
+}
+
+/**
+ * What `webhook` records. SES: SNS answers a subscription it has already confirmed with the same
+ * ARN and sends no new confirmation, so registering onto it again (a key rotation in the same
+ * account and region) leaves it REGISTERED rather than PENDING for good.
+ */
+function outcomeOf(server: DeliveryServerEntity, previousState: Record<string, string>, result: WebhookRegistrationResult): StoredWebhook {
+  const previous = server.webhook;
+  const subscription = result.state?.subscriptionArn;
+  if (result.status === WebhookStatus.PENDING && previous?.status === WebhookStatus.REGISTERED && result.url === previous.url && subscription && subscription === previousState.subscriptionArn) {
+    return { status: WebhookStatus.REGISTERED, url: result.url, events: result.events, error: null, registeredAt: previous.registeredAt };
+  }
+  return {
+    status: result.status,
+    url: result.url,
+    events: result.events,
+    error: result.error ?? null,
+    registeredAt: result.status === WebhookStatus.REGISTERED ? new Date().toISOString() : null,
+  };
+}
+
+/**
+ * Whether `stored` still holds the API block a registration used (`used`). SES's configuration set
+ * apart, which the registration itself writes: stored may name none, the one it used, or the one
+ * it gave (`givenSet`); another is the owner's choice saved meanwhile.
+ */
+function stillRegisteredWith(provider: DeliveryProvider, used: ServerCredentials, stored: ServerCredentials, givenSet: string | undefined): boolean {
+  if (!apiCredentialsChanged(provider, used, stored)) return true;
+  if (provider !== DeliveryProvider.AMAZON_SES || !used.ses || !stored.ses) return false;
+  const storedSet = stored.ses.configurationSetName;
+  const withoutSet = (ses: SesCredentials): ServerCredentials => ({ ses: { ...ses, configurationSetName: null } });
+  return !apiCredentialsChanged(provider, withoutSet(used.ses), withoutSet(stored.ses)) && (!storedSet || storedSet === used.ses.configurationSetName || storedSet === givenSet);
 }

@@ -55,7 +55,7 @@ export class SesCredentialsInput {
 
   @Field(() => String, {
     nullable: true,
-    description: 'The SES configuration set sends name (webhook registration creates one when empty). Left out on update: the stored one is kept; null removes it.',
+    description: 'The SES configuration set sends name (webhook registration creates mailroute\'s own when empty). Left out on update: the stored one is kept while the region stays the same (a set exists in one region only). A change of these credentials registers the webhooks again.',
   })
   @IsOptional()
   @Matches(/^[A-Za-z0-9_-]{1,64}$/, { message: 'configurationSetName must be 1-64 letters, digits, "_" or "-"' })
