@@ -210,6 +210,14 @@ describe('SparkPostAdapter against the SparkPost fake', () => {
       expect(ours(url)[0].auth_credentials?.password).toBe(second.state?.password);
     });
 
+    it('keeps the stored password when registering again, so a registration whose answer was lost leaves SparkPost and mailroute agreeing', async () => {
+      const url = `${receiverUrl}/webhooks/sparkpost/${randomUUID()}`;
+      const first = await adapter.registerWebhooks(server(), url);
+      // The second registration's answer never reaches mailroute: what it stored is still the first's state.
+      await adapter.registerWebhooks(server(), url, first.state ?? {});
+      expect(ours(url)[0].auth_credentials?.password).toBe(first.state?.password);
+    });
+
     it('removes only our webhook', async () => {
       const url = `${receiverUrl}/webhooks/sparkpost/${randomUUID()}`;
       const theirs = { id: `theirs-${randomUUID()}`, name: 'crm', target: 'https://crm.example/hook', events: ['bounce'], active: true, auth_type: 'none' };

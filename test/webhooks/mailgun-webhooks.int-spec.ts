@@ -3,7 +3,7 @@ import { MailgunFake } from '../fakes/mailgun-fake';
 import { WebhookHarness, type WebhookPost } from './webhook-harness';
 
 describe('Mailgun webhooks (HMAC-signed, replay-protected)', () => {
-  const fake = new MailgunFake();
+  const fake = new MailgunFake({ apiKeys: ['key-test', 'key-other-account'] });
   let h: WebhookHarness;
   let accountId: string;
   let serverId: string;
@@ -97,6 +97,18 @@ describe('Mailgun webhooks (HMAC-signed, replay-protected)', () => {
 
     expect((await h.post(ownPath, signed(eventData('delivered', m.providerMessageId, m.to)))).status).toBe(401);
     expect((await h.post(ownPath, signed(eventData('delivered', m.providerMessageId, m.to), { key: 'rotated-signing-key' }))).status).toBe(200);
+    expect((await h.message(m.id)).status).toBe('DELIVERED');
+  });
+
+  it('drops a stored signing key when the API key changes (the key belongs to the account), reading the account key again', async () => {
+    const own = await h.server({ provider: 'MAILGUN', credentials: { mailgun: { apiKey: 'key-test', domain: 'mg.example.com', webhookSigningKey: 'operator-set-key' } } });
+    const ownPath = `/webhooks/mailgun/${own.server.id}`;
+    const m = await h.sentMessage(own.accountId, own.server.id, mailgunId());
+    const input = { credentials: { mailgun: { apiKey: 'key-other-account', domain: 'mg.example.com' } } };
+    await h.t.gqlOk(`mutation($id: ID!, $input: UpdateDeliveryServerInput!) { updateDeliveryServer(id: $id, input: $input) { id } }`, { id: own.server.id, input });
+
+    expect((await h.post(ownPath, signed(eventData('delivered', m.providerMessageId, m.to), { key: 'operator-set-key' }))).status).toBe(401);
+    expect((await h.post(ownPath, signed(eventData('delivered', m.providerMessageId, m.to)))).status).toBe(200);
     expect((await h.message(m.id)).status).toBe('DELIVERED');
   });
 

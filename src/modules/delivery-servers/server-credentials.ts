@@ -60,8 +60,8 @@ export function credentialsFromInput(input: ServerCredentialsInput): ServerCrede
  * Applies an update: a block left out is kept, an explicit null removes it, and inside a block a
  * secret left out (SMTP password, Mailgun signing key) keeps the stored one; an SMTP password only
  * while it would go where it was given for (smtpPasswordStays), or whoever may edit the server
- * could point it at a host they run, send a test, and read the password there. `path` prefixes
- * the field names in the error.
+ * could point it at a host they run, send a test, and read the password there; a Mailgun signing
+ * key only while the API key and region stay. `path` prefixes the field names in the error.
  */
 export function mergeCredentials(stored: ServerCredentials, update: ServerCredentialsInput, path = 'credentials'): ServerCredentials {
   const merged: ServerCredentials = { ...stored };
@@ -77,6 +77,9 @@ export function mergeCredentials(stored: ServerCredentials, update: ServerCreden
     for (const secret of ['password', 'webhookSigningKey']) {
       if (next[secret] !== undefined || previous[secret] === undefined) continue;
       if (block === 'smtp' && !smtpPasswordStays(previous as unknown as SmtpCredentials, next as unknown as SmtpCredentials, path)) continue;
+      // Mailgun's signing key belongs to the account the API key opens: with another key (or
+      // region) it is dropped, and the registration that follows reads the account's own.
+      if (block === 'mailgun' && (previous.apiKey !== next.apiKey || previous.region !== next.region)) continue;
       next[secret] = previous[secret];
     }
     // SES's configuration set (usually the one webhook registration created): sends must keep

@@ -107,14 +107,16 @@ export class SparkPostAdapter implements ProviderAdapter {
 
   /**
    * One webhook per delivery server, found again by its target URL on retry (updated in place
-   * rather than duplicated); we generate the basic-auth credentials, so a rotation is harmless.
-   * Provider refusals come back as a FAILED result so saving the server is never blocked.
+   * rather than duplicated). We generate the basic-auth credentials once and reuse the stored
+   * password (`previous`): a registration whose answer is lost, or two at once, must not leave
+   * SparkPost posting with a password mailroute does not hold. Provider refusals come back as a
+   * FAILED result so saving the server is never blocked.
    */
-  async registerWebhooks(server: ProviderServer, url: string): Promise<WebhookRegistrationResult> {
+  async registerWebhooks(server: ProviderServer, url: string, previous: Record<string, string> = {}): Promise<WebhookRegistrationResult> {
     const events = [...SPARKPOST_WEBHOOK_EVENTS];
     try {
       const existing = await this.findWebhook(server, url);
-      const password = randomBytes(24).toString('base64url');
+      const password = previous.password || randomBytes(24).toString('base64url');
       const body = {
         name: `mailroute-${server.id.slice(0, 8)}`, // kept short: SparkPost limits webhook name length
         target: url,

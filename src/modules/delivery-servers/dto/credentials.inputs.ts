@@ -94,7 +94,11 @@ export class MailgunCredentialsInput {
   @IsString()
   region?: string | null;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, {
+    nullable: true,
+    description:
+      "Mailgun's HTTP webhook signing key; left out, webhook registration reads the account's. Left out on update: the stored one is kept while apiKey and region stay the same.",
+  })
   @IsOptional()
   @IsString()
   @Length(8, 500, { message: 'webhookSigningKey must be 8 to 500 characters' })
