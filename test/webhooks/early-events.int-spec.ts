@@ -31,11 +31,12 @@ describe('webhook events that arrive before their message is recorded SENT', () 
   /** A message the worker is sending: the provider has it, its SENT record (and id) not yet written. */
   const sending = async (providerId: string) => {
     const m = await h.sentMessage(accountId, serverId, providerId, { status: 'SENDING' });
-    await h.sql(`UPDATE messages SET provider_message_id = NULL, transport = NULL, sent_at = NULL WHERE id = $1`, [m.id]);
+    // As claimed on a first attempt: no server recorded yet (the SENT record writes it).
+    await h.sql(`UPDATE messages SET server_id = NULL, provider_message_id = NULL, transport = NULL, sent_at = NULL WHERE id = $1`, [m.id]);
     return m;
   };
   const recordSent = (id: string, providerId: string) =>
-    h.sql(`UPDATE messages SET status = 'SENT', provider_message_id = $2, transport = 'API', sent_at = now() WHERE id = $1`, [id, providerId]);
+    h.sql(`UPDATE messages SET status = 'SENT', server_id = $3, provider_message_id = $2, transport = 'API', sent_at = now() WHERE id = $1`, [id, providerId, serverId]);
   const unmatched = async (providerId: string) =>
     (await h.sql<{ n: string }>(`SELECT count(*) AS n FROM webhook_events_unmatched WHERE provider_message_id LIKE $1`, [`${providerId}%`]))[0].n;
 

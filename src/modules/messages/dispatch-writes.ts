@@ -153,16 +153,17 @@ export class DispatchWrites {
   }
 
   /**
-   * The last resort for a SENT record the batched write could not make: the status and the
-   * provider's id (webhooks find the message by it), no events, no server (whatever was wrong
-   * with them cannot stop this).
+   * The last resort for a SENT record the batched write could not make: the status, the server
+   * and the provider's id (webhooks find the message by both), no events. Nothing here can fail:
+   * a server deleted meanwhile is recorded as none, as in the batched write.
    */
   async markSentAlone(record: SentRecord): Promise<void> {
     await this.dataSource.query(
       `UPDATE messages SET status = 'SENT', attempts = attempts + 1, sent_at = now(), error = NULL, next_attempt_at = NULL,
+              server_id = (SELECT d.id FROM delivery_servers d WHERE d.id = $4::uuid),
               transport = $2::transport_kind, provider_message_id = $3, updated_at = now()
         WHERE id = $1 AND status IN ('QUEUED', 'DEFERRED', 'SENDING')`,
-      [record.messageId, record.transport, record.providerMessageId.slice(0, 255)],
+      [record.messageId, record.transport, record.providerMessageId.slice(0, 255), record.attempt.serverId],
     );
   }
 
