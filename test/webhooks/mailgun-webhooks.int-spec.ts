@@ -100,16 +100,22 @@ describe('Mailgun webhooks (HMAC-signed, replay-protected)', () => {
     expect((await h.message(m.id)).status).toBe('DELIVERED');
   });
 
-  it('drops a stored signing key when the API key changes (the key belongs to the account), reading the account key again', async () => {
+  it('asks for the signing key again when the API key changes (the key belongs to the account); null reads the new account key', async () => {
     const own = await h.server({ provider: 'MAILGUN', credentials: { mailgun: { apiKey: 'key-test', domain: 'mg.example.com', webhookSigningKey: 'operator-set-key' } } });
     const ownPath = `/webhooks/mailgun/${own.server.id}`;
     const m = await h.sentMessage(own.accountId, own.server.id, mailgunId());
-    const input = { credentials: { mailgun: { apiKey: 'key-other-account', domain: 'mg.example.com' } } };
-    await h.t.gqlOk(`mutation($id: ID!, $input: UpdateDeliveryServerInput!) { updateDeliveryServer(id: $id, input: $input) { id } }`, { id: own.server.id, input });
+    const UPDATE = `mutation($id: ID!, $input: UpdateDeliveryServerInput!) { updateDeliveryServer(id: $id, input: $input) { id } }`;
+    const leftOut = await h.t.gql(UPDATE, { id: own.server.id, input: { credentials: { mailgun: { apiKey: 'key-other-account', domain: 'mg.example.com' } } } });
+    expect(leftOut.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', fields: ['credentials.mailgun.webhookSigningKey'] });
+    expect((await h.post(ownPath, signed(eventData('delivered', m.providerMessageId, m.to), { key: 'operator-set-key' }))).status).toBe(200);
 
-    expect((await h.post(ownPath, signed(eventData('delivered', m.providerMessageId, m.to), { key: 'operator-set-key' }))).status).toBe(401);
-    expect((await h.post(ownPath, signed(eventData('delivered', m.providerMessageId, m.to)))).status).toBe(200);
-    expect((await h.message(m.id)).status).toBe('DELIVERED');
+    const m2 = await h.sentMessage(own.accountId, own.server.id, mailgunId());
+    const input = { credentials: { mailgun: { apiKey: 'key-other-account', domain: 'mg.example.com', webhookSigningKey: null } } };
+    await h.t.gqlOk(UPDATE, { id: own.server.id, input });
+
+    expect((await h.post(ownPath, signed(eventData('delivered', m2.providerMessageId, m2.to), { key: 'operator-set-key' }))).status).toBe(401);
+    expect((await h.post(ownPath, signed(eventData('delivered', m2.providerMessageId, m2.to)))).status).toBe(200);
+    expect((await h.message(m2.id)).status).toBe('DELIVERED');
   });
 
   it('refuses a replayed post (same token) with 401; the same event re-sent with a new token is stored once', async () => {

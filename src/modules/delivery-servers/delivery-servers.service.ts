@@ -98,6 +98,16 @@ export class DeliveryServersService {
     }).load(id);
   }
 
+  /**
+   * The secret of a server's webhook URL (Elastic Email's), from its sealed webhook state; null
+   * when it has none. Only for a server the viewer manages, whose webhook must be pasted by hand
+   * (the resolver of `webhook`): `webhook` itself stores the URL masked. Batched per request.
+   */
+  async webhookSecret(ctx: object, id: string): Promise<string | null> {
+    const server = await this.byId(ctx, id);
+    return (server && this.vault.webhookState(server).secret) || null;
+  }
+
   /** Batched per request: the servers each account owns, newest first. */
   ownedBy(ctx: object, accountId: string): Promise<DeliveryServerEntity[]> {
     return requestLoader<string, DeliveryServerEntity[]>(ctx, 'server.ownedBy', async (ids) => {
@@ -193,7 +203,8 @@ export class DeliveryServersService {
    * account; two keys of one SendGrid, SparkPost or Elastic Email account find the same webhook),
    * and removing after a rotation within one account would delete what was just registered; the
    * old keys may be revoked already; and events for mail sent before the change still come through
-   * it (Mailgun's and Elastic Email's still verify). Left at the provider: SES, the old region's or
+   * it (Elastic Email's still verify; Mailgun's only within one account, since posts are checked
+   * with the signing key of the account the new API key opens). Left at the provider: SES, the old region's or
    * account's set, topic and subscription (silent once no send names the set); Mailgun, our URL on
    * the old domain's webhooks; the others, the old account's webhook. The new registration's state
    * replaces the old one, so deleteDeliveryServer no longer reaches it: the owner removes it there.

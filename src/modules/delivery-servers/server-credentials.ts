@@ -61,7 +61,8 @@ export function credentialsFromInput(input: ServerCredentialsInput): ServerCrede
  * secret left out (SMTP password, Mailgun signing key) keeps the stored one; an SMTP password only
  * while it would go where it was given for (smtpPasswordStays), or whoever may edit the server
  * could point it at a host they run, send a test, and read the password there; a Mailgun signing
- * key only while the API key and region stay. `path` prefixes the field names in the error.
+ * key only while the API key and region stay (signingKeyStays). `path` prefixes the field names
+ * in the error.
  */
 export function mergeCredentials(stored: ServerCredentials, update: ServerCredentialsInput, path = 'credentials'): ServerCredentials {
   const merged: ServerCredentials = { ...stored };
@@ -77,9 +78,7 @@ export function mergeCredentials(stored: ServerCredentials, update: ServerCreden
     for (const secret of ['password', 'webhookSigningKey']) {
       if (next[secret] !== undefined || previous[secret] === undefined) continue;
       if (block === 'smtp' && !smtpPasswordStays(previous as unknown as SmtpCredentials, next as unknown as SmtpCredentials, path)) continue;
-      // Mailgun's signing key belongs to the account the API key opens: with another key (or
-      // region) it is dropped, and the registration that follows reads the account's own.
-      if (block === 'mailgun' && (previous.apiKey !== next.apiKey || previous.region !== next.region)) continue;
+      if (block === 'mailgun' && !signingKeyStays(previous, next, given[block] as Record<string, unknown>, path)) continue;
       next[secret] = previous[secret];
     }
     // SES's configuration set (usually the one webhook registration created): sends must keep
@@ -94,6 +93,20 @@ export function mergeCredentials(stored: ServerCredentials, update: ServerCreden
     (merged as Record<string, unknown>)[block] = next;
   }
   return merged;
+}
+
+/**
+ * Whether a Mailgun signing key stored with `previous` may stay: it belongs to the account the API
+ * key opens, so yes while the API key and region stay. Otherwise the update must give it again,
+ * or null (`given` says so) to have the registration that follows read the new account's key.
+ */
+function signingKeyStays(previous: Record<string, unknown>, next: Record<string, unknown>, given: Record<string, unknown>, path: string): boolean {
+  if (previous.apiKey === next.apiKey && (previous.region ?? null) === (next.region ?? null)) return true;
+  if (given.webhookSigningKey === null) return false;
+  throw BadUserInputError.field(
+    `${path}.mailgun.webhookSigningKey`,
+    "must be given again because the API key or region changes (a signing key belongs to one Mailgun account), or null to use the new account's key",
+  );
 }
 
 /**

@@ -97,7 +97,7 @@ export class MailgunCredentialsInput {
   @Field(() => String, {
     nullable: true,
     description:
-      "Mailgun's HTTP webhook signing key; left out, webhook registration reads the account's. Left out on update: the stored one is kept while apiKey and region stay the same.",
+      "Mailgun's HTTP webhook signing key; left out, webhook registration reads the account's. Left out on update: the stored one is kept while apiKey and region stay the same; otherwise give it again, or null to use the new account's.",
   })
   @IsOptional()
   @IsString()
