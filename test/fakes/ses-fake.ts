@@ -76,7 +76,8 @@ export class SesFake extends FakeHttpServer {
   readonly configurationSets = new Map<string, SesFakeConfigurationSet>();
   /** Configuration sets by region: a set exists in the region it was created in only, as at SES. */
   private readonly setsByRegion = new Map<string, Map<string, SesFakeConfigurationSet>>();
-  private readonly heldSns: { action: string; reach: () => void; released: Promise<void> }[] = [];
+  private readonly heldSns: { action: string; applied: boolean; reach: () => void; released: Promise<void> }[] = [];
+  private readonly failingSns = new Map<string, FakeReply>();
   /** SNS topics by ARN (the fake serves SNS's query API on POST / of the same server). */
   readonly topics = new Map<string, SesFakeTopic>();
   private readonly signingKey: KeyObject;
@@ -114,8 +115,16 @@ export class SesFake extends FakeHttpServer {
     this.configurationSetRoutes();
     this.route('POST', '/', async (req) => {
       if (this.snsApiFailure.kind === 'status') return reply(this.snsApiFailure);
-      await this.heldUntilReleased(new URLSearchParams(req.rawBody.toString('utf8')).get('Action') ?? '');
-      return this.sns(req);
+      const action = new URLSearchParams(req.rawBody.toString('utf8')).get('Action') ?? '';
+      const failure = this.failingSns.get(action);
+      if (failure) {
+        this.failingSns.delete(action);
+        return failure;
+      }
+      await this.heldUntilReleased(action, false);
+      const answer = this.sns(req);
+      await this.heldUntilReleased(action, true);
+      return answer;
     });
     // crypto.verify accepts a bare public key PEM where SNS serves an X.509 certificate.
     this.route('GET', '/SimpleNotificationService-:id.pem', (_req, params) => {
@@ -198,19 +207,26 @@ export class SesFake extends FakeHttpServer {
 
   /**
    * The next SNS call of this Action (e.g. 'Subscribe') waits, unanswered, until `release()`:
-   * for a test that acts while a webhook registration is under way.
+   * for a test that acts while a webhook registration is under way. `applied`: the call takes
+   * effect first and only its answer waits, as when SNS has made a subscription (and posts its
+   * SubscriptionConfirmation) before the caller has read the answer.
    */
-  holdNextSns(action: string): HeldCall {
+  holdNextSns(action: string, options: { applied?: boolean } = {}): HeldCall {
     let reach!: () => void;
     let release!: () => void;
     const reached = new Promise<void>((resolve) => (reach = resolve));
     const released = new Promise<void>((resolve) => (release = resolve));
-    this.heldSns.push({ action, reach, released });
+    this.heldSns.push({ action, applied: options.applied ?? false, reach, released });
     return { reached, release };
   }
 
-  private async heldUntilReleased(action: string): Promise<void> {
-    const i = this.heldSns.findIndex((h) => h.action === action);
+  /** The next SNS call of this Action (e.g. 'Subscribe') fails with this SNS error, changing nothing; the ones after it work. */
+  failNextSns(action: string, status = 500, code = 'InternalError', message = 'Request could not be completed.'): void {
+    this.failingSns.set(action, snsError(status, code, message));
+  }
+
+  private async heldUntilReleased(action: string, applied: boolean): Promise<void> {
+    const i = this.heldSns.findIndex((h) => h.action === action && h.applied === applied);
     if (i < 0) return;
     const [held] = this.heldSns.splice(i, 1);
     held.reach();

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { runMigrations } from '../../src/infra/database/run-migrations';
 import { newToken } from '../factories/accounts';
 import { ElasticEmailFake } from '../fakes/elastic-email-fake';
 import { WebhookHarness } from './webhook-harness';
@@ -72,6 +73,13 @@ describe('Elastic Email webhook secret: kept across re-registrations, shown only
   }
 
   const secretOf = (url: string): string => new URL(url).searchParams.get('secret') ?? '';
+  const MASKED = '****';
+
+  /** The server's `webhook` column as stored (in the clear, unlike the sealed webhook state). */
+  async function storedWebhook(serverId: string): Promise<{ status: string; url: string | null; error: string | null }> {
+    const [row] = await h.sql<{ webhook: { status: string; url: string | null; error: string | null } }>('SELECT webhook FROM delivery_servers WHERE id = $1', [serverId]);
+    return row.webhook;
+  }
 
   it('a re-registration that fails keeps the secret Elastic Email still calls with: its notifications are accepted', async () => {
     const { accountId, serverId, webhook } = await ownedServer();
@@ -117,6 +125,56 @@ describe('Elastic Email webhook secret: kept across re-registrations, shown only
     expect(JSON.stringify([failed, shown])).not.toContain(secret);
   });
 
+  it('stores no secret in the webhook column, whatever the outcome: the URL and any error quoting it are stored masked', async () => {
+    const { serverId } = await ownedServer();
+    const secret = secretOf(urlAtElasticEmail(serverId));
+    const masked = `${publicUrl}/webhooks/elasticemail/${serverId}?secret=****`;
+    expect(await storedWebhook(serverId)).toMatchObject({ status: 'REGISTERED', url: masked, error: null });
+
+    fake.webhookWriteFailure = { status: 500, body: { Error: `Could not save the notification URL ${urlAtElasticEmail(serverId)}` } };
+    expect((await reregister(serverId)).status).toBe('FAILED');
+    expect(await storedWebhook(serverId)).toMatchObject({ status: 'FAILED', url: masked });
+    fake.webhookWriteFailure = null;
+
+    fake.webhookApi = false;
+    const notSupported = await reregister(serverId);
+    expect(notSupported.url).toBe(`${publicUrl}/webhooks/elasticemail/${serverId}?secret=${secret}`);
+    const stored = await storedWebhook(serverId);
+    expect(stored).toMatchObject({ status: 'NOT_SUPPORTED', url: masked, error: expect.stringContaining(masked) });
+    expect(JSON.stringify(stored)).not.toContain(secret);
+  });
+
+  it('rows stored before the URL was masked (the secret in the clear) keep working, and MaskWebhookSecrets masks them', async () => {
+    const registered = await ownedServer();
+    fake.webhookApi = false;
+    const manual = await ownedServer();
+    const pasted = manual.webhook.url ?? '';
+    const registeredUrl = urlAtElasticEmail(registered.serverId);
+    // As a registration stored them before: the URL (and the NOT_SUPPORTED step quoting it, as shown) in the clear.
+    const legacy = (serverId: string, url: string, error: string | null) =>
+      h.sql(`UPDATE delivery_servers SET webhook = webhook || jsonb_build_object('url', $2::text, 'error', $3::text) WHERE id = $1`, [serverId, url, error]);
+    await legacy(registered.serverId, registeredUrl, null);
+    await legacy(manual.serverId, pasted, manual.webhook.error);
+    expect((await storedWebhook(manual.serverId)).error).toContain(pasted);
+
+    const views = async () => [await ownerView(registered.serverId, registered.ownerToken), await ownerView(manual.serverId, manual.ownerToken)];
+    const expected = [
+      { status: 'REGISTERED', url: `${publicUrl}/webhooks/elasticemail/${registered.serverId}?secret=${MASKED}`, error: null },
+      { status: 'NOT_SUPPORTED', url: pasted, error: manual.webhook.error },
+    ];
+    expect(await views()).toEqual(expected);
+
+    await h.sql(`DELETE FROM typeorm_migrations WHERE name = 'MaskWebhookSecrets1796623381220'`);
+    expect(await runMigrations(h.t.databaseUrl)).toEqual(['MaskWebhookSecrets1796623381220']);
+    expect(await storedWebhook(registered.serverId)).toMatchObject({ url: `${publicUrl}/webhooks/elasticemail/${registered.serverId}?secret=${MASKED}` });
+    const stored = await storedWebhook(manual.serverId);
+    expect(stored).toMatchObject({ url: `${publicUrl}/webhooks/elasticemail/${manual.serverId}?secret=${MASKED}`, error: expect.stringContaining(`?secret=${MASKED}, tick`) });
+    expect(JSON.stringify(stored)).not.toContain(secretOf(pasted));
+    expect(JSON.stringify(await storedWebhook(registered.serverId))).not.toContain(secretOf(registeredUrl));
+    expect(await views()).toEqual(expected);
+    expect(await notifyBounce(pasted, manual.accountId, manual.serverId)).toEqual({ status: 200, messageStatus: 'BOUNCED' });
+  });
+
   it('NOT_SUPPORTED: the owner sees the full URL to paste, and it keeps authenticating after a re-registration', async () => {
     fake.webhookApi = false;
     const { accountId, serverId, ownerToken, webhook } = await ownedServer();
@@ -124,6 +182,7 @@ describe('Elastic Email webhook secret: kept across re-registrations, shown only
     const pasted = webhook.url ?? '';
     expect(pasted).toMatch(new RegExp(`^${publicUrl}/webhooks/elasticemail/${serverId}\\?secret=[A-Za-z0-9_-]{32}$`));
     expect(webhook.error).toContain(pasted);
+    expect(JSON.stringify(await storedWebhook(serverId))).not.toContain(secretOf(pasted));
     expect(await notifyBounce(pasted, accountId, serverId)).toEqual({ status: 200, messageStatus: 'BOUNCED' });
 
     const again = await reregister(serverId, ownerToken);

@@ -1,7 +1,8 @@
 import { TransportKind, WebhookStatus } from '../../providers/provider.enums';
 import type { DeliveryErrorCode } from '../../providers/provider.enums';
 import type { DeliveryServerView, StoredTestResult } from './delivery-server.entity';
-import type { DeliveryServerModel, ServerTestResultModel, SmtpStepEnum } from './delivery-server.model';
+import type { DeliveryServerModel, ServerTestResultModel, SmtpStepEnum, WebhookRegistrationModel } from './delivery-server.model';
+import { MASKED_SECRET, maskWebhookSecret, unmaskWebhookSecret } from './server-vault';
 
 /** The one place that decides what the API shows of a server: summaries and hints, never a secret. */
 export function toDeliveryServerModel(e: DeliveryServerView): DeliveryServerModel {
@@ -29,9 +30,9 @@ export function toDeliveryServerModel(e: DeliveryServerView): DeliveryServerMode
     verifiedAt: e.verifiedAt,
     webhook: {
       status: e.webhook?.status ?? WebhookStatus.PENDING,
-      url: shownWebhookText(e.webhook?.status, e.webhook?.url),
+      url: maskWebhookSecret(e.webhook?.url ?? null),
       events: e.webhook?.events ?? [],
-      error: shownWebhookText(e.webhook?.status, e.webhook?.error),
+      error: maskWebhookSecret(e.webhook?.error ?? null),
       registeredAt: e.webhook?.registeredAt ? new Date(e.webhook.registeredAt) : null,
     },
     createdAt: e.createdAt,
@@ -43,12 +44,20 @@ export function toDeliveryServerModel(e: DeliveryServerView): DeliveryServerMode
 
 /**
  * Elastic Email's webhook URL carries the secret that authenticates its notifications (and the
- * NOT_SUPPORTED error quotes that URL). Its owner sees the secret only when they must paste the
- * URL into the dashboard themselves (NOT_SUPPORTED); otherwise it shows as `secret=****`.
+ * NOT_SUPPORTED error quotes that URL): the model shows it as `secret=****` (and `webhook` stores
+ * it so). Its owner sees the secret only when they must paste the URL into the dashboard
+ * themselves (NOT_SUPPORTED): then the resolver reads it from the sealed webhook state and puts it
+ * back (needsWebhookSecret, withWebhookSecret).
  */
-function shownWebhookText(status: WebhookStatus | undefined, text: string | null | undefined): string | null {
-  if (text === null || text === undefined) return null;
-  return status === WebhookStatus.NOT_SUPPORTED ? text : text.replace(/([?&]secret=)[^&#\s)"'<>]*/gi, '$1****');
+export function needsWebhookSecret(webhook: WebhookRegistrationModel): boolean {
+  const masked = `secret=${MASKED_SECRET}`;
+  return webhook.status === WebhookStatus.NOT_SUPPORTED && Boolean(webhook.url?.includes(masked) || webhook.error?.includes(masked));
+}
+
+/** The webhook of a server its viewer manages, with the URL secret to paste (see needsWebhookSecret). */
+export function withWebhookSecret(webhook: WebhookRegistrationModel, secret: string | null): WebhookRegistrationModel {
+  if (!secret || !needsWebhookSecret(webhook)) return webhook;
+  return { ...webhook, url: unmaskWebhookSecret(webhook.url, secret), error: unmaskWebhookSecret(webhook.error, secret) };
 }
 
 /**

@@ -13,8 +13,8 @@ import { QuotaUsageModel } from '../quota/quota.model';
 import { QuotaService } from '../quota/quota.service';
 import type { QuotaSubject, QuotaUsage } from '../quota/quota.types';
 import { ServerOrigin } from './delivery-server.entity';
-import { DefaultScope, DeliveryServerModel, ServerTestResultModel } from './delivery-server.model';
-import { toDeliveryServerModel, toTestResultModel } from './delivery-servers.mapper';
+import { DefaultScope, DeliveryServerModel, ServerTestResultModel, WebhookRegistrationModel } from './delivery-server.model';
+import { needsWebhookSecret, toDeliveryServerModel, toTestResultModel, withWebhookSecret } from './delivery-servers.mapper';
 import { DeliveryServersService } from './delivery-servers.service';
 import { CreateDeliveryServerInput, UpdateDeliveryServerInput } from './dto/delivery-server.inputs';
 import { ServerDefaultsService } from './server-defaults.service';
@@ -173,6 +173,17 @@ export class DeliveryServersResolver {
     let preloaded = preloadedUsage.get(ctx);
     if (!preloaded) preloadedUsage.set(ctx, (preloaded = new Map()));
     for (const [i, s] of servers.entries()) preloaded.set(s.id, usages[i]);
+  }
+
+  /**
+   * As mapped, but for a webhook its owner must paste by hand (Elastic Email, NOT_SUPPORTED): the
+   * URL with its secret, which `webhook` stores masked. Servers a viewer reaches without managing
+   * them (toSharedServerModel) show no URL, so there is nothing to put back.
+   */
+  @ResolveField(() => WebhookRegistrationModel)
+  webhook(server: DeliveryServerModel, _args: unknown, ctx: object): WebhookRegistrationModel | Promise<WebhookRegistrationModel> {
+    if (!needsWebhookSecret(server.webhook)) return server.webhook;
+    return this.servers.webhookSecret(ctx, server.id).then((secret) => withWebhookSecret(server.webhook, secret));
   }
 
   @ResolveField(() => [AccountModel])

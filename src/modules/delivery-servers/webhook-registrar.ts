@@ -9,7 +9,7 @@ import { ProviderGateway } from '../../providers/provider-gateway';
 import type { ServerCredentials, SesCredentials, WebhookRegistrationResult } from '../../providers/provider.types';
 import { DeliveryServerEntity, type StoredWebhook } from './delivery-server.entity';
 import { apiCredentialsChanged } from './server-credentials';
-import { ServerVault } from './server-vault';
+import { maskWebhookSecret, ServerVault } from './server-vault';
 
 /** The path segment of each provider's webhook endpoint: POST /webhooks/{slug}/{serverId}. */
 export const WEBHOOK_SLUG: Record<DeliveryProvider, string> = {
@@ -24,6 +24,18 @@ export const WEBHOOK_SLUG: Record<DeliveryProvider, string> = {
 /**
  * Registers a server's bounce and complaint webhooks with its provider at PUBLIC_URL and records
  * the outcome on the server. Adapters touch only what mailroute created, so a retry is safe.
+ *
+ * `webhook` holds no secret: a `secret=` in the URL (Elastic Email's) or in an error quoting it is
+ * stored masked, the secret itself only in the sealed state (the API puts it back where the owner
+ * must paste the URL, DeliveryServersService.webhookSecret).
+ *
+ * SES completes when SNS's SubscriptionConfirmation is handled (WebhooksService), which SNS posts as
+ * soon as it has made the subscription: possibly before the registration that asked for it has
+ * recorded its outcome. So `webhook` also carries digests (ServerVault.webhookMark) of the SNS topic
+ * the registration subscribed to (`topic`) and of the one whose confirmation was handled last
+ * (`confirmedTopic`, with `confirmedAt`). A confirmation makes a PENDING registration of its topic
+ * REGISTERED; a PENDING outcome is written as REGISTERED when its topic's confirmation was handled
+ * while it ran. Either order ends REGISTERED.
  */
 @Injectable()
 export class WebhookRegistrar {
@@ -44,6 +56,7 @@ export class WebhookRegistrar {
     const url = this.urlFor(server);
     const credentials = this.vault.credentials(server);
     const previousState = this.vault.webhookState(server);
+    const confirmedBefore = confirmedAtOf(server.webhook);
     let result: WebhookRegistrationResult;
     try {
       const target = this.vault.providerServer(server, registrationCredentials(server.provider, credentials, previousState));
@@ -51,7 +64,7 @@ export class WebhookRegistrar {
     } catch (err) {
       result = { status: WebhookStatus.FAILED, url, events: [], error: err instanceof DeliveryError ? err.message : 'Registration failed unexpectedly' };
     }
-    return this.record(server, credentials, outcomeOf(server, previousState, result), result);
+    return this.record(server, credentials, outcomeOf(server, previousState, result), result, confirmedBefore);
   }
 
   /**
@@ -60,10 +73,30 @@ export class WebhookRegistrar {
    * update that stored them registers again). Every write names the credentials it read, so an
    * update saved meanwhile is never undone: then the row is read again and the outcome merged into
    * it, up to RECORD_ATTEMPTS times.
+   *
+   * `webhook` is decided by the statement itself, from the row as it is then: a PENDING SES outcome
+   * becomes REGISTERED when a confirmation of its topic was handled since the registration read the
+   * server (`confirmedBefore`: the confirmedAt it read), and the confirmation marks are kept.
    */
-  private async record(read: DeliveryServerEntity, registeredWith: ServerCredentials, webhook: StoredWebhook, result: WebhookRegistrationResult): Promise<DeliveryServerEntity> {
-    // SES publishes events only for sends that name the configuration set: sends must use ours.
-    const configurationSetName = read.provider === DeliveryProvider.AMAZON_SES ? result.state?.configurationSetName : undefined;
+  private async record(
+    read: DeliveryServerEntity,
+    registeredWith: ServerCredentials,
+    webhook: StoredWebhook,
+    result: WebhookRegistrationResult,
+    confirmedBefore: string | null,
+  ): Promise<DeliveryServerEntity> {
+    const ses = read.provider === DeliveryProvider.AMAZON_SES;
+    // SES publishes events only for sends that name the configuration set: sends must use ours. A
+    // failed registration's set (what it made before failing, kept for removal) is not given.
+    const configurationSetName = ses && result.status !== WebhookStatus.FAILED ? result.state?.configurationSetName : undefined;
+    const topic = ses && result.status !== WebhookStatus.FAILED && result.state?.topicArn ? this.vault.webhookMark(result.state.topicArn) : null;
+    const recorded: StoredWebhook & { topic?: string } = topic ? { ...webhook, topic } : webhook;
+    const parameters = {
+      recordedWebhook: JSON.stringify(recorded),
+      pendingTopic: result.status === WebhookStatus.PENDING ? topic : null,
+      confirmedBefore,
+      registered: WebhookStatus.REGISTERED,
+    };
     let server: DeliveryServerEntity | null = read;
     for (let attempt = 1; server; attempt++) {
       const stored = this.vault.credentials(server);
@@ -76,7 +109,7 @@ export class WebhookRegistrar {
       // failed attempt returns is kept, in case the provider took it before the failure.
       const keepStored = result.status === WebhookStatus.FAILED && Boolean(server.sealedWebhookState);
       const sealedWebhookState = !keepStored && result.state && Object.keys(result.state).length ? this.vault.sealWebhookState(server.id, result.state) : server.sealedWebhookState;
-      const columns: QueryDeepPartialEntity<DeliveryServerEntity> = { webhook, sealedWebhookState };
+      const columns: QueryDeepPartialEntity<DeliveryServerEntity> = { webhook: () => RECORDED_WEBHOOK, sealedWebhookState };
       if (configurationSetName && stored.ses && stored.ses.configurationSetName !== configurationSetName) {
         columns.sealedCredentials = this.vault.sealCredentials(server.id, { ...stored, ses: { ...stored.ses, configurationSetName } });
       }
@@ -86,6 +119,7 @@ export class WebhookRegistrar {
         .set(columns)
         .where('id = :id', { id: server.id })
         .andWhere('sealed_credentials = CAST(:read AS jsonb)', { read: JSON.stringify(server.sealedCredentials) })
+        .setParameters(parameters)
         .execute();
       if (written.affected) return (await this.servers.findOneBy({ id: server.id })) ?? server;
       if (attempt === RECORD_ATTEMPTS) {
@@ -97,15 +131,22 @@ export class WebhookRegistrar {
     return read;
   }
 
-  /** Best effort: a provider that cannot be reached must not keep a server from being deleted. */
+  /**
+   * Removes whatever a registration left at the provider, whatever its outcome: REGISTERED, PENDING
+   * (SES made its set, topic and subscription before SNS's confirmation) or FAILED half way (its
+   * state says what it made; adapters also find their own webhook by URL). Only a server no
+   * registration has recorded anything for is skipped. Best effort: a provider that cannot be
+   * reached, or a registration it no longer knows, must not keep a server from being deleted.
+   */
   async remove(server: DeliveryServerEntity): Promise<void> {
-    if (server.webhook?.status !== WebhookStatus.REGISTERED) return;
+    const webhook = server.webhook;
+    if (webhook?.status !== WebhookStatus.REGISTERED && !webhook?.url && !server.sealedWebhookState) return;
     try {
       await this.gateway.adapterFor(server.provider).removeWebhooks(this.vault.providerServer(server), {
-        status: server.webhook.status,
-        url: server.webhook.url,
-        events: server.webhook.events,
-        error: server.webhook.error,
+        status: webhook?.status ?? WebhookStatus.PENDING,
+        url: webhook?.url ?? null,
+        events: webhook?.events ?? [],
+        error: webhook?.error ?? null,
         state: this.vault.webhookState(server),
       });
     } catch (err) {
@@ -116,6 +157,23 @@ export class WebhookRegistrar {
 
 /** Tries of recording a registration while updates keep replacing the server's credentials. */
 const RECORD_ATTEMPTS = 3;
+
+/**
+ * The `webhook` a registration writes (see record): its outcome, the confirmation marks of the row
+ * as it is, and REGISTERED (since that confirmation) when the outcome is PENDING for a topic whose
+ * confirmation was handled after the registration read the server.
+ */
+const RECORDED_WEBHOOK = `CAST(:recordedWebhook AS jsonb)
+  || jsonb_strip_nulls(jsonb_build_object('confirmedTopic', webhook->'confirmedTopic', 'confirmedAt', webhook->'confirmedAt'))
+  || CASE WHEN webhook->>'confirmedTopic' = CAST(:pendingTopic AS text) AND webhook->>'confirmedAt' IS DISTINCT FROM CAST(:confirmedBefore AS text)
+          THEN jsonb_build_object('status', CAST(:registered AS text), 'error', NULL, 'registeredAt', webhook->'confirmedAt')
+          ELSE CAST('{}' AS jsonb) END`;
+
+/** When the last SNS confirmation was handled for the server (WebhooksService writes it on `webhook`). */
+function confirmedAtOf(webhook: StoredWebhook | null | undefined): string | null {
+  const confirmedAt: unknown = (webhook as (StoredWebhook & { confirmedAt?: unknown }) | null | undefined)?.confirmedAt;
+  return typeof confirmedAt === 'string' ? confirmedAt : null;
+}
 
 /**
  * The credentials a registration uses. A configuration set mailroute created (the last
@@ -131,21 +189,22 @@ function registrationCredentials(provider: DeliveryProvider, credentials: Server
 }
 
 /**
- * What `webhook` records. SES: SNS answers a subscription it has already confirmed with the same
+ * What `webhook` records (a URL secret masked). SES: SNS answers a subscription it has already confirmed with the same
  * ARN and sends no new confirmation, so registering onto it again (a key rotation in the same
  * account and region) leaves it REGISTERED rather than PENDING for good.
  */
 function outcomeOf(server: DeliveryServerEntity, previousState: Record<string, string>, result: WebhookRegistrationResult): StoredWebhook {
   const previous = server.webhook;
   const subscription = result.state?.subscriptionArn;
-  if (result.status === WebhookStatus.PENDING && previous?.status === WebhookStatus.REGISTERED && result.url === previous.url && subscription && subscription === previousState.subscriptionArn) {
-    return { status: WebhookStatus.REGISTERED, url: result.url, events: result.events, error: null, registeredAt: previous.registeredAt };
+  const url = maskWebhookSecret(result.url);
+  if (result.status === WebhookStatus.PENDING && previous?.status === WebhookStatus.REGISTERED && url === maskWebhookSecret(previous.url) && subscription && subscription === previousState.subscriptionArn) {
+    return { status: WebhookStatus.REGISTERED, url, events: result.events, error: null, registeredAt: previous.registeredAt };
   }
   return {
     status: result.status,
-    url: result.url,
+    url,
     events: result.events,
-    error: result.error ?? null,
+    error: maskWebhookSecret(result.error ?? null),
     registeredAt: result.status === WebhookStatus.REGISTERED ? new Date().toISOString() : null,
   };
 }

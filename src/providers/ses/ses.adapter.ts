@@ -130,9 +130,13 @@ export class SesAdapter implements ProviderAdapter {
    * retry creates nothing twice. PENDING until our endpoint confirms the SNS subscription.
    * Note: sends only publish events when they carry the configuration set, so whoever stores
    * this result must put `state.configurationSetName` into the server's SES credentials.
+   *
+   * A FAILED result carries, as `state`, what the steps before the failure made (removeWebhooks
+   * undoes that much when the server is deleted).
    */
   async registerWebhooks(server: ProviderServer, url: string): Promise<WebhookRegistrationResult> {
     const events = [...SES_EVENT_TYPES];
+    const made: Record<string, string> = {};
     try {
       const creds = credentialsOf(server);
       const configurationSetName = creds.configurationSetName || `mailroute-${safeName(server.id)}`.slice(0, 64);
@@ -143,10 +147,10 @@ export class SesAdapter implements ProviderAdapter {
             ses.send(new CreateConfigurationSetCommand({ ConfigurationSetName: configurationSetName })),
           );
         }
-        const { TopicArn: topicArn } = await sns.send(
-          new CreateTopicCommand({ Name: `mailroute-ses-${safeName(server.id)}`.slice(0, 256) }),
-        );
+        Object.assign(made, { configurationSetName, createdConfigurationSet: String(createdConfigurationSet) });
+        const { TopicArn: topicArn } = await sns.send(new CreateTopicCommand({ Name: topicNameOf(server) }));
         if (!topicArn) throw providerError('SNS created the topic but returned no TopicArn');
+        made.topicArn = topicArn;
         await sns.send(
           new SetTopicAttributesCommand({
             TopicArn: topicArn,
@@ -177,6 +181,7 @@ export class SesAdapter implements ProviderAdapter {
             }),
           );
         }
+        made.eventDestinationName = EVENT_DESTINATION_NAME;
         // SNS returns the existing subscription for the same endpoint, so this is idempotent too.
         const sub = await sns.send(
           new SubscribeCommand({
@@ -197,20 +202,25 @@ export class SesAdapter implements ProviderAdapter {
       return { status: WebhookStatus.PENDING, url, events, error: null, state };
     } catch (err) {
       if (!(err instanceof DeliveryError)) throw err;
-      return { status: WebhookStatus.FAILED, url, events, error: err.message };
+      return { status: WebhookStatus.FAILED, url, events, error: err.message, ...(Object.keys(made).length ? { state: made } : {}) };
     }
   }
 
-  /** Undo what registerWebhooks created, and only that; anything already gone is fine. */
+  /**
+   * Undo what registerWebhooks created, and only that, from whatever part of its state there is
+   * (a PENDING registration, or a FAILED one that stopped half way); anything already gone is
+   * fine. Every step is tried even when one before it failed; the first failure is thrown after.
+   */
   async removeWebhooks(server: ProviderServer, registration: WebhookRegistrationResult): Promise<void> {
     const state = registration.state ?? {};
     const creds = credentialsOf(server);
     await this.run(creds, async ({ ses, sns }) => {
+      const steps: (() => Promise<unknown>)[] = [];
       if (state.subscriptionArn?.startsWith('arn:')) {
-        await ignoring(NOT_FOUND, () => sns.send(new UnsubscribeCommand({ SubscriptionArn: state.subscriptionArn })));
+        steps.push(() => sns.send(new UnsubscribeCommand({ SubscriptionArn: state.subscriptionArn })));
       }
       if (state.configurationSetName && state.eventDestinationName) {
-        await ignoring(NOT_FOUND, () =>
+        steps.push(() =>
           ses.send(
             new DeleteConfigurationSetEventDestinationCommand({
               ConfigurationSetName: state.configurationSetName,
@@ -219,13 +229,19 @@ export class SesAdapter implements ProviderAdapter {
           ),
         );
       }
-      if (state.topicArn)
-        await ignoring(NOT_FOUND, () => sns.send(new DeleteTopicCommand({ TopicArn: state.topicArn })));
+      if (state.topicArn) steps.push(() => sns.send(new DeleteTopicCommand({ TopicArn: state.topicArn })));
       if (state.createdConfigurationSet === 'true' && state.configurationSetName) {
-        await ignoring(NOT_FOUND, () =>
-          ses.send(new DeleteConfigurationSetCommand({ ConfigurationSetName: state.configurationSetName })),
-        );
+        steps.push(() => ses.send(new DeleteConfigurationSetCommand({ ConfigurationSetName: state.configurationSetName })));
       }
+      let firstFailure: unknown;
+      for (const step of steps) {
+        try {
+          await ignoring(NOT_FOUND, step);
+        } catch (err) {
+          firstFailure ??= err;
+        }
+      }
+      if (firstFailure !== undefined) throw firstFailure;
     });
   }
 
@@ -249,8 +265,20 @@ export class SesAdapter implements ProviderAdapter {
     if (!isRecord(body) || Array.isArray(body) || typeof body.Type !== 'string') {
       throw webhookError(DeliveryErrorCode.MESSAGE_REJECTED, 'not an SNS message');
     }
-    if (!state.topicArn || body.TopicArn !== state.topicArn)
+    if (!state.topicArn || body.TopicArn !== state.topicArn) {
+      if (body.Type === 'SubscriptionConfirmation' && isTopicBeingRegistered(server, body.TopicArn)) {
+        // SNS posts the confirmation as soon as it has made the subscription, which may be before
+        // the registration that asked for it has stored its topic. 5xx: SNS retries (4xx it drops).
+        await this.verifySnsSignature(body);
+        throw new DeliveryError({
+          code: DeliveryErrorCode.PROVIDER_ERROR,
+          message: 'SES webhook: a subscription confirmation came before its registration was recorded; SNS retries it',
+          transient: true,
+          transport: TransportKind.API,
+        });
+      }
       throw webhookError(DeliveryErrorCode.AUTH_FAILED, 'message is not from our SNS topic');
+    }
     await this.verifySnsSignature(body);
 
     if (body.Type === 'SubscriptionConfirmation') {
@@ -466,6 +494,31 @@ async function ignoring<T>(codes: string | string[], fn: () => Promise<T>): Prom
 
 function safeName(id: string): string {
   return id.replace(/[^A-Za-z0-9_-]/g, '-');
+}
+
+/** The SNS topic registerWebhooks makes for a server (one per server, AWS account and region). */
+function topicNameOf(server: Pick<ProviderServer, 'id'>): string {
+  return `mailroute-ses-${safeName(server.id)}`.slice(0, 256);
+}
+
+/**
+ * Whether a topic ARN names the topic registerWebhooks makes for this server in the region of its
+ * credentials (arn:<partition>:sns:<region>:<account>:<name>): where a registration under way,
+ * whose outcome is not stored yet, subscribes our endpoint. A stored registration's topic in
+ * another region, or another server's topic, is not.
+ */
+function isTopicBeingRegistered(server: ProviderServer, topicArn: unknown): boolean {
+  if (typeof topicArn !== 'string') return false;
+  const [arn, , service, region, account, name, ...rest] = topicArn.split(':');
+  return (
+    arn === 'arn' &&
+    service === 'sns' &&
+    rest.length === 0 &&
+    /^\d{12}$/.test(account ?? '') &&
+    Boolean(region) &&
+    region === server.credentials.ses?.region &&
+    name === topicNameOf(server)
+  );
 }
 
 function providerError(message: string): DeliveryError {
