@@ -7,19 +7,19 @@ import { DeliveryServerEntity } from '../delivery-servers/delivery-server.entity
 import { WebhooksService } from './webhooks.service';
 
 /**
- * How far back an unmatched event may still find its message: a SENT record (which stores the
+ * How long an unmatched event may still find its message: a SENT record (which stores the
  * provider's id) can be written up to an hour after the provider's accept while the database is
- * away (DispatchService's SENT_RECORD_DEADLINE_MS), plus slack.
+ * away (DispatchService's SENT_RECORD_DEADLINE_MS), plus slack. Older ones are kept for audit only.
  */
 export const EARLY_EVENT_WINDOW_MS = 2 * 60 * 60_000;
-/** Events adopted per pass; a longer backlog is worked through over the next passes. */
+/** Events claimed per pass; more wait for the next pass. */
 const ADOPT_BATCH = 500;
 
 interface EarlyEventRow {
   id: string;
   server_id: string;
   kind: WebhookEventKind;
-  provider_message_id: string;
+  provider_message_id: string | null;
   recipient: string | null;
   external_id: string;
   occurred_at: Date;
@@ -29,9 +29,12 @@ interface EarlyEventRow {
 /**
  * Events a provider posted before their message's SENT record was written (the record follows
  * the accept in groups, and late while the database is away) found no message and were kept as
- * unmatched. Every sweep interval, the ones of the last two hours whose provider id now names a
- * message are applied as if just posted (stored once, status forward, suppression) and leave the
- * unmatched table. Several API processes may adopt the same event at once: applying is idempotent.
+ * unmatched, due for another look at once (`recheck_at`). Every sweep interval the due ones are
+ * claimed (moved to their next look: after as long again as their age, at least a sweep interval,
+ * so an event is looked at about ten times in its two hours, then never), and those whose provider id now names a message are applied
+ * as if just posted (stored once, status forward, suppression) and leave the table. A claim is one
+ * statement with SKIP LOCKED, so API processes never take the same events, and a server whose
+ * events fail to apply does not hold up the others.
  */
 @Injectable()
 export class EarlyWebhookEvents implements OnModuleInit, OnApplicationShutdown {
@@ -63,41 +66,51 @@ export class EarlyWebhookEvents implements OnModuleInit, OnApplicationShutdown {
     await this.running.catch((err: unknown) => this.logger.warn(`Adopting early webhook events failed: ${err instanceof Error ? err.message : 'error'}`));
   }
 
-  /** Applies the unmatched events whose message is now known; returns how many were adopted. */
-  async adopt(now: Date = new Date()): Promise<number> {
-    const rows = await this.dataSource.query<EarlyEventRow[]>(EARLY_EVENTS_SQL, [new Date(now.getTime() - EARLY_EVENT_WINDOW_MS).toISOString(), ADOPT_BATCH]);
+  /** Claims the due events and applies those whose message is now known; returns how many were. */
+  async adopt(): Promise<number> {
+    const gapSecs = this.config.dispatch.sweepIntervalMs / 1000;
+    const rows = await this.dataSource.query<EarlyEventRow[]>(CLAIM_DUE_SQL, [ADOPT_BATCH, EARLY_EVENT_WINDOW_MS / 1000, gapSecs]);
     if (!rows.length) return 0;
     const servers = await this.servers.findBy({ id: In([...new Set(rows.map((r) => r.server_id))]) });
-    const adopted: string[] = [];
+    let adopted = 0;
     for (const server of servers) {
       const mine = rows.filter((r) => r.server_id === server.id);
-      const matched = await this.webhooks.applyEvents(server, mine.map(toParsedEvent));
-      // Only those applied to a message leave the table (the rest stay for the next pass).
-      adopted.push(...mine.filter((r) => matched.has(r.external_id)).map((r) => r.id));
+      try {
+        const matched = await this.webhooks.applyEvents(server, mine.map(toParsedEvent));
+        const ids = mine.filter((r) => matched.has(r.external_id)).map((r) => r.id);
+        if (ids.length) await this.dataSource.query(`DELETE FROM webhook_events_unmatched WHERE id = ANY($1::bigint[])`, [ids]);
+        adopted += ids.length;
+      } catch (err) {
+        // Claimed already: they are looked at again at their next time.
+        this.logger.warn(`Early webhook events of server ${server.id} not applied: ${err instanceof Error ? err.message : 'error'}`);
+      }
     }
-    if (!adopted.length) return 0;
-    await this.dataSource.query(`DELETE FROM webhook_events_unmatched WHERE id = ANY($1::bigint[])`, [adopted]);
-    this.logger.log(`Applied ${adopted.length} webhook event(s) that had arrived before their message's SENT record`);
-    return adopted.length;
+    if (adopted) this.logger.log(`Applied ${adopted} webhook event(s) that had arrived before their message's SENT record`);
+    return adopted;
   }
 }
 
 /**
- * Recent unmatched events whose provider id now names a message of their server, compared as
- * candidateIds does: without angle brackets or with them, and for SendGrid also the part
- * before the first dot of sg_message_id.
+ * Claims the events due for a look: each moves to its next look (after as long again as its age,
+ * at least a sweep interval), or to none once older than the window. SKIP LOCKED: a row another
+ * process is claiming is left to it. (A WITH … SELECT answers the rows; a bare UPDATE … RETURNING
+ * answers TypeORM's [rows, count] pair.)
  */
-const EARLY_EVENTS_SQL = `
-  SELECT u.id, u.server_id, u.kind, u.provider_message_id, u.recipient, u.external_id, u.occurred_at, u.detail
-    FROM webhook_events_unmatched u
-    CROSS JOIN LATERAL (SELECT btrim(u.provider_message_id, '<> ') AS bare) b
-    CROSS JOIN LATERAL (SELECT CASE WHEN u.provider = 'SENDGRID' THEN split_part(b.bare, '.', 1) ELSE b.bare END AS head) h
-   WHERE u.received_at >= $1 AND b.bare <> ''
-     AND EXISTS (SELECT 1 FROM messages m
-                  WHERE m.server_id = u.server_id
-                    AND m.provider_message_id IN (b.bare, '<' || b.bare || '>', h.head, '<' || h.head || '>'))
-   ORDER BY u.id
-   LIMIT $2`;
+const CLAIM_DUE_SQL = `
+  WITH due AS (
+    SELECT id FROM webhook_events_unmatched
+     WHERE recheck_at <= now()
+     ORDER BY recheck_at
+     LIMIT $1
+     FOR UPDATE SKIP LOCKED),
+  claimed AS (
+    UPDATE webhook_events_unmatched u
+       SET recheck_at = CASE WHEN u.received_at < now() - make_interval(secs => $2) THEN NULL
+                             ELSE now() + GREATEST(make_interval(secs => $3), now() - u.received_at) END
+      FROM due
+     WHERE u.id = due.id
+    RETURNING u.id, u.server_id, u.kind, u.provider_message_id, u.recipient, u.external_id, u.occurred_at, u.detail)
+  SELECT * FROM claimed`;
 
 function toParsedEvent(row: EarlyEventRow): ParsedWebhookEvent {
   return {

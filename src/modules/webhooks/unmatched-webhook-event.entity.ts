@@ -12,8 +12,8 @@ import { MessageEventType } from '../messages/message.entity';
  */
 @Entity('webhook_events_unmatched')
 @Index('UQ_webhook_events_unmatched_external', ['serverId', 'externalId'], { unique: true })
-// EarlyWebhookEvents reads the recent ones every sweep.
-@Index('IDX_webhook_events_unmatched_received', ['receivedAt'])
+// EarlyWebhookEvents claims the ones due for another look every sweep.
+@Index('IDX_webhook_events_unmatched_recheck', ['recheckAt'], { where: '"recheck_at" IS NOT NULL' })
 export class UnmatchedWebhookEventEntity {
   @PrimaryGeneratedColumn('increment', { type: 'bigint' })
   id!: string;
@@ -49,4 +49,8 @@ export class UnmatchedWebhookEventEntity {
 
   @CreateDateColumn({ name: 'received_at', type: 'timestamptz', precision: 3 })
   receivedAt!: Date;
+
+  /** When EarlyWebhookEvents looks for its message again; null: never (too old, or no provider id). */
+  @Column({ name: 'recheck_at', type: 'timestamptz', precision: 3, nullable: true })
+  recheckAt!: Date | null;
 }

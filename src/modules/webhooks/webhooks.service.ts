@@ -211,12 +211,16 @@ function occurredAtOf(event: ParsedWebhookEvent): string {
   return (Number.isNaN(event.occurredAt.getTime()) ? new Date() : event.occurredAt).toISOString();
 }
 
-/** Events for no known message: kept for audit (once per server and provider event id), never acted on. */
+/** Events for no known message: kept (once per server and provider event id) for audit, and for EarlyWebhookEvents. */
 async function keepUnmatched(query: Query, server: DeliveryServerEntity, events: ParsedWebhookEvent[]): Promise<void> {
   if (!events.length) return;
   await query(
-    `INSERT INTO webhook_events_unmatched (server_id, provider, kind, provider_message_id, recipient, external_id, occurred_at, detail)
-     SELECT $1::uuid, $2::delivery_provider, * FROM unnest($3::message_event_type[], $4::varchar[], $5::varchar[], $6::varchar[], $7::timestamptz[], $8::varchar[])
+    // Due for another look at once (EarlyWebhookEvents) when it names a provider id: its message
+    // may be one whose SENT record is not written yet.
+    `INSERT INTO webhook_events_unmatched (server_id, provider, kind, provider_message_id, recipient, external_id, occurred_at, detail, recheck_at)
+     SELECT $1::uuid, $2::delivery_provider, e.*, CASE WHEN e.provider_message_id IS NULL THEN NULL ELSE now() END
+       FROM unnest($3::message_event_type[], $4::varchar[], $5::varchar[], $6::varchar[], $7::timestamptz[], $8::varchar[])
+            AS e(kind, provider_message_id, recipient, external_id, occurred_at, detail)
      ON CONFLICT (server_id, external_id) DO NOTHING`,
     [
       server.id,
