@@ -27,7 +27,7 @@ async function bootstrap(): Promise<void> {
   }
   const problem = (await checkPostgres(config.database.url)) ?? (await checkRedis(config.redis.url));
   if (problem) stop(problem);
-  await runMigrations(config.database.url);
+  await runMigrations(config.database.url, (line) => process.stdout.write(`mailroute: ${line}\n`));
 
   // No rawBody: only webhooks need the bytes as sent, and WebhookBodyMiddleware reads those raw.
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), { bufferLogs: true });

@@ -92,11 +92,12 @@ describe('migrations', () => {
     const url = await clone();
     await beforeComplaintPause(url);
     const lockId = 0x6d61696c; // run-migrations.ts's MIGRATION_LOCK_ID
+    const said: string[] = [];
     const applied = await withClient(url, async (holder) => {
       // Hold the lock until both processes are waiting for it, so that whichever gets it next
       // builds the indexes while the other is still waiting.
       await holder.query('SELECT pg_advisory_lock($1)', [lockId]);
-      const both = Promise.all([runMigrations(url), runMigrations(url)]);
+      const both = Promise.all([runMigrations(url, (line) => said.push(line)), runMigrations(url, (line) => said.push(line))]);
       both.catch(() => undefined); // awaited below; a failure before then is reported there
       for (let waiting = 0; waiting < 2; ) {
         await new Promise((r) => setTimeout(r, 50));
@@ -118,5 +119,8 @@ describe('migrations', () => {
     });
     expect(applied.flat()).toEqual([COMPLAINT_PAUSE]);
     expect(await complaintIndexes(url)).toEqual(allValid);
+    // What an operator watching a slow start reads: each waited, one applied.
+    expect(said.filter((l) => l.startsWith('waiting for another process'))).toHaveLength(2);
+    expect(said.filter((l) => l.startsWith('applied '))).toEqual([`applied 1 database migration(s): ${COMPLAINT_PAUSE}`]);
   });
 });
