@@ -47,6 +47,23 @@ describe('changing the provider credentials of a delivery server', () => {
   };
   const providerCalls = () => ses.requests.length + mailgun.requests.length;
 
+  it('a server deleted while its new registration runs: the update answers NOT_FOUND and what the registration made is removed', async () => {
+    const { server } = await sesServer({ ses: sesKeys('us-east-1') });
+    const held = ses.holdNextSns('Subscribe', { applied: true });
+    const updating = h.t.gql(UPDATE, { id: server.id, input: { credentials: { ses: sesKeys('ap-south-1') } } });
+    try {
+      await held.reached;
+      await h.t.gqlOk(`mutation($id: ID!) { deleteDeliveryServer(id: $id) }`, { id: server.id });
+    } finally {
+      held.release();
+    }
+    const answer = await updating;
+    expect(answer.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    // The new region's topic lost our subscription (the delete could not see it: it was not recorded yet).
+    const newRegion = [...ses.topics.values()].filter((t) => t.arn.startsWith('arn:aws:sns:ap-south-1:'));
+    expect(newRegion.flatMap((t) => t.subscriptions.map((x) => x.endpoint))).not.toContain(server.webhook.url);
+  });
+
   it("a region change drops the configuration set of the old region and registers again in the new one: sends name the new region's set", async () => {
     const { server } = await sesServer({ ses: sesKeys('us-east-1') });
     const setName = `mailroute-${server.id}`;

@@ -38,10 +38,16 @@ export interface StoredTestResult {
 
 export interface StoredWebhook {
   status: WebhookStatus;
+  /** Stored with any URL secret masked (ServerVault): the secret lives in the sealed state. */
   url: string | null;
   events: string[];
   error: string | null;
   registeredAt: string | null;
+  /** SES: a digest of the SNS topic the registration subscribed to (WebhookRegistrar). */
+  topic?: string;
+  /** SES: a digest of the topic whose subscription confirmation was handled last, and when. */
+  confirmedTopic?: string;
+  confirmedAt?: string;
 }
 
 @Entity('delivery_servers')

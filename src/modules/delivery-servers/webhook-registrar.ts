@@ -3,6 +3,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { APP_CONFIG, type AppConfig } from '../../config/configuration';
+import { NotFoundError } from '../../infra/errors/domain-error';
 import { DeliveryError } from '../../providers/delivery-error';
 import { DeliveryProvider, WebhookStatus } from '../../providers/provider.enums';
 import { ProviderGateway } from '../../providers/provider-gateway';
@@ -90,7 +91,7 @@ export class WebhookRegistrar {
     // failed registration's set (what it made before failing, kept for removal) is not given.
     const configurationSetName = ses && result.status !== WebhookStatus.FAILED ? result.state?.configurationSetName : undefined;
     const topic = ses && result.status !== WebhookStatus.FAILED && result.state?.topicArn ? this.vault.webhookMark(result.state.topicArn) : null;
-    const recorded: StoredWebhook & { topic?: string } = topic ? { ...webhook, topic } : webhook;
+    const recorded: StoredWebhook = topic ? { ...webhook, topic } : webhook;
     const parameters = {
       recordedWebhook: JSON.stringify(recorded),
       pendingTopic: result.status === WebhookStatus.PENDING ? topic : null,
@@ -126,9 +127,20 @@ export class WebhookRegistrar {
         this.logger.warn(`Webhook registration of server ${server.id} not recorded: its credentials kept changing while it was written`);
         return (await this.servers.findOneBy({ id: server.id })) ?? server;
       }
-      server = await this.servers.findOneBy({ id: server.id }); // null: deleted meanwhile, nothing to record
+      server = await this.servers.findOneBy({ id: server.id }); // null: deleted meanwhile
     }
-    return read;
+    // Deleted while this registration ran: its removal could not see what this one made there.
+    await this.removeResult(read, registeredWith, result);
+    throw new NotFoundError('Delivery server', read.id);
+  }
+
+  /** Best effort: what one registration made at the provider, for a server deleted meanwhile. */
+  private async removeResult(server: DeliveryServerEntity, credentials: ServerCredentials, result: WebhookRegistrationResult): Promise<void> {
+    try {
+      await this.gateway.adapterFor(server.provider).removeWebhooks(this.vault.providerServer(server, credentials), { ...result, state: result.state ?? {} });
+    } catch (err) {
+      this.logger.warn(`Could not remove the webhooks of deleted server ${server.id} at ${server.provider}: ${err instanceof DeliveryError ? err.message : 'unexpected error'}`);
+    }
   }
 
   /**
@@ -171,7 +183,7 @@ const RECORDED_WEBHOOK = `CAST(:recordedWebhook AS jsonb)
 
 /** When the last SNS confirmation was handled for the server (WebhooksService writes it on `webhook`). */
 function confirmedAtOf(webhook: StoredWebhook | null | undefined): string | null {
-  const confirmedAt: unknown = (webhook as (StoredWebhook & { confirmedAt?: unknown }) | null | undefined)?.confirmedAt;
+  const confirmedAt = webhook?.confirmedAt;
   return typeof confirmedAt === 'string' ? confirmedAt : null;
 }
 
