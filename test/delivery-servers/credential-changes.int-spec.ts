@@ -1,7 +1,10 @@
+import type Redis from 'ioredis';
+import { REDIS } from '../../src/infra/redis/redis.module';
 import { newAgency } from '../factories/accounts';
 import { createServer, SERVER_FIELDS, type ServerView, type TestView } from '../factories/delivery-servers';
 import { MailgunFake } from '../fakes/mailgun-fake';
 import { SesFake } from '../fakes/ses-fake';
+import { waitFor } from '../utils/wait-for';
 import { WebhookHarness } from '../webhooks/webhook-harness';
 import { MAILGUN_WEBHOOK_EVENTS } from '../../src/providers/mailgun/mailgun.adapter';
 
@@ -47,21 +50,28 @@ describe('changing the provider credentials of a delivery server', () => {
   };
   const providerCalls = () => ses.requests.length + mailgun.requests.length;
 
-  it('a server deleted while its new registration runs: the update answers NOT_FOUND and what the registration made is removed', async () => {
+  it('deleting a server while its new registration runs waits for it, then removes what it made', async () => {
     const { server } = await sesServer({ ses: sesKeys('us-east-1') });
     const held = ses.holdNextSns('Subscribe', { applied: true });
     const updating = h.t.gql(UPDATE, { id: server.id, input: { credentials: { ses: sesKeys('ap-south-1') } } });
+    let deleting: Promise<unknown> = Promise.resolve();
     try {
       await held.reached;
-      await h.t.gqlOk(`mutation($id: ID!) { deleteDeliveryServer(id: $id) }`, { id: server.id });
+      // The registration holds its server's lock, which the deletion's removal waits for.
+      const lock = `${h.t.config.redis.prefix}:webhook-registration:${server.id}`;
+      expect(await h.t.app.get<Redis>(REDIS).exists(lock)).toBe(1);
+      deleting = h.t.gqlOk(`mutation($id: ID!) { deleteDeliveryServer(id: $id) }`, { id: server.id });
     } finally {
       held.release();
     }
+    // The registration ran to its end under its lock: the update answers with it recorded.
     const answer = await updating;
-    expect(answer.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
-    // The new region's topic lost our subscription (the delete could not see it: it was not recorded yet).
+    expect(answer.errors).toBeUndefined();
+    expect(await deleting).toEqual({ deleteDeliveryServer: true });
+    // Removed after the registration recorded it: nothing of ours is left in the new region.
     const newRegion = [...ses.topics.values()].filter((t) => t.arn.startsWith('arn:aws:sns:ap-south-1:'));
     expect(newRegion.flatMap((t) => t.subscriptions.map((x) => x.endpoint))).not.toContain(server.webhook.url);
+    expect(ses.configurationSetsIn('ap-south-1').get(`mailroute-${server.id}`)?.eventDestinations.size ?? 0).toBe(0);
   });
 
   it("a region change drops the configuration set of the old region and registers again in the new one: sends name the new region's set", async () => {
@@ -168,13 +178,24 @@ describe('changing the provider credentials of a delivery server', () => {
       const agency = await newAgency(h.t);
       const held = ses.holdNextSns('Subscribe');
       const creating = createServer(h.t, { accountId: agency.id, name: 'Held SES', provider: 'AMAZON_SES', senderAddress: 'news@example.com', credentials });
+      let during: Promise<void> = Promise.resolve();
       try {
         await held.reached;
         const listed = await h.t.gqlOk<{ deliveryServers: { id: string }[] }>(`query($accountId: ID) { deliveryServers(accountId: $accountId) { id } }`, { accountId: agency.id });
-        await meanwhile(listed.deliveryServers[0].id);
+        const id = listed.deliveryServers[0].id;
+        const [{ updated_at: before }] = await h.sql<{ updated_at: string }>(`SELECT updated_at::text FROM delivery_servers WHERE id = $1`, [id]);
+        let settled = false;
+        during = meanwhile(id).finally(() => (settled = true));
+        // Its write has landed (a re-registration it starts then waits for the held one's lock).
+        await waitFor(
+          'the update saved',
+          async () => settled || (await h.sql<{ updated_at: string }>(`SELECT updated_at::text FROM delivery_servers WHERE id = $1`, [id]))[0].updated_at !== before,
+          10_000,
+        );
       } finally {
         held.release();
       }
+      await during;
       return creating;
     }
 
@@ -190,9 +211,11 @@ describe('changing the provider credentials of a delivery server', () => {
     });
 
     it('a region change saved meanwhile wins: the registration for the old region is not recorded over the new one', async () => {
-      const server = await createHeld({ ses: sesKeys('us-east-1') }, async (id) => {
+      const created = await createHeld({ ses: sesKeys('us-east-1') }, async (id) => {
         await update(id, { credentials: { ses: sesKeys('eu-west-1') } });
       });
+      // The update's registration (which waited for the create's) recorded the webhook.
+      const server = (await h.t.gqlOk<{ deliveryServer: ServerView }>(`query($id: ID!) { deliveryServer(id: $id) { ${SERVER_FIELDS} } }`, { id: created.id })).deliveryServer;
       const setName = `mailroute-${server.id}`;
       const newTopic = topicOfSet('eu-west-1', setName) ?? '';
       const oldTopic = topicOfSet('us-east-1', setName) ?? '';

@@ -3,7 +3,10 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { APP_CONFIG, type AppConfig } from '../../config/configuration';
-import { NotFoundError } from '../../infra/errors/domain-error';
+import type Redis from 'ioredis';
+import { ConflictError, NotFoundError } from '../../infra/errors/domain-error';
+import { REDIS } from '../../infra/redis/redis.module';
+import { RedisMutexTimeout, withRedisMutex } from '../../infra/redis/redis-mutex';
 import { DeliveryError } from '../../providers/delivery-error';
 import { DeliveryProvider, WebhookStatus } from '../../providers/provider.enums';
 import { ProviderGateway } from '../../providers/provider-gateway';
@@ -47,13 +50,27 @@ export class WebhookRegistrar {
     private readonly vault: ServerVault,
     private readonly gateway: ProviderGateway,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(REDIS) private readonly redis: Redis,
   ) {}
 
   urlFor(server: Pick<DeliveryServerEntity, 'id' | 'provider'>): string {
     return `${this.config.publicUrl}/webhooks/${WEBHOOK_SLUG[server.provider]}/${server.id}`;
   }
 
+  /**
+   * Registers under the server's registration lock, from the row as it is once the lock is held:
+   * two registrations at once (create and registerWebhooks, an update's) would each generate a
+   * SparkPost password or an Elastic Email secret, and only one could be stored.
+   */
   async register(server: DeliveryServerEntity): Promise<DeliveryServerEntity> {
+    return this.exclusively(server.id, async () => {
+      const current = await this.servers.findOneBy({ id: server.id });
+      if (!current) throw new NotFoundError('Delivery server', server.id);
+      return this.registerNow(current);
+    });
+  }
+
+  private async registerNow(server: DeliveryServerEntity): Promise<DeliveryServerEntity> {
     const url = this.urlFor(server);
     const credentials = this.vault.credentials(server);
     const previousState = this.vault.webhookState(server);
@@ -134,6 +151,16 @@ export class WebhookRegistrar {
     throw new NotFoundError('Delivery server', read.id);
   }
 
+  /** One registration (or removal) of a server at a time, across processes. */
+  private async exclusively<T>(serverId: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await withRedisMutex(this.redis, `${this.config.redis.prefix}:webhook-registration:${serverId}`, REGISTRATION_LOCK, fn);
+    } catch (err) {
+      if (err instanceof RedisMutexTimeout) throw new ConflictError('Another webhook registration of this server is still running: try again in a minute');
+      throw err;
+    }
+  }
+
   /** Best effort: what one registration made at the provider, for a server deleted meanwhile. */
   private async removeResult(server: DeliveryServerEntity, credentials: ServerCredentials, result: WebhookRegistrationResult): Promise<void> {
     try {
@@ -150,7 +177,16 @@ export class WebhookRegistrar {
    * registration has recorded anything for is skipped. Best effort: a provider that cannot be
    * reached, or a registration it no longer knows, must not keep a server from being deleted.
    */
-  async remove(server: DeliveryServerEntity): Promise<void> {
+  async remove(read: DeliveryServerEntity): Promise<void> {
+    // After a registration still running: what it made is in the row once it has ended.
+    await this.exclusively(read.id, async () => this.removeNow((await this.servers.findOneBy({ id: read.id })) ?? read)).catch((err: unknown) => {
+      if (!(err instanceof ConflictError)) throw err;
+      this.logger.warn(`Removing the webhooks of server ${read.id} without waiting for its registration: ${err.message}`);
+      return this.removeNow(read);
+    });
+  }
+
+  private async removeNow(server: DeliveryServerEntity): Promise<void> {
     const webhook = server.webhook;
     if (webhook?.status !== WebhookStatus.REGISTERED && !webhook?.url && !server.sealedWebhookState) return;
     try {
@@ -166,6 +202,12 @@ export class WebhookRegistrar {
     }
   }
 }
+
+/**
+ * The registration lock: held at most as long as the slowest registration (SES makes ~8 provider
+ * calls, each bounded by the HTTP time-out), waited for at most a minute.
+ */
+const REGISTRATION_LOCK = { ttlMs: 180_000, waitMs: 60_000 };
 
 /** Tries of recording a registration while updates keep replacing the server's credentials. */
 const RECORD_ATTEMPTS = 3;

@@ -1,0 +1,39 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
+import type Redis from 'ioredis';
+
+export interface RedisMutexOptions {
+  /** How long a holder keeps the lock at most: a crashed holder's lock lapses after it. */
+  ttlMs: number;
+  /** How long to wait for the lock before giving up (the error says so). */
+  waitMs: number;
+  pollMs?: number;
+}
+
+/** Deletes the key only while it holds this holder's token: a lapsed lock taken over by another is left to it. */
+const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+
+export class RedisMutexTimeout extends Error {
+  constructor(readonly key: string) {
+    super(`Timed out waiting for the lock ${key}`);
+  }
+}
+
+/**
+ * Runs `fn` while holding `key`, one holder at a time across every process on this Redis (SET NX
+ * PX with a random token, released by compare-and-delete). Not a lease that is renewed: `ttlMs`
+ * must outlast `fn`, which callers bound by their own time-outs.
+ */
+export async function withRedisMutex<T>(redis: Redis, key: string, options: RedisMutexOptions, fn: () => Promise<T>): Promise<T> {
+  const token = randomUUID();
+  const deadline = Date.now() + options.waitMs;
+  while ((await redis.set(key, token, 'PX', options.ttlMs, 'NX')) !== 'OK') {
+    if (Date.now() >= deadline) throw new RedisMutexTimeout(key);
+    await delay(options.pollMs ?? 100);
+  }
+  try {
+    return await fn();
+  } finally {
+    await redis.eval(RELEASE, 1, key, token).catch(() => undefined); // it lapses by itself anyway
+  }
+}
