@@ -59,7 +59,7 @@ describe('SES: the SNS confirmation and the registration that asked for it, in e
     return running;
   }
 
-  it('on create: a confirmation before the registration is recorded is answered 500 (SNS retries it), and the retry completes it', async () => {
+  it('on create: a confirmation before the registration is recorded is answered 503 (SNS retries it), and the retry completes it', async () => {
     const agency = await newAgency(h.t);
     let serverId = '';
     const created = await whileSubscribeAnswerHeld(
@@ -69,8 +69,8 @@ describe('SES: the SNS confirmation and the registration that asked for it, in e
         serverId = listed.deliveryServers[0].id;
         const early = await confirm(serverId, topicOf(serverId, 'us-east-1'));
         // 4xx would be final at SNS: the subscription would never be confirmed.
-        expect(early.status).toBe(500);
-        expect(early.body).toEqual({ statusCode: 500, message: expect.stringMatching(/^Internal error \(id [0-9a-f-]{36}\)$/) });
+        expect(early.status).toBe(503);
+        expect(early.body).toEqual({ statusCode: 503, message: 'Webhook cannot be checked now: retry later' });
         expect(subscription(serverId, topicOf(serverId, 'us-east-1'))?.confirmed).toBe(false);
       },
     );
@@ -116,7 +116,7 @@ describe('SES: the SNS confirmation and the registration that asked for it, in e
     expect((await h.t.gqlOk<{ registerWebhooks: ServerView }>(REGISTER, { id: server.id })).registerWebhooks.webhook).toEqual(updated.webhook);
   });
 
-  it("a region change: the new topic's early confirmation is retried (500), the old topic's does not complete the new registration, the retry does", async () => {
+  it("a region change: the new topic's early confirmation is retried (503), the old topic's does not complete the new registration, the retry does", async () => {
     const { server } = await h.server({ provider: 'AMAZON_SES', senderAddress: 'news@example.com', credentials: { ses: keys('us-east-1') } });
     const oldTopic = topicOf(server.id, 'us-east-1');
 
@@ -125,7 +125,7 @@ describe('SES: the SNS confirmation and the registration that asked for it, in e
       async () => {
         // The stored registration's topic, confirmed late: it completes that one, not the one under way.
         expect((await confirm(server.id, oldTopic)).status).toBe(200);
-        expect((await confirm(server.id, topicOf(server.id, 'eu-west-1'))).status).toBe(500);
+        expect((await confirm(server.id, topicOf(server.id, 'eu-west-1'))).status).toBe(503);
       },
     );
     const newTopic = topicOf(server.id, 'eu-west-1');

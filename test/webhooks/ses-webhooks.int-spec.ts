@@ -193,7 +193,7 @@ describe('Amazon SES webhooks (SNS-signed, from our topic only)', () => {
     }
   });
 
-  it('answers a masked 500 while its SNS cannot serve the signing certificate (so SNS retries), and applies the retry; a certificate SNS does not have is 401', async () => {
+  it('answers 503 while its SNS cannot serve the signing certificate (so SNS retries), and applies the retry; a certificate SNS does not have is 401', async () => {
     const m = await h.sentMessage(accountId, serverId, sesId());
     const certUrl = fake.rotateCertificate();
     const post = signedFrom(bounceOf(m), certUrl);
@@ -201,8 +201,8 @@ describe('Amazon SES webhooks (SNS-signed, from our topic only)', () => {
     fake.failCertificates(SesFake.serverError(503));
     try {
       const res = await h.post(path, post);
-      expect(res.status).toBe(500);
-      expect(res.body).toEqual({ statusCode: 500, message: expect.stringMatching(/^Internal error \(id [0-9a-f-]{36}\)$/) });
+      expect(res.status).toBe(503);
+      expect(res.body).toEqual({ statusCode: 503, message: 'Webhook cannot be checked now: retry later' });
       expect(fake.certificateFetches(certUrl)).toBe(1);
     } finally {
       fake.failCertificates({ kind: 'none' });
@@ -246,7 +246,7 @@ describe('Amazon SES webhooks (SNS-signed, from our topic only)', () => {
     expect(fake.certificateFetches(passing[0])).toBe(2);
   });
 
-  it('answers a masked 500 when the SNS API cannot be reached to confirm a verified subscription, so SNS retries', async () => {
+  it('answers 503 when the SNS API cannot be reached to confirm a verified subscription, so SNS retries', async () => {
     const confirmation = fake.subscriptionConfirmation(topicArn, endpoint);
     const confirms = () => fake.requests.filter((r) => r.method === 'POST' && r.path === '/' && r.rawBody.toString().includes('Action=ConfirmSubscription')).length;
     const confirmsBefore = confirms();
@@ -254,8 +254,8 @@ describe('Amazon SES webhooks (SNS-signed, from our topic only)', () => {
     fake.failSnsApi(SesFake.serverError(503));
     try {
       const res = await h.post(path, confirmation);
-      expect(res.status).toBe(500);
-      expect(res.body).toEqual({ statusCode: 500, message: expect.stringMatching(/^Internal error \(id [0-9a-f-]{36}\)$/) });
+      expect(res.status).toBe(503);
+      expect(res.body).toEqual({ statusCode: 503, message: 'Webhook cannot be checked now: retry later' });
       expect(confirms()).toBe(confirmsBefore + 1);
     } finally {
       fake.failSnsApi({ kind: 'none' });

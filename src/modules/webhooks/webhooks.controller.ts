@@ -10,6 +10,7 @@ const STATUS: Record<WebhookErrorCode, number> = {
   [WebhookErrorCode.UNAUTHORIZED]: 401,
   [WebhookErrorCode.MALFORMED]: 400,
   [WebhookErrorCode.TOO_LARGE]: 413,
+  [WebhookErrorCode.RETRY_LATER]: 503,
 };
 
 /**
@@ -45,6 +46,7 @@ export class WebhooksController {
       if (err instanceof WebhookError) {
         const status = STATUS[err.code];
         if (err.code === WebhookErrorCode.UNAUTHORIZED) this.logger.warn(`Webhook ${provider} server ${serverId} refused: ${err.reason ?? err.message}`);
+        if (err.code === WebhookErrorCode.RETRY_LATER) this.logger.warn(`Webhook ${provider} server ${serverId} answered 503 (retry later): ${err.reason ?? err.message}`);
         throw new HttpException({ statusCode: status, message: err.message }, status);
       }
       const errorId = randomUUID();

@@ -8,6 +8,11 @@ export enum WebhookErrorCode {
   MALFORMED = 'MALFORMED',
   /** Over MAX_WEBHOOK_BODY_BYTES: 413. */
   TOO_LARGE = 'TOO_LARGE',
+  /**
+   * Cannot be checked or applied yet (the SNS signing certificate cannot be fetched now, a
+   * confirmation ahead of its registration): 503, which providers retry (a 4xx they drop).
+   */
+  RETRY_LATER = 'RETRY_LATER',
 }
 
 /**

@@ -116,6 +116,7 @@ export class WebhooksService {
         throw new WebhookError(WebhookErrorCode.UNAUTHORIZED, 'Webhook signature rejected', err.message);
       }
       if (err.code === DeliveryErrorCode.MESSAGE_REJECTED) throw new WebhookError(WebhookErrorCode.MALFORMED, 'Malformed webhook body', err.message);
+      if (err.transient) throw new WebhookError(WebhookErrorCode.RETRY_LATER, 'Webhook cannot be checked now: retry later', err.message);
       throw err;
     }
   }
