@@ -56,11 +56,25 @@ describe('withRedisMutex', () => {
     expect(await withRedisMutex(redis, k, { ttlMs: 1_000, waitMs: 2_000, pollMs: 20 }, async () => 'ran')).toBe('ran');
   });
 
+  it('keeps the lock while its holder runs longer than the TTL', async () => {
+    const k = key();
+    await withRedisMutex(redis, k, { ttlMs: 150, waitMs: 1_000, pollMs: 10 }, async () => {
+      const until = Date.now() + 600;
+      // Four TTLs long: the lock is extended meanwhile, so no one else can take it.
+      while (Date.now() < until) {
+        expect(await redis.set(k, 'intruder', 'PX', 5_000, 'NX')).toBeNull();
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    });
+    expect(await redis.exists(k)).toBe(0);
+  });
+
   it('does not release a lock another holder took over after its own lapsed', async () => {
     const k = key();
-    await withRedisMutex(redis, k, { ttlMs: 50, waitMs: 1_000, pollMs: 10 }, async () => {
-      // This holder outlives its TTL; another takes the key meanwhile.
-      while ((await redis.set(k, 'next holder', 'PX', 5_000, 'NX')) !== 'OK') await new Promise((r) => setTimeout(r, 10));
+    await withRedisMutex(redis, k, { ttlMs: 60, waitMs: 1_000, pollMs: 10 }, async () => {
+      // The holder is cut off from its lock (as if Redis had lost it); another takes the key.
+      await redis.del(k);
+      expect(await redis.set(k, 'next holder', 'PX', 5_000, 'NX')).toBe('OK');
     });
     expect(await redis.get(k)).toBe('next holder');
     await redis.del(k);

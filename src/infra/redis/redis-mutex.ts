@@ -12,6 +12,8 @@ export interface RedisMutexOptions {
 
 /** Deletes the key only while it holds this holder's token: a lapsed lock taken over by another is left to it. */
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+/** Extends the key's life only while it holds this holder's token. */
+const EXTEND = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
 
 export class RedisMutexTimeout extends Error {
   constructor(readonly key: string) {
@@ -21,8 +23,9 @@ export class RedisMutexTimeout extends Error {
 
 /**
  * Runs `fn` while holding `key`, one holder at a time across every process on this Redis (SET NX
- * PX with a random token, released by compare-and-delete). Not a lease that is renewed: `ttlMs`
- * must outlast `fn`, which callers bound by their own time-outs.
+ * PX with a random token, released by compare-and-delete). While `fn` runs the lock is extended
+ * every third of `ttlMs`, so it lapses only for a holder that stopped (crashed, or cut off from
+ * Redis for a whole `ttlMs`).
  */
 export async function withRedisMutex<T>(redis: Redis, key: string, options: RedisMutexOptions, fn: () => Promise<T>): Promise<T> {
   const token = randomUUID();
@@ -31,9 +34,11 @@ export async function withRedisMutex<T>(redis: Redis, key: string, options: Redi
     if (Date.now() >= deadline) throw new RedisMutexTimeout(key);
     await delay(options.pollMs ?? 100);
   }
+  const renew = setInterval(() => void redis.eval(EXTEND, 1, key, token, options.ttlMs).catch(() => undefined), Math.max(1, Math.floor(options.ttlMs / 3)));
   try {
     return await fn();
   } finally {
+    clearInterval(renew);
     await redis.eval(RELEASE, 1, key, token).catch(() => undefined); // it lapses by itself anyway
   }
 }

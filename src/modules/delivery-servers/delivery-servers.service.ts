@@ -323,10 +323,13 @@ export class DeliveryServersService {
   /** Removes what was registered at the provider (best effort), then the server and its links. */
   async delete(viewer: Viewer, id: string): Promise<boolean> {
     const server = await this.getManageable(viewer, id);
-    await this.webhooks.remove(server);
-    // Found before the delete (which clears their server_id), re-queued after it (so they cannot route to it again).
-    const waiting = await this.messages.waitingFor(server.id);
-    await this.servers.delete({ id: server.id });
+    let waiting: Awaited<ReturnType<MessageStore['waitingFor']>> = [];
+    // The row goes under the registration lock, right after the removal: no registration in between.
+    await this.webhooks.remove(server, async () => {
+      // Found before the delete (which clears their server_id), re-queued after it (so they cannot route to it again).
+      waiting = await this.messages.waitingFor(server.id);
+      await this.servers.delete({ id: server.id });
+    });
     await this.messages.reroute(waiting);
     return true;
   }

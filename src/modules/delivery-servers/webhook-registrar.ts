@@ -4,7 +4,7 @@ import { Repository } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { APP_CONFIG, type AppConfig } from '../../config/configuration';
 import type Redis from 'ioredis';
-import { ConflictError, NotFoundError } from '../../infra/errors/domain-error';
+import { NotFoundError } from '../../infra/errors/domain-error';
 import { REDIS } from '../../infra/redis/redis.module';
 import { RedisMutexTimeout, withRedisMutex } from '../../infra/redis/redis-mutex';
 import { DeliveryError } from '../../providers/delivery-error';
@@ -63,11 +63,29 @@ export class WebhookRegistrar {
    * SparkPost password or an Elastic Email secret, and only one could be stored.
    */
   async register(server: DeliveryServerEntity): Promise<DeliveryServerEntity> {
-    return this.exclusively(server.id, async () => {
-      const current = await this.servers.findOneBy({ id: server.id });
-      if (!current) throw new NotFoundError('Delivery server', server.id);
-      return this.registerNow(current);
-    });
+    return this.exclusively(
+      server.id,
+      async () => {
+        const current = await this.servers.findOneBy({ id: server.id });
+        if (!current) throw new NotFoundError('Delivery server', server.id);
+        return this.registerNow(current);
+      },
+      // Like any failed registration: recorded, never failing the save that asked for it.
+      () => this.recordBusy(server.id),
+    );
+  }
+
+  private async recordBusy(serverId: string): Promise<DeliveryServerEntity> {
+    await this.servers
+      .createQueryBuilder()
+      .update()
+      .set({ webhook: () => `webhook || jsonb_build_object('status', CAST(:failed AS text), 'error', CAST(:busy AS text), 'registeredAt', NULL)` })
+      .where('id = :id', { id: serverId })
+      .setParameters({ failed: WebhookStatus.FAILED, busy: BUSY_ERROR })
+      .execute();
+    const server = await this.servers.findOneBy({ id: serverId });
+    if (!server) throw new NotFoundError('Delivery server', serverId);
+    return server;
   }
 
   private async registerNow(server: DeliveryServerEntity): Promise<DeliveryServerEntity> {
@@ -151,13 +169,23 @@ export class WebhookRegistrar {
     throw new NotFoundError('Delivery server', read.id);
   }
 
-  /** One registration (or removal) of a server at a time, across processes. */
-  private async exclusively<T>(serverId: string, fn: () => Promise<T>): Promise<T> {
+  /**
+   * One registration (or removal) of a server at a time, across processes; `onBusy` when another
+   * still holds it after REGISTRATION_LOCK.waitMs. Without Redis the lock cannot be had: `fn` runs
+   * anyway, since registering matters more than the race the lock closes.
+   */
+  private async exclusively<T>(serverId: string, fn: () => Promise<T>, onBusy: () => Promise<T>): Promise<T> {
+    let entered = false;
     try {
-      return await withRedisMutex(this.redis, `${this.config.redis.prefix}:webhook-registration:${serverId}`, REGISTRATION_LOCK, fn);
+      return await withRedisMutex(this.redis, `${this.config.redis.prefix}:webhook-registration:${serverId}`, REGISTRATION_LOCK, () => {
+        entered = true;
+        return fn();
+      });
     } catch (err) {
-      if (err instanceof RedisMutexTimeout) throw new ConflictError('Another webhook registration of this server is still running: try again in a minute');
-      throw err;
+      if (entered) throw err;
+      if (err instanceof RedisMutexTimeout) return onBusy();
+      this.logger.warn(`Webhook registration of server ${serverId} runs without its lock (Redis: ${err instanceof Error ? err.message : 'error'})`);
+      return fn();
     }
   }
 
@@ -177,13 +205,21 @@ export class WebhookRegistrar {
    * registration has recorded anything for is skipped. Best effort: a provider that cannot be
    * reached, or a registration it no longer knows, must not keep a server from being deleted.
    */
-  async remove(read: DeliveryServerEntity): Promise<void> {
-    // After a registration still running: what it made is in the row once it has ended.
-    await this.exclusively(read.id, async () => this.removeNow((await this.servers.findOneBy({ id: read.id })) ?? read)).catch((err: unknown) => {
-      if (!(err instanceof ConflictError)) throw err;
-      this.logger.warn(`Removing the webhooks of server ${read.id} without waiting for its registration: ${err.message}`);
-      return this.removeNow(read);
-    });
+  async remove(read: DeliveryServerEntity, then: () => Promise<void> = async () => undefined): Promise<void> {
+    await this.exclusively(
+      read.id,
+      // After a registration still running: what it made is in the row once it has ended; `then`
+      // (the row's deletion) runs before the lock is let go, so no registration starts in between.
+      async () => {
+        await this.removeNow((await this.servers.findOneBy({ id: read.id })) ?? read);
+        await then();
+      },
+      async () => {
+        this.logger.warn(`Removing the webhooks of server ${read.id} without waiting for its registration, still running after a minute`);
+        await this.removeNow(read);
+        await then(); // the registration, when it ends, finds the row gone and removes what it made
+      },
+    );
   }
 
   private async removeNow(server: DeliveryServerEntity): Promise<void> {
@@ -204,10 +240,11 @@ export class WebhookRegistrar {
 }
 
 /**
- * The registration lock: held at most as long as the slowest registration (SES makes ~8 provider
- * calls, each bounded by the HTTP time-out), waited for at most a minute.
+ * The registration lock: extended while its holder runs (a holder that stopped lets it lapse after
+ * ttlMs), waited for at most a minute.
  */
 const REGISTRATION_LOCK = { ttlMs: 180_000, waitMs: 60_000 };
+const BUSY_ERROR = 'Another webhook registration of this server was still running after a minute: run registerWebhooks again';
 
 /** Tries of recording a registration while updates keep replacing the server's credentials. */
 const RECORD_ATTEMPTS = 3;
