@@ -1,7 +1,7 @@
 import { type MigrationInterface, type QueryRunner } from "typeorm";
 
 /** A `secret=` value in a webhook URL, or in an error quoting it (server-vault.ts, URL_SECRET). */
-const URL_SECRET = String.raw`([?&]secret=)[^&#\s)"'<>,;]*`;
+const URL_SECRET = String.raw`([?&]secret=)[^&#\s)"'<>,;.]*`;
 
 /**
  * Data only, no schema change: masks the webhook URL secrets (Elastic Email's `?secret=…`) that
@@ -17,13 +17,13 @@ export class MaskWebhookSecrets1796623381220 implements MigrationInterface {
             UPDATE "delivery_servers"
             SET "webhook" = "webhook"
                 || CASE WHEN jsonb_typeof("webhook"->'url') = 'string'
-                        THEN jsonb_build_object('url', regexp_replace("webhook"->>'url', $1, '\\1****', 'gi'))
+                        THEN jsonb_build_object('url', regexp_replace("webhook"->>'url', $1, $2, 'gi'))
                         ELSE '{}'::jsonb END
                 || CASE WHEN jsonb_typeof("webhook"->'error') = 'string'
-                        THEN jsonb_build_object('error', regexp_replace("webhook"->>'error', $1, '\\1****', 'gi'))
+                        THEN jsonb_build_object('error', regexp_replace("webhook"->>'error', $1, $2, 'gi'))
                         ELSE '{}'::jsonb END
             WHERE "webhook"->>'url' ~* '[?&]secret=' OR "webhook"->>'error' ~* '[?&]secret='
-        `, [URL_SECRET]);
+        `, [URL_SECRET, String.raw`\1****`]);
     }
 
     public async down(): Promise<void> {

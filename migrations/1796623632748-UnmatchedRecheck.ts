@@ -21,16 +21,17 @@ export class UnmatchedRecheck1796623632748 implements MigrationInterface {
     transaction = false
 
     public async up(queryRunner: QueryRunner): Promise<void> {
-        await dropIndexesConcurrently(queryRunner, RECEIVED);
         await queryRunner.query(`
             ALTER TABLE "webhook_events_unmatched"
             ADD COLUMN IF NOT EXISTS "recheck_at" TIMESTAMP(3) WITH TIME ZONE
         `);
+        // While the received_at index still serves this (the table is an audit log, never purged).
         await queryRunner.query(`
             UPDATE "webhook_events_unmatched" SET "recheck_at" = now()
-            WHERE "recheck_at" IS NULL AND "provider_message_id" IS NOT NULL AND "received_at" > now() - interval '2 hours'
+            WHERE "recheck_at" IS NULL AND btrim("provider_message_id", '<> ') <> '' AND "received_at" > now() - interval '2 hours'
         `);
         await createIndexesConcurrently(queryRunner, RECHECK);
+        await dropIndexesConcurrently(queryRunner, RECEIVED);
     }
 
     public async down(queryRunner: QueryRunner): Promise<void> {

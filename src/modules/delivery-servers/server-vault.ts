@@ -43,10 +43,11 @@ export class ServerVault {
 }
 
 /** A `secret=` value in a webhook URL (Elastic Email's), or in a text quoting the URL (up to the punctuation after it). */
-const URL_SECRET = /([?&]secret=)[^&#\s)"'<>,;]*/gi;
+// A secret is base64url: a '.' after it ends a sentence quoting the URL.
+const URL_SECRET = /([?&]secret=)[^&#\s)"'<>,;.]*/gi;
 /** What stands for the secret in a stored or shown webhook URL. */
 export const MASKED_SECRET = '****';
-const MASKED_URL_SECRET = /([?&]secret=)\*\*\*\*(?=[&#\s)"'<>,;]|$)/gi;
+const MASKED_URL_SECRET = /([?&]secret=)\*\*\*\*(?=[&#\s)"'<>,;.]|$)/gi;
 
 /** The text with every URL secret in it masked (`secret=****`): how `webhook` stores and shows it. */
 export function maskWebhookSecret(text: string | null): string | null {

@@ -12,8 +12,11 @@ import { WebhooksService } from './webhooks.service';
  * away (DispatchService's SENT_RECORD_DEADLINE_MS), plus slack. Older ones are kept for audit only.
  */
 export const EARLY_EVENT_WINDOW_MS = 2 * 60 * 60_000;
-/** Events claimed per pass; more wait for the next pass. */
-const ADOPT_BATCH = 500;
+/** Events claimed per statement; a pass claims again while a statement comes back full, up to a bound. */
+const CLAIM_BATCH = 500;
+const MAX_CLAIMS_PER_PASS = 20;
+/** The longest gap between two looks at one event, so one whose SENT record lands late is applied soon after. */
+const MAX_RECHECK_GAP_MS = 10 * 60_000;
 
 interface EarlyEventRow {
   id: string;
@@ -24,17 +27,20 @@ interface EarlyEventRow {
   external_id: string;
   occurred_at: Date;
   detail: string | null;
+  /** Whether its provider id now names a message of its server. */
+  known: boolean;
 }
 
 /**
  * Events a provider posted before their message's SENT record was written (the record follows
  * the accept in groups, and late while the database is away) found no message and were kept as
  * unmatched, due for another look at once (`recheck_at`). Every sweep interval the due ones are
- * claimed (moved to their next look: after as long again as their age, at least a sweep interval,
- * so an event is looked at about ten times in its two hours, then never), and those whose provider id now names a message are applied
- * as if just posted (stored once, status forward, suppression) and leave the table. A claim is one
- * statement with SKIP LOCKED, so API processes never take the same events, and a server whose
- * events fail to apply does not hold up the others.
+ * claimed and each moved to its next look (after as long again as its age, between a sweep
+ * interval and ten minutes; none after two hours). The claim itself tells which now name a
+ * message (an index probe each), and only those are applied as if just posted (stored once, status
+ * forward, suppression) and leave the table. A claim is one statement with SKIP LOCKED, so API
+ * processes never take the same events; a pass claims again while claims come back full; a
+ * server whose events fail to apply does not hold up the others.
  */
 @Injectable()
 export class EarlyWebhookEvents implements OnModuleInit, OnApplicationShutdown {
@@ -68,8 +74,22 @@ export class EarlyWebhookEvents implements OnModuleInit, OnApplicationShutdown {
 
   /** Claims the due events and applies those whose message is now known; returns how many were. */
   async adopt(): Promise<number> {
-    const gapSecs = this.config.dispatch.sweepIntervalMs / 1000;
-    const rows = await this.dataSource.query<EarlyEventRow[]>(CLAIM_DUE_SQL, [ADOPT_BATCH, EARLY_EVENT_WINDOW_MS / 1000, gapSecs]);
+    let adopted = 0;
+    for (let claims = 0; claims < MAX_CLAIMS_PER_PASS; claims++) {
+      const rows = await this.dataSource.query<EarlyEventRow[]>(CLAIM_DUE_SQL, [
+        CLAIM_BATCH,
+        EARLY_EVENT_WINDOW_MS / 1000,
+        this.config.dispatch.sweepIntervalMs / 1000,
+        MAX_RECHECK_GAP_MS / 1000,
+      ]);
+      adopted += await this.apply(rows.filter((r) => r.known));
+      if (rows.length < CLAIM_BATCH) break;
+    }
+    if (adopted) this.logger.log(`Applied ${adopted} webhook event(s) that had arrived before their message's SENT record`);
+    return adopted;
+  }
+
+  private async apply(rows: EarlyEventRow[]): Promise<number> {
     if (!rows.length) return 0;
     const servers = await this.servers.findBy({ id: In([...new Set(rows.map((r) => r.server_id))]) });
     let adopted = 0;
@@ -85,14 +105,15 @@ export class EarlyWebhookEvents implements OnModuleInit, OnApplicationShutdown {
         this.logger.warn(`Early webhook events of server ${server.id} not applied: ${err instanceof Error ? err.message : 'error'}`);
       }
     }
-    if (adopted) this.logger.log(`Applied ${adopted} webhook event(s) that had arrived before their message's SENT record`);
     return adopted;
   }
 }
 
 /**
- * Claims the events due for a look: each moves to its next look (after as long again as its age,
- * at least a sweep interval), or to none once older than the window. SKIP LOCKED: a row another
+ * Claims the events due for a look, moving each to its next look (after as long again as its age,
+ * between $3 and $4 seconds) or to none once older than the window, and tells which now name a
+ * message of their server, compared as candidateIds does: without angle brackets or with them, and
+ * for SendGrid also the part before the first dot of sg_message_id. SKIP LOCKED: a row another
  * process is claiming is left to it. (A WITH … SELECT answers the rows; a bare UPDATE … RETURNING
  * answers TypeORM's [rows, count] pair.)
  */
@@ -106,11 +127,17 @@ const CLAIM_DUE_SQL = `
   claimed AS (
     UPDATE webhook_events_unmatched u
        SET recheck_at = CASE WHEN u.received_at < now() - make_interval(secs => $2) THEN NULL
-                             ELSE now() + GREATEST(make_interval(secs => $3), now() - u.received_at) END
+                             ELSE now() + LEAST(make_interval(secs => $4), GREATEST(make_interval(secs => $3), now() - u.received_at)) END
       FROM due
      WHERE u.id = due.id
-    RETURNING u.id, u.server_id, u.kind, u.provider_message_id, u.recipient, u.external_id, u.occurred_at, u.detail)
-  SELECT * FROM claimed`;
+    RETURNING u.id, u.server_id, u.provider, u.kind, u.provider_message_id, u.recipient, u.external_id, u.occurred_at, u.detail)
+  SELECT c.id, c.server_id, c.kind, c.provider_message_id, c.recipient, c.external_id, c.occurred_at, c.detail,
+         EXISTS (SELECT 1 FROM messages m
+                  WHERE m.server_id = c.server_id
+                    AND m.provider_message_id IN (b.bare, '<' || b.bare || '>', h.head, '<' || h.head || '>')) AS known
+    FROM claimed c
+    CROSS JOIN LATERAL (SELECT btrim(c.provider_message_id, '<> ') AS bare) b
+    CROSS JOIN LATERAL (SELECT CASE WHEN c.provider = 'SENDGRID' THEN split_part(b.bare, '.', 1) ELSE b.bare END AS head) h`;
 
 function toParsedEvent(row: EarlyEventRow): ParsedWebhookEvent {
   return {

@@ -219,7 +219,7 @@ async function keepUnmatched(query: Query, server: DeliveryServerEntity, events:
     // Due for another look at once (EarlyWebhookEvents) when it names a provider id: its message
     // may be one whose SENT record is not written yet.
     `INSERT INTO webhook_events_unmatched (server_id, provider, kind, provider_message_id, recipient, external_id, occurred_at, detail, recheck_at)
-     SELECT $1::uuid, $2::delivery_provider, e.*, CASE WHEN e.provider_message_id IS NULL THEN NULL ELSE now() END
+     SELECT $1::uuid, $2::delivery_provider, e.*, CASE WHEN btrim(e.provider_message_id, '<> ') <> '' THEN now() END
        FROM unnest($3::message_event_type[], $4::varchar[], $5::varchar[], $6::varchar[], $7::timestamptz[], $8::varchar[])
             AS e(kind, provider_message_id, recipient, external_id, occurred_at, detail)
      ON CONFLICT (server_id, external_id) DO NOTHING`,
