@@ -90,3 +90,14 @@ export function parseRetryAfter(value: string | null | undefined, now = Date.now
   const at = Date.parse(value);
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
+
+/**
+ * A webhook post for a registration whose outcome is not recorded yet (SNS confirms a
+ * subscription as soon as it has made it): worth a retry only while that registration runs.
+ */
+export class AheadOfRegistrationError extends DeliveryError {
+  constructor(message: string) {
+    super({ code: DeliveryErrorCode.PROVIDER_ERROR, message, transient: true });
+    this.name = 'AheadOfRegistrationError';
+  }
+}

@@ -59,6 +59,23 @@ describe('SES: the SNS confirmation and the registration that asked for it, in e
     return running;
   }
 
+  it("a confirmation naming the server's topic in another AWS account, with no registration under way, is refused (401), not retried", async () => {
+    const agency = await newAgency(h.t);
+    const server = await createServer(h.t, { accountId: agency.id, name: 'SES probed', provider: 'AMAZON_SES', senderAddress: 'news@example.com', credentials: { ses: keys('us-east-1') } });
+    const ours = topicOf(server.id, 'us-east-1');
+    // Someone else's account made a topic of the same name and subscribed our endpoint to it.
+    const theirs = ours.replace(/:\d{12}:/, ':999988887777:');
+    ses.topics.set(theirs, {
+      arn: theirs,
+      name: theirs.split(':').at(-1) ?? '',
+      attributes: {},
+      subscriptions: [{ arn: `${theirs}:sub-1`, protocol: 'https', endpoint: endpointOf(server.id), token: 'token-theirs', confirmed: false }],
+    });
+    const res = await confirm(server.id, theirs);
+    expect(res.status).toBe(401);
+    expect(ses.topics.get(theirs)?.subscriptions[0].confirmed).toBe(false);
+  });
+
   it('on create: a confirmation before the registration is recorded is answered 503 (SNS retries it), and the retry completes it', async () => {
     const agency = await newAgency(h.t);
     let serverId = '';

@@ -18,6 +18,6 @@ import { WebhookRegistrar } from './webhook-registrar';
 @Module({
   imports: [TypeOrmModule.forFeature([DeliveryServerEntity, ServerAssignmentEntity, AccountEntity]), AccountsModule, ProvidersModule, QuotaModule, MessagesCoreModule],
   providers: [DeliveryServersService, ServerDefaultsService, ServerTestsService, ServerVault, WebhookRegistrar, ServerVisibility, DeliveryServersResolver, AccountServersResolver],
-  exports: [DeliveryServersService, ServerVault, ServerVisibility],
+  exports: [DeliveryServersService, ServerVault, ServerVisibility, WebhookRegistrar],
 })
 export class DeliveryServersModule {}

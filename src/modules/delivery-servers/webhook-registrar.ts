@@ -169,6 +169,15 @@ export class WebhookRegistrar {
     throw new NotFoundError('Delivery server', read.id);
   }
 
+  /** Whether a registration of this server holds its lock now (true when Redis cannot say). */
+  async isRegistering(serverId: string): Promise<boolean> {
+    return (await this.redis.exists(this.lockKey(serverId)).catch(() => 1)) === 1;
+  }
+
+  private lockKey(serverId: string): string {
+    return `${this.config.redis.prefix}:webhook-registration:${serverId}`;
+  }
+
   /**
    * One registration (or removal) of a server at a time, across processes; `onBusy` when another
    * still holds it after REGISTRATION_LOCK.waitMs. Without Redis the lock cannot be had: `fn` runs
@@ -177,7 +186,7 @@ export class WebhookRegistrar {
   private async exclusively<T>(serverId: string, fn: () => Promise<T>, onBusy: () => Promise<T>): Promise<T> {
     let entered = false;
     try {
-      return await withRedisMutex(this.redis, `${this.config.redis.prefix}:webhook-registration:${serverId}`, REGISTRATION_LOCK, () => {
+      return await withRedisMutex(this.redis, this.lockKey(serverId), REGISTRATION_LOCK, () => {
         entered = true;
         return fn();
       });

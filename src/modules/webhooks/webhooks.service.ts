@@ -1,12 +1,13 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { DataSource, Repository } from 'typeorm';
-import { DeliveryError } from '../../providers/delivery-error';
+import { AheadOfRegistrationError, DeliveryError } from '../../providers/delivery-error';
 import { DeliveryErrorCode, DeliveryProvider, WebhookStatus } from '../../providers/provider.enums';
 import { ProviderGateway } from '../../providers/provider-gateway';
 import type { IncomingWebhookRequest, ParsedWebhookEvent } from '../../providers/provider.types';
 import { DeliveryServerEntity } from '../delivery-servers/delivery-server.entity';
 import { ServerVault } from '../delivery-servers/server-vault';
+import { WebhookRegistrar } from '../delivery-servers/webhook-registrar';
 import { MessageStatus } from '../messages/message.entity';
 import { MessageStore, type ProviderMessageMatch, type StatusOutcome } from '../messages/message-store';
 import { SuppressionReason } from '../suppressions/suppression.entity';
@@ -61,6 +62,7 @@ export class WebhooksService {
     private readonly replays: WebhookReplayGuard,
     private readonly reputation: ServerReputationService,
     private readonly store: MessageStore,
+    private readonly registrar: WebhookRegistrar,
   ) {}
 
   async ingest(slug: string, serverId: string, request: IncomingWebhookRequest): Promise<WebhookOutcome> {
@@ -116,7 +118,14 @@ export class WebhooksService {
         throw new WebhookError(WebhookErrorCode.UNAUTHORIZED, 'Webhook signature rejected', err.message);
       }
       if (err.code === DeliveryErrorCode.MESSAGE_REJECTED) throw new WebhookError(WebhookErrorCode.MALFORMED, 'Malformed webhook body', err.message);
-      if (err.transient) throw new WebhookError(WebhookErrorCode.RETRY_LATER, 'Webhook cannot be checked now: retry later', err.message);
+      if (err.transient) {
+        // A subscription confirmation ahead of its registration's record waits only while that
+        // registration runs: otherwise it is a confirmation no registration of ours asked for.
+        if (err instanceof AheadOfRegistrationError && !(await this.registrar.isRegistering(server.id))) {
+          throw new WebhookError(WebhookErrorCode.UNAUTHORIZED, 'Webhook signature rejected', 'subscription confirmation for no registration under way');
+        }
+        throw new WebhookError(WebhookErrorCode.RETRY_LATER, 'Webhook cannot be checked now: retry later', err.message);
+      }
       throw err;
     }
   }

@@ -22,7 +22,7 @@ import {
   SubscribeCommand,
   UnsubscribeCommand,
 } from '@aws-sdk/client-sns';
-import { DeliveryError } from '../delivery-error';
+import { AheadOfRegistrationError, DeliveryError } from '../delivery-error';
 import { DeliveryErrorCode, DeliveryProvider, TransportKind, WebhookStatus } from '../provider.enums';
 import type {
   IncomingWebhookRequest,
@@ -270,12 +270,7 @@ export class SesAdapter implements ProviderAdapter {
         // SNS posts the confirmation as soon as it has made the subscription, which may be before
         // the registration that asked for it has stored its topic. 5xx: SNS retries (4xx it drops).
         await this.verifySnsSignature(body);
-        throw new DeliveryError({
-          code: DeliveryErrorCode.PROVIDER_ERROR,
-          message: 'SES webhook: a subscription confirmation came before its registration was recorded; SNS retries it',
-          transient: true,
-          transport: TransportKind.API,
-        });
+        throw new AheadOfRegistrationError('SES webhook: a subscription confirmation came before its registration was recorded; SNS retries it');
       }
       throw webhookError(DeliveryErrorCode.AUTH_FAILED, 'message is not from our SNS topic');
     }
