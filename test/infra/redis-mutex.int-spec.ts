@@ -58,9 +58,9 @@ describe('withRedisMutex', () => {
 
   it('keeps the lock while its holder runs longer than the TTL', async () => {
     const k = key();
-    await withRedisMutex(redis, k, { ttlMs: 150, waitMs: 1_000, pollMs: 10 }, async () => {
-      const until = Date.now() + 600;
-      // Four TTLs long: the lock is extended meanwhile, so no one else can take it.
+    await withRedisMutex(redis, k, { ttlMs: 600, waitMs: 1_000, pollMs: 10 }, async () => {
+      const until = Date.now() + 1_500;
+      // Two and a half TTLs long: the lock is extended meanwhile (every 200 ms), so no one else can take it.
       while (Date.now() < until) {
         expect(await redis.set(k, 'intruder', 'PX', 5_000, 'NX')).toBeNull();
         await new Promise((r) => setTimeout(r, 25));

@@ -8,6 +8,8 @@ export interface RedisMutexOptions {
   /** How long to wait for the lock before giving up (the error says so). */
   waitMs: number;
   pollMs?: number;
+  /** Told when a renewal finds the lock no longer this holder's (it lapsed, or Redis lost it). */
+  onLost?: () => void;
 }
 
 /** Deletes the key only while it holds this holder's token: a lapsed lock taken over by another is left to it. */
@@ -21,6 +23,16 @@ export class RedisMutexTimeout extends Error {
   }
 }
 
+/** Redis did not answer the first try for the lock: whether anyone holds it is unknown. */
+export class RedisMutexUnavailable extends Error {
+  constructor(
+    readonly key: string,
+    readonly reason: string,
+  ) {
+    super(`Could not ask Redis for the lock ${key}: ${reason}`);
+  }
+}
+
 /**
  * Runs `fn` while holding `key`, one holder at a time across every process on this Redis (SET NX
  * PX with a random token, released by compare-and-delete). While `fn` runs the lock is extended
@@ -30,11 +42,28 @@ export class RedisMutexTimeout extends Error {
 export async function withRedisMutex<T>(redis: Redis, key: string, options: RedisMutexOptions, fn: () => Promise<T>): Promise<T> {
   const token = randomUUID();
   const deadline = Date.now() + options.waitMs;
-  while ((await redis.set(key, token, 'PX', options.ttlMs, 'NX')) !== 'OK') {
+  for (let tries = 0; ; tries++) {
+    let taken: boolean;
+    try {
+      taken = (await redis.set(key, token, 'PX', options.ttlMs, 'NX')) === 'OK';
+    } catch (err) {
+      // Only a first try that fails says nothing of a holder; once Redis has answered that the
+      // lock is held, a failed poll is one more wait.
+      if (tries === 0) throw new RedisMutexUnavailable(key, err instanceof Error ? err.message : 'error');
+      taken = false;
+    }
+    if (taken) break;
     if (Date.now() >= deadline) throw new RedisMutexTimeout(key);
     await delay(options.pollMs ?? 100);
   }
-  const renew = setInterval(() => void redis.eval(EXTEND, 1, key, token, options.ttlMs).catch(() => undefined), Math.max(1, Math.floor(options.ttlMs / 3)));
+  const renew = setInterval(() => {
+    redis
+      .eval(EXTEND, 1, key, token, options.ttlMs)
+      .then((extended) => {
+        if (extended === 0) options.onLost?.();
+      })
+      .catch(() => undefined); // the next renewal tries again; the TTL leaves room for two misses
+  }, Math.max(1, Math.floor(options.ttlMs / 3)));
   try {
     return await fn();
   } finally {

@@ -6,7 +6,7 @@ import { APP_CONFIG, type AppConfig } from '../../config/configuration';
 import type Redis from 'ioredis';
 import { NotFoundError } from '../../infra/errors/domain-error';
 import { REDIS } from '../../infra/redis/redis.module';
-import { RedisMutexTimeout, withRedisMutex } from '../../infra/redis/redis-mutex';
+import { RedisMutexTimeout, RedisMutexUnavailable, withRedisMutex } from '../../infra/redis/redis-mutex';
 import { DeliveryError } from '../../providers/delivery-error';
 import { DeliveryProvider, WebhookStatus } from '../../providers/provider.enums';
 import { ProviderGateway } from '../../providers/provider-gateway';
@@ -71,20 +71,23 @@ export class WebhookRegistrar {
         return this.registerNow(current);
       },
       // Like any failed registration: recorded, never failing the save that asked for it.
-      () => this.recordBusy(server.id),
+      () => this.recordBusy(server),
     );
   }
 
-  private async recordBusy(serverId: string): Promise<DeliveryServerEntity> {
-    await this.servers
+  /** FAILED as busy, unless the registration that held the lock has recorded its outcome meanwhile. */
+  private async recordBusy(read: DeliveryServerEntity): Promise<DeliveryServerEntity> {
+    const write = this.servers
       .createQueryBuilder()
       .update()
       .set({ webhook: () => `webhook || jsonb_build_object('status', CAST(:failed AS text), 'error', CAST(:busy AS text), 'registeredAt', NULL)` })
-      .where('id = :id', { id: serverId })
-      .setParameters({ failed: WebhookStatus.FAILED, busy: BUSY_ERROR })
-      .execute();
-    const server = await this.servers.findOneBy({ id: serverId });
-    if (!server) throw new NotFoundError('Delivery server', serverId);
+      .where('id = :id', { id: read.id })
+      .setParameters({ failed: WebhookStatus.FAILED, busy: BUSY_ERROR });
+    if (read.webhook) write.andWhere('webhook = CAST(:read AS jsonb)', { read: JSON.stringify(read.webhook) });
+    else write.andWhere('webhook IS NULL');
+    await write.execute();
+    const server = await this.servers.findOneBy({ id: read.id });
+    if (!server) throw new NotFoundError('Delivery server', read.id);
     return server;
   }
 
@@ -180,20 +183,17 @@ export class WebhookRegistrar {
 
   /**
    * One registration (or removal) of a server at a time, across processes; `onBusy` when another
-   * still holds it after REGISTRATION_LOCK.waitMs. Without Redis the lock cannot be had: `fn` runs
-   * anyway, since registering matters more than the race the lock closes.
+   * still holds it after REGISTRATION_LOCK.waitMs. When Redis does not answer the first try the
+   * lock cannot be had: `fn` runs anyway, since registering matters more than the race it closes.
    */
   private async exclusively<T>(serverId: string, fn: () => Promise<T>, onBusy: () => Promise<T>): Promise<T> {
-    let entered = false;
+    const onLost = () => this.logger.warn(`The webhook registration lock of server ${serverId} was lost while held`);
     try {
-      return await withRedisMutex(this.redis, this.lockKey(serverId), REGISTRATION_LOCK, () => {
-        entered = true;
-        return fn();
-      });
+      return await withRedisMutex(this.redis, this.lockKey(serverId), { ...REGISTRATION_LOCK, onLost }, fn);
     } catch (err) {
-      if (entered) throw err;
       if (err instanceof RedisMutexTimeout) return onBusy();
-      this.logger.warn(`Webhook registration of server ${serverId} runs without its lock (Redis: ${err instanceof Error ? err.message : 'error'})`);
+      if (!(err instanceof RedisMutexUnavailable)) throw err;
+      this.logger.warn(`Webhook registration of server ${serverId} runs without its lock (Redis: ${err.reason})`);
       return fn();
     }
   }
@@ -224,7 +224,7 @@ export class WebhookRegistrar {
         await then();
       },
       async () => {
-        this.logger.warn(`Removing the webhooks of server ${read.id} without waiting for its registration, still running after a minute`);
+        this.logger.warn(`Removing the webhooks of server ${read.id} without waiting for its registration, still running`);
         await this.removeNow(read);
         await then(); // the registration, when it ends, finds the row gone and removes what it made
       },
@@ -250,10 +250,11 @@ export class WebhookRegistrar {
 
 /**
  * The registration lock: extended while its holder runs (a holder that stopped lets it lapse after
- * ttlMs), waited for at most a minute.
+ * ttlMs), waited for at most ten seconds (a GraphQL request waits on it; a proxy's time-out is
+ * often a minute).
  */
-const REGISTRATION_LOCK = { ttlMs: 180_000, waitMs: 60_000 };
-const BUSY_ERROR = 'Another webhook registration of this server was still running after a minute: run registerWebhooks again';
+const REGISTRATION_LOCK = { ttlMs: 180_000, waitMs: 10_000 };
+const BUSY_ERROR = 'Another webhook registration of this server was still running: run registerWebhooks again in a minute';
 
 /** Tries of recording a registration while updates keep replacing the server's credentials. */
 const RECORD_ATTEMPTS = 3;

@@ -136,8 +136,8 @@ const CLAIM_DUE_SQL = `
                   WHERE m.server_id = c.server_id
                     AND m.provider_message_id IN (b.bare, '<' || b.bare || '>', h.head, '<' || h.head || '>')) AS known
     FROM claimed c
-    CROSS JOIN LATERAL (SELECT btrim(c.provider_message_id, '<> ') AS bare) b
-    CROSS JOIN LATERAL (SELECT CASE WHEN c.provider = 'SENDGRID' THEN split_part(b.bare, '.', 1) ELSE b.bare END AS head) h`;
+    CROSS JOIN LATERAL (SELECT btrim(btrim(c.provider_message_id, E' \t\r\n'), '<>') AS bare) b
+    CROSS JOIN LATERAL (SELECT CASE WHEN c.provider = 'SENDGRID' AND strpos(b.bare, '.') > 1 THEN split_part(b.bare, '.', 1) ELSE b.bare END AS head) h`;
 
 function toParsedEvent(row: EarlyEventRow): ParsedWebhookEvent {
   return {

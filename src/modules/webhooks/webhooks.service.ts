@@ -121,13 +121,23 @@ export class WebhooksService {
       if (err.transient) {
         // A subscription confirmation ahead of its registration's record waits only while that
         // registration runs: otherwise it is a confirmation no registration of ours asked for.
-        if (err instanceof AheadOfRegistrationError && !(await this.registrar.isRegistering(server.id))) {
+        if (err instanceof AheadOfRegistrationError && !(await this.registrationMoved(server))) {
           throw new WebhookError(WebhookErrorCode.UNAUTHORIZED, 'Webhook signature rejected', 'subscription confirmation for no registration under way');
         }
         throw new WebhookError(WebhookErrorCode.RETRY_LATER, 'Webhook cannot be checked now: retry later', err.message);
       }
       throw err;
     }
+  }
+
+  /**
+   * Whether the server's registration is running, or has recorded something since `read` (it may
+   * have ended while the post was being checked): then a post ahead of it is worth a retry.
+   */
+  private async registrationMoved(read: DeliveryServerEntity): Promise<boolean> {
+    if (await this.registrar.isRegistering(read.id)) return true;
+    const now = await this.servers.findOneBy({ id: read.id });
+    return Boolean(now) && JSON.stringify(now?.sealedWebhookState ?? null) !== JSON.stringify(read.sealedWebhookState ?? null);
   }
 
   /**
@@ -228,7 +238,7 @@ async function keepUnmatched(query: Query, server: DeliveryServerEntity, events:
     // Due for another look at once (EarlyWebhookEvents) when it names a provider id: its message
     // may be one whose SENT record is not written yet.
     `INSERT INTO webhook_events_unmatched (server_id, provider, kind, provider_message_id, recipient, external_id, occurred_at, detail, recheck_at)
-     SELECT $1::uuid, $2::delivery_provider, e.*, CASE WHEN btrim(e.provider_message_id, '<> ') <> '' THEN now() END
+     SELECT $1::uuid, $2::delivery_provider, e.*, CASE WHEN btrim(btrim(e.provider_message_id, E' \t\r\n'), '<>') <> '' THEN now() END
        FROM unnest($3::message_event_type[], $4::varchar[], $5::varchar[], $6::varchar[], $7::timestamptz[], $8::varchar[])
             AS e(kind, provider_message_id, recipient, external_id, occurred_at, detail)
      ON CONFLICT (server_id, external_id) DO NOTHING`,
