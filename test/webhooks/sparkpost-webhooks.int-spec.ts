@@ -98,6 +98,21 @@ describe('SparkPost webhooks (basic auth we generated)', () => {
     expect(await h.message(hard.id)).toMatchObject({ status: 'BOUNCED', error: { code: 'RECIPIENT_REJECTED' } });
   });
 
+  it('a hard bounce after a soft one replaces its error; a complaint after a soft bounce marks COMPLAINED', async () => {
+    const bounced = await h.sentMessage(accountId, serverId, transmissionId());
+    const complained = await h.sentMessage(accountId, serverId, transmissionId());
+    const soft = [bounced, complained].map((m) => messageEvent('bounce', m.providerMessageId, m.to, { bounce_class: '22', reason: '452 mailbox full' }));
+    expect((await h.post(path, post(soft))).status).toBe(200);
+    const later = [
+      messageEvent('out_of_band', bounced.providerMessageId, bounced.to, { bounce_class: '10', reason: '550 5.1.1 unknown user' }),
+      messageEvent('spam_complaint', complained.providerMessageId, complained.to, { fbtype: 'abuse' }),
+    ];
+    expect((await h.post(path, post(later))).status).toBe(200);
+    expect(await h.message(bounced.id)).toMatchObject({ status: 'BOUNCED', error: { code: 'RECIPIENT_REJECTED', smtpResponseCode: 550 } });
+    expect((await h.message(bounced.id)).error?.message).toContain('hard bounce');
+    expect((await h.message(complained.id)).status).toBe('COMPLAINED');
+  });
+
   it('refuses missing or wrong credentials with 401 and changes nothing', async () => {
     const m = await h.sentMessage(accountId, serverId, transmissionId());
     const batch = [messageEvent('bounce', m.providerMessageId, m.to, { bounce_class: '10' })];
