@@ -6,15 +6,19 @@ import { CampaignStatus } from './campaign.entity';
 registerEnumType(CampaignStatus, { name: 'CampaignStatus' });
 
 /** Every message of a campaign counted once, by its current status (the buckets add up to total). */
-@ObjectType('CampaignStats', { description: 'Each message is counted once, by its current status. Before start, total is the number of recipients and the rest are 0.' })
+@ObjectType('CampaignStats', {
+  description:
+    "Each message is counted once, by its current status. Before start, total is the number of recipients and the rest are 0. The providers' webhooks keep moving sent messages after the campaign is COMPLETED.",
+})
 export class CampaignStatsModel {
   @Field(() => Int) total!: number;
   @Field(() => Int, { description: 'Waiting to be sent, or being sent now.' }) queued!: number;
   @Field(() => Int) deferred!: number;
-  @Field(() => Int) sent!: number;
+  @Field(() => Int, { description: 'Accepted by the provider, with no later word from it yet.' }) sent!: number;
   @Field(() => Int) delivered!: number;
-  @Field(() => Int, { description: 'Refused for good (by the provider, or for lack of a route).' }) failed!: number;
-  @Field(() => Int) bounced!: number;
+  @Field(() => Int, { description: 'Refused for good (by the provider when sending or after accepting, or for lack of a route).' }) failed!: number;
+  @Field(() => Int, { description: 'Hard bounces, and soft bounces the provider gave up on (DeliveryServer.reputation counts hard bounces only).' })
+  bounced!: number;
   @Field(() => Int) complained!: number;
   @Field(() => Int) suppressed!: number;
 }

@@ -43,7 +43,10 @@ export class SmtpSettingsModel {
   @Field(() => String, { nullable: true }) username!: string | null;
 }
 
-@ObjectType('DeliveryError')
+@ObjectType('DeliveryError', {
+  description:
+    "Why a send, a test or a message failed. From a provider's webhook (a bounce or a rejection after acceptance): RECIPIENT_REJECTED or MESSAGE_REJECTED, the provider's text, smtpResponseCode read from it, transport and providerStatus null.",
+})
 export class DeliveryErrorModel {
   @Field(() => DeliveryErrorCode) code!: DeliveryErrorCode;
   @Field() message!: string;
@@ -54,7 +57,10 @@ export class DeliveryErrorModel {
   smtpStep!: SmtpStepEnum | null;
 }
 
-@ObjectType('WebhookRegistration')
+@ObjectType('WebhookRegistration', {
+  description:
+    "The provider's bounce and complaint webhooks for this server. SES stays PENDING until SNS confirms the subscription. FAILED with 'run registerWebhooks again' when another registration of the server was running. Elastic Email's url (and an error quoting it) shows its secret as secret=**** except under NOT_SUPPORTED, where the owner must paste the URL into Elastic Email.",
+})
 export class WebhookRegistrationModel {
   @Field(() => WebhookStatus) status!: WebhookStatus;
   @Field(() => String, { nullable: true }) url!: string | null;

@@ -5,8 +5,22 @@ import { DeliveryErrorModel } from '../delivery-servers/delivery-server.model';
 import { MessageEventType, MessageSource, MessageStatus } from './message.entity';
 
 registerEnumType(MessageSource, { name: 'MessageSource' });
-registerEnumType(MessageStatus, { name: 'MessageStatus' });
-registerEnumType(MessageEventType, { name: 'MessageEventType' });
+registerEnumType(MessageStatus, {
+  name: 'MessageStatus',
+  valuesMap: {
+    SENT: { description: 'Accepted by the provider; its webhooks may still make it DELIVERED, BOUNCED, FAILED or COMPLAINED.' },
+    FAILED: { description: 'Refused for good: by the provider when sending (the classified error), or by the provider after accepting it (a webhook).' },
+    BOUNCED: { description: 'A hard bounce, or a soft bounce the provider stopped retrying (no suppression); a later delivery outranks a soft bounce.' },
+    REJECTED: { description: 'Not sent: no route, or a From the routed server cannot send.' },
+  },
+});
+registerEnumType(MessageEventType, {
+  name: 'MessageEventType',
+  valuesMap: {
+    DEFERRED: { description: 'Sending waits: our retry or quota wait, or the provider still retrying (the message stays SENT).' },
+    REJECTED: { description: 'Not sent for lack of a route, or (from a webhook) the provider would not send it after accepting it.' },
+  },
+});
 
 @ObjectType('MessageEvent')
 export class MessageEventModel {

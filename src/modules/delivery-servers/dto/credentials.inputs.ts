@@ -29,7 +29,7 @@ export class SmtpCredentialsInput {
   @Length(1, 320, { message: 'username must be 1 to 320 characters' })
   username?: string | null;
 
-  @Field(() => String, { nullable: true, description: 'Left out on update: the stored password is kept while host, port and username stay the same and security does not drop to NONE; otherwise it must be given again.' })
+  @Field(() => String, { nullable: true, description: 'Left out on update: the stored password is kept while host, port and username stay the same and security does not drop to NONE; otherwise it must be given again (or is dropped, when username is left out too).' })
   @IsOptional()
   @IsString()
   @Length(1, 1000, { message: 'password must be 1 to 1000 characters' })
@@ -55,7 +55,7 @@ export class SesCredentialsInput {
 
   @Field(() => String, {
     nullable: true,
-    description: 'The SES configuration set sends name (webhook registration creates mailroute\'s own when empty). Left out on update: the stored one is kept while the region stays the same (a set exists in one region only). A change of these credentials registers the webhooks again.',
+    description: 'The SES configuration set sends name (webhook registration creates mailroute\'s own when empty). Left out on update: the stored one is kept while the region stays the same (a set exists in one region only).',
   })
   @IsOptional()
   @Matches(/^[A-Za-z0-9_-]{1,64}$/, { message: 'configurationSetName must be 1-64 letters, digits, "_" or "-"' })
@@ -105,7 +105,10 @@ export class MailgunCredentialsInput {
   webhookSigningKey?: string | null;
 }
 
-@InputType({ description: "Exactly the provider's own API block may be set, plus smtp where the provider offers SMTP." })
+@InputType({
+  description:
+    "Exactly the provider's own API block may be set, plus smtp where the provider offers SMTP. On update, a change of the provider's API block registers the webhooks again; the registration under the old block stays at the provider (remove it there).",
+})
 export class ServerCredentialsInput {
   @Field(() => SmtpCredentialsInput, { nullable: true })
   @IsOptional()
