@@ -332,7 +332,8 @@ function sendGridEventKind(e: Record<string, unknown>): ParsedWebhookEvent['kind
     case 'delivered':
       return 'DELIVERED';
     case 'bounce':
-      // type "blocked": the receiver refused for now (docs: "temporarily"); "bounce": for good.
+      // type "blocked": the receiver refused it for now (docs: "temporarily"); SendGrid does not
+      // retry this message (the address may work later: a soft bounce). "bounce": for good.
       return e.type === 'blocked' ? 'SOFT_BOUNCE' : 'HARD_BOUNCE';
     case 'deferred':
       return 'DEFERRED';

@@ -150,7 +150,7 @@ function unavailable(why: string, code = DeliveryErrorCode.CONNECTION_FAILED): D
  * host already passed trustedCertificateUrl, and a local resolver with no upstream, or a brief
  * DNS outage, answers ENOTFOUND for real SNS hosts as well, so a 401 there would drop a genuine
  * notification for good (SNS does not retry 4xx). A forged post naming a made-up SNS-shaped host
- * only gets 500s, which change nothing.
+ * only gets 503s, which change nothing.
  */
 function fetchFailure(err: unknown, timeoutMs: number): DeliveryError {
   // Duck-typed, not instanceof: fetch's errors may come from another realm (jest's sandbox).
