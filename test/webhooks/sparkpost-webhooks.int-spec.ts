@@ -113,6 +113,20 @@ describe('SparkPost webhooks (basic auth we generated)', () => {
     expect((await h.message(complained.id)).status).toBe('COMPLAINED');
   });
 
+  it('a second hard bounce keeps the first one\'s error, and a complaint after a hard bounce leaves it BOUNCED', async () => {
+    const m = await h.sentMessage(accountId, serverId, transmissionId());
+    const first = messageEvent('bounce', m.providerMessageId, m.to, { bounce_class: '10', reason: '550 5.1.1 unknown user' });
+    expect((await h.post(path, post([first]))).status).toBe(200);
+    const later = [
+      messageEvent('out_of_band', m.providerMessageId, m.to, { bounce_class: '30', reason: '554 no such domain' }),
+      messageEvent('spam_complaint', m.providerMessageId, m.to, { fbtype: 'abuse' }),
+    ];
+    expect((await h.post(path, post(later))).status).toBe(200);
+    expect(await h.message(m.id)).toMatchObject({ status: 'BOUNCED', error: { smtpResponseCode: 550 } });
+    expect((await h.post(path, post([first]))).body).toMatchObject({ duplicates: 1 });
+    expect(await h.message(m.id)).toMatchObject({ status: 'BOUNCED', error: { smtpResponseCode: 550 } });
+  });
+
   it('refuses missing or wrong credentials with 401 and changes nothing', async () => {
     const m = await h.sentMessage(accountId, serverId, transmissionId());
     const batch = [messageEvent('bounce', m.providerMessageId, m.to, { bounce_class: '10' })];

@@ -179,16 +179,20 @@ export class MessageStore {
   }
 
   /**
-   * DELIVERED after all for messages a soft bounce had ended BOUNCED: providers do not post in
-   * order, and a delivery outranks a soft bounce (a hard bounce, an event of its own, stays).
+   * Moves messages a soft bounce had ended BOUNCED: providers do not post in order, and a
+   * delivery, a complaint or a hard bounce outranks a soft bounce. A message is soft-bounced when
+   * it holds no HARD_BOUNCE event besides the `hardBouncesNow` this post has just stored (1 when
+   * moving to a hard bounce), so a second hard bounce never rewrites the first's error. `error`
+   * becomes each outcome's (none for a delivery or a complaint).
    */
-  async deliveredAfterSoftBounce(tx: EntityManager, ids: string[]): Promise<void> {
-    if (!ids.length) return;
+  async afterSoftBounce(tx: EntityManager, outcomes: StatusOutcome[], to: MessageStatus, hardBouncesNow: 0 | 1): Promise<void> {
+    if (!outcomes.length) return;
     await tx.query(
-      `UPDATE messages m SET status = 'DELIVERED', error = NULL, updated_at = now()
-        WHERE m.id = ANY($1::uuid[]) AND m.status = 'BOUNCED'
-          AND NOT EXISTS (SELECT 1 FROM message_events e WHERE e.message_id = m.id AND e.type = 'HARD_BOUNCE')`,
-      [ids],
+      `UPDATE messages m SET status = $3::message_status, error = o.error, updated_at = now()
+         FROM unnest($1::uuid[], $2::jsonb[]) AS o(id, error)
+        WHERE m.id = o.id AND m.status = 'BOUNCED'
+          AND (SELECT count(*) FROM message_events e WHERE e.message_id = m.id AND e.type = 'HARD_BOUNCE') = $4`,
+      [outcomes.map((o) => o.id), outcomes.map((o) => (o.error ? JSON.stringify(o.error) : null)), to, hardBouncesNow],
     );
   }
 

@@ -196,18 +196,21 @@ export class WebhooksService {
         })),
       );
       // Forward only, and never back. From SENT: DELIVERED, FAILED (the provider rejected it) and
-      // BOUNCED by a soft bounce; from SENT, DELIVERED (an asynchronous bounce, a complaint) or
-      // BOUNCED (a soft bounce before them, whose error a hard bounce replaces): BOUNCED by a hard
-      // bounce and COMPLAINED. A soft bounce after delivery ends nothing, and a delivery posted
-      // after a soft bounce (out of order) outranks it.
+      // BOUNCED by a soft bounce; from SENT or DELIVERED (an asynchronous bounce, a complaint):
+      // BOUNCED by a hard bounce and COMPLAINED. A soft bounce after delivery ends nothing; a
+      // delivery, hard bounce or complaint posted after a soft bounce (out of order) outranks it.
       const advance = (kind: ParsedWebhookEvent['kind'], to: MessageStatus, from: MessageStatus[]) =>
         this.store.advanceStatus(manager, outcomesOf(matched, kind), to, from);
+      const afterSoftBounce = (kind: ParsedWebhookEvent['kind'], to: MessageStatus, hardBouncesNow: 0 | 1) =>
+        this.store.afterSoftBounce(manager, outcomesOf(matched, kind), to, hardBouncesNow);
       await advance('DELIVERED', MessageStatus.DELIVERED, [MessageStatus.SENT]);
-      await this.store.deliveredAfterSoftBounce(manager, outcomesOf(matched, 'DELIVERED').map((o) => o.id));
+      await afterSoftBounce('DELIVERED', MessageStatus.DELIVERED, 0);
       await advance('REJECTED', MessageStatus.FAILED, [MessageStatus.SENT]);
-      await advance('HARD_BOUNCE', MessageStatus.BOUNCED, [MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.BOUNCED]);
+      await advance('HARD_BOUNCE', MessageStatus.BOUNCED, [MessageStatus.SENT, MessageStatus.DELIVERED]);
+      await afterSoftBounce('HARD_BOUNCE', MessageStatus.BOUNCED, 1);
       await advance('SOFT_BOUNCE', MessageStatus.BOUNCED, [MessageStatus.SENT]);
-      await advance('COMPLAINT', MessageStatus.COMPLAINED, [MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.BOUNCED]);
+      await advance('COMPLAINT', MessageStatus.COMPLAINED, [MessageStatus.SENT, MessageStatus.DELIVERED]);
+      await afterSoftBounce('COMPLAINT', MessageStatus.COMPLAINED, 0);
       return { matched, stored };
     });
 
