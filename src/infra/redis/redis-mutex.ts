@@ -45,22 +45,30 @@ export async function withRedisMutex<T>(redis: Redis, key: string, options: Redi
   for (let tries = 0; ; tries++) {
     let taken: boolean;
     try {
-      taken = (await redis.set(key, token, 'PX', options.ttlMs, 'NX')) === 'OK';
+      // A try whose answer was lost (ioredis sends it again after reconnecting) may have taken it.
+      taken = (await redis.set(key, token, 'PX', options.ttlMs, 'NX')) === 'OK' || (await redis.get(key)) === token;
     } catch (err) {
       // Only a first try that fails says nothing of a holder; once Redis has answered that the
       // lock is held, a failed poll is one more wait.
-      if (tries === 0) throw new RedisMutexUnavailable(key, err instanceof Error ? err.message : 'error');
+      if (tries === 0) {
+        await redis.eval(RELEASE, 1, key, token).catch(() => undefined); // in case it was applied
+        throw new RedisMutexUnavailable(key, err instanceof Error ? err.message : 'error');
+      }
       taken = false;
     }
     if (taken) break;
     if (Date.now() >= deadline) throw new RedisMutexTimeout(key);
     await delay(options.pollMs ?? 100);
   }
+  let lost = false;
   const renew = setInterval(() => {
     redis
       .eval(EXTEND, 1, key, token, options.ttlMs)
       .then((extended) => {
-        if (extended === 0) options.onLost?.();
+        if (extended === 0 && !lost) {
+          lost = true;
+          options.onLost?.();
+        }
       })
       .catch(() => undefined); // the next renewal tries again; the TTL leaves room for two misses
   }, Math.max(1, Math.floor(options.ttlMs / 3)));

@@ -75,7 +75,7 @@ export class WebhookRegistrar {
     );
   }
 
-  /** FAILED as busy, unless the registration that held the lock has recorded its outcome meanwhile. */
+  /** FAILED as busy, unless a registration (the one that held the lock) has recorded an outcome since `read`. */
   private async recordBusy(read: DeliveryServerEntity): Promise<DeliveryServerEntity> {
     const write = this.servers
       .createQueryBuilder()
@@ -83,8 +83,9 @@ export class WebhookRegistrar {
       .set({ webhook: () => `webhook || jsonb_build_object('status', CAST(:failed AS text), 'error', CAST(:busy AS text), 'registeredAt', NULL)` })
       .where('id = :id', { id: read.id })
       .setParameters({ failed: WebhookStatus.FAILED, busy: BUSY_ERROR });
-    if (read.webhook) write.andWhere('webhook = CAST(:read AS jsonb)', { read: JSON.stringify(read.webhook) });
-    else write.andWhere('webhook IS NULL');
+    // Compared by the outcome's stamp alone: a confirmation SNS posted meanwhile changes `webhook`
+    // too, without recording any registration.
+    write.andWhere(`(webhook->>'recordedAt') IS NOT DISTINCT FROM CAST(:recordedAt AS text)`, { recordedAt: read.webhook?.recordedAt ?? null });
     await write.execute();
     const server = await this.servers.findOneBy({ id: read.id });
     if (!server) throw new NotFoundError('Delivery server', read.id);
@@ -129,7 +130,8 @@ export class WebhookRegistrar {
     // failed registration's set (what it made before failing, kept for removal) is not given.
     const configurationSetName = ses && result.status !== WebhookStatus.FAILED ? result.state?.configurationSetName : undefined;
     const topic = ses && result.status !== WebhookStatus.FAILED && result.state?.topicArn ? this.vault.webhookMark(result.state.topicArn) : null;
-    const recorded: StoredWebhook = topic ? { ...webhook, topic } : webhook;
+    // recordedAt: which registration's outcome this is (recordBusy checks it).
+    const recorded: StoredWebhook = { ...webhook, ...(topic ? { topic } : {}), recordedAt: new Date().toISOString() };
     const parameters = {
       recordedWebhook: JSON.stringify(recorded),
       pendingTopic: result.status === WebhookStatus.PENDING ? topic : null,
