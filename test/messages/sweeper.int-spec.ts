@@ -52,11 +52,37 @@ describe('the sweeper and messages whose worker died mid-send', () => {
     expect(await sweeper.sweep()).toBe(0);
     await db.query(`UPDATE messages SET updated_at = now() - interval '1 minute' WHERE id = $1`, [sendEmail.id]);
     expect(await sweeper.sweep()).toBe(0);
-    // Its job lost (as after a Redis restart): re-added under the same id.
+    // Its job lost (as after a Redis restart): re-added under a new seq, so a copy of the old
+    // job that turns up later does nothing.
     await (await queue.getJob(jobId))?.remove();
     expect(await queue.getJob(jobId)).toBeNull();
     expect(await sweeper.sweep()).toBe(1);
-    expect((await queue.getJob(jobId))?.data).toEqual({ messageId: sendEmail.id, seq: 0 });
+    expect((await queue.getJob(jobIdOf(sendEmail.id, 1)))?.data).toEqual({ messageId: sendEmail.id, seq: 1 });
+    expect((await db.query('SELECT status, dispatch_seq FROM messages WHERE id = $1', [sendEmail.id])).rows[0]).toEqual({ status: 'QUEUED', dispatch_seq: 1 });
+  });
+
+  it('leaves a message a worker claimed between the sweep reading it and finding its job gone', async () => {
+    const agency = await newAgency(t);
+    const server = await createServer(t, smtpServerInput(agency.id, sink.port));
+    await verifyAndActivate(t, server.id);
+    const { sendEmail } = await t.gqlOk<{ sendEmail: { id: string } }>(SEND, { input: { accountId: agency.id, from: 'news@brand.example', to: 'raced@example.com', subject: 'x', text: 'x' } });
+    const queue = t.app.get(DispatchQueue).queue;
+    await db.query(`UPDATE messages SET updated_at = now() - interval '1 minute' WHERE id = $1`, [sendEmail.id]);
+    // What a worker does in that gap: claims the message (SENDING), sends it, and its job ends
+    // (Bull removes it) before the SENT record is written.
+    const lookup = jest.spyOn(sweeper as unknown as { existingJobs: (ids: string[]) => Promise<Set<string>> }, 'existingJobs');
+    lookup.mockImplementationOnce(async function (this: Sweeper, ids: string[]) {
+      await db.query(`UPDATE messages SET status = 'SENDING', updated_at = now() WHERE id = $1`, [sendEmail.id]);
+      await (await queue.getJob(jobIdOf(sendEmail.id, 0)))?.remove();
+      lookup.mockRestore();
+      return (this as unknown as { existingJobs: (ids: string[]) => Promise<Set<string>> }).existingJobs(ids);
+    });
+
+    expect(await sweeper.sweep()).toBe(0);
+
+    expect(await queue.getJob(jobIdOf(sendEmail.id, 0))).toBeNull();
+    expect(await queue.getJob(jobIdOf(sendEmail.id, 1))).toBeNull();
+    expect((await db.query('SELECT status, dispatch_seq FROM messages WHERE id = $1', [sendEmail.id])).rows[0]).toEqual({ status: 'SENDING', dispatch_seq: 0 });
   });
 
   it('queues it again with the attempt counted, and fails it once the attempts are used up', async () => {

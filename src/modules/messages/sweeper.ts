@@ -18,9 +18,9 @@ interface PendingRow {
 /**
  * Nothing accepted is lost: re-adds the job of every pending message (QUEUED or DEFERRED) whose
  * job is missing — after a Redis restart that lost the queue, or a crash between commit and
- * enqueue — once it is overdue by a sweep interval. Job ids are deterministic, so a job that
- * still exists would not be doubled anyway; checking first spares a backlog's re-adds. Messages of
- * paused campaigns wait for resume.
+ * enqueue — once it is overdue by a sweep interval, under a new seq (`reschedule`). A backlog
+ * still holds its jobs, so only missing ones are re-added. Messages of paused campaigns wait for
+ * resume.
  *
  * A message SENDING for longer than STUCK_SENDING_MS whose job holds no lock in Redis (nor the
  * guard of a late SENT record, UnrecordedSends) lost its worker (killed mid-send, or its Redis
@@ -54,10 +54,31 @@ export class Sweeper {
     )) as PendingRow[];
     // Of those, a long backlog still holds its jobs: re-add only the missing ones.
     const existing = await this.existingJobs(overdue.map((r) => jobIdOf(r.id, r.dispatch_seq)));
-    const missing = overdue.filter((r) => !existing.has(jobIdOf(r.id, r.dispatch_seq)));
+    const missing = await this.reschedule(overdue.filter((r) => !existing.has(jobIdOf(r.id, r.dispatch_seq))));
     const stuck = await this.requeueStuck();
     await this.queue.add([...missing, ...stuck].map((r) => ({ messageId: r.id, seq: r.dispatch_seq, notBefore: r.next_attempt_at })));
     return missing.length + stuck.length;
+  }
+
+  /**
+   * Moves each message whose job is missing to a new seq, if it is still pending under the seq
+   * the sweep read: between that read and the check in Redis a worker may have claimed it, sent
+   * it and ended its job (the job is gone, the SENT record not yet written). Re-adding that job
+   * under the old seq would let a worker claim the SENDING message again and send it twice; the
+   * UPDATE leaves such a message alone, and a job of the old seq that does turn up finds the newer
+   * seq and does nothing.
+   */
+  private async reschedule(missing: PendingRow[]): Promise<PendingRow[]> {
+    if (!missing.length) return [];
+    return (await this.dataSource.query(
+      `WITH moved AS (
+         UPDATE messages m SET dispatch_seq = m.dispatch_seq + 1
+           FROM unnest($1::uuid[], $2::int[]) AS o(id, seq)
+          WHERE m.id = o.id AND m.dispatch_seq = o.seq AND m.status IN ('QUEUED', 'DEFERRED')
+          RETURNING m.id, m.dispatch_seq, m.next_attempt_at)
+       SELECT * FROM moved`,
+      [missing.map((r) => r.id), missing.map((r) => r.dispatch_seq)],
+    )) as PendingRow[];
   }
 
   /** The job ids among these that Bull still holds (waiting, delayed or active): one pipelined round trip. */
