@@ -1,5 +1,7 @@
 import Redis from 'ioredis';
 import { Client } from 'pg';
+import { DispatchQueue, jobIdOf } from '../../src/modules/messages/dispatch-queue';
+import { Sweeper } from '../../src/modules/messages/sweeper';
 import { newAgency } from '../factories/accounts';
 import { createServer, SINK_USER, smtpServerInput, verifyAndActivate } from '../factories/delivery-servers';
 import { createTestApp, type TestApp } from '../utils/create-test-app';
@@ -63,5 +65,48 @@ describe('nothing accepted is lost', () => {
     expect(new Set(received)).toEqual(new Set(recipients));
     // At most the few in flight at the moment of the loss could be sent twice.
     expect(received.length - recipients.length).toBeLessThanOrEqual(4);
+  });
+});
+
+describe('a message accepted while Redis does not answer', () => {
+  let t: TestApp;
+  let sink: SmtpSink;
+  beforeAll(async () => {
+    sink = new SmtpSink({ users: [SINK_USER] });
+    await sink.start();
+    // ROLE=api: no worker takes the job, so the queue shows what the accept and the sweep did.
+    t = await createTestApp({ ROLE: 'api' });
+  });
+  afterAll(async () => {
+    await t.close();
+    await sink.stop();
+  });
+
+  it('is answered as accepted (a retry would send it twice), and the sweeper adds its job once Redis is back', async () => {
+    const agency = await newAgency(t);
+    const server = await createServer(t, smtpServerInput(agency.id, sink.port));
+    await verifyAndActivate(t, server.id);
+    const queue = t.app.get(DispatchQueue).queue;
+    queue.client.disconnect();
+    let sent: { sendEmail: { id: string; status: string } };
+    try {
+      sent = await t.gqlOk<{ sendEmail: { id: string; status: string } }>(`mutation($input: SendEmailInput!) { sendEmail(input: $input) { id status } }`, {
+        input: { accountId: agency.id, from: 'news@brand.example', to: 'while-away@example.com', subject: 'x', text: 'x' },
+      });
+    } finally {
+      await queue.client.connect();
+    }
+    expect(sent.sendEmail.status).toBe('QUEUED');
+    expect(await queue.getJob(jobIdOf(sent.sendEmail.id, 0))).toBeNull();
+
+    const db = new Client({ connectionString: t.databaseUrl });
+    await db.connect();
+    try {
+      await db.query(`UPDATE messages SET updated_at = now() - interval '1 minute' WHERE id = $1`, [sent.sendEmail.id]);
+    } finally {
+      await db.end();
+    }
+    expect(await t.app.get(Sweeper).sweep()).toBe(1);
+    expect(await queue.getJob(jobIdOf(sent.sendEmail.id, 1))).not.toBeNull();
   });
 });

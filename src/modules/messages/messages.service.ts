@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { In, QueryFailedError, Repository } from 'typeorm';
 import type { Viewer } from '../../infra/auth/viewer';
@@ -29,6 +29,8 @@ export interface MessageFilter {
 
 @Injectable()
 export class MessagesService {
+  private readonly logger = new Logger(MessagesService.name);
+
   constructor(
     @InjectRepository(MessageEntity) private readonly messages: Repository<MessageEntity>,
     @InjectRepository(MessageEventEntity) private readonly events: Repository<MessageEventEntity>,
@@ -80,7 +82,12 @@ export class MessagesService {
     }
     // Read before the job exists: the answer is the message as accepted, not wherever a fast worker has taken it since.
     const stored = await this.messages.findOneByOrFail({ id: accepted[0].id });
-    await this.store.enqueue(accepted);
+    // The message is accepted once committed: a queue failure (Redis away) must not answer an
+    // error the client would retry into a second message. The sweeper adds the missing job once
+    // Redis answers again.
+    await this.store.enqueue(accepted).catch((err: unknown) => {
+      this.logger.warn(`Message ${stored.id}: adding its job failed (${err instanceof Error ? err.message : 'error'}); the sweeper will add it`);
+    });
     return stored;
   }
 
