@@ -120,6 +120,33 @@ describe('dispatch jobs', () => {
     for (const id of ids) expect(await row(id)).toMatchObject({ status: 'SENT', server_id: server });
   });
 
+  it('does not send to a recipient suppressed after the message was accepted: SUPPRESSED, and the campaign completes', async () => {
+    const agency = await newAgency(t);
+    await activeServer(agency.id, 'Suppressing relay');
+    const input = { accountId: agency.id, name: 'Late suppression', from: 'news@brand.example', subject: 'Late', text: 'Hi', recipients: ['kept@example.com', 'Complained@Example.com'] };
+    const campaign = (await t.gqlOk<{ createCampaign: { id: string } }>(`mutation($input: CreateCampaignInput!) { createCampaign(input: $input) { id } }`, { input })).createCampaign;
+    await t.gqlOk(`mutation($id: ID!) { startCampaign(id: $id) { id } }`, { id: campaign.id });
+    const ids = (await db.query<{ id: string; to_address: string }>('SELECT id, to_address FROM messages WHERE campaign_id = $1', [campaign.id])).rows;
+    expect(ids).toHaveLength(2);
+    // Suppressed while its message waits in the queue (as a complaint about another campaign would).
+    await t.gqlOk(`mutation($a: ID!, $e: String!) { addSuppression(accountId: $a, email: $e) { email } }`, { a: agency.id, e: 'complained@example.com' });
+
+    for (const { id } of ids) await runJob(id);
+
+    const suppressed = ids.find((r) => r.to_address === 'complained@example.com')!.id;
+    const kept = ids.find((r) => r.to_address === 'kept@example.com')!.id;
+    expect(await row(kept)).toMatchObject({ status: 'SENT' });
+    const { rows } = await db.query<{ status: string; error: { code: string; message: string } }>('SELECT status, error FROM messages WHERE id = $1', [suppressed]);
+    expect(rows[0]).toMatchObject({ status: 'SUPPRESSED', error: { code: 'SUPPRESSED', message: 'complained@example.com is suppressed for this account' } });
+    const events = await db.query<{ type: string }>('SELECT type FROM message_events WHERE message_id = $1 ORDER BY id', [suppressed]);
+    expect(events.rows.map((e) => e.type)).toEqual(['QUEUED', 'REJECTED']);
+    expect(sink.messages.filter((m) => m.to.includes('complained@example.com'))).toEqual([]);
+    expect(sink.messages.filter((m) => m.to.includes('kept@example.com'))).toHaveLength(1);
+    const stats = `query($id: ID!) { campaign(id: $id) { status stats { sent suppressed } } }`;
+    await waitFor('campaign completed', async () => (await t.gqlOk<{ campaign: { status: string } }>(stats, { id: campaign.id })).campaign.status === 'COMPLETED', 10_000);
+    expect((await t.gqlOk<{ campaign: unknown }>(stats, { id: campaign.id })).campaign).toEqual({ status: 'COMPLETED', stats: { sent: 1, suppressed: 1 } });
+  });
+
   it('routes a second re-route afresh too, not with the answer held for the first one', async () => {
     const agency = await newAgency(t);
     const ids: string[] = [];

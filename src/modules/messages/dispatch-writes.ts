@@ -14,6 +14,8 @@ import type { AttemptRecord } from "./message-store";
 /** A claimed message with what the worker needs to know of its campaign. */
 export type ClaimedMessage = MessageEntity & {
   campaignStatus: CampaignStatus | null;
+  /** The recipient is suppressed for the account now (suppressed after the message was accepted). */
+  suppressed: boolean;
 };
 
 export interface SentRecord {
@@ -123,7 +125,8 @@ export class DispatchWrites {
                 AND (m.campaign_id IS NULL OR m.status = 'SENDING'
                      OR NOT EXISTS (SELECT 1 FROM campaigns p WHERE p.id = m.campaign_id AND p.status = 'PAUSED'))
              RETURNING m.*)
-           SELECT ${MESSAGE_COLUMNS}, camp.status AS "campaignStatus"
+           SELECT ${MESSAGE_COLUMNS}, camp.status AS "campaignStatus",
+                  EXISTS (SELECT 1 FROM suppressions s WHERE s.account_id = c.account_id AND s.email = lower(c.to_address)) AS suppressed
              FROM claimed c LEFT JOIN campaigns camp ON camp.id = c.campaign_id`,
           [items.map((i) => i.id), items.map((i) => i.seq)],
         ),

@@ -18,7 +18,7 @@ import { ownerTimezone, type RouteResult, RoutingService, subjectOf } from '../r
 import { type DispatchJob, jobIdOf } from './dispatch-queue';
 import { type ClaimedMessage, DispatchWrites, type SentRecord } from './dispatch-writes';
 import { MessageStatus, type MessageEntity, type StoredDeliveryError } from './message.entity';
-import { type AttemptRecord, MessageStore } from './message-store';
+import { type AttemptRecord, MessageStore, suppressedError } from './message-store';
 import { UnrecordedSends } from './unrecorded-sends';
 
 /** Short pacing waits happen in the worker; longer ones re-schedule the job instead of holding a slot. */
@@ -76,6 +76,13 @@ export class DispatchService {
     if (!message) return; // done already, or a newer schedule owns it
     if (message.campaignStatus === CampaignStatus.PAUSED) {
       await this.store.release(message);
+      return;
+    }
+    // Suppressed since it was accepted (a hard bounce, a complaint or a manual entry meanwhile):
+    // not sent, like a message suppressed at the accept.
+    if (message.suppressed) {
+      await this.store.finish(message, MessageStatus.SUPPRESSED, suppressedError(message.to), null);
+      this.campaigns.completeSoon(message.campaignId);
       return;
     }
     let sending = false;

@@ -61,6 +61,11 @@ export interface AttemptRecord {
  */
 export type Claim = Pick<MessageEntity, 'id' | 'dispatchSeq'>;
 
+/** The error of a message not sent because its recipient is suppressed (the accept writes the same in SQL). */
+export function suppressedError(to: string): StoredDeliveryError {
+  return { code: DeliveryErrorCode.SUPPRESSED, message: `${to} is suppressed for this account`, transport: null, smtpResponseCode: null, providerStatus: null, step: null };
+}
+
 /** Messages per INSERT: the per-row values travel as a few arrays (unnest), the shared ones once. */
 const INSERT_BATCH = 1_000;
 
@@ -201,8 +206,12 @@ export class MessageStore {
     return this.queue.add(rows.filter((r) => r.status === MessageStatus.QUEUED).map((r) => ({ messageId: r.id, seq: r.dispatchSeq })));
   }
 
-  /** A final failure: FAILED (the provider refused; with the attempt that failed) or REJECTED (no route, sender not allowed). */
-  async finish(claim: Claim, status: MessageStatus.FAILED | MessageStatus.REJECTED, error: StoredDeliveryError, serverId: string | null, attempt?: AttemptRecord): Promise<void> {
+  /**
+   * A final failure: FAILED (the provider refused; with the attempt that failed), REJECTED (no
+   * route, sender not allowed) or SUPPRESSED (the recipient suppressed since the accept; a
+   * REJECTED event, as at the accept).
+   */
+  async finish(claim: Claim, status: MessageStatus.FAILED | MessageStatus.REJECTED | MessageStatus.SUPPRESSED, error: StoredDeliveryError, serverId: string | null, attempt?: AttemptRecord): Promise<void> {
     const messageId = claim.id;
     await this.dataSource.transaction(async (tx) => {
       // Only under this claim: a message another path has finished or rescheduled stays as it is.

@@ -12,13 +12,14 @@ registerEnumType(MessageStatus, {
     FAILED: { description: 'Refused for good: by the provider when sending (the classified error), or by the provider after accepting it (a webhook).' },
     BOUNCED: { description: 'A hard bounce, or a soft bounce the provider stopped retrying (no suppression); a later delivery outranks a soft bounce.' },
     REJECTED: { description: 'Not sent: no route, or a From the routed server cannot send.' },
+    SUPPRESSED: { description: 'Not sent: the recipient is suppressed for the account, when the message was accepted or by the time its turn to send came.' },
   },
 });
 registerEnumType(MessageEventType, {
   name: 'MessageEventType',
   valuesMap: {
     DEFERRED: { description: 'Sending waits: our retry or quota wait, or the provider still retrying (the message stays SENT).' },
-    REJECTED: { description: 'Not sent for lack of a route, or (from a webhook) the provider would not send it after accepting it.' },
+    REJECTED: { description: 'Not sent: no route, or a suppressed recipient; or (from a webhook) the provider would not send it after accepting it.' },
   },
 });
 
