@@ -1,5 +1,6 @@
 import { Client } from 'pg';
 import { QueryStats } from '../../src/infra/database/query-stats';
+import { TenantScope } from '../../src/modules/accounts/tenant-scope.service';
 import { newAgency, newSubAccount, newToken } from '../factories/accounts';
 import { createTestApp, type TestApp } from '../utils/create-test-app';
 
@@ -63,6 +64,30 @@ describe('accounts', () => {
       { id: agency.id },
     );
     expect(data.updateAccount).toEqual({ name: 'Before', timezone: 'America/New_York', onQuotaExhausted: 'FAILOVER' });
+  });
+
+  it("writes only the fields given: a rename does not put back add-ons an ADMIN removed after the rename's read", async () => {
+    const agency = await newAgency(t, { name: 'Racing' });
+    await t.gqlOk(`mutation($id: ID!) { setAccountAddons(accountId: $id, addons: [CUSTOM_SMTP]) { id } }`, { id: agency.id });
+    const { token } = await newToken(t, agency.id);
+    const db = new Client({ connectionString: t.databaseUrl });
+    await db.connect();
+    const scope = t.app.get(TenantScope);
+    const read = scope.account.bind(scope);
+    // The ADMIN's removal commits right after the rename has read the account.
+    const spy = jest.spyOn(scope, 'account').mockImplementationOnce(async (viewer, id) => {
+      const account = await read(viewer, id);
+      await db.query(`UPDATE accounts SET addons = '{}' WHERE id = $1`, [agency.id]);
+      return account;
+    });
+    try {
+      const data = await t.gqlOk<{ updateAccount: unknown }>(`mutation($id: ID!) { updateAccount(id: $id, input: { name: "Renamed" }) { name addons } }`, { id: agency.id }, token);
+      expect(data.updateAccount).toEqual({ name: 'Renamed', addons: [] });
+      expect((await db.query('SELECT name, addons FROM accounts WHERE id = $1', [agency.id])).rows[0]).toEqual({ name: 'Renamed', addons: [] });
+    } finally {
+      spy.mockRestore();
+      await db.end();
+    }
   });
 
   it('refuses an invalid timezone naming the field, and stores nothing', async () => {

@@ -45,17 +45,27 @@ export class AccountsService {
 
   async update(viewer: Viewer, id: string, input: UpdateAccountInput): Promise<AccountEntity> {
     const account = await this.scope.account(viewer, id);
-    if (input.name !== undefined) account.name = input.name;
-    if (input.timezone !== undefined) account.timezone = input.timezone;
-    if (input.onQuotaExhausted !== undefined) account.onQuotaExhausted = input.onQuotaExhausted;
-    return this.accounts.save(account);
+    const changes: Partial<Pick<AccountEntity, 'name' | 'timezone' | 'onQuotaExhausted'>> = {};
+    if (input.name !== undefined) changes.name = input.name;
+    if (input.timezone !== undefined) changes.timezone = input.timezone;
+    if (input.onQuotaExhausted !== undefined) changes.onQuotaExhausted = input.onQuotaExhausted;
+    return this.write(account.id, changes);
   }
 
   async setAddons(viewer: Viewer, id: string, addons: Addon[]): Promise<AccountEntity> {
     if (!isAdmin(viewer)) throw new ForbiddenError('Only an ADMIN can change add-ons');
     const account = await this.scope.account(viewer, id);
-    account.addons = [...new Set(addons)].sort();
-    return this.accounts.save(account);
+    return this.write(account.id, { addons: [...new Set(addons)].sort() });
+  }
+
+  /**
+   * Writes only the columns given, then reads the row: saving the whole entity read before would
+   * put back any column another request changed meanwhile (a tenant's rename undoing an ADMIN's
+   * removal of an add-on).
+   */
+  private async write(id: string, changes: Partial<Pick<AccountEntity, 'name' | 'timezone' | 'onQuotaExhausted' | 'addons'>>): Promise<AccountEntity> {
+    if (Object.keys(changes).length) await this.accounts.update({ id }, changes);
+    return this.accounts.findOneByOrFail({ id });
   }
 
   list<N>(viewer: Viewer, args: { search?: string | null; first?: number | null; after?: string | null }, map: (e: AccountEntity) => N): Promise<Connection<N>> {
