@@ -14,11 +14,23 @@ describe('auth and tenant scoping', () => {
   it('refuses a request without a token, with a malformed header, and with an unknown token', async () => {
     for (const token of [null, 'not-a-real-token']) {
       const res = await t.gql(viewerQuery, {}, token);
-      expect(res.errors?.[0].extensions?.code).toBe('UNAUTHENTICATED');
-      expect(res.data).toBeNull();
+      expect(res.status).toBe(401);
+      expect(res.errors?.map((e) => e.extensions?.code)).toEqual(['UNAUTHENTICATED']);
+      expect(res.data).toBeUndefined();
     }
     const res = await t.http().post('/graphql').set('authorization', 'Basic abc').send({ query: viewerQuery });
     expect(res.body.errors[0].extensions.code).toBe('UNAUTHENTICATED');
+  });
+
+  it('answers nothing without a token, even an operation that reaches no resolver (introspection, __typename) or does not parse', async () => {
+    for (const query of ['{ __typename }', '{ __schema { mutationType { fields { name } } } }', '{ __type(name: "Account") { fields { name } } }', '{ not parsed']) {
+      const res = await t.gql(query, {}, null);
+      expect({ query, status: res.status, codes: res.errors?.map((e) => e.extensions?.code), data: res.data }).toEqual({ query, status: 401, codes: ['UNAUTHENTICATED'], data: undefined });
+      expect(JSON.stringify(res.errors)).not.toMatch(/createAccount|sendEmail/);
+    }
+    // With a token, introspection answers.
+    const introspected = await t.gqlOk<{ __type: { name: string } }>('{ __type(name: "Account") { name } }');
+    expect(introspected.__type.name).toBe('Account');
   });
 
   it('knows the ADMIN bootstrap token and account tokens', async () => {

@@ -221,6 +221,7 @@ describe('GraphQL abuse limits from the environment, and the per-token rate limi
     expect(typeof retryAfter === 'number' && retryAfter >= 1 && retryAfter <= 60).toBe(true);
     expect(error?.message).toBe(`Too many GraphQL requests with this token: at most ${LIMIT} a minute; try again in ${String(retryAfter)} s`);
     expect(res.headers['retry-after']).toBe(String(retryAfter));
+    expect(res.status).toBe(429);
     expect(JSON.stringify(res.body)).not.toContain(token);
   });
 
@@ -255,7 +256,9 @@ describe('GraphQL abuse limits from the environment, and the per-token rate limi
       expect(res.errors).toBeUndefined();
     }
     const over = await t.gql(`query($id: ID!) { a: account(id: $id) { id } b: account(id: $id) { id } }`, { id: randomUUID() }, token);
-    expect(over.errors?.map((e) => e.extensions?.code)).toEqual(['RATE_LIMITED', 'RATE_LIMITED']);
+    // Refused as a whole, before any root field runs: one error, no data.
+    expect(over.errors?.map((e) => e.extensions?.code)).toEqual(['RATE_LIMITED']);
+    expect(over.data).toBeUndefined();
   });
 
   it('does not rate-limit by an unknown token: it stays UNAUTHENTICATED', async () => {

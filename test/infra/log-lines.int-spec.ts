@@ -46,7 +46,7 @@ describe('log lines', () => {
           body: JSON.stringify(body),
         });
       // A refused token, and a server created with a password (both in the request, neither may be logged).
-      expect((await post(BAD_TOKEN, 'probe-req-1', { query: '{ viewer { role } }' })).status).toBe(200);
+      expect((await post(BAD_TOKEN, 'probe-req-1', { query: '{ viewer { role } }' })).status).toBe(401);
       const create = await post(t.adminToken, 'probe-req-2', {
         query: 'mutation($input: CreateDeliveryServerInput!) { createDeliveryServer(input: $input) { id } }',
         variables: { input: { name: 'Probe relay', provider: 'SMTP', credentials: { smtp: { host: '127.0.0.1', port: 1, security: 'NONE', username: 'probe', password: SMTP_PASSWORD } } } },

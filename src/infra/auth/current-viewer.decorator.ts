@@ -11,7 +11,7 @@ export function viewerOf(req: RequestWithViewer): Viewer {
   return req.viewer;
 }
 
-/** The authenticated caller of a GraphQL operation (set by BearerAuthGuard). */
+/** The authenticated caller of a GraphQL operation (set by RequestAdmission). */
 export const CurrentViewer = createParamDecorator((_data: unknown, ctx: ExecutionContext): Viewer => {
   const req = GqlExecutionContext.create(ctx).getContext<{ req: RequestWithViewer }>().req;
   return viewerOf(req);
