@@ -48,12 +48,17 @@ describe('rankCandidates', () => {
     const pausedByChange = server({ accountId: 'sub', status: DeliveryServerStatus.PAUSED, pausedReason: 'Credentials changed' });
     const other = server({ accountId: 'sub', sendingDomain: 'example.org' });
     const custom = server({ accountId: 'sub', origin: ServerOrigin.CUSTOM_SMTP });
-    const ranked = rankCandidates([paused, pausedByChange, other, custom], account, new Set(), 'brand.example');
+    // Another owner's reason is not shown: it may quote traffic of other accounts.
+    const agencyPaused = server({ accountId: 'agency', isDefaultForSubAccounts: true, status: DeliveryServerStatus.PAUSED, pausedReason: 'complaint rate 5% (50 of 1000 messages)' });
+    const platformPaused = server({ status: DeliveryServerStatus.PAUSED, pausedReason: 'complaint rate 2% (200 of 10000 messages)' });
+    const ranked = rankCandidates([paused, pausedByChange, other, custom, agencyPaused, platformPaused], account, new Set(), 'brand.example');
     expect(Object.fromEntries(ranked.map((c) => [c.server.id, c.reason]))).toEqual({
       [paused.id]: 'paused',
       [pausedByChange.id]: 'paused: Credentials changed',
       [other.id]: 'sends only for example.org',
       [custom.id]: 'the Custom SMTP add-on is off for this account',
+      [agencyPaused.id]: 'paused',
+      [platformPaused.id]: 'paused',
     });
     expect(ranked.every((c) => !c.allowed)).toBe(true);
   });

@@ -62,7 +62,14 @@ export function rankCandidates(servers: DeliveryServerEntity[], account: Routing
 }
 
 function staticCheck(server: DeliveryServerEntity, account: RoutingAccount, fromDomain: string): Pick<RankedCandidate, 'blocker' | 'reason'> {
-  if (server.status !== DeliveryServerStatus.ACTIVE) return { blocker: 'PAUSED', reason: server.pausedReason ? `paused: ${server.pausedReason}` : 'paused' };
+  if (server.status !== DeliveryServerStatus.ACTIVE) {
+    // Why a server is paused is its owner's to see: an agency's or the platform's reason (a
+    // complaint pause quotes the traffic of every account sending through it) stays with them,
+    // as it does on the shared server model; the reason travels on to routePreview, sendEmail's
+    // NO_ROUTE and a campaign's pauseReason.
+    const own = server.accountId === account.id && server.pausedReason;
+    return { blocker: 'PAUSED', reason: own ? `paused: ${server.pausedReason}` : 'paused' };
+  }
   if (server.sendingDomain && server.sendingDomain !== fromDomain) return { blocker: 'DOMAIN', reason: `sends only for ${server.sendingDomain}` };
   if (server.origin === ServerOrigin.CUSTOM_SMTP && !account.customSmtpEnabled) return { blocker: 'ADDON', reason: 'the Custom SMTP add-on is off for this account' };
   return { blocker: null, reason: null };
