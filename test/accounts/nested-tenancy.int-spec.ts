@@ -6,7 +6,7 @@ import { SmtpSink } from '../utils/smtp-sink';
 
 /** Everything a server shows that a sub-account must not see of its agency's server. */
 const SERVER_DETAILS = `id name status smtp { host username } api { keyHint } testEmail pausedReason lastTest { to } webhook { status url events }
-  account { id name subAccounts { id } deliveryServers { id } } assignedAccounts { id }`;
+  reputation { sent } account { id name subAccounts { id } deliveryServers { id } } assignedAccounts { id }`;
 
 /**
  * Tenancy through nested fields: a sub-account's token reaches its agency's server when its mail
@@ -62,13 +62,13 @@ describe('tenancy through nested fields', () => {
 
   it("routePreview shows a sub-account its agency's server without its owner, assignments or connection settings", async () => {
     const server = await preview(mineToken);
-    expect(server).toMatchObject({ id: agencyServerId, name: 'Agency relay', status: 'ACTIVE', smtp: null, api: null, testEmail: null, pausedReason: null, lastTest: null, account: null, assignedAccounts: [] });
+    expect(server).toMatchObject({ id: agencyServerId, name: 'Agency relay', status: 'ACTIVE', smtp: null, api: null, testEmail: null, pausedReason: null, lastTest: null, account: null, assignedAccounts: [], reputation: null });
     expect(server.webhook).toMatchObject({ url: null, events: [] });
   });
 
   it('the agency itself sees its server in full through the same query', async () => {
     const server = await preview(agencyToken);
-    expect(server).toMatchObject({ smtp: { host: '127.0.0.1', username: SINK_USER.user }, lastTest: { to: 'ops@example.com' }, assignedAccounts: [{ id: sibling.id }] });
+    expect(server).toMatchObject({ smtp: { host: '127.0.0.1', username: SINK_USER.user }, lastTest: { to: 'ops@example.com' }, assignedAccounts: [{ id: sibling.id }], reputation: { sent: expect.any(Number) } });
     const account = server.account as { id: string; subAccounts: { id: string }[]; deliveryServers: { id: string }[] };
     expect(account.id).toBe(agency.id);
     expect(account.subAccounts.map((a) => a.id).sort()).toEqual([mine.id, sibling.id].sort());
