@@ -266,5 +266,14 @@ describe('sendEmail through the worker', () => {
     await until(reminder.id, 'SENT');
     const oneOff = await t.gql(SEND, { input: { ...noFrom, source: 'ONE_OFF' } });
     expect(oneOff.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', fields: ['from'] });
+    // A server without a testEmail routes first now: its From is not taken from the one below it.
+    const relay = await createServer(t, smtpServerInput(agency.id, sink.port, { name: 'Default relay' }));
+    await verifyAndActivate(t, relay.id);
+    await t.gqlOk(`mutation($id: ID!) { setDefaultSmtp(id: $id, scope: ACCOUNT) { id } }`, { id: relay.id });
+    const refused = await t.gql(SEND, { input: noFrom });
+    expect(refused.errors?.[0]).toMatchObject({
+      message: 'from is required: Default relay, the server a REMINDER routes to, has no testEmail',
+      extensions: { code: 'BAD_USER_INPUT', fields: ['from'] },
+    });
   });
 });

@@ -52,7 +52,7 @@ export class MessagesService {
     if (!input.html && !input.text) throw new BadUserInputError('Give html or text (or both)', ['html', 'text']);
     const source = input.source ?? MessageSource.ONE_OFF;
     const from = input.from ?? (source === MessageSource.REMINDER ? await this.reminderFrom(account.id) : null);
-    if (!from) throw BadUserInputError.field('from', 'is required (only a REMINDER may leave it out)');
+    if (!from) throw BadUserInputError.field('from', 'is required (only a REMINDER may leave it out, when a server routes for the account)');
 
     const route = await this.routing.route(account.id, from);
     if (route.code === DeliveryErrorCode.NO_ROUTE) throw new DomainError(ErrorCode.NO_ROUTE, route.reason);
@@ -91,12 +91,18 @@ export class MessagesService {
     return stored;
   }
 
-  /** REMINDER without a From: the testEmail of the first server that would route for the account. */
+  /**
+   * REMINDER without a From: the testEmail of the server that routes for the account, the first
+   * candidate not kept out (a server pinned to a sending domain counts: the From is not known
+   * yet). A server further down is not asked for its address: the mail would go through the first
+   * one From another server's verified sender.
+   */
   private async reminderFrom(accountId: string): Promise<string | null> {
     const probe = await this.routing.route(accountId, 'reminder@reminder.invalid');
-    // Any From domain will do for choosing: only the server's state and the add-on matter here.
-    const usable = probe.candidates.find((c) => c.server.testEmail && (c.blocker === null || c.blocker === 'DOMAIN'));
-    return usable?.server.testEmail ?? null;
+    const routed = probe.candidates.find((c) => c.blocker === null || c.blocker === 'DOMAIN');
+    if (!routed) return null;
+    if (!routed.server.testEmail) throw BadUserInputError.field('from', `is required: ${routed.server.name}, the server a REMINDER routes to, has no testEmail`);
+    return routed.server.testEmail;
   }
 
   async get(viewer: Viewer, id: string): Promise<MessageEntity> {
