@@ -147,6 +147,34 @@ describe('dispatch jobs', () => {
     expect((await t.gqlOk<{ campaign: unknown }>(stats, { id: campaign.id })).campaign).toEqual({ status: 'COMPLETED', stats: { sent: 1, suppressed: 1 } });
   });
 
+  it('gives the quota unit back when a send fails before the message was handed over (a 421 greeting)', async () => {
+    const busy = new SmtpSink({ users: [SINK_USER] });
+    extraSinks.push(busy);
+    await busy.start();
+    const agency = await newAgency(t);
+    const server = await createServer(t, smtpServerInput(agency.id, busy.port, { name: 'Busy relay', quota: { hourly: 2 } }));
+    await verifyAndActivate(t, server.id);
+    const used = async () =>
+      (await t.gqlOk<{ deliveryServer: { usage: { hourly: { used: number } } } }>(`query($id: ID!) { deliveryServer(id: $id) { usage { hourly { used } } } }`, { id: server.id })).deliveryServer.usage.hourly
+        .used;
+    // A first message: the sender is checked (and remembered) and the pool is open.
+    const first = await send(agency.id);
+    await runJob(first);
+    expect(await row(first)).toMatchObject({ status: 'SENT' });
+    // Then the next connection is refused at its greeting (the pool's open one is closed first).
+    busy.script({ step: 'GREETING', code: 421, message: '4.7.0 Too many connections, try again later', times: 1 });
+    busy.closeConnections();
+    const id = await send(agency.id);
+
+    await runJob(id);
+    expect(await row(id)).toMatchObject({ status: 'DEFERRED' });
+    expect(await used()).toBe(1);
+    // The second unit of the hour is still there for the retry.
+    await runJob(id);
+    expect(await row(id)).toMatchObject({ status: 'SENT', server_id: server.id });
+    expect(await used()).toBe(2);
+  });
+
   it('routes a second re-route afresh too, not with the answer held for the first one', async () => {
     const agency = await newAgency(t);
     const ids: string[] = [];

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { setTimeout as delay } from 'node:timers/promises';
 import { APP_CONFIG, type AppConfig } from '../../config/configuration';
 import { SingleFlight } from '../../infra/batching/batcher';
-import { DeliveryError } from '../../providers/delivery-error';
+import { DeliveryError, type SmtpStep } from '../../providers/delivery-error';
 import { DeliveryErrorCode } from '../../providers/provider.enums';
 import { ProviderGateway } from '../../providers/provider-gateway';
 import type { ProviderServer, SendResult } from '../../providers/provider.types';
@@ -31,6 +31,16 @@ const MAX_REROUTES = 3;
 const SENT_RECORD_DEADLINE_MS = 60 * 60_000;
 /** Codes that mean the provider never got the message: its quota unit is given back. */
 const NEVER_REACHED = new Set([DeliveryErrorCode.CONNECTION_FAILED, DeliveryErrorCode.AUTH_FAILED, DeliveryErrorCode.BLOCKED_DESTINATION]);
+/**
+ * SMTP steps before the message's content was handed over: whatever the code (a time-out while
+ * connecting, a 421 greeting, a refused sender or recipient), the provider never got the message.
+ */
+const STEPS_BEFORE_DATA = new Set<SmtpStep>(['DNS', 'CONNECT', 'TLS', 'GREETING', 'AUTH', 'MAIL_FROM', 'RCPT']);
+
+/** Whether a failed send never reached the provider, so its quota unit goes back. */
+export function neverReached(error: DeliveryError): boolean {
+  return NEVER_REACHED.has(error.code) || (error.smtpStep !== undefined && STEPS_BEFORE_DATA.has(error.smtpStep));
+}
 
 /**
  * One job, one step of a message's life: load → route → sender check → quota → pause slot →
@@ -173,7 +183,7 @@ export class DispatchService {
         await this.failed(message, server, error, attempt);
       } finally {
         await this.bestEffort(`pacing of server ${server.id}`, () => this.pacing.markSent(server.id, server.pauseMs));
-        if (NEVER_REACHED.has(error.code)) await this.bestEffort(`quota release for server ${server.id}`, () => this.quota.release(reservation));
+        if (neverReached(error)) await this.bestEffort(`quota release for server ${server.id}`, () => this.quota.release(reservation));
         await this.bestEffort(`failure count of server ${server.id}`, () => this.breaker.recordFailure(server.id, error.code, error.message));
         // …nor on one looked up before the failure was counted.
         this.forgetRoutes(message);
