@@ -1,3 +1,4 @@
+import { quotaKeys } from '../../src/modules/quota/quota-keys';
 import type { QuotaService } from '../../src/modules/quota/quota.service';
 import type { QuotaLimits, QuotaReservation, QuotaSubject, ReserveResult } from '../../src/modules/quota/quota.types';
 import { quotaWindows } from '../../src/modules/quota/quota-windows';
@@ -104,6 +105,10 @@ describe('QuotaService against real Redis', () => {
       // A retried job releasing again gives nothing more back.
       expect(await quota.release(first.reservation, NOW)).toBe(false);
       expect(await used(subject)).toEqual([1, 1, 1]);
+      // The marker that says so is kept for an hour, not until the monthly window ends.
+      const markerTtl = await harness.client().pttl(quotaKeys.released(harness.prefix, subject.serverId, first.reservation.id));
+      expect(markerTtl).toBeGreaterThan(59 * 60_000);
+      expect(markerTtl).toBeLessThanOrEqual(60 * 60_000);
       expect((await quota.reserve(subject, NOW)).ok).toBe(true);
     });
 

@@ -54,7 +54,7 @@ return {'OK', used[1], used[2], used[3]}
  *
  * KEYS[1..3]  the counters of the reservation's windows (not the current ones)
  * KEYS[4]     the reservation's release marker
- * ARGV[1]     the marker's time to live (PX, ms): until after the last of the windows
+ * ARGV[1]     the marker's time to live (PX, ms): long enough for a retried release
  *
  * The marker makes a second release of the same reservation (a retried job) a no-op. A counter
  * that is gone (its window expired, or Redis lost it) is not recreated, and none goes below 0.

@@ -17,6 +17,12 @@ import { EmptySendLedger, SEND_LEDGER, type SendLedger } from './send-ledger';
  * clock runs a little late, still finds the count instead of rebuilding it from the ledger.
  */
 const KEY_GRACE_MS = 60 * 60_000;
+/**
+ * A release marker only has to outlive a second release of the same reservation, which comes
+ * from the same job within moments (a retried call whose first answer was lost), not for as
+ * long as the monthly window: a marker per release kept until the month ends would pile up.
+ */
+const RELEASE_MARKER_TTL_MS = 60 * 60_000;
 /** Seeding needs two rounds; a third only if a counter expired between them. More is a bug. */
 const MAX_ROUNDS = 4;
 const LIMIT_KEYS = ['hourly', 'daily', 'monthly'] as const;
@@ -114,7 +120,7 @@ export class QuotaService {
       ...[windowIds.hourly, windowIds.daily, windowIds.monthly].map((w) => quotaKeys.counter(this.prefix, serverId, w)),
       quotaKeys.released(this.prefix, serverId, id),
     ];
-    return (await this.releaseScript.run(this.redis, keys, [expiresAt - now.getTime()])) === 1;
+    return (await this.releaseScript.run(this.redis, keys, [Math.min(expiresAt - now.getTime(), RELEASE_MARKER_TTL_MS)])) === 1;
   }
 
   /** Used, limit, remaining and reset time of each current window, for many servers in one Redis round trip. */
