@@ -203,6 +203,33 @@ describe('dispatch jobs', () => {
     expect(await row(second)).toMatchObject({ status: 'SENT', dispatch_seq: seq });
   });
 
+  it('routes mail waiting for a full server again at once when its limit is raised, and when new credentials pause it', async () => {
+    const agency = await newAgency(t);
+    const server = await createServer(t, smtpServerInput(agency.id, sink.port, { name: 'Limited relay', quota: { hourly: 1 } }));
+    await verifyAndActivate(t, server.id);
+    const [first, waiting] = [await send(agency.id), await send(agency.id)];
+    await runJob(first);
+    await runJob(waiting);
+    expect(await row(waiting)).toMatchObject({ status: 'DEFERRED', server_id: server.id });
+    const updateQuota = `mutation($id: ID!, $input: UpdateDeliveryServerInput!) { updateDeliveryServer(id: $id, input: $input) { id } }`;
+
+    // Raised: the message no longer waits for the next hour.
+    await t.gqlOk(updateQuota, { id: server.id, input: { quota: { hourly: 2 } } });
+    expect(await row(waiting)).toMatchObject({ status: 'QUEUED' });
+    await runJob(waiting);
+    expect(await row(waiting)).toMatchObject({ status: 'SENT', server_id: server.id });
+
+    // Full again, then paused by new credentials: the waiting message leaves it now.
+    const third = await send(agency.id);
+    await runJob(third);
+    expect(await row(third)).toMatchObject({ status: 'DEFERRED', server_id: server.id });
+    const other = await activeServer(agency.id, 'Other relay');
+    await t.gqlOk(updateQuota, { id: server.id, input: { credentials: { smtp: { host: '127.0.0.1', port: sink.port, security: 'NONE', username: SINK_USER.user, password: 'a-rotated-password' } } } });
+    expect(await row(third)).toMatchObject({ status: 'QUEUED' });
+    await runJob(third);
+    expect(await row(third)).toMatchObject({ status: 'SENT', server_id: other });
+  });
+
   it('routes a second re-route afresh too, not with the answer held for the first one', async () => {
     const agency = await newAgency(t);
     const ids: string[] = [];

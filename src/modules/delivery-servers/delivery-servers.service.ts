@@ -28,6 +28,8 @@ const VIEW_COLUMNS = Object.keys({
 
 /** Tries of an update whose credentials another update keeps replacing between its read and its write. */
 const UPDATE_ATTEMPTS = 3;
+/** Columns whose change sends the mail waiting for the server through routing again. */
+const REROUTING_CHANGES = ['status', 'sendingDomain', 'quotaHourly', 'quotaDaily', 'quotaMonthly'] as const;
 
 export const CREDENTIALS_CHANGED_REASON = 'Credentials changed: send a passing test (testSmtpServer) to verify the server again';
 
@@ -217,6 +219,11 @@ export class DeliveryServersService {
       const write = this.servers.createQueryBuilder().update().set(changes).where('id = :id', { id: server.id });
       if (credentialsRead) write.andWhere('sealed_credentials = CAST(:credentialsRead AS jsonb)', { credentialsRead: JSON.stringify(credentialsRead) });
       if ((await write.execute()).affected) {
+        // Mail waiting for this server (a quota wait, a retry) waited for it as it was: paused by
+        // new credentials, pinned to another domain or given other limits, it is routed again now
+        // (as pauseDeliveryServer does), not when its wait ends — a raised monthly limit would
+        // otherwise leave it waiting for the 1st.
+        if (REROUTING_CHANGES.some((column) => column in changes)) await this.messages.reroute(await this.messages.waitingFor(server.id));
         const saved = await this.reload(server.id);
         return reRegister ? this.webhooks.register(saved) : saved;
       }
