@@ -1,23 +1,20 @@
-import {
-  ApolloServerPluginCacheControlDisabled,
-  ApolloServerPluginInlineTraceDisabled,
-} from "@apollo/server/plugin/disabled";
-import { ApolloServerPluginLandingPageLocalDefault } from "@apollo/server/plugin/landingPage/default";
-import { ApolloDriver, ApolloDriverConfig } from "@nestjs/apollo";
-import { Module } from "@nestjs/common";
-import { GraphQLModule } from "@nestjs/graphql";
-import type { Request, Response } from "express";
-import type Redis from "ioredis";
-import { APP_CONFIG, AppConfig } from "../../config/configuration";
-import { AccountsModule } from "../../modules/accounts/accounts.module";
-import { RequestAdmission } from "../auth/request-admission";
-import { TOKEN_AUTHENTICATOR, type TokenAuthenticator } from "../auth/viewer";
-import { formatGraphQLError } from "../errors/error-formatter";
-import { DateTimeScalar } from "./date-time.scalar";
-import { JitExecution } from "./jit-execution";
-import { nulCharacterGuardPlugin } from "./nul-character-guard";
-import { queryLimitsPlugin } from "./query-limits";
-import { REDIS } from "../redis/redis.module";
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
+import { ApolloDriver, ApolloDriverConfig } from '@nestjs/apollo';
+import { Module } from '@nestjs/common';
+import { GraphQLModule } from '@nestjs/graphql';
+import type { Request, Response } from 'express';
+import type Redis from 'ioredis';
+import { APP_CONFIG, AppConfig } from '../../config/configuration';
+import { AccountsModule } from '../../modules/accounts/accounts.module';
+import { RequestAdmission } from '../auth/request-admission';
+import { TOKEN_AUTHENTICATOR, type TokenAuthenticator } from '../auth/viewer';
+import { formatGraphQLError } from '../errors/error-formatter';
+import { DateTimeScalar } from './date-time.scalar';
+import { JitExecution } from './jit-execution';
+import { nulCharacterGuardPlugin } from './nul-character-guard';
+import { queryLimitsPlugin } from './query-limits';
+import { REDIS } from '../redis/redis.module';
 
 /** The query executor, a provider of its own so tests and diagnostics can look at it. */
 @Module({ providers: [JitExecution], exports: [JitExecution] })
@@ -34,12 +31,7 @@ export class JitExecutionModule {}
       // AccountsModule provides the TOKEN_AUTHENTICATOR the admission checks tokens with.
       imports: [JitExecutionModule, AccountsModule],
       inject: [APP_CONFIG, JitExecution, TOKEN_AUTHENTICATOR, REDIS],
-      useFactory: (
-        config: AppConfig,
-        jit: JitExecution,
-        authenticator: TokenAuthenticator,
-        redis: Redis,
-      ) => {
+      useFactory: (config: AppConfig, jit: JitExecution, authenticator: TokenAuthenticator, redis: Redis) => {
         const admission = new RequestAdmission(authenticator, redis, config);
         return {
           autoSchemaFile: true,
@@ -49,13 +41,11 @@ export class JitExecutionModule {}
           ...({ gateway: jit } as object),
           sortSchema: true,
           // Every Date field and argument is the strict DateTime scalar.
-          buildSchemaOptions: {
-            scalarsMap: [{ type: Date, scalar: DateTimeScalar }],
-          },
+          buildSchemaOptions: { scalarsMap: [{ type: Date, scalar: DateTimeScalar }] },
           playground: false,
           introspection: true,
           plugins: [
-            // GRAPHQL_MAX_DEPTH and GRAPHQL_MAX_COST; the token and its rate limit are checked by RequestAdmission (context).
+            // GRAPHQL_MAX_DEPTH and GRAPHQL_MAX_COST; the token and its rate limit: RequestAdmission (context).
             queryLimitsPlugin(config.graphql),
             // U+0000 in any argument is BAD_USER_INPUT before it can reach PostgreSQL.
             nulCharacterGuardPlugin(),
@@ -64,14 +54,13 @@ export class JitExecutionModule {}
             ApolloServerPluginCacheControlDisabled(),
             ApolloServerPluginInlineTraceDisabled(),
             // Apollo Sandbox on GET /graphql outside production.
-            ...(config.nodeEnv === "production"
-              ? []
-              : [ApolloServerPluginLandingPageLocalDefault({ embed: true })]),
+            ...(config.nodeEnv === 'production' ? [] : [ApolloServerPluginLandingPageLocalDefault({ embed: true })]),
           ],
           includeStacktraceInErrorResponses: false,
           // Compact JSON: Apollo's default indents every response, which for a list of 100 servers
           // is a third more bytes and stringify time.
           stringifyResult: (result) => JSON.stringify(result),
+          // Every request is admitted (token, rate limit) before Apollo parses it: RequestAdmission.
           context: async ({ req, res }: { req: Request; res: Response }) => {
             await admission.admit(req, res);
             return { req, res };
