@@ -230,6 +230,29 @@ describe('dispatch jobs', () => {
     expect(await row(third)).toMatchObject({ status: 'SENT', server_id: other });
   });
 
+  it("keeps a window exact when the account's clock changes and changes back (each clock's counters are rebuilt from the sends)", async () => {
+    const agency = await newAgency(t, { timezone: 'UTC' });
+    const server = await createServer(t, smtpServerInput(agency.id, sink.port, { name: 'Monthly relay', quota: { monthly: 3 } }));
+    await verifyAndActivate(t, server.id);
+    const setZone = (timezone: string) => t.gqlOk(`mutation($id: ID!, $tz: String!) { updateAccount(id: $id, input: { timezone: $tz }) { id } }`, { id: agency.id, tz: timezone });
+    // A From of its own each time: this app holds routing answers (with the account's clock) for a minute.
+    let n = 0;
+    const sendNow = async (): Promise<string> => {
+      const input = { accountId: agency.id, from: `news${++n}@brand.example`, to: 'reader@example.com', subject: 'Clock', text: 'Hi' };
+      const id = (await t.gqlOk<{ sendEmail: { id: string } }>(`mutation($input: SendEmailInput!) { sendEmail(input: $input) { id } }`, { input })).sendEmail.id;
+      await runJob(id);
+      return id;
+    };
+    // One send on UTC, one on a clock whose month starts at another instant (so other counters).
+    expect(await row(await sendNow())).toMatchObject({ status: 'SENT' });
+    await setZone('Pacific/Kiritimati');
+    expect(await row(await sendNow())).toMatchObject({ status: 'SENT' });
+    // Back on UTC: its month counts both sends, so one more fits and the next waits.
+    await setZone('UTC');
+    expect(await row(await sendNow())).toMatchObject({ status: 'SENT' });
+    expect(await row(await sendNow())).toMatchObject({ status: 'DEFERRED' });
+  });
+
   it('routes a second re-route afresh too, not with the answer held for the first one', async () => {
     const agency = await newAgency(t);
     const ids: string[] = [];

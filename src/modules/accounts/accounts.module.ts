@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { TOKEN_AUTHENTICATOR } from '../../infra/auth/viewer';
+import { QuotaModule } from '../quota/quota.module';
 import { AccountEntity } from './account.entity';
 import { AccountsResolver } from './accounts.resolver';
 import { AccountsService } from './accounts.service';
@@ -11,7 +12,7 @@ import { TenantScope } from './tenant-scope.service';
 import { ViewerResolver } from './viewer.resolver';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([AccountEntity, ApiTokenEntity])],
+  imports: [TypeOrmModule.forFeature([AccountEntity, ApiTokenEntity]), QuotaModule],
   providers: [
     AccountsService,
     ApiTokensService,

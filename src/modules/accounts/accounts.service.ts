@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { In, Repository } from 'typeorm';
 import { isAdmin, Viewer } from '../../infra/auth/viewer';
@@ -8,14 +8,18 @@ import { requestLoader } from '../../infra/graphql/request-loaders';
 import { AccountEntity, Addon, QuotaExhaustedAction } from './account.entity';
 import type { CreateAccountInput, UpdateAccountInput } from './dto/account.inputs';
 import { TenantScope } from './tenant-scope.service';
+import { QuotaService } from '../quota/quota.service';
 import { isUuid } from '../../infra/validation';
 
 
 @Injectable()
 export class AccountsService {
+  private readonly logger = new Logger(AccountsService.name);
+
   constructor(
     @InjectRepository(AccountEntity) private readonly accounts: Repository<AccountEntity>,
     private readonly scope: TenantScope,
+    private readonly quota: QuotaService,
   ) {}
 
   get(viewer: Viewer, id: string): Promise<AccountEntity> {
@@ -49,7 +53,21 @@ export class AccountsService {
     if (input.name !== undefined) changes.name = input.name;
     if (input.timezone !== undefined) changes.timezone = input.timezone;
     if (input.onQuotaExhausted !== undefined) changes.onQuotaExhausted = input.onQuotaExhausted;
-    return this.write(account.id, changes);
+    const saved = await this.write(account.id, changes);
+    if (changes.timezone !== undefined && changes.timezone !== account.timezone) await this.clockChanged(account.id, [account.timezone, changes.timezone]);
+    return saved;
+  }
+
+  /**
+   * Its servers count quota on the account's clock: their current windows on the old and the new
+   * clock are counted again from the sends recorded (QuotaService.forgetCurrentWindows).
+   */
+  private async clockChanged(accountId: string, zones: string[]): Promise<void> {
+    const servers = (await this.accounts.manager.query('SELECT id FROM delivery_servers WHERE account_id = $1', [accountId])) as { id: string }[];
+    // The change is saved: Redis trouble here is logged, not answered as a failed update.
+    await this.quota.forgetCurrentWindows(servers.map((s) => s.id), zones).catch((err: unknown) => {
+      this.logger.warn(`Account ${accountId}: its servers' quota counters could not be rebuilt after the timezone change (${err instanceof Error ? err.message : 'error'})`);
+    });
   }
 
   async setAddons(viewer: Viewer, id: string, addons: Addon[]): Promise<AccountEntity> {

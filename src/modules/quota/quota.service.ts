@@ -123,6 +123,25 @@ export class QuotaService {
     return (await this.releaseScript.run(this.redis, keys, [Math.min(expiresAt - now.getTime(), RELEASE_MARKER_TTL_MS)])) === 1;
   }
 
+  /**
+   * The owner's clock changed (`zones`: the old and the new): the counters of the current windows
+   * on both clocks are dropped, so the next reservation rebuilds them from the ledger. Each zone's
+   * windows have keys of their own, and a counter left from before a change would otherwise come
+   * back short of every send made on the other clock meanwhile (change the zone and back within
+   * a month, and the month's count would miss the sends in between).
+   */
+  async forgetCurrentWindows(serverIds: readonly string[], zones: readonly string[], now: Date = new Date()): Promise<void> {
+    if (!serverIds.length) return;
+    const windows = [...new Set(zones)].map((zone) => quotaWindows(zone, now));
+    const pipeline = this.redis.pipeline();
+    for (const serverId of serverIds) {
+      pipeline.del(...windows.flatMap((w) => LIMIT_KEYS.map((k) => quotaKeys.counter(this.prefix, serverId, w[k].id))));
+    }
+    const replies = (await pipeline.exec()) ?? [];
+    const failed = replies.find(([err]) => err)?.[0];
+    if (failed) throw failed;
+  }
+
   /** Used, limit, remaining and reset time of each current window, for many servers in one Redis round trip. */
   async usage(subjects: readonly QuotaSubject[], now: Date = new Date()): Promise<QuotaUsage[]> {
     if (subjects.length === 0) return [];
