@@ -94,6 +94,16 @@ describe('quotaWindows', () => {
     ]);
   });
 
+  it('a zone whose midnight comes twice keeps one day and one month from the first (America/Havana 2026-11-01, Atlantic/Azores 2026-10-25)', () => {
+    // Havana falls back from 01:00 -04 to 00:00 -05 at 05:00 UTC: the 1st began at 04:00 UTC, and
+    // the second 00:xx hour is still the 1st (and still November), not a day or a month of its own.
+    const havana = quotaWindows('America/Havana', at('2026-11-01T05:30:00Z'));
+    expect(bounds(havana.daily)).toEqual(['2026-11-01T04:00:00.000Z', '2026-11-02T05:00:00.000Z']);
+    expect(bounds(havana.monthly)).toEqual(['2026-11-01T04:00:00.000Z', '2026-12-01T05:00:00.000Z']);
+    const azores = quotaWindows('Atlantic/Azores', at('2026-10-25T01:30:00Z'));
+    expect(bounds(azores.daily)).toEqual(['2026-10-25T00:00:00.000Z', '2026-10-26T01:00:00.000Z']);
+  });
+
   describe('month ends', () => {
     it('Jan 31 rolls to Feb 1', () => {
       const w = quotaWindows('UTC', at('2026-01-31T23:59:59.999Z'));
@@ -136,6 +146,8 @@ describe('quotaWindows', () => {
       ['America/Santiago', '2026-09-06T04:00:00Z'],
       ['Pacific/Chatham', '2026-04-04T14:00:00Z'],
       ['Asia/Kathmandu', '2026-12-31T18:15:00Z'],
+      ['America/Havana', '2026-11-01T05:00:00Z'],
+      ['Atlantic/Azores', '2026-10-25T01:00:00Z'],
     ];
     const problems: string[] = [];
     for (const [zone, iso] of transitions) {

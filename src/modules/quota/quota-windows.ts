@@ -95,7 +95,7 @@ function hourBounds(zone: IANAZone, t: number): [number, number] {
 /**
  * Local midnight or the local 1st, with luxon's calendar arithmetic: 23- and 25-hour days, and
  * zones whose midnight is skipped (America/Santiago, America/Havana: the day starts at the
- * 01:00 the clock jumps to, which luxon resolves to the transition instant).
+ * 01:00 the clock jumps to, which luxon resolves to the transition instant), or shown twice.
  */
 function calendarBounds(zone: IANAZone, t: number, unit: 'day' | 'month'): [number, number] {
   const startOf = (ms: number): DateTime => DateTime.fromMillis(ms, { zone }).startOf(unit);
@@ -106,6 +106,16 @@ function calendarBounds(zone: IANAZone, t: number, unit: 'day' | 'month'): [numb
   for (let guard = 0; end.toMillis() <= t && guard < 3; guard++) {
     start = end;
     end = start.plus(unit === 'day' ? { days: 1 } : { months: 1 }).startOf(unit);
+  }
+  // A fall-back from 01:00 to 00:00 shows midnight twice (America/Havana, Atlantic/Azores), and
+  // startOf keeps the offset it is given: from the second 00:xx hour it finds the second
+  // midnight. The day (and month) began at the first one, which the instant before still shows.
+  for (let guard = 0; guard < 3; guard++) {
+    const before = DateTime.fromMillis(start.toMillis() - 1, { zone });
+    // Compared by the wall-clock fields: luxon's hasSame goes through startOf, which is what errs here.
+    const same = before.year === start.year && before.month === start.month && (unit === 'month' || before.day === start.day);
+    if (!same) break;
+    start = before.startOf(unit);
   }
   return [start.toMillis(), end.toMillis()];
 }
