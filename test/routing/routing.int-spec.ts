@@ -209,4 +209,21 @@ describe('routing with quota, and with no route at all', () => {
     expect(Date.parse(allFull.waitUntil ?? '')).toBe(Date.parse(wait.waitUntil ?? ''));
   });
 
+  it('FAILOVER passes over a server with room that cannot send the From, and waits for a full one that can', async () => {
+    const agency = await newAgency(t, { onQuotaExhausted: 'FAILOVER' });
+    const full = await activeServer(agency.id, 'Full, sends it', { sendingDomain: 'sender.example', quota: { hourly: 1 } });
+    const refusing = await activeServer(agency.id, 'Room, refuses it', { sendingDomain: 'sender.example' });
+    expect((await t.app.get(QuotaService).reserve({ serverId: full.id, timezone: 'UTC', limits: { hourly: 1, daily: null, monthly: null } })).ok).toBe(true);
+    // The one with room is asked first, and refuses the sender.
+    sink.script({ step: 'MAIL_FROM', code: 550, message: '5.7.1 Sender address rejected: not owned by user', times: 1 });
+
+    const d = await preview(agency.id, 'news@sender.example');
+    expect(d).toMatchObject({ server: { id: full.id }, code: null, effectiveFrom: 'news@sender.example' });
+    expect(d.waitUntil).not.toBeNull();
+    expect(d.candidates.map((c) => [c.server.id, c.eligible])).toEqual([
+      [full.id, false],
+      [refusing.id, true],
+    ]);
+  });
+
 });

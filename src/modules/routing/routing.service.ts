@@ -103,22 +103,33 @@ export class RoutingService {
       const why = candidates.length ? candidates.map((c) => `${c.server.name}: ${c.reason}`).join('; ') : 'the account has no delivery servers and there is no platform server';
       return { ...base, server: null, effectiveFrom: null, code: DeliveryErrorCode.NO_ROUTE, waitUntil: null, reason: `No eligible server for ${fromDomain} (${why})` };
     }
-    // WAIT stays with the best server and waits for it; FAILOVER takes the best one with room,
-    // and waits only when every candidate is full (for the one that reopens first).
-    const chosen =
+    // WAIT stays with the best server and waits for it. FAILOVER takes the best one with room
+    // that can send the From, and waits only when every such candidate is full (for the one that
+    // reopens first): a full server that can send it is worth waiting for, rather than refusing
+    // the mail because the one with room cannot (a one-off would be REJECTED for good).
+    const order =
       account.onQuotaExhausted === 'FAILOVER'
-        ? (usable.find((c) => c.eligible) ?? [...usable].sort((a, b) => (a.fullUntil?.getTime() ?? 0) - (b.fullUntil?.getTime() ?? 0))[0])
-        : usable[0];
-
-    const sender = await this.checkSender(chosen.server, from);
-    if (!sender.verified) {
+        ? [...usable.filter((c) => c.eligible), ...usable.filter((c) => !c.eligible).sort((a, b) => (a.fullUntil?.getTime() ?? 0) - (b.fullUntil?.getTime() ?? 0))]
+        : [usable[0]];
+    let chosen: RouteCandidateResult | undefined;
+    let refused: { candidate: RouteCandidateResult; reason?: string } | undefined;
+    for (const candidate of order) {
+      const sender = await this.checkSender(candidate.server, from);
+      if (sender.verified) {
+        chosen = candidate;
+        break;
+      }
+      refused ??= { candidate, reason: sender.reason };
+    }
+    if (!chosen) {
+      const { candidate, reason } = refused as { candidate: RouteCandidateResult; reason?: string };
       return {
         ...base,
-        server: chosen.server,
+        server: candidate.server,
         effectiveFrom: null,
         code: DeliveryErrorCode.SENDER_NOT_VERIFIED,
         waitUntil: null,
-        reason: `${from} cannot be sent through ${chosen.server.name}: ${sender.reason ?? 'the sender is not verified with the provider'}`,
+        reason: `${from} cannot be sent through ${candidate.server.name}: ${reason ?? 'the sender is not verified with the provider'}`,
       };
     }
     const waitUntil = chosen.eligible ? null : chosen.fullUntil;
