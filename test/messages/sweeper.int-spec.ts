@@ -85,6 +85,31 @@ describe('the sweeper and messages whose worker died mid-send', () => {
     expect((await db.query('SELECT status, dispatch_seq FROM messages WHERE id = $1', [sendEmail.id])).rows[0]).toEqual({ status: 'SENDING', dispatch_seq: 0 });
   });
 
+  it('goes through a backlog larger than its page over the next sweeps: a lost job behind it is found', async () => {
+    const agency = await newAgency(t);
+    const server = await createServer(t, smtpServerInput(agency.id, sink.port));
+    await verifyAndActivate(t, server.id);
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const { sendEmail } = await t.gqlOk<{ sendEmail: { id: string } }>(SEND, { input: { accountId: agency.id, from: 'news@brand.example', to: `backlog-${i}@example.com`, subject: 'x', text: 'x' } });
+      ids.push(sendEmail.id);
+    }
+    // The oldest overdue messages of all: three hold their jobs, the newest has lost its job.
+    for (const [i, id] of ids.entries()) await db.query(`UPDATE messages SET updated_at = now() - interval '2 days' + make_interval(secs => $2) WHERE id = $1`, [id, i]);
+    const queue = t.app.get(DispatchQueue).queue;
+    await (await queue.getJob(jobIdOf(ids[3], 0)))?.remove();
+    sweeper.pageSize = 2;
+    try {
+      await sweeper.sweep(); // the two oldest: their jobs are there
+      expect(await queue.getJob(jobIdOf(ids[3], 1))).toBeNull();
+      await sweeper.sweep(); // the next two: the lost one is found
+      expect((await queue.getJob(jobIdOf(ids[3], 1)))?.data).toEqual({ messageId: ids[3], seq: 1 });
+      for (const id of ids.slice(0, 3)) expect(await queue.getJob(jobIdOf(id, 0))).not.toBeNull();
+    } finally {
+      sweeper.pageSize = 5_000;
+    }
+  });
+
   it('queues it again with the attempt counted, and fails it once the attempts are used up', async () => {
     const agency = await newAgency(t);
     const server = await createServer(t, smtpServerInput(agency.id, sink.port));

@@ -4,7 +4,7 @@ import type { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../../config/configuration';
 import { DispatchQueue, jobIdOf } from './dispatch-queue';
 
-/** Pending rows handled per sweep; a larger backlog is finished over the next sweeps. */
+/** Pending rows looked at per sweep; a larger backlog is gone through over the next sweeps. */
 const SWEEP_BATCH = 5_000;
 
 const GAVE_UP = 'its worker stopped while sending it on every attempt; not tried again';
@@ -30,6 +30,11 @@ interface PendingRow {
  */
 @Injectable()
 export class Sweeper {
+  /** Overdue messages looked at per sweep (tests use a small page). */
+  pageSize = SWEEP_BATCH;
+  /** Where the last sweep's page of overdue messages ended (null: start from the oldest). */
+  private cursor: { due: string; id: string } | null = null;
+
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly queue: DispatchQueue,
@@ -41,17 +46,24 @@ export class Sweeper {
     const overdueSecs = this.config.dispatch.sweepIntervalMs / 1000;
     // Only messages overdue by a sweep interval can have lost their job: one queued a moment ago
     // got it right after its commit, and one waiting for a later time is not due yet.
+    // A page at a time, on from where the last sweep stopped: a backlog larger than a page whose
+    // jobs are all in place must not keep a newer message with a lost job from being looked at.
+    const after = this.cursor;
     const overdue = (await this.dataSource.query(
-      `SELECT m.id, m.dispatch_seq, m.next_attempt_at
+      `SELECT m.id, m.dispatch_seq, m.next_attempt_at, COALESCE(m.next_attempt_at, m.updated_at)::text AS due
          FROM messages m
          LEFT JOIN campaigns c ON c.id = m.campaign_id
         WHERE m.status IN ('QUEUED', 'DEFERRED')
           AND COALESCE(m.next_attempt_at, m.updated_at) < now() - make_interval(secs => $2)
           AND (c.id IS NULL OR c.status = 'SENDING')
-        ORDER BY COALESCE(m.next_attempt_at, m.updated_at)
+          AND ($3::timestamptz IS NULL OR (COALESCE(m.next_attempt_at, m.updated_at), m.id) > ($3::timestamptz, $4::uuid))
+        ORDER BY COALESCE(m.next_attempt_at, m.updated_at), m.id
         LIMIT $1`,
-      [SWEEP_BATCH, overdueSecs],
-    )) as PendingRow[];
+      [this.pageSize, overdueSecs, after?.due ?? null, after?.id ?? null],
+    )) as (PendingRow & { due: string })[];
+    // A short page ends the pass: the next sweep starts from the oldest again.
+    const last = overdue[overdue.length - 1];
+    this.cursor = overdue.length < this.pageSize ? null : { due: last.due, id: last.id };
     // Of those, a long backlog still holds its jobs: re-add only the missing ones.
     const existing = await this.existingJobs(overdue.map((r) => jobIdOf(r.id, r.dispatch_seq)));
     const missing = await this.reschedule(overdue.filter((r) => !existing.has(jobIdOf(r.id, r.dispatch_seq))));
