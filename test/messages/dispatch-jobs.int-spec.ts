@@ -175,34 +175,6 @@ describe('dispatch jobs', () => {
     expect(await used()).toBe(2);
   });
 
-  it('gives each message waiting for a far pause slot a turn of its own, and the job comes back for it without going round again', async () => {
-    const agency = await newAgency(t);
-    const server = await createServer(t, smtpServerInput(agency.id, sink.port, { name: 'Slow relay', pauseMs: 2_500 }));
-    await verifyAndActivate(t, server.id);
-    const [first, second, third] = [await send(agency.id), await send(agency.id), await send(agency.id)];
-    const nextAttempt = async (id: string) => (await db.query<{ next_attempt_at: Date }>('SELECT next_attempt_at FROM messages WHERE id = $1', [id])).rows[0].next_attempt_at.getTime();
-
-    await runJob(first);
-    await runJob(second);
-    await runJob(third);
-    expect(await row(first)).toMatchObject({ status: 'SENT' });
-    expect(await row(second)).toMatchObject({ status: 'DEFERRED' });
-    expect(await row(third)).toMatchObject({ status: 'DEFERRED' });
-    // Turns a pause apart, not one shared turn that would wake both and send one.
-    const gap = (await nextAttempt(third)) - (await nextAttempt(second));
-    expect(gap).toBeGreaterThan(2_400);
-    expect(gap).toBeLessThan(2_600);
-    const job = await queue.queue.getJob(jobIdOf(second, (await row(second)).dispatch_seq));
-    expect(job?.data).toMatchObject({ pacedFor: server.id });
-
-    // At its time the second is sent in its slot, without being deferred again.
-    const due = await nextAttempt(second);
-    await waitFor('the second message is due', () => Promise.resolve(Date.now() >= due), 5_000, 20);
-    const seq = (await row(second)).dispatch_seq;
-    await runJob(second);
-    expect(await row(second)).toMatchObject({ status: 'SENT', dispatch_seq: seq });
-  });
-
   it('routes mail waiting for a full server again at once when its limit is raised, and when new credentials pause it', async () => {
     const agency = await newAgency(t);
     const server = await createServer(t, smtpServerInput(agency.id, sink.port, { name: 'Limited relay', quota: { hourly: 1 } }));

@@ -13,8 +13,6 @@ export interface DispatchJob {
    * the jobs of that same re-route, all made after the change (never an answer held from before).
    */
   rerouteId?: string;
-  /** Re-scheduled to a pause slot it booked on this server (PacingService.acquire): it starts then without taking another. */
-  pacedFor?: string;
 }
 
 /**
@@ -39,12 +37,12 @@ export class DispatchQueue {
     return `${this.queue.toKey(jobId)}:recording`;
   }
 
-  async add(items: { messageId: string; seq: number; notBefore?: Date | null; rerouteId?: string; pacedFor?: string }[]): Promise<void> {
+  async add(items: { messageId: string; seq: number; notBefore?: Date | null; rerouteId?: string }[]): Promise<void> {
     const now = Date.now();
     for (let i = 0; i < items.length; i += 1000) {
       await this.queue.addBulk(
         items.slice(i, i + 1000).map((item) => ({
-          data: { messageId: item.messageId, seq: item.seq, ...(item.rerouteId ? { rerouteId: item.rerouteId } : {}), ...(item.pacedFor ? { pacedFor: item.pacedFor } : {}) },
+          data: { messageId: item.messageId, seq: item.seq, ...(item.rerouteId ? { rerouteId: item.rerouteId } : {}) },
           opts: { ...JOB_OPTIONS, jobId: jobIdOf(item.messageId, item.seq), delay: item.notBefore ? Math.max(0, item.notBefore.getTime() - now) : 0 },
         })),
       );

@@ -99,7 +99,7 @@ export class DispatchService {
     try {
       // Jobs of a re-route share lookups among themselves only: all of theirs are made after it.
       const routeKey = job.rerouteId ? `${routeKeyOf(message)}\n${job.rerouteId}` : routeKeyOf(message);
-      return await this.routeAndSend(message, { jobId: jobIdOf(job.messageId, job.seq), claimedAt, routeKey, pacedFor: job.pacedFor ?? null }, () => (sending = true));
+      return await this.routeAndSend(message, { jobId: jobIdOf(job.messageId, job.seq), claimedAt, routeKey }, () => (sending = true));
     } catch (err) {
       // Failed before anything went out (Redis or the database away): hand the message back
       // now, so the sweeper picks it up after one interval, not after STUCK_SENDING_MS.
@@ -136,11 +136,10 @@ export class DispatchService {
       const attempt: AttemptRecord = { serverId: server.id, detail: route.reason, at: new Date() };
       let slot: AcquireResult;
       try {
-        // A job re-scheduled to a slot it booked on this server starts in it (routed elsewhere, it queues there).
-        slot = await this.pacing.acquire(server.id, server.pauseMs, { maxInlineWaitMs: MAX_INLINE_WAIT_MS, booked: job.pacedFor === server.id && reroute === 0 });
+        slot = await this.pacing.acquire(server.id, server.pauseMs, { maxInlineWaitMs: MAX_INLINE_WAIT_MS });
         if (slot.reschedule) {
           await this.quota.release(reserved.reservation);
-          return this.store.defer(message, slot.notBefore, null, null, null, slot.booked ? { pacedFor: server.id } : {});
+          return this.store.defer(message, slot.notBefore, null);
         }
         // The wait for the slot may have outlasted a pauseCampaign: hand everything back unused.
         if (message.campaignId && slot.waitedMs > 0 && (await this.campaigns.isPaused(message.campaignId))) {
@@ -298,8 +297,6 @@ interface JobInHand {
   claimedAt: number;
   /** Whose routing lookups it shares (routeKeyOf, and the re-route it belongs to if any). */
   routeKey: string;
-  /** The server whose pause slot the job booked when it was re-scheduled (DispatchJob.pacedFor). */
-  pacedFor: string | null;
 }
 
 export function toStoredError(error: DeliveryError): StoredDeliveryError {

@@ -241,7 +241,7 @@ export class MessageStore {
     detail: string | null,
     error: StoredDeliveryError | null = null,
     serverId: string | null = null,
-    options: { attempt?: AttemptRecord; pacedFor?: string } = {},
+    options: { attempt?: AttemptRecord } = {},
   ): Promise<void> {
     const messageId = claim.id;
     const seq = await this.dataSource.transaction(async (tx) => {
@@ -267,7 +267,7 @@ export class MessageStore {
       if (detail !== null) await tx.insert(MessageEventEntity, { messageId, type: MessageEventType.DEFERRED, detail: detail.slice(0, 1000), serverId });
       return row.dispatch_seq;
     });
-    if (seq !== null) await this.queue.add([{ messageId, seq, notBefore, pacedFor: options.pacedFor }]);
+    if (seq !== null) await this.queue.add([{ messageId, seq, notBefore }]);
   }
 
   private async insertRouted(tx: EntityManager, messageId: string, attempt: AttemptRecord): Promise<void> {

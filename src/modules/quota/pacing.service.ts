@@ -25,19 +25,14 @@ export interface SlotReply {
 export type AcquireResult =
   /** The slot was ours and its time has come: send now. */
   | { reschedule: false; waitedMs: number }
-  /**
-   * The next free slot is too far away to wait for in process: run the job again then. `booked`:
-   * that slot is now the job's, and it comes back for it (`AcquireOptions.booked`).
-   */
-  | { reschedule: true; notBefore: Date; waitMs: number; booked: boolean };
+  /** The next free slot is too far away to wait for in process: run the job again then. */
+  | { reschedule: true; notBefore: Date; waitMs: number };
 
 export interface AcquireOptions {
   /** Waits up to this long happen here; longer ones come back as `reschedule`. */
   maxInlineWaitMs: number;
   /** Stops an in-process wait (e.g. on shutdown); the slot taken is then simply left unused. */
   signal?: AbortSignal;
-  /** The job booked its slot when it was re-scheduled, and this is its time: start without taking another. */
-  booked?: boolean;
 }
 
 /**
@@ -99,38 +94,31 @@ export class PacingService {
   }
 
   /**
-   * For the worker: take the server's next slot; wait for it when it is near, or answer
-   * `reschedule` when it is further than `maxInlineWaitMs`, so the job frees its concurrency
-   * slot instead of sleeping in it. The far slot stays booked for that job (`booked`), which
-   * comes back at its time and only confirms its start: jobs waiting for one server each get a
-   * turn of their own. (Left unbooked, they would all be re-scheduled to the same next slot,
-   * wake together, one would send and the rest go round again: N² wake-ups for N messages.)
-   * A booked job that is then held back longer than maxInlineWaitMs (someone started late)
-   * queues again for a new slot.
+   * For the worker: wait for a slot when it is near, or answer `reschedule` (without taking the
+   * slot, so nobody's turn is wasted) when it is further than `maxInlineWaitMs`, so the job
+   * frees its concurrency slot instead of sleeping in it. (Only when the confirmed start is
+   * pushed back beyond maxInlineWaitMs after the wait, a taken slot goes unused.)
    */
   async acquire(serverId: string, pauseMs: number, options: AcquireOptions): Promise<AcquireResult> {
-    let waitMs = 0;
-    if (!options.booked) {
-      const slot = await this.nextSlot(serverId, pauseMs);
-      if (slot.waitMs > options.maxInlineWaitMs) return reschedule(slot.waitMs, true);
-      waitMs = slot.waitMs;
-    }
+    const slot = await this.nextSlot(serverId, pauseMs, options.maxInlineWaitMs);
+    if (!slot.taken) return reschedule(slot.waitMs);
     // Waits are relative (Redis clock), so this machine's clock skew does not matter.
     let waited = 0;
+    let waitMs = slot.waitMs;
     for (;;) {
       if (waitMs > 0) await delay(waitMs, undefined, { signal: options.signal });
       waited += waitMs;
       // Our turn by the schedule; make sure the previous send did not start late.
       const start = await this.confirmStart(serverId, pauseMs);
       if (start.started) return { reschedule: false, waitedMs: waited };
-      if (start.waitMs > options.maxInlineWaitMs) return reschedule(start.waitMs, false);
+      if (start.waitMs > options.maxInlineWaitMs) return reschedule(start.waitMs);
       waitMs = start.waitMs;
     }
   }
 }
 
-function reschedule(waitMs: number, booked: boolean): AcquireResult {
-  return { reschedule: true, notBefore: new Date(Date.now() + waitMs), waitMs, booked };
+function reschedule(waitMs: number): AcquireResult {
+  return { reschedule: true, notBefore: new Date(Date.now() + waitMs), waitMs };
 }
 
 function pair(reply: unknown): [number, number] {
