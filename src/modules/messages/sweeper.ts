@@ -93,9 +93,13 @@ export class Sweeper {
     )) as PendingRow[];
   }
 
-  /** The job ids among these that Bull still holds (waiting, delayed or active): one pipelined round trip. */
+  /**
+   * The job ids among these that Bull still holds (waiting, delayed or active): one pipelined
+   * round trip. A failed check counts as held: re-adding moves the message to a new seq, which
+   * would void a job that is in fact still there (a Redis answering LOADING after a restart).
+   */
   private async existingJobs(jobIds: string[]): Promise<Set<string>> {
-    return this.jobsWith(jobIds, (jobId) => [this.queue.queue.toKey(jobId)], false);
+    return this.jobsWith(jobIds, (jobId) => [this.queue.queue.toKey(jobId)], true);
   }
 
   /**
