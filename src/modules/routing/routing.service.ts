@@ -152,7 +152,13 @@ export class RoutingService {
     } catch (err) {
       // The provider could not answer (network, throttling): do not block on it and do not
       // cache it; the send itself will tell.
-      if (err instanceof DeliveryError && err.code === DeliveryErrorCode.SENDER_NOT_VERIFIED) return { verified: false, reason: err.message };
+      // A refusal the provider throws is an answer like one it returns, and is kept as long: FAILOVER
+      // passes over such a server, and would otherwise ask again on every routing lookup.
+      if (err instanceof DeliveryError && err.code === DeliveryErrorCode.SENDER_NOT_VERIFIED) {
+        const refused = { verified: false, reason: err.message };
+        this.senderChecks.set(key, refused);
+        return refused;
+      }
       return { verified: true };
     }
   }
