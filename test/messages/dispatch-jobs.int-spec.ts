@@ -200,6 +200,21 @@ describe('dispatch jobs', () => {
     expect(await row(third)).toMatchObject({ status: 'QUEUED' });
     await runJob(third);
     expect(await row(third)).toMatchObject({ status: 'SENT', server_id: other });
+
+    // Mail waiting out a retry's backoff (it carries the failed attempt's error) keeps waiting when a
+    // limit is raised, and a limit saved unchanged or lowered moves nothing.
+    const retrying = await send(agency.id);
+    await deferTo(retrying, server.id);
+    await db.query(`UPDATE messages SET error = '{"code":"THROTTLED","message":"421 try again later"}' WHERE id = $1`, [retrying]);
+    const quotaWaiter = await send(agency.id);
+    await deferTo(quotaWaiter, server.id);
+    for (const hourly of [2, 1]) {
+      await t.gqlOk(updateQuota, { id: server.id, input: { quota: { hourly } } });
+      expect(await row(quotaWaiter)).toMatchObject({ status: 'DEFERRED' });
+    }
+    await t.gqlOk(updateQuota, { id: server.id, input: { quota: { hourly: 10 } } });
+    expect(await row(retrying)).toMatchObject({ status: 'DEFERRED' });
+    expect(await row(quotaWaiter)).toMatchObject({ status: 'QUEUED' });
   });
 
   it("keeps a window exact when the account's clock changes and changes back (each clock's counters are rebuilt from the sends)", async () => {

@@ -28,8 +28,6 @@ const VIEW_COLUMNS = Object.keys({
 
 /** Tries of an update whose credentials another update keeps replacing between its read and its write. */
 const UPDATE_ATTEMPTS = 3;
-/** Columns whose change sends the mail waiting for the server through routing again. */
-const REROUTING_CHANGES = ['status', 'sendingDomain', 'quotaHourly', 'quotaDaily', 'quotaMonthly'] as const;
 
 export const CREDENTIALS_CHANGED_REASON = 'Credentials changed: send a passing test (testSmtpServer) to verify the server again';
 
@@ -219,17 +217,32 @@ export class DeliveryServersService {
       const write = this.servers.createQueryBuilder().update().set(changes).where('id = :id', { id: server.id });
       if (credentialsRead) write.andWhere('sealed_credentials = CAST(:credentialsRead AS jsonb)', { credentialsRead: JSON.stringify(credentialsRead) });
       if ((await write.execute()).affected) {
-        // Mail waiting for this server (a quota wait, a retry) waited for it as it was: paused by
-        // new credentials, pinned to another domain or given other limits, it is routed again now
-        // (as pauseDeliveryServer does), not when its wait ends — a raised monthly limit would
-        // otherwise leave it waiting for the 1st.
-        if (REROUTING_CHANGES.some((column) => column in changes)) await this.messages.reroute(await this.messages.waitingFor(server.id));
+        await this.rerouteAfter(server, changes);
         const saved = await this.reload(server.id);
         return reRegister ? this.webhooks.register(saved) : saved;
       }
       if (attempt === UPDATE_ATTEMPTS) throw new ConflictError(`Delivery server ${server.name} kept changing while it was being updated: try again`);
       server = await this.reload(server.id); // NOT_FOUND if it was deleted meanwhile
     }
+  }
+
+  /**
+   * Mail waiting for this server waited for it as it was. Paused by new credentials or pinned to
+   * another domain, the server may no longer take it: all of it is routed again now (as
+   * pauseDeliveryServer does). A limit raised or lifted: the mail waiting for a window to reset is
+   * routed again now, not when the window ends (a raised monthly limit would otherwise leave it
+   * waiting for the 1st); mail waiting out a retry's backoff keeps waiting.
+   */
+  private async rerouteAfter(server: DeliveryServerEntity, changes: QueryDeepPartialEntity<DeliveryServerEntity>): Promise<void> {
+    const paused = changes.status === DeliveryServerStatus.PAUSED && server.status !== DeliveryServerStatus.PAUSED;
+    const repinned = changes.sendingDomain !== undefined && changes.sendingDomain !== server.sendingDomain;
+    const raised = (['quotaHourly', 'quotaDaily', 'quotaMonthly'] as const).some((column) => {
+      if (!(column in changes)) return false;
+      const [before, after] = [server[column], changes[column] as number | null];
+      return before !== null && (after === null || after > before);
+    });
+    if (paused || repinned) await this.messages.reroute(await this.messages.waitingFor(server.id));
+    else if (raised) await this.messages.reroute(await this.messages.waitingFor(server.id, { forQuotaOnly: true }));
   }
 
   /**

@@ -274,14 +274,19 @@ export class MessageStore {
     await tx.insert(MessageEventEntity, { messageId, type: MessageEventType.ROUTED, detail: attempt.detail.slice(0, 1000), serverId: attempt.serverId, occurredAt: () => `now() - make_interval(secs => ${Math.max(0, Date.now() - attempt.at.getTime()) / 1000})` });
   }
 
-  /** Pending messages that wait for this server (their attempt or their quota wait is on it). */
-  async waitingFor(serverId: string): Promise<string[]> {
-    const rows = await this.dataSource
+  /**
+   * Pending messages that wait for this server (their attempt or their quota wait is on it).
+   * `forQuotaOnly`: those waiting for a quota window, not out a failed attempt's backoff (which
+   * stores the attempt's error).
+   */
+  async waitingFor(serverId: string, options: { forQuotaOnly?: boolean } = {}): Promise<string[]> {
+    const query = this.dataSource
       .getRepository(MessageEntity)
       .createQueryBuilder('m')
       .select('m.id', 'id')
-      .where('m.server_id = :serverId AND m.status IN (:...waiting)', { serverId, waiting: [MessageStatus.QUEUED, MessageStatus.DEFERRED] })
-      .getRawMany<{ id: string }>();
+      .where('m.server_id = :serverId AND m.status IN (:...waiting)', { serverId, waiting: [MessageStatus.QUEUED, MessageStatus.DEFERRED] });
+    if (options.forQuotaOnly) query.andWhere('m.error IS NULL');
+    const rows = await query.getRawMany<{ id: string }>();
     return rows.map((r) => r.id);
   }
 
