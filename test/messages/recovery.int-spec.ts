@@ -109,4 +109,27 @@ describe('a message accepted while Redis does not answer', () => {
     expect(await t.app.get(Sweeper).sweep()).toBe(1);
     expect(await queue.getJob(jobIdOf(sent.sendEmail.id, 1))).not.toBeNull();
   });
+
+  it('is answered within seconds when Redis stalls (the queue client reads nothing), and its job lands once Redis answers', async () => {
+    const agency = await newAgency(t);
+    const server = await createServer(t, smtpServerInput(agency.id, sink.port));
+    await verifyAndActivate(t, server.id);
+    const queue = t.app.get(DispatchQueue).queue;
+    // A stalled connection: the queue's client stops reading Redis's answers.
+    const stream = (queue.client as unknown as { stream: NodeJS.ReadableStream }).stream;
+    stream.pause();
+    let answer: { sendEmail: { id: string; status: string } } | 'no answer';
+    try {
+      const request = t.gqlOk<{ sendEmail: { id: string; status: string } }>(`mutation($input: SendEmailInput!) { sendEmail(input: $input) { id status } }`, {
+        input: { accountId: agency.id, from: 'news@brand.example', to: 'stalled@example.com', subject: 'x', text: 'x' },
+      });
+      answer = await Promise.race([request, new Promise<'no answer'>((resolve) => setTimeout(() => resolve('no answer'), 10_000))]);
+    } finally {
+      stream.resume();
+    }
+    if (answer === 'no answer') throw new Error('sendEmail did not answer while the queue stalled');
+    expect(answer.sendEmail.status).toBe('QUEUED');
+    const id = answer.sendEmail.id;
+    await waitFor('the job added once Redis answers', async () => (await queue.getJob(jobIdOf(id, 0))) !== null, 10_000);
+  });
 });

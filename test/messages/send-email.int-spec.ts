@@ -275,5 +275,8 @@ describe('sendEmail through the worker', () => {
       message: 'from is required: Default relay, the server a REMINDER routes to, has no testEmail',
       extensions: { code: 'BAD_USER_INPUT', fields: ['from'] },
     });
+    // A server that forces its sender sends the REMINDER From it.
+    await t.gqlOk(`mutation($id: ID!) { updateDeliveryServer(id: $id, input: { senderAddress: "desk@relay.example" }) { id } }`, { id: relay.id });
+    expect((await t.gqlOk<{ sendEmail: MessageView }>(SEND, { input: noFrom })).sendEmail.from).toBe('desk@relay.example');
   });
 });

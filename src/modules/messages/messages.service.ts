@@ -14,6 +14,9 @@ import { MessageEntity, MessageEventEntity, MessageSource, MessageStatus } from 
 import { type AcceptedMessage, type MessageContent, MessageStore } from './message-store';
 import { isUuid } from '../../infra/validation';
 
+/** How long sendEmail waits for its job to be queued before answering anyway (the sweeper adds a missing job). */
+const ENQUEUE_WAIT_MS = 2_000;
+
 /** Headers the platform sets itself; a caller's own would conflict or spoof them. */
 const RESERVED_HEADERS = new Set(['from', 'to', 'cc', 'bcc', 'subject', 'reply-to', 'message-id', 'date', 'sender', 'return-path', 'content-type', 'content-transfer-encoding', 'mime-version']);
 
@@ -85,9 +88,18 @@ export class MessagesService {
     // The message is accepted once committed: a queue failure (Redis away) must not answer an
     // error the client would retry into a second message. The sweeper adds the missing job once
     // Redis answers again.
-    await this.store.enqueue(accepted).catch((err: unknown) => {
-      this.logger.warn(`Message ${stored.id}: adding its job failed (${err instanceof Error ? err.message : 'error'}); the sweeper will add it`);
+    // Nor may a slow one (Bull's client reconnecting) hold the answer past a client's time-out: a
+    // job that lands later is harmless (its seq still matches, and the sweeper adds one only when
+    // it is missing).
+    let timer: NodeJS.Timeout | undefined;
+    const slow = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${ENQUEUE_WAIT_MS} ms`)), ENQUEUE_WAIT_MS);
     });
+    await Promise.race([this.store.enqueue(accepted), slow])
+      .catch((err: unknown) => {
+        this.logger.warn(`Message ${stored.id}: adding its job failed (${err instanceof Error ? err.message : 'error'}); the sweeper will add it`);
+      })
+      .finally(() => clearTimeout(timer));
     return stored;
   }
 
@@ -101,8 +113,10 @@ export class MessagesService {
     const probe = await this.routing.route(accountId, 'reminder@reminder.invalid');
     const routed = probe.candidates.find((c) => c.blocker === null || c.blocker === 'DOMAIN');
     if (!routed) return null;
-    if (!routed.server.testEmail) throw BadUserInputError.field('from', `is required: ${routed.server.name}, the server a REMINDER routes to, has no testEmail`);
-    return routed.server.testEmail;
+    // A server that forces its senderAddress sends every message From it anyway.
+    const from = routed.server.testEmail ?? routed.server.senderAddress;
+    if (!from) throw BadUserInputError.field('from', `is required: ${routed.server.name}, the server a REMINDER routes to, has no testEmail`);
+    return from;
   }
 
   async get(viewer: Viewer, id: string): Promise<MessageEntity> {
