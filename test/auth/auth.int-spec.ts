@@ -20,6 +20,10 @@ describe('auth and tenant scoping', () => {
     }
     const res = await t.http().post('/graphql').set('authorization', 'Basic abc').send({ query: viewerQuery });
     expect(res.body.errors[0].extensions.code).toBe('UNAUTHENTICATED');
+    // The 401 names the scheme it wants, and says when a token was given but is not valid.
+    expect(res.headers['www-authenticate']).toBe('Bearer');
+    const unknown = await t.http().post('/graphql').set('authorization', 'Bearer not-a-real-token').send({ query: viewerQuery });
+    expect(unknown.headers['www-authenticate']).toBe('Bearer error="invalid_token"');
   });
 
   it('answers nothing without a token, even an operation that reaches no resolver (introspection, __typename) or does not parse', async () => {

@@ -45,9 +45,17 @@ export class RequestAdmission {
   private async viewerOf(req: RequestWithViewer, res: Response | undefined): Promise<Viewer> {
     const header = req.headers.authorization ?? '';
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (!match) throw new UnauthenticatedError('Send Authorization: Bearer <token>');
+    // A 401 names the scheme it wants (RFC 9110 §11.6.1, RFC 6750 §3).
+    const challenge = (error?: string) => res && !res.headersSent && res.setHeader('WWW-Authenticate', error ? `Bearer error="${error}"` : 'Bearer');
+    if (!match) {
+      challenge();
+      throw new UnauthenticatedError('Send Authorization: Bearer <token>');
+    }
     const viewer = await this.authenticator.authenticate(match[1]);
-    if (!viewer) throw new UnauthenticatedError('The bearer token is not valid (unknown or revoked)');
+    if (!viewer) {
+      challenge('invalid_token');
+      throw new UnauthenticatedError('The bearer token is not valid (unknown or revoked)');
+    }
     try {
       await this.rateLimiter.take(match[1]);
     } catch (err) {
