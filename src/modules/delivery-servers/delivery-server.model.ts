@@ -76,7 +76,7 @@ export class DeliveryServerModel {
   @Field(() => DeliveryProvider) provider!: DeliveryProvider;
   @Field(() => ServerOrigin) origin!: ServerOrigin;
   @Field(() => DeliveryServerStatus) status!: DeliveryServerStatus;
-  @Field(() => String, { nullable: true, description: "Why the system paused the server (e.g. its credentials changed); null when paused by a person or active." })
+  @Field(() => String, { nullable: true, description: "Why the system paused the server (e.g. its credentials changed); null when paused by a person or active, and on a server the viewer reaches without managing it." })
   pausedReason!: string | null;
   @Field(() => String, { nullable: true, description: 'Only mail whose From is on this domain routes here; null: any domain.' })
   sendingDomain!: string | null;
