@@ -3,7 +3,7 @@ import { DispatchQueue, jobIdOf } from '../../src/modules/messages/dispatch-queu
 import { DispatchService } from '../../src/modules/messages/dispatch.service';
 import { CIRCUIT_FAILURES, CircuitBreaker } from '../../src/modules/routing/circuit-breaker';
 import { DeliveryErrorCode } from '../../src/providers/provider.enums';
-import { newAgency } from '../factories/accounts';
+import { newAgency, newSubAccount } from '../factories/accounts';
 import { createServer, SINK_USER, smtpServerInput, verifyAndActivate } from '../factories/delivery-servers';
 import { createTestApp, type TestApp } from '../utils/create-test-app';
 import { SmtpSink } from '../utils/smtp-sink';
@@ -238,6 +238,28 @@ describe('dispatch jobs', () => {
     await setZone('UTC');
     expect(await row(await sendNow())).toMatchObject({ status: 'SENT' });
     expect(await row(await sendNow())).toMatchObject({ status: 'DEFERRED' });
+  });
+
+  it("tells a sub-account in general terms why its agency's server failed, and the agency in the provider's words", async () => {
+    const down = new SmtpSink({ users: [SINK_USER] });
+    extraSinks.push(down);
+    await down.start();
+    const agency = await newAgency(t);
+    const sub = await newSubAccount(t, agency.id);
+    const port = down.port;
+    const server = await activeServer(agency.id, 'Agency relay', port);
+    await t.gqlOk(`mutation($id: ID!) { setDefaultSmtp(id: $id, scope: SUB_ACCOUNTS) { id } }`, { id: server });
+    const [own, subs] = [await send(agency.id), await send(sub.id)];
+    await down.stop(); // connections are now refused: the provider's words name the host and port
+
+    await runJob(own);
+    await runJob(subs);
+    const errorOf = async (id: string) => (await db.query<{ error: { code: string; message: string } }>('SELECT error FROM messages WHERE id = $1', [id])).rows[0].error;
+    const detailOf = async (id: string) => (await db.query<{ detail: string }>(`SELECT detail FROM message_events WHERE message_id = $1 AND type = 'DEFERRED'`, [id])).rows[0].detail;
+    expect(await errorOf(own)).toMatchObject({ code: 'CONNECTION_FAILED', message: expect.stringContaining(String(port)) });
+    expect(await errorOf(subs)).toMatchObject({ code: 'CONNECTION_FAILED', message: 'The delivery server could not reach its provider' });
+    expect(await detailOf(subs)).toBe('attempt 1 failed, retrying: The delivery server could not reach its provider');
+    expect(await detailOf(own)).toContain(String(port));
   });
 
   it('routes a second re-route afresh too, not with the answer held for the first one', async () => {

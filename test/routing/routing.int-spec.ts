@@ -209,6 +209,19 @@ describe('routing with quota, and with no route at all', () => {
     expect(Date.parse(allFull.waitUntil ?? '')).toBe(Date.parse(wait.waitUntil ?? ''));
   });
 
+  it("names the provider's refusal of a sender only to the server's owner", async () => {
+    const agency = await newAgency(t);
+    const sub = await newSubAccount(t, agency.id);
+    const server = await activeServer(agency.id, 'Agency checked', { sendingDomain: 'owned.example' });
+    await t.gqlOk(`mutation($id: ID!) { setDefaultSmtp(id: $id, scope: SUB_ACCOUNTS) { id } }`, { id: server.id });
+    sink.script({ step: 'MAIL_FROM', code: 550, message: '5.7.1 Sender rejected by relay-7.internal.example', times: 2 });
+    const forSub = await preview(sub.id, 'someone@owned.example');
+    expect(forSub).toMatchObject({ code: 'SENDER_NOT_VERIFIED', reason: 'someone@owned.example cannot be sent through Agency checked: the sender is not verified with the provider' });
+    const forAgency = await preview(agency.id, 'other@owned.example');
+    expect(forAgency).toMatchObject({ code: 'SENDER_NOT_VERIFIED' });
+    expect(forAgency.reason).toContain('relay-7.internal.example');
+  });
+
   it('FAILOVER passes over a server with room that cannot send the From, and waits for a full one that can', async () => {
     const agency = await newAgency(t, { onQuotaExhausted: 'FAILOVER' });
     const full = await activeServer(agency.id, 'Full, sends it', { sendingDomain: 'sender.example', quota: { hourly: 1 } });

@@ -260,17 +260,18 @@ export class DispatchService {
   }
 
   private async failed(message: MessageEntity, server: DeliveryServerEntity, error: DeliveryError, attempt: AttemptRecord): Promise<void> {
-    const stored = toStoredError(error);
+    const shown = shareableMessage(error, server.accountId === message.accountId);
+    const stored = { ...toStoredError(error), message: shown };
     const attempts = message.attempts + 1;
     if (error.code === DeliveryErrorCode.SENDER_NOT_VERIFIED && message.campaignId) {
-      await this.campaigns.pause(message.campaignId, DeliveryErrorCode.SENDER_NOT_VERIFIED, `${server.name} refused the sender ${message.from}: ${error.message}`);
+      await this.campaigns.pause(message.campaignId, DeliveryErrorCode.SENDER_NOT_VERIFIED, `${server.name} refused the sender ${message.from}: ${shown}`);
       await this.store.release(message);
       return;
     }
     if (error.transient && attempts < this.config.dispatch.maxAttempts) {
       const backoff = Math.min(this.config.dispatch.retryBaseMs * 2 ** (attempts - 1), 3_600_000);
       const delay = Math.max(backoff * (0.8 + Math.random() * 0.4), error.retryAfterMs ?? 0);
-      await this.store.defer(message, new Date(Date.now() + delay), `attempt ${attempts} failed, retrying: ${error.message}`, stored, server.id, { attempt });
+      await this.store.defer(message, new Date(Date.now() + delay), `attempt ${attempts} failed, retrying: ${shown}`, stored, server.id, { attempt });
       return;
     }
     await this.store.finish(message, MessageStatus.FAILED, stored, server.id, attempt);
@@ -303,6 +304,28 @@ interface JobInHand {
   claimedAt: number;
   /** Whose routing lookups it shares (routeKeyOf, and the re-route it belongs to if any). */
   routeKey: string;
+}
+
+/**
+ * What a failure through a server the message's account does not own (a platform server, its
+ * agency's) may say: the server's own words about the recipient or the content are the sender's
+ * to read; anything about the server itself (its host, address, login, provider account) is its
+ * owner's, and is said in general terms (the code, step and reply code stay).
+ */
+const GENERAL_TERMS: Partial<Record<DeliveryErrorCode, string>> = {
+  [DeliveryErrorCode.AUTH_FAILED]: 'The delivery server could not log in to its provider',
+  [DeliveryErrorCode.SENDER_NOT_VERIFIED]: 'The delivery server may not send from this address',
+  [DeliveryErrorCode.CONNECTION_FAILED]: 'The delivery server could not reach its provider',
+  [DeliveryErrorCode.TIMEOUT]: 'The delivery server’s provider did not answer in time',
+  [DeliveryErrorCode.THROTTLED]: 'The delivery server’s provider is throttling',
+  [DeliveryErrorCode.QUOTA_EXCEEDED]: 'The delivery server’s provider quota is used up',
+  [DeliveryErrorCode.BLOCKED_DESTINATION]: 'The delivery server’s address is not allowed',
+};
+const SENDERS_OWN = new Set([DeliveryErrorCode.RECIPIENT_REJECTED, DeliveryErrorCode.MESSAGE_REJECTED]);
+
+export function shareableMessage(error: DeliveryError, ownServer: boolean): string {
+  if (ownServer || SENDERS_OWN.has(error.code)) return error.message;
+  return GENERAL_TERMS[error.code] ?? 'The delivery server’s provider failed';
 }
 
 export function toStoredError(error: DeliveryError): StoredDeliveryError {

@@ -122,7 +122,10 @@ export class RoutingService {
       refused ??= { candidate, reason: sender.reason };
     }
     if (!chosen) {
-      const { candidate, reason } = refused as { candidate: RouteCandidateResult; reason?: string };
+      const refusal = refused as { candidate: RouteCandidateResult; reason?: string };
+      const candidate = refusal.candidate;
+      // The provider's words about another owner's server (its domain, its account) stay with that owner.
+      const reason = candidate.server.accountId === account.id ? refusal.reason : undefined;
       return {
         ...base,
         server: candidate.server,
