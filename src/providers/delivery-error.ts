@@ -27,6 +27,11 @@ export class DeliveryError extends Error {
   readonly smtpStep?: SmtpStep;
   readonly providerStatus?: number;
   readonly retryAfterMs?: number;
+  /**
+   * The failures of the transports tried before this one in the same send (API before its SMTP
+   * fallback): whether the message may have reached the provider depends on every attempt.
+   */
+  earlier: readonly DeliveryError[] = [];
 
   constructor(init: DeliveryErrorInit) {
     super(init.message);

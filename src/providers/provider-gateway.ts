@@ -113,12 +113,15 @@ export class ProviderGateway {
   async send(server: ProviderServer, message: OutgoingMessage, options: GatewaySendOptions = {}): Promise<SendResult> {
     const prepared = applySenderAddress(server, message);
     let last: DeliveryError | undefined;
+    const tried: DeliveryError[] = [];
     for (const transport of this.usable(server, options.only)) {
       try {
         const result = transport === TransportKind.API ? await this.adapterFor(server.provider).send(server, prepared) : await this.sendSmtp(server, prepared);
         return { ...result, transport, from: prepared.from };
       } catch (err) {
         last = asDeliveryError(err, transport);
+        last.earlier = [...tried];
+        tried.push(last);
         if (!last.isServerSide) throw last;
       }
     }

@@ -144,6 +144,8 @@ describe('ProviderGateway', () => {
     const err = await caught(gateway.send(sendGridServer(), message()));
     expect(err.code).toBe(DeliveryErrorCode.RECIPIENT_REJECTED);
     expect(err.transport).toBe(TransportKind.SMTP);
+    // With the API's failure before it: whether the provider may have the message depends on both.
+    expect(err.earlier.map((e) => [e.transport, e.code, e.providerStatus])).toEqual([[TransportKind.API, DeliveryErrorCode.PROVIDER_ERROR, 503]]);
   });
 
   it('only: SMTP skips a working API', async () => {

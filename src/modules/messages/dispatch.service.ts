@@ -3,7 +3,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { APP_CONFIG, type AppConfig } from '../../config/configuration';
 import { SingleFlight } from '../../infra/batching/batcher';
 import { DeliveryError, type SmtpStep } from '../../providers/delivery-error';
-import { DeliveryErrorCode, TransportKind } from '../../providers/provider.enums';
+import { DeliveryErrorCode } from '../../providers/provider.enums';
 import { ProviderGateway } from '../../providers/provider-gateway';
 import type { ProviderServer, SendResult } from '../../providers/provider.types';
 import { CampaignStatus } from '../campaigns/campaign.entity';
@@ -38,13 +38,14 @@ const NEVER_REACHED = new Set([DeliveryErrorCode.CONNECTION_FAILED, DeliveryErro
 const STEPS_BEFORE_DATA = new Set<SmtpStep>(['DNS', 'CONNECT', 'TLS', 'GREETING', 'AUTH', 'MAIL_FROM', 'RCPT']);
 
 /**
- * Whether a failed send never reached the provider, so its quota unit goes back. Only a failure of
- * the first transport tried says so: an SMTP failure after the API failed server-side (a time-out,
- * a 5xx, which the provider may have accepted regardless) keeps the unit.
+ * Whether a failed send never reached the provider, so its quota unit goes back: every transport
+ * tried failed before handing the message over. An SMTP failure after the API timed out or
+ * answered 5xx (which the provider may have accepted regardless) keeps the unit; after the API
+ * refused the login or could not be reached, it does not.
  */
-export function neverReached(error: DeliveryError, triedApiFirst: boolean): boolean {
-  if (triedApiFirst && error.transport === TransportKind.SMTP) return false;
-  return NEVER_REACHED.has(error.code) || (error.smtpStep !== undefined && STEPS_BEFORE_DATA.has(error.smtpStep));
+export function neverReached(error: DeliveryError): boolean {
+  const handedNothing = (e: DeliveryError) => NEVER_REACHED.has(e.code) || (e.smtpStep !== undefined && STEPS_BEFORE_DATA.has(e.smtpStep));
+  return [error, ...error.earlier].every(handedNothing);
 }
 
 /**
@@ -188,8 +189,7 @@ export class DispatchService {
         await this.failed(message, server, error, attempt);
       } finally {
         await this.bestEffort(`pacing of server ${server.id}`, () => this.pacing.markSent(server.id, server.pauseMs));
-        const triedApiFirst = this.gateway.transportsFor(this.providerServer(server))[0] === TransportKind.API;
-        if (neverReached(error, triedApiFirst)) await this.bestEffort(`quota release for server ${server.id}`, () => this.quota.release(reservation));
+        if (neverReached(error)) await this.bestEffort(`quota release for server ${server.id}`, () => this.quota.release(reservation));
         await this.bestEffort(`failure count of server ${server.id}`, () => this.breaker.recordFailure(server.id, error.code, error.message));
         // …nor on one looked up before the failure was counted.
         this.forgetRoutes(message);
