@@ -217,6 +217,23 @@ describe('dispatch jobs', () => {
     expect(await row(quotaWaiter)).toMatchObject({ status: 'QUEUED' });
   });
 
+  it('routes mail waiting for a window again when its limit is raised, even after an earlier attempt failed', async () => {
+    const agency = await newAgency(t);
+    const server = await createServer(t, smtpServerInput(agency.id, sink.port, { name: 'Once failed relay', quota: { hourly: 1 } }));
+    await verifyAndActivate(t, server.id);
+    const first = await send(agency.id);
+    await runJob(first);
+    const waiting = await send(agency.id);
+    // An earlier attempt failed (its error is stored); this one finds the hour full.
+    await db.query(`UPDATE messages SET error = '{"code":"THROTTLED","message":"421 try again later"}' WHERE id = $1`, [waiting]);
+    await runJob(waiting);
+    expect(await row(waiting)).toMatchObject({ status: 'DEFERRED', server_id: server.id });
+    expect((await db.query('SELECT error FROM messages WHERE id = $1', [waiting])).rows[0].error).toBeNull();
+
+    await t.gqlOk(`mutation($id: ID!) { updateDeliveryServer(id: $id, input: { quota: { hourly: 2 } }) { id } }`, { id: server.id });
+    expect(await row(waiting)).toMatchObject({ status: 'QUEUED' });
+  });
+
   it("keeps a window exact when the account's clock changes and changes back (each clock's counters are rebuilt from the sends)", async () => {
     const agency = await newAgency(t, { timezone: 'UTC' });
     const server = await createServer(t, smtpServerInput(agency.id, sink.port, { name: 'Monthly relay', quota: { monthly: 3 } }));

@@ -291,7 +291,9 @@ export class DispatchService {
 
   private waitForQuota(message: MessageEntity, server: DeliveryServerEntity, resetsAt: Date, why: string): Promise<void> {
     const notBefore = new Date(resetsAt.getTime() + Math.floor(Math.random() * RESET_JITTER_MS));
-    return this.store.defer(message, notBefore, `${why}; waits until ${resetsAt.toISOString()}`, null, server.id);
+    // No error while it waits for a window: the last failure, if any, stays in its events, and a
+    // raised limit finds it among the quota waiters (MessageStore.waitingFor).
+    return this.store.defer(message, notBefore, `${why}; waits until ${resetsAt.toISOString()}`, null, server.id, { clearError: true });
   }
 }
 

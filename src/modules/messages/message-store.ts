@@ -241,7 +241,7 @@ export class MessageStore {
     detail: string | null,
     error: StoredDeliveryError | null = null,
     serverId: string | null = null,
-    options: { attempt?: AttemptRecord } = {},
+    options: { attempt?: AttemptRecord; clearError?: boolean } = {},
   ): Promise<void> {
     const messageId = claim.id;
     const seq = await this.dataSource.transaction(async (tx) => {
@@ -255,7 +255,7 @@ export class MessageStore {
           ...(options.attempt ? { attempts: () => 'attempts + 1' } : {}),
           // The server it waits for: if that server is paused or deleted meanwhile, the message is routed again at once.
           ...(serverId ? { serverId } : {}),
-          ...(error ? { error } : {}),
+          ...(error ? { error } : options.clearError ? { error: null } : {}),
         })
         // Only under this claim: never turns a SENT message back into pending, nor another job's claim.
         .where('id = :messageId AND status = :sending AND dispatch_seq = :seq', { messageId, sending: MessageStatus.SENDING, seq: claim.dispatchSeq })
@@ -276,8 +276,8 @@ export class MessageStore {
 
   /**
    * Pending messages that wait for this server (their attempt or their quota wait is on it).
-   * `forQuotaOnly`: those waiting for a quota window, not out a failed attempt's backoff (which
-   * stores the attempt's error).
+   * `forQuotaOnly`: those waiting for a quota window (deferred without an error), not out a failed
+   * attempt's backoff (which stores the attempt's error).
    */
   async waitingFor(serverId: string, options: { forQuotaOnly?: boolean } = {}): Promise<string[]> {
     const query = this.dataSource
