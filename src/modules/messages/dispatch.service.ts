@@ -261,6 +261,9 @@ export class DispatchService {
 
   private async failed(message: MessageEntity, server: DeliveryServerEntity, error: DeliveryError, attempt: AttemptRecord): Promise<void> {
     const shown = shareableMessage(error, server.accountId === message.accountId);
+    // The provider's own words are kept from the message's account, not from the server's
+    // operators: they go to the log (DeliveryError messages never carry a credential).
+    if (shown !== error.message) this.logger.warn(`Message ${message.id} through server ${server.id} failed (${error.code}): ${error.message}`);
     const stored = { ...toStoredError(error), message: shown };
     const attempts = message.attempts + 1;
     if (error.code === DeliveryErrorCode.SENDER_NOT_VERIFIED && message.campaignId) {
