@@ -278,5 +278,8 @@ describe('sendEmail through the worker', () => {
     // A server that forces its sender sends the REMINDER From it.
     await t.gqlOk(`mutation($id: ID!) { updateDeliveryServer(id: $id, input: { senderAddress: "desk@relay.example" }) { id } }`, { id: relay.id });
     expect((await t.gqlOk<{ sendEmail: MessageView }>(SEND, { input: noFrom })).sendEmail.from).toBe('desk@relay.example');
+    // Unless that address is off the server's own sending domain (routing it would leave the server).
+    await t.gqlOk(`mutation($id: ID!) { updateDeliveryServer(id: $id, input: { sendingDomain: "relay.example", senderAddress: "desk@elsewhere.example" }) { id } }`, { id: relay.id });
+    expect((await t.gql(SEND, { input: noFrom })).errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', fields: ['from'] });
   });
 });
