@@ -279,6 +279,30 @@ describe('dispatch jobs', () => {
     expect(await detailOf(own)).toContain(String(port));
   });
 
+  it("pauses a sub-account's campaign in general terms when its agency's server refuses the sender", async () => {
+    const refusing = new SmtpSink({ users: [SINK_USER] });
+    extraSinks.push(refusing);
+    await refusing.start();
+    const agency = await newAgency(t);
+    const sub = await newSubAccount(t, agency.id);
+    const server = await activeServer(agency.id, 'Agency sender relay', refusing.port);
+    await t.gqlOk(`mutation($id: ID!) { setDefaultSmtp(id: $id, scope: SUB_ACCOUNTS) { id } }`, { id: server });
+    const input = { accountId: sub.id, name: 'Refused', from: 'news@brand.example', subject: 'Hi', text: 'Hi', recipients: ['one@example.com'] };
+    const campaign = (await t.gqlOk<{ createCampaign: { id: string } }>(`mutation($input: CreateCampaignInput!) { createCampaign(input: $input) { id } }`, { input })).createCampaign;
+    await t.gqlOk(`mutation($id: ID!) { startCampaign(id: $id) { id } }`, { id: campaign.id });
+    // The sender was checked when the campaign started; the send itself is refused.
+    refusing.script({ step: 'MAIL_FROM', code: 550, message: '5.7.1 Sender rejected by relay-9.agency.internal', times: 1 });
+    const [id] = (await db.query<{ id: string }>('SELECT id FROM messages WHERE campaign_id = $1', [campaign.id])).rows.map((r) => r.id);
+    await runJob(id);
+
+    const paused = (await t.gqlOk<{ campaign: { status: string; pauseCode: string; pauseReason: string } }>(`query($id: ID!) { campaign(id: $id) { status pauseCode pauseReason } }`, { id: campaign.id })).campaign;
+    expect(paused).toEqual({
+      status: 'PAUSED',
+      pauseCode: 'SENDER_NOT_VERIFIED',
+      pauseReason: 'Agency sender relay refused the sender news@brand.example: The delivery server may not send from this address',
+    });
+  });
+
   it('routes a second re-route afresh too, not with the answer held for the first one', async () => {
     const agency = await newAgency(t);
     const ids: string[] = [];
