@@ -13,6 +13,7 @@ export interface DeliveryErrorInit {
   smtpStep?: SmtpStep;
   providerStatus?: number;
   retryAfterMs?: number;
+  earlier?: readonly DeliveryError[];
 }
 
 /**
@@ -31,7 +32,7 @@ export class DeliveryError extends Error {
    * The failures of the transports tried before this one in the same send (API before its SMTP
    * fallback): whether the message may have reached the provider depends on every attempt.
    */
-  earlier: readonly DeliveryError[] = [];
+  readonly earlier: readonly DeliveryError[];
 
   constructor(init: DeliveryErrorInit) {
     super(init.message);
@@ -43,6 +44,7 @@ export class DeliveryError extends Error {
     this.smtpStep = init.smtpStep;
     this.providerStatus = init.providerStatus;
     this.retryAfterMs = init.retryAfterMs;
+    this.earlier = init.earlier ?? [];
   }
 
   /**
@@ -83,6 +85,7 @@ export class DeliveryError extends Error {
       smtpStep: this.smtpStep,
       providerStatus: this.providerStatus,
       retryAfterMs: this.retryAfterMs,
+      earlier: this.earlier,
     };
   }
 }

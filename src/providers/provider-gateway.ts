@@ -119,8 +119,10 @@ export class ProviderGateway {
         const result = transport === TransportKind.API ? await this.adapterFor(server.provider).send(server, prepared) : await this.sendSmtp(server, prepared);
         return { ...result, transport, from: prepared.from };
       } catch (err) {
-        last = asDeliveryError(err, transport);
-        last.earlier = [...tried];
+        // A copy: the same error object can reach several sends at once (a shared SMTP pool's
+        // failed DNS lookup), and each send's earlier failures are its own.
+        const failure = asDeliveryError(err, transport);
+        last = tried.length ? new DeliveryError({ ...failure.toInit(), earlier: [...tried] }) : failure;
         tried.push(last);
         if (!last.isServerSide) throw last;
       }

@@ -113,11 +113,11 @@ export class MessagesService {
     const probe = await this.routing.route(accountId, 'reminder@reminder.invalid');
     const routed = probe.candidates.find((c) => c.blocker === null || c.blocker === 'DOMAIN');
     if (!routed) return null;
-    // A server that forces its senderAddress sends every message From it anyway (when that address
-    // is on the server's own sending domain, so routing it again finds the same server).
-    const forced = routed.server.senderAddress;
-    const forcedFits = forced && (!routed.server.sendingDomain || forced.toLowerCase().endsWith(`@${routed.server.sendingDomain}`));
-    const from = routed.server.testEmail ?? (forcedFits ? forced : null);
+    // Its testEmail, else the senderAddress it forces on every message anyway; either only when on
+    // the server's own sending domain (routing the REMINDER From another domain would leave it).
+    const fits = (address: string | null): address is string =>
+      !!address && (!routed.server.sendingDomain || address.toLowerCase().endsWith(`@${routed.server.sendingDomain}`));
+    const from = [routed.server.testEmail, routed.server.senderAddress].find(fits) ?? null;
     if (!from) throw BadUserInputError.field('from', `is required: ${routed.server.name}, the server a REMINDER routes to, has no testEmail`);
     return from;
   }

@@ -5,7 +5,7 @@ import { neverReached } from './dispatch.service';
 const failure = (code: DeliveryErrorCode, transport: TransportKind, smtpStep?: DeliveryError['smtpStep']): DeliveryError =>
   new DeliveryError({ code, transient: true, message: 'failed', transport, smtpStep });
 /** An SMTP fallback's failure after the API's (ProviderGateway.send records the API's as `earlier`). */
-const after = (api: DeliveryError, smtp: DeliveryError): DeliveryError => Object.assign(smtp, { earlier: [api] });
+const after = (api: DeliveryError, smtp: DeliveryError): DeliveryError => new DeliveryError({ ...smtp.toInit(), earlier: [api] });
 
 describe('neverReached: whether a failed send gives its quota unit back', () => {
   it('yes for a failure before the content was handed over, whatever its code', () => {
