@@ -13,6 +13,8 @@ import type { SendEmailInput } from './dto/send-email.input';
 import { MessageEntity, MessageEventEntity, MessageSource, MessageStatus } from './message.entity';
 import { type AcceptedMessage, type MessageContent, MessageStore } from './message-store';
 import { isUuid } from '../../infra/validation';
+import { withTimeout } from '../../infra/with-timeout';
+import { domainOf } from '../../providers/shared/adapter-helpers';
 
 /** How long sendEmail waits for its job to be queued before answering anyway (the sweeper adds a missing job). */
 const ENQUEUE_WAIT_MS = 2_000;
@@ -91,15 +93,9 @@ export class MessagesService {
     // Nor may a slow one (Bull's client reconnecting) hold the answer past a client's time-out: a
     // job that lands later is harmless (its seq still matches, and the sweeper adds one only when
     // it is missing).
-    let timer: NodeJS.Timeout | undefined;
-    const slow = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${ENQUEUE_WAIT_MS} ms`)), ENQUEUE_WAIT_MS);
+    await withTimeout(this.store.enqueue(accepted), ENQUEUE_WAIT_MS, () => new Error(`no answer within ${ENQUEUE_WAIT_MS} ms`)).catch((err: unknown) => {
+      this.logger.warn(`Message ${stored.id}: adding its job failed (${err instanceof Error ? err.message : 'error'}); the sweeper will add it`);
     });
-    await Promise.race([this.store.enqueue(accepted), slow])
-      .catch((err: unknown) => {
-        this.logger.warn(`Message ${stored.id}: adding its job failed (${err instanceof Error ? err.message : 'error'}); the sweeper will add it`);
-      })
-      .finally(() => clearTimeout(timer));
     return stored;
   }
 
@@ -115,8 +111,7 @@ export class MessagesService {
     if (!routed) return null;
     // Its testEmail, else the senderAddress it forces on every message anyway; either only when on
     // the server's own sending domain (routing the REMINDER From another domain would leave it).
-    const fits = (address: string | null): address is string =>
-      !!address && (!routed.server.sendingDomain || address.toLowerCase().endsWith(`@${routed.server.sendingDomain}`));
+    const fits = (address: string | null): address is string => !!address && (!routed.server.sendingDomain || domainOf(address) === routed.server.sendingDomain);
     const from = [routed.server.testEmail, routed.server.senderAddress].find(fits) ?? null;
     if (!from) throw BadUserInputError.field('from', `is required: ${routed.server.name}, the server a REMINDER routes to, has no testEmail`);
     return from;

@@ -4,6 +4,7 @@ import ipaddr from 'ipaddr.js';
 import { DeliveryErrorCode, TransportKind } from '../provider.enums';
 import { DeliveryError } from '../delivery-error';
 import type { ProvidersConfig } from '../providers.config';
+import { withTimeout } from '../../infra/with-timeout';
 
 /** Where a user-given SMTP host may be reached: connect to `address`, present `servername` for TLS. */
 export interface CheckedDestination {
@@ -49,15 +50,6 @@ export function blockedReason(address: string): string | null {
   }
   if (range === 'unicast') return null;
   return RANGE_LABEL[range] ?? `a reserved address (${range})`;
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(onTimeout()), ms);
-    timer.unref();
-  });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
 
 function dnsError(host: string, detail: string, transient: boolean): DeliveryError {
