@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import Redis from 'ioredis';
 import { Client } from 'pg';
 import { waitFor } from '../utils/wait-for';
-import { freePort } from './worker-harness';
+import { freePort } from '../utils/free-port';
 
 const run = promisify(execFile);
 

@@ -1,5 +1,4 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { Client } from 'pg';
 import { type TestApp, UNREACHABLE_PROVIDERS } from '../utils/create-test-app';
@@ -127,17 +126,6 @@ export class WorkerFleet {
   }
 }
 
-/** A TCP port nothing listens on right now (the OS picks it). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** Status → count of a set of message rows. */
 export function countBy<T>(items: Iterable<T>, key: (item: T) => string): Record<string, number> {

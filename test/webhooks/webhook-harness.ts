@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { createServer as createNetServer } from 'node:net';
 import { Client } from 'pg';
 import type { Response } from 'supertest';
 import { newAgency } from '../factories/accounts';
 import { createServer, type ServerView } from '../factories/delivery-servers';
 import { createTestApp, type TestApp } from '../utils/create-test-app';
+import { freePort } from '../utils/free-port';
 
 export interface MessageView {
   id: string;
@@ -24,15 +24,6 @@ export interface WebhookPost {
   headers: Record<string, string>;
 }
 
-/** A free loopback port, for an app that must be reachable at PUBLIC_URL (SparkPost pings its target). */
-export async function freePort(): Promise<number> {
-  const server = createNetServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (!address || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
 
 /**
  * The app in process plus what webhook tests need: servers created through GraphQL, sent
