@@ -4,6 +4,7 @@ import { newAgency } from '../factories/accounts';
 import { createServer, SERVER_FIELDS, type ServerView, type TestView } from '../factories/delivery-servers';
 import { MailgunFake } from '../fakes/mailgun-fake';
 import { SesFake } from '../fakes/ses-fake';
+import { recordCommands } from '../utils/redis-commands';
 import { waitFor } from '../utils/wait-for';
 import { WebhookHarness } from '../webhooks/webhook-harness';
 import { MAILGUN_WEBHOOK_EVENTS } from '../../src/providers/mailgun/mailgun.adapter';
@@ -56,22 +57,19 @@ describe('changing the provider credentials of a delivery server', () => {
     const updating = h.t.gql(UPDATE, { id: server.id, input: { credentials: { ses: sesKeys('ap-south-1') } } });
     let deleting: Promise<unknown> = Promise.resolve();
     const lock = `${h.t.config.redis.prefix}:webhook-registration:${server.id}`;
-    // Every try for the lock, as Redis sees it: the registration's, then the deletion's polls.
-    const monitor = await h.t.app.get<Redis>(REDIS).monitor();
-    let tries = 0;
-    monitor.on('monitor', (_time: string, args: string[]) => {
-      if (args[0]?.toLowerCase() === 'set' && args[1] === lock) tries++;
-    });
+    // Every try for the lock: the registration's, then the deletion's polls.
+    const recorder = recordCommands(h.t.app.get<Redis>(REDIS));
+    const tries = (): number => recorder.commands.filter((args) => args[0].toLowerCase() === 'set' && args[1] === lock).length;
     try {
       await held.reached;
       // The registration holds its server's lock, which the deletion's removal waits for.
       expect(await h.t.app.get<Redis>(REDIS).exists(lock)).toBe(1);
       deleting = h.t.gqlOk(`mutation($id: ID!) { deleteDeliveryServer(id: $id) }`, { id: server.id });
-      await waitFor('the deletion waiting for the lock', async () => tries >= 3, 5_000);
+      await waitFor('the deletion waiting for the lock', async () => tries() >= 3, 5_000);
       expect((await h.sql(`SELECT 1 FROM delivery_servers WHERE id = $1`, [server.id])).length).toBe(1);
     } finally {
       held.release();
-      monitor.disconnect();
+      recorder.stop();
     }
     // The registration ran to its end under its lock: the update answers with it recorded.
     const answer = await updating;

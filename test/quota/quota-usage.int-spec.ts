@@ -1,6 +1,6 @@
-import type Redis from 'ioredis';
 import type { QuotaSubject } from '../../src/modules/quota/quota.types';
 import { quotaWindows } from '../../src/modules/quota/quota-windows';
+import { recordCommands } from '../utils/redis-commands';
 import { MemoryLedger, RedisHarness, send, serverIds, tomorrowAt } from './quota-harness';
 
 describe('QuotaService.usage', () => {
@@ -20,17 +20,9 @@ describe('QuotaService.usage', () => {
     ];
     for (const [i, subject] of subjects.entries()) for (let n = 0; n < i + 1; n++) await send(quota, ledger, subject, NOW);
 
-    // Every command the service's connection sends. (Not MONITOR: it sees the whole server's
-    // traffic, and other test files' MULTI blocks can derail ioredis's monitor mode.)
-    const commands: string[][] = [];
-    const original = client.sendCommand.bind(client);
-    client.sendCommand = ((command: Parameters<Redis['sendCommand']>[0], stream?: unknown) => {
-      commands.push([command.name, ...command.args.map(String)]);
-      return original(command, stream as never);
-    }) as Redis['sendCommand'];
-
+    const { commands, stop } = recordCommands(client);
     const usage = await quota.usage(subjects, NOW);
-    client.sendCommand = original;
+    stop();
 
     expect(commands).toHaveLength(1);
     expect(commands[0][0].toLowerCase()).toBe('mget');
