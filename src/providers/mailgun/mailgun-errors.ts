@@ -1,5 +1,6 @@
 import { DeliveryError } from '../delivery-error';
 import { DeliveryErrorCode, TransportKind } from '../provider.enums';
+import { apiNetworkFailure } from '../shared/network-failure';
 
 /**
  * One failed Mailgun call as mailgun.js reports it (`APIError {status, message, details}`):
@@ -38,12 +39,8 @@ export function classifyMailgunFailure(failure: MailgunFailure, secrets: string[
 
   if (failure.networkCode !== undefined || failure.status === undefined) {
     const net = failure.networkCode ?? '';
-    if (TIMEOUT_CODES.has(net)) return make(DeliveryErrorCode.TIMEOUT, true, 'Mailgun did not answer in time');
-    return make(
-      DeliveryErrorCode.CONNECTION_FAILED,
-      true,
-      `Could not connect to the Mailgun API${net ? ` (${net})` : ''}`,
-    );
+    const lost = apiNetworkFailure('Mailgun', net, TIMEOUT_CODES);
+    return make(lost.code, true, lost.message);
   }
 
   const status = failure.status;

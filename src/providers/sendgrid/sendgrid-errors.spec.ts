@@ -80,7 +80,10 @@ describe('classifySendGridFailure', () => {
       DeliveryErrorCode.TIMEOUT,
     );
     expect(sendGridErrorFrom({ code: 'ECONNREFUSED' }, []).code).toBe(DeliveryErrorCode.CONNECTION_FAILED);
-    expect(sendGridErrorFrom({}, []).code).toBe(DeliveryErrorCode.CONNECTION_FAILED);
+    expect(sendGridErrorFrom({ code: 'ENOTFOUND' }, []).code).toBe(DeliveryErrorCode.CONNECTION_FAILED);
+    // After the request may have gone out, or nothing to tell: the provider may have the message.
+    expect(sendGridErrorFrom({ code: 'ECONNRESET' }, []).code).toBe(DeliveryErrorCode.TIMEOUT);
+    expect(sendGridErrorFrom({}, []).code).toBe(DeliveryErrorCode.TIMEOUT);
   });
 
   it('a message the SDK or Node refuses locally is a permanent MESSAGE_REJECTED, not a network failure', () => {

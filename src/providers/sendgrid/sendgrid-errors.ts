@@ -1,5 +1,6 @@
 import { DeliveryError, parseRetryAfter } from '../delivery-error';
 import { DeliveryErrorCode, TransportKind } from '../provider.enums';
+import { apiNetworkFailure } from '../shared/network-failure';
 
 /**
  * What we know about one failed SendGrid call, independent of the SDK that made it:
@@ -63,12 +64,8 @@ export function classifySendGridFailure(failure: SendGridFailure, secrets: strin
     if (INVALID_HEADER_CODES.has(net)) {
       return make(DeliveryErrorCode.MESSAGE_REJECTED, false, 'A custom header holds characters that cannot be sent');
     }
-    if (TIMEOUT_CODES.has(net)) return make(DeliveryErrorCode.TIMEOUT, true, 'SendGrid did not answer in time');
-    return make(
-      DeliveryErrorCode.CONNECTION_FAILED,
-      true,
-      `Could not connect to the SendGrid API${net ? ` (${net})` : ''}`,
-    );
+    const lost = apiNetworkFailure('SendGrid', net, TIMEOUT_CODES);
+    return make(lost.code, true, lost.message);
   }
 
   const status = failure.status;

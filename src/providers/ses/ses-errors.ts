@@ -1,5 +1,6 @@
 import { DeliveryError, parseRetryAfter } from '../delivery-error';
 import { DeliveryErrorCode, TransportKind } from '../provider.enums';
+import { apiNetworkFailure } from '../shared/network-failure';
 
 /** One failed SES/SNS call, independent of the SDK: an answer (status, code, message) or a network failure. */
 export interface SesFailure {
@@ -82,12 +83,8 @@ export function classifySesFailure(failure: SesFailure, ctx: SesErrorContext): D
 
   if (status === undefined) {
     const net = failure.networkCode ?? code;
-    if (TIMEOUT_CODES.has(net)) return make(DeliveryErrorCode.TIMEOUT, true, 'Amazon SES did not answer in time');
-    return make(
-      DeliveryErrorCode.CONNECTION_FAILED,
-      true,
-      `Could not connect to the Amazon SES API${net ? ` (${net})` : ''}`,
-    );
+    const lost = apiNetworkFailure('Amazon SES', net, TIMEOUT_CODES);
+    return make(lost.code, true, lost.message);
   }
 
   if (AUTH_CODES.has(code) || ((status === 401 || status === 403) && !code)) {
@@ -162,6 +159,8 @@ export function classifySesFailure(failure: SesFailure, ctx: SesErrorContext): D
   return make(DeliveryErrorCode.PROVIDER_ERROR, false, `Amazon SES refused the request (${code || status})${said}`);
 }
 
+const ERRNO_IN_MESSAGE = /\b(E[A-Z]{3,}|UND_ERR_[A-Z_]+)\b/;
+
 /**
  * Map what the AWS SDK v3 threw to a DeliveryError. Service errors carry `name` (the code),
  * `message` and `$metadata.httpStatusCode`; network errors carry `code`/`name` and no status.
@@ -174,7 +173,9 @@ export function sesErrorFrom(err: unknown, ctx: SesErrorContext): DeliveryError 
   const name = typeof err.name === 'string' ? err.name : '';
   const message = typeof err.message === 'string' ? err.message : '';
   if (status === undefined) {
-    const networkCode = typeof err.code === 'string' ? err.code : name;
+    // A Node network error from another realm (jest's sandbox) reaches us wrapped by the SDK,
+    // with its code only in the message: "AWS SDK error wrapper for Error: connect ECONNREFUSED …".
+    const networkCode = typeof err.code === 'string' ? err.code : (ERRNO_IN_MESSAGE.exec(message)?.[1] ?? name);
     return classifySesFailure({ networkCode }, ctx);
   }
   return classifySesFailure({ status, code: name, message, retryAfter: headerOf(err.$response, 'retry-after') }, ctx);

@@ -1,5 +1,6 @@
 import { DeliveryError } from '../delivery-error';
 import { DeliveryErrorCode, TransportKind } from '../provider.enums';
+import { apiNetworkFailure } from './network-failure';
 
 export interface HttpRequest {
   method: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
@@ -62,10 +63,16 @@ function networkError(err: unknown, timeoutMs: number): DeliveryError {
       transport: TransportKind.API,
     });
   }
-  return new DeliveryError({
-    code: DeliveryErrorCode.CONNECTION_FAILED,
-    message: 'Could not connect to the provider API',
-    transient: true,
-    transport: TransportKind.API,
-  });
+  const { code, message } = apiNetworkFailure('provider', causeCode(err), NO_TIMEOUT_CODES);
+  return new DeliveryError({ code, message, transient: true, transport: TransportKind.API });
+}
+
+/** Time-outs are the abort signal's (above); no network code means one here. */
+const NO_TIMEOUT_CODES: ReadonlySet<string> = new Set();
+
+/** The errno-style code of a failed fetch: undici puts it on the error's `cause` ("fetch failed"). */
+function causeCode(err: unknown): string {
+  const cause = typeof err === 'object' && err !== null && 'cause' in err ? err.cause : undefined;
+  const code = typeof cause === 'object' && cause !== null && 'code' in cause ? cause.code : undefined;
+  return typeof code === 'string' ? code : '';
 }
