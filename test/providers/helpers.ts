@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
 import { DeliveryError } from '../../src/providers/delivery-error';
 import type { OutgoingMessage } from '../../src/providers/provider.types';
 import type { ProvidersConfig } from '../../src/providers/providers.config';
 import type { FailureMode } from '../fakes/fake-http-server';
+import { freePort } from '../utils/free-port';
 
 /** The HTTP timeout of `config()`, for tests that time a silent provider. */
 export const TIMEOUT_MS = 500;
@@ -43,15 +43,11 @@ export async function caught(promise: Promise<unknown>): Promise<DeliveryError> 
   throw new Error('expected the call to fail');
 }
 
-/** A port that was just free: nothing listens there. */
-export async function closedPort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const address = srv.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
+/**
+ * A port nothing listens on. From below the ephemeral range (freePort), where other tests'
+ * listen(0) servers never land, so the connection stays refused.
+ */
+export const closedPort = freePort;
 
 /** What `serveFake` needs of a provider fake. */
 export interface ProviderFake {
