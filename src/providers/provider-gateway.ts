@@ -157,6 +157,11 @@ export class ProviderGateway {
     }
   }
 
+  /** Closes the SMTP pool kept for a server, for a one-off server (a probe) that will not send again. */
+  async forget(serverId: string): Promise<void> {
+    await this.smtp.close(serverId);
+  }
+
   private sendSmtp(server: ProviderServer, message: OutgoingMessage): Promise<SendResult> {
     const { message: withoutOwn, extra } = sparkPostSmtpHeaders(server, message);
     return this.smtp.send(server.id, smtpCredentials(server), withoutOwn, extra);

@@ -76,6 +76,10 @@ describe('custom SMTP, defaults and assignments', () => {
       account: { id: sub.id },
     });
     expect(res.addCustomSmtp.verifiedAt).not.toBeNull();
+    // Verified with a real test email from the address to itself.
+    expect(sink.messages.filter((m) => m.envelope.from === 'hello@acme.example')).toEqual([
+      expect.objectContaining({ envelope: { from: 'hello@acme.example', to: ['hello@acme.example'] }, subject: 'mailroute: custom SMTP check for hello@acme.example' }),
+    ]);
     const dup = await t.gql(ADD, { input: smtpInput(sub.id, 'other@acme.example') });
     expect(dup.errors?.[0].extensions?.code).toBe('CONFLICT');
     const otherDomain = await t.gqlOk<{ addCustomSmtp: ServerView }>(ADD, { input: smtpInput(sub.id, 'hello@beta.example', { name: 'Beta' }) });
@@ -95,6 +99,22 @@ describe('custom SMTP, defaults and assignments', () => {
     sink.script({ step: 'MAIL_FROM', code: 550, message: '5.7.1 Sender rejected', times: 1 });
     const refusedSender = await t.gql(ADD, { input: smtpInput(agency.id, 'someone@blocked.example') });
     expect(refusedSender.errors?.[0].extensions?.code).toBe('SENDER_NOT_VERIFIED');
+    expect(await countServers()).toBe(before);
+  });
+
+  it('sends a real test email over SMTP: a relay that takes any envelope but refuses the unverified sender after DATA is SENDER_NOT_VERIFIED, storing nothing', async () => {
+    const agency = await withAddon();
+    const before = await countServers();
+    // SendGrid's relay (PROVIDERS.md): MAIL FROM and RCPT pass, the message is refused.
+    sink.script({ step: 'DATA', code: 550, message: 'The from address does not match a verified Sender Identity', times: 1 });
+    const refused = await t.gql(ADD, { input: smtpInput(agency.id, 'news@unverified.example') });
+    expect(refused.errors?.[0].extensions?.code).toBe('SENDER_NOT_VERIFIED');
+    expect(refused.errors?.[0].message).toContain('news@unverified.example');
+    expect(await countServers()).toBe(before);
+    // A temporary refusal says nothing about the sender: the check could not be made.
+    sink.script({ step: 'DATA', code: 451, message: '4.3.0 Try again later', times: 2 });
+    const later = await t.gql(ADD, { input: smtpInput(agency.id, 'news@unverified.example') });
+    expect(later.errors?.[0].extensions?.code).toBe('PROVIDER_UNREACHABLE');
     expect(await countServers()).toBe(before);
   });
 

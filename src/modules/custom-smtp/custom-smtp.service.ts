@@ -5,9 +5,9 @@ import { Repository } from 'typeorm';
 import type { Viewer } from '../../infra/auth/viewer';
 import { BadUserInputError, ConflictError, DomainError, ErrorCode } from '../../infra/errors/domain-error';
 import { DeliveryError } from '../../providers/delivery-error';
-import { DeliveryErrorCode, DeliveryProvider } from '../../providers/provider.enums';
+import { DeliveryErrorCode, DeliveryProvider, TransportKind } from '../../providers/provider.enums';
 import { ProviderGateway } from '../../providers/provider-gateway';
-import type { ServerCredentials, SmtpCredentials } from '../../providers/provider.types';
+import type { ProviderServer, ServerCredentials, SmtpCredentials } from '../../providers/provider.types';
 import { Addon } from '../accounts/account.entity';
 import { AccountsService } from '../accounts/accounts.service';
 import { TenantScope } from '../accounts/tenant-scope.service';
@@ -21,6 +21,8 @@ const PROVIDER: Record<CustomSmtpProvider, DeliveryProvider> = {
   [CustomSmtpProvider.SPARKPOST]: DeliveryProvider.SPARKPOST,
   [CustomSmtpProvider.SMTP]: DeliveryProvider.SMTP,
 };
+/** Permanent refusals of the test email that mean the server will not send from the address. */
+const TEST_REFUSED = new Set([DeliveryErrorCode.SENDER_NOT_VERIFIED, DeliveryErrorCode.RECIPIENT_REJECTED, DeliveryErrorCode.MESSAGE_REJECTED]);
 const LABEL: Record<CustomSmtpProvider, string> = { SENDGRID: 'SendGrid', SPARKPOST: 'SparkPost', SMTP: 'Custom SMTP' };
 const REGIONS: Partial<Record<CustomSmtpProvider, string[]>> = { SENDGRID: ['GLOBAL', 'EU'], SPARKPOST: ['US', 'EU'] };
 /** The SMTP login each provider expects (PROVIDERS.md §6.4): the password is the API key. */
@@ -53,9 +55,13 @@ export class CustomSmtpService {
     const provider = PROVIDER[input.provider];
     const probe = { id: randomUUID(), provider, credentials, ipPool: input.ipPool ?? null, senderAddress: null };
     await this.verify(() => this.gateway.verifyCredentials(probe));
-    const sender = await this.verify(() => this.gateway.checkSender(probe, input.email));
-    if (!sender.verified) {
-      throw new DomainError(ErrorCode.SENDER_NOT_VERIFIED, `${input.email} is not verified with ${LABEL[input.provider]}${sender.reason ? `: ${sender.reason}` : ''}`);
+    const [first] = this.gateway.transportsFor(probe);
+    if (first === TransportKind.SMTP) await this.verify(() => this.sendTestEmail(probe, input));
+    else {
+      const sender = await this.verify(() => this.gateway.checkSender(probe, input.email));
+      if (!sender.verified) {
+        throw new DomainError(ErrorCode.SENDER_NOT_VERIFIED, `${input.email} is not verified with ${LABEL[input.provider]}${sender.reason ? `: ${sender.reason}` : ''}`);
+      }
     }
     return this.servers.insert({
       accountId: account.id,
@@ -90,6 +96,34 @@ export class CustomSmtpService {
       sendgrid: input.provider === CustomSmtpProvider.SENDGRID ? api : undefined,
       sparkpost: input.provider === CustomSmtpProvider.SPARKPOST ? api : undefined,
     };
+  }
+
+  /**
+   * Over SMTP, a real test email from the address to itself. An envelope probe is not enough:
+   * relays such as SendGrid's and Amazon SES's accept any MAIL FROM and refuse an unverified
+   * sender only after DATA. A permanent refusal of the test is the address not being verified.
+   */
+  private async sendTestEmail(probe: ProviderServer, input: AddCustomSmtpInput): Promise<void> {
+    try {
+      await this.gateway.send(
+        probe,
+        {
+          from: input.email,
+          to: input.email,
+          subject: `mailroute: custom SMTP check for ${input.email}`,
+          text: ['This is a test email from mailroute.', '', `It was sent to check that ${LABEL[input.provider]} accepts mail from ${input.email} before saving it as a custom SMTP.`, 'No action is needed.'].join('\n'),
+          headers: [{ name: 'X-Mailroute-Test', value: probe.id }],
+        },
+        { only: TransportKind.SMTP },
+      );
+    } catch (err) {
+      if (err instanceof DeliveryError && !err.transient && TEST_REFUSED.has(err.code)) {
+        throw new DomainError(ErrorCode.SENDER_NOT_VERIFIED, `${input.email} is not verified with ${LABEL[input.provider]}: the server refused a test email from it (${err.message})`);
+      }
+      throw err;
+    } finally {
+      await this.gateway.forget(probe.id);
+    }
   }
 
   /** Provider failures before saving become the contract's errors: auth, or unreachable. */
