@@ -37,9 +37,10 @@ describe('changing the provider credentials of a delivery server', () => {
   const update = async (id: string, input: Record<string, unknown>) => (await h.t.gqlOk<{ updateDeliveryServer: ServerView }>(UPDATE, { id, input })).updateDeliveryServer;
   const apiTest = async (id: string) =>
     (await h.t.gqlOk<{ testSmtpServer: TestView }>(`mutation($id: ID!) { testSmtpServer(id: $id, to: "ops@example.com", transport: API) { ok error { code message } } }`, { id })).testSmtpServer;
-  /** The SNS topic the set's event destination publishes to, in that region. */
+  /** The SNS topic mailroute's event destination in the set publishes to, in that region (one per server: mailroute-<server id>). */
   const topicOfSet = (region: string, setName: string): string | undefined => {
-    const destination = ses.configurationSetsIn(region).get(setName)?.eventDestinations.get('mailroute-sns');
+    const destinations = [...(ses.configurationSetsIn(region).get(setName)?.eventDestinations ?? new Map<string, Record<string, unknown>>())];
+    const destination = destinations.find(([name]) => /^mailroute-[0-9a-f-]{36}$/.test(name))?.[1];
     return (destination?.SnsDestination as { TopicArn?: string } | undefined)?.TopicArn;
   };
   const subscribers = (topicArn: string | undefined) => (topicArn ? ses.topics.get(topicArn)?.subscriptions.map((s) => s.endpoint) : undefined);

@@ -35,7 +35,7 @@ describe('deleting a delivery server removes what its webhook registration left 
     const topic = [...ses.topics.values()].find((t) => t.name === `mailroute-ses-${server.id}`);
     return {
       configurationSet: ses.configurationSets.has(setName),
-      eventDestination: ses.configurationSets.get(setName)?.eventDestinations.has('mailroute-sns') ?? false,
+      eventDestination: ses.configurationSets.get(setName)?.eventDestinations.has(`mailroute-${server.id}`) ?? false,
       topic: Boolean(topic),
       subscriptions: topic?.subscriptions.filter((s) => s.endpoint === `${h.t.config.publicUrl}/webhooks/ses/${server.id}`).length ?? 0,
     };

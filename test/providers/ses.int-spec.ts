@@ -207,12 +207,12 @@ describe('SesAdapter webhooks (configuration set → SNS → HTTPS) against the 
       configurationSetName: 'mailroute-srv-ses-wh',
       createdConfigurationSet: 'true',
       topicArn: 'arn:aws:sns:us-east-1:111122223333:mailroute-ses-srv-ses-wh',
-      eventDestinationName: 'mailroute-sns',
+      eventDestinationName: 'mailroute-srv-ses-wh',
     });
     expect(state.subscriptionArn).toMatch(/^arn:aws:sns:us-east-1:111122223333:mailroute-ses-srv-ses-wh:/);
 
     const set = fake.configurationSets.get('mailroute-srv-ses-wh');
-    expect(set?.eventDestinations.get('mailroute-sns')).toEqual({
+    expect(set?.eventDestinations.get('mailroute-srv-ses-wh')).toEqual({
       Enabled: true,
       MatchingEventTypes: ['BOUNCE', 'COMPLAINT', 'DELIVERY', 'REJECT'],
       SnsDestination: { TopicArn: state.topicArn },
@@ -236,7 +236,7 @@ describe('SesAdapter webhooks (configuration set → SNS → HTTPS) against the 
       fake.requests.some(
         (r) =>
           r.method === 'PUT' &&
-          r.path === '/v2/email/configuration-sets/mailroute-srv-ses-wh/event-destinations/mailroute-sns',
+          r.path === '/v2/email/configuration-sets/mailroute-srv-ses-wh/event-destinations/mailroute-srv-ses-wh',
       ),
     ).toBe(true);
 
@@ -255,12 +255,27 @@ describe('SesAdapter webhooks (configuration set → SNS → HTTPS) against the 
     expect(result.state).toMatchObject({ configurationSetName: 'customer-set', createdConfigurationSet: 'false' });
     expect([...(fake.configurationSets.get('customer-set')?.eventDestinations.keys() ?? [])]).toEqual([
       'customer-firehose',
-      'mailroute-sns',
+      'mailroute-srv-ses-wh',
     ]);
     await adapter.removeWebhooks(server({ configurationSetName: 'customer-set' }), result);
     expect([...(fake.configurationSets.get('customer-set')?.eventDestinations.keys() ?? [])]).toEqual([
       'customer-firehose',
     ]);
+  });
+
+  it('two servers naming the same configuration set each publish to their own topic; removing one leaves the other', async () => {
+    fake.configurationSets.set('shared-set', { name: 'shared-set', eventDestinations: new Map() });
+    const [a, b] = ['srv-a', 'srv-b'].map((id) => ({ ...server({ configurationSetName: 'shared-set' }), id }));
+    const first = await adapter.registerWebhooks(a, 'https://mailroute.test/webhooks/ses/srv-a');
+    const second = await adapter.registerWebhooks(b, 'https://mailroute.test/webhooks/ses/srv-b');
+    const destinations = fake.configurationSets.get('shared-set')?.eventDestinations ?? new Map();
+    expect(destinations.get('mailroute-srv-a')?.SnsDestination).toEqual({ TopicArn: first.state?.topicArn });
+    expect(destinations.get('mailroute-srv-b')?.SnsDestination).toEqual({ TopicArn: second.state?.topicArn });
+    expect(first.state?.topicArn).not.toBe(second.state?.topicArn);
+    await adapter.removeWebhooks(a, first);
+    expect([...destinations.keys()]).toEqual(['mailroute-srv-b']);
+    await adapter.removeWebhooks(b, second);
+    expect(destinations.size).toBe(0);
   });
 
   it('bad credentials make the registration FAILED without leaking the secret', async () => {

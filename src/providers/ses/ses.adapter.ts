@@ -141,6 +141,7 @@ export class SesAdapter implements ProviderAdapter {
       const creds = credentialsOf(server);
       const configurationSetName = creds.configurationSetName || `mailroute-${safeName(server.id)}`.slice(0, 64);
       const createdConfigurationSet = !creds.configurationSetName;
+      const eventDestinationName = eventDestinationNameOf(server);
       const state = await this.run(creds, async ({ ses, sns }) => {
         if (createdConfigurationSet) {
           await ignoring('AlreadyExistsException', () =>
@@ -167,7 +168,7 @@ export class SesAdapter implements ProviderAdapter {
           ses.send(
             new CreateConfigurationSetEventDestinationCommand({
               ConfigurationSetName: configurationSetName,
-              EventDestinationName: EVENT_DESTINATION_NAME,
+              EventDestinationName: eventDestinationName,
               EventDestination: destination,
             }),
           ),
@@ -176,12 +177,12 @@ export class SesAdapter implements ProviderAdapter {
           await ses.send(
             new UpdateConfigurationSetEventDestinationCommand({
               ConfigurationSetName: configurationSetName,
-              EventDestinationName: EVENT_DESTINATION_NAME,
+              EventDestinationName: eventDestinationName,
               EventDestination: destination,
             }),
           );
         }
-        made.eventDestinationName = EVENT_DESTINATION_NAME;
+        made.eventDestinationName = eventDestinationName;
         // SNS returns the existing subscription for the same endpoint, so this is idempotent too.
         const sub = await sns.send(
           new SubscribeCommand({
@@ -195,7 +196,7 @@ export class SesAdapter implements ProviderAdapter {
           configurationSetName,
           createdConfigurationSet: String(createdConfigurationSet),
           topicArn,
-          eventDestinationName: EVENT_DESTINATION_NAME,
+          eventDestinationName,
           subscriptionArn: sub.SubscriptionArn ?? '',
         };
       });
@@ -364,7 +365,6 @@ export class SesAdapter implements ProviderAdapter {
 
 /** What the issue asks SES to publish: bounces, complaints, deliveries and rejects. */
 export const SES_EVENT_TYPES = ['BOUNCE', 'COMPLAINT', 'DELIVERY', 'REJECT'] as const;
-const EVENT_DESTINATION_NAME = 'mailroute-sns';
 const NOT_FOUND = ['NotFoundException', 'NotFound'];
 
 /** The SES-documented topic policy: only SES, for this account and configuration set, may publish. */
@@ -492,6 +492,16 @@ function safeName(id: string): string {
 }
 
 /** The SNS topic registerWebhooks makes for a server (one per server, AWS account and region). */
+/**
+ * One event destination per server: two servers may name the same configuration set (the owner's
+ * own), and a shared destination name made the second registration repoint the first server's
+ * events to its own topic (and removing either server removed both). Registrations made before
+ * keep the name in their state ('mailroute-sns'), which their removal uses.
+ */
+function eventDestinationNameOf(server: Pick<ProviderServer, 'id'>): string {
+  return `mailroute-${safeName(server.id)}`.slice(0, 64);
+}
+
 function topicNameOf(server: Pick<ProviderServer, 'id'>): string {
   return `mailroute-ses-${safeName(server.id)}`.slice(0, 256);
 }
