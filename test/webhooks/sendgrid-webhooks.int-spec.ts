@@ -1,4 +1,6 @@
+import { Client } from 'pg';
 import { SendGridFake } from '../fakes/sendgrid-fake';
+import { waitFor } from '../utils/wait-for';
 import { sendGridEvent, sendGridServer, xMessageId } from './helpers';
 import { WebhookHarness, type WebhookPost } from './webhook-harness';
 
@@ -83,6 +85,31 @@ describe('SendGrid event webhook (ECDSA-signed batches)', () => {
     expect((await h.post(path, signed([sendGridEvent('delivered', id, m.to)]))).status).toBe(200);
     expect(await h.message(m.id)).toMatchObject({ status: 'BOUNCED' });
     expect(await h.eventTypes(m.id)).toEqual(['HARD_BOUNCE', 'DELIVERED']);
+  });
+
+  it('a delivery posted while a hard bounce of the same message is being applied waits for it, and does not override it', async () => {
+    const id = xMessageId();
+    const m = await h.sentMessage(accountId, serverId, id);
+    expect((await h.post(path, signed([sendGridEvent('bounce', id, m.to, { type: 'blocked', reason: '421 4.7.0 try again later' })]))).status).toBe(200);
+    // Another post's hard bounce, applied in a transaction not yet committed.
+    const other = new Client({ connectionString: h.t.databaseUrl });
+    await other.connect();
+    try {
+      await other.query('BEGIN');
+      await other.query(`INSERT INTO message_events (message_id, type, occurred_at, detail, server_id, external_id) VALUES ($1, 'HARD_BOUNCE', now(), '550 5.1.1 no such user', $2, 'other-post')`, [m.id, serverId]);
+      await other.query(`UPDATE messages SET error = '{"code":"RECIPIENT_REJECTED","message":"550 5.1.1 no such user"}'::jsonb WHERE id = $1`, [m.id]);
+      // (A supertest request starts when something waits on it.)
+      const delivered = Promise.resolve(h.post(path, signed([sendGridEvent('delivered', id, m.to)])));
+      await waitFor('the delivery waiting for the message row', async () => {
+        const [{ n }] = (await other.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`)).rows;
+        return n > 0;
+      });
+      await other.query('COMMIT');
+      expect((await delivered).status).toBe(200);
+    } finally {
+      await other.end();
+    }
+    expect(await h.message(m.id)).toMatchObject({ status: 'BOUNCED', error: { code: 'RECIPIENT_REJECTED' } });
   });
 
   it('refuses unsigned, tampered, wrongly keyed and stale posts with 401 and changes nothing', async () => {

@@ -140,11 +140,17 @@ export class MessageStore {
     return rows.map((r) => ({ id: r.id, dispatchSeq: 0, status: r.status }));
   }
 
-  /** Messages sent through `serverId` that the provider knows by one of `providerIds`. */
+  /**
+   * Messages sent through `serverId` that the provider knows by one of `providerIds`, locked for
+   * the rest of the webhook's transaction (in id order, so overlapping batches cannot deadlock).
+   * Two posts about one message apply one after the other: without the lock, a delivery posted
+   * while a hard bounce was being applied judged "soft-bounced only" from a snapshot that could
+   * not see that bounce, and overwrote it.
+   */
   findByProviderIds(tx: EntityManager, serverId: string, providerIds: string[]): Promise<ProviderMessageMatch[]> {
     if (!providerIds.length) return Promise.resolve([]);
     return tx.query<ProviderMessageMatch[]>(
-      `SELECT id, account_id, to_address, provider_message_id FROM messages WHERE server_id = $1 AND provider_message_id = ANY($2::varchar[])`,
+      `SELECT id, account_id, to_address, provider_message_id FROM messages WHERE server_id = $1 AND provider_message_id = ANY($2::varchar[]) ORDER BY id FOR UPDATE`,
       [serverId, providerIds],
     );
   }
