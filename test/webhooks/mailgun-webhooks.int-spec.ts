@@ -118,19 +118,35 @@ describe('Mailgun webhooks (HMAC-signed, replay-protected)', () => {
     expect((await h.message(m2.id)).status).toBe('DELIVERED');
   });
 
-  it('refuses a replayed post (same token) with 401; the same event re-sent with a new token is stored once', async () => {
+  it('applies a post once: the same signed post again (a retry whose 200 was lost, or a replay with other event data) is answered 200 and changes nothing; the event re-sent with a new token is stored once', async () => {
     const m = await h.sentMessage(accountId, serverId, mailgunId());
     const data = eventData('delivered', m.providerMessageId, m.to);
     const post = signed(data);
     expect((await h.post(path, post)).status).toBe(200);
     const before = await h.countEvents();
-    expect((await h.post(path, post)).status).toBe(401);
+    const again = await h.post(path, post);
+    expect(again.status).toBe(200);
+    expect(again.body).toEqual({ received: 1, stored: 0, duplicates: 1, unknown: 0 });
+    // The HMAC does not cover event-data: the same signature block with another event is the same post.
+    const other = await h.sentMessage(accountId, serverId, mailgunId());
+    const body = JSON.parse(post.rawBody.toString()) as Record<string, unknown>;
+    const forged = { ...post, rawBody: Buffer.from(JSON.stringify({ ...body, 'event-data': eventData('complained', other.providerMessageId, other.to) })) };
+    expect((await h.post(path, forged)).body).toMatchObject({ stored: 0, duplicates: 1 });
     expect(await h.countEvents()).toBe(before);
+    expect((await h.message(other.id)).status).toBe('SENT');
+    expect((await h.suppressions(accountId)).map((s) => s.email)).not.toContain(other.to);
 
     const resent = await h.post(path, signed(data));
     expect(resent.status).toBe(200);
     expect(resent.body).toEqual({ received: 1, stored: 0, duplicates: 1, unknown: 0 });
     expect(await h.eventTypes(m.id)).toEqual(['DELIVERED']);
+  });
+
+  it("accepts Mailgun's retry of a post first signed two hours ago (retries run for about eight hours)", async () => {
+    const m = await h.sentMessage(accountId, serverId, mailgunId());
+    const retried = await h.post(path, signed(eventData('delivered', m.providerMessageId, m.to), { timestamp: String(Math.floor(Date.now() / 1000) - 2 * 3600) }));
+    expect(retried.status).toBe(200);
+    expect((await h.message(m.id)).status).toBe('DELIVERED');
   });
 
   it('refuses a wrong key, a stale timestamp, a tampered signature and a missing signature with 401, changing nothing', async () => {
@@ -141,7 +157,10 @@ describe('Mailgun webhooks (HMAC-signed, replay-protected)', () => {
     const body = JSON.parse(good.rawBody.toString()) as { signature: Record<string, string>; 'event-data': unknown };
     const posts: WebhookPost[] = [
       signed(data, { key: 'not-the-signing-key' }),
-      signed(data, { timestamp: String(Math.floor(Date.now() / 1000) - 3600) }),
+      signed(data, { timestamp: String(Math.floor(Date.now() / 1000) - 10 * 3600) }),
+      signed(data, { timestamp: String(Math.floor(Date.now() / 1000) + 3600) }),
+      // Signed over the same string as a valid timestamp and token, split differently.
+      signed(data, { timestamp: `${Math.floor(Date.now() / 1000)}e0` }),
       { ...good, rawBody: Buffer.from(JSON.stringify({ ...body, signature: { ...body.signature, signature: 'f'.repeat(64) } })) },
       { ...good, rawBody: Buffer.from(JSON.stringify({ 'event-data': data })) },
     ];

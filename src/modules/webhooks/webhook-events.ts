@@ -137,13 +137,13 @@ export function isSparkPostPing(rawBody: Buffer): boolean {
   return Array.isArray(body) && body.length > 0 && body.every((item) => isRecord(item) && isRecord(item.msys) && Object.keys(item.msys).length === 0);
 }
 
-/** Mailgun's signature block (already verified by the adapter): the token is what a replay reuses. */
-export function mailgunSignature(rawBody: Buffer): { token: string; timestamp: number } | null {
+/** Mailgun's signature block (already verified by the adapter): its signature is what a replay reuses. */
+export function mailgunSignature(rawBody: Buffer): { signature: string; timestamp: number } | null {
   const body = parseJson(rawBody);
   const sig = isRecord(body) && isRecord(body.signature) ? body.signature : null;
-  if (!sig || typeof sig.token !== 'string' || !sig.token) return null;
+  if (!sig || typeof sig.signature !== 'string' || !sig.signature) return null;
   const timestamp = Number(sig.timestamp);
-  return Number.isFinite(timestamp) ? { token: sig.token, timestamp } : null;
+  return Number.isFinite(timestamp) ? { signature: sig.signature, timestamp } : null;
 }
 
 export function isSnsSubscriptionConfirmation(rawBody: Buffer): boolean {

@@ -71,8 +71,11 @@ export class WebhooksService {
     if (events === null) return { received: 0, stored: 0, duplicates: 0, unknown: 0 };
 
     const mailgun = server.provider === DeliveryProvider.MAILGUN ? mailgunSignature(request.rawBody) : null;
-    if (mailgun && !(await this.replays.claim(mailgun.token, mailgun.timestamp))) {
-      throw new WebhookError(WebhookErrorCode.UNAUTHORIZED, 'Webhook signature rejected', 'Mailgun token already used (replay)');
+    if (mailgun && !(await this.replays.claim(mailgun.signature, mailgun.timestamp))) {
+      // Applied once already: a retry whose first 200 was lost, or a replay. 200 with nothing
+      // stored, as for any duplicate: Mailgun retries anything else for hours.
+      this.logger.log(`Webhook ${server.provider} server ${server.id}: a post already applied (same signature) was ignored`);
+      return { received: events.length, stored: 0, duplicates: events.length, unknown: 0 };
     }
     try {
       if (server.provider === DeliveryProvider.AMAZON_SES && isSnsSubscriptionConfirmation(request.rawBody)) {
@@ -85,7 +88,7 @@ export class WebhooksService {
       return outcome;
     } catch (err) {
       // Let Mailgun's retry of this very post through: it was never applied.
-      if (mailgun) await this.replays.release(mailgun.token).catch(() => undefined);
+      if (mailgun) await this.replays.release(mailgun.signature).catch(() => undefined);
       throw err;
     }
   }
