@@ -141,6 +141,25 @@ describe('SendGridAdapter against the SendGrid fake', () => {
     expect(err.providerStatus).toBe(503);
   });
 
+  it("sends the message's headers in the mail only, never as headers of the API request (where On-Behalf-Of or Authorization are instructions)", async () => {
+    const result = await adapter.send(server(), {
+      from: 'orders@shop.test',
+      to: 'a@example.org',
+      subject: 's',
+      text: 't',
+      headers: [
+        { name: 'X-Campaign', value: 'welcome' },
+        { name: 'On-Behalf-Of', value: 'another-subuser' },
+        { name: 'Authorization', value: 'Bearer SG.someone-else' },
+      ],
+    });
+    const req = fake.requests.filter((r) => r.path === '/v3/mail/send').at(-1);
+    expect(req?.headers.authorization).toBe(`Bearer ${KEY}`);
+    expect(req?.headers['on-behalf-of']).toBeUndefined();
+    expect(req?.headers['x-campaign']).toBeUndefined();
+    expect(fake.accepted.find((m) => m.providerMessageId === result.providerMessageId)?.headers).toMatchObject({ 'X-Campaign': 'welcome' });
+  });
+
   it('a hung API is a transient TIMEOUT within about httpTimeoutMs', async () => {
     fake.fail({ kind: 'hang' });
     const started = Date.now();

@@ -287,11 +287,21 @@ export class SendGridAdapter implements ProviderAdapter {
     // setApiKey resets baseUrl to the region host, so the override must come after it.
     client.setDefaultRequest('baseUrl', sendGridBaseUrl(this.config, creds));
     const mail = new MailService();
-    mail.setClient(client);
+    // @sendgrid/mail also sends the message's headers as the HTTP request's headers, where
+    // SendGrid reads some as instructions (On-Behalf-Of acts as a subuser; an Authorization
+    // header replaces the key). The message's headers travel in the JSON body regardless.
+    mail.setClient(withoutForwardedHeaders(client));
     // The typed way to set the axios timeout on this client (also used by client.request).
     mail.setTimeout(this.config.httpTimeoutMs);
     return { client, mail, secrets: [creds.apiKey] };
   }
+}
+
+/** The client for sends: its requests carry only its own headers (key, user agent, JSON). */
+function withoutForwardedHeaders(client: Client): Client {
+  const send = Object.create(client) as Client;
+  send.request = ((request: Parameters<Client['request']>[0], cb?: Parameters<Client['request']>[1]) => client.request({ ...request, headers: {} }, cb)) as Client['request'];
+  return send;
 }
 
 /** The configured override, else the region's host (EU data residency → api.eu.sendgrid.com). */
