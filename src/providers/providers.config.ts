@@ -16,6 +16,12 @@ export interface ProvidersConfig {
   smtpConnectionTimeoutMs: number;
   smtpGreetingTimeoutMs: number;
   smtpSocketTimeoutMs: number;
+  /**
+   * One SMTP conversation end to end (a send, a login check, a sender probe). The timeouts above
+   * reset on every byte, so a server trickling its replies would hold a send (and its worker
+   * slot) for ever without it. Defaults to smtpDeadlineMs(config).
+   */
+  smtpDeadlineMs?: number;
   /** Verify SMTP servers' TLS certificates. Only tests turn this off (their sink's cert is self-signed); never from env. */
   tlsRejectUnauthorized?: boolean;
 }
@@ -26,3 +32,8 @@ export const DEFAULT_PROVIDER_TIMEOUTS = {
   smtpGreetingTimeoutMs: 10_000,
   smtpSocketTimeoutMs: 30_000,
 } as const;
+
+/** The SMTP conversation deadline: as configured, else connect + greeting + two socket timeouts. */
+export function smtpDeadlineMs(config: ProvidersConfig): number {
+  return config.smtpDeadlineMs ?? config.smtpConnectionTimeoutMs + config.smtpGreetingTimeoutMs + 2 * config.smtpSocketTimeoutMs;
+}

@@ -1,3 +1,4 @@
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { DeliveryErrorCode, SmtpSecurity, TransportKind } from '../../src/providers/provider.enums';
 import type { OutgoingMessage, SmtpCredentials } from '../../src/providers/provider.types';
 import type { ProvidersConfig } from '../../src/providers/providers.config';
@@ -284,6 +285,56 @@ describe('SMTP transport against the sink', () => {
     const throttled = await caught(transport.checkSender(creds, 'orders@shop.example'));
     expect(throttled.code).toBe(DeliveryErrorCode.THROTTLED);
     expect(throttled.smtpStep).toBe('MAIL_FROM');
+  });
+});
+
+describe('an SMTP server trickling its replies (a byte at a time, never idle long enough for a socket timeout)', () => {
+  const DEADLINE_MS = 1_500;
+  const transport = new SmtpTransport({ ...config, smtpDeadlineMs: DEADLINE_MS });
+  let server: Server;
+  const sockets = new Set<Socket>();
+  beforeAll(async () => {
+    server = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+      let timer: NodeJS.Timeout | undefined;
+      socket.on('close', () => {
+        sockets.delete(socket);
+        clearInterval(timer);
+      });
+      // Each reply after the greeting goes out a byte every 200 ms (well inside the 1 s socket timeout).
+      let pending = '';
+      const trickle = (text: string): void => {
+        pending += text;
+        timer ??= setInterval(() => {
+          if (!pending) return;
+          socket.write(pending[0]);
+          pending = pending.slice(1);
+        }, 200);
+      };
+      socket.write('220 trickle.test ESMTP\r\n'); // at once: the greeting has its own timeout
+      socket.on('data', (chunk: Buffer) => {
+        for (const line of chunk.toString('latin1').split('\r\n').filter(Boolean)) trickle(/^(EHLO|HELO)/i.test(line) ? '250-trickle.test\r\n250 8BITMIME\r\n' : '250 OK\r\n');
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  });
+  afterAll(async () => {
+    for (const socket of sockets) socket.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  });
+  const trickling = (): SmtpCredentials => ({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, security: SmtpSecurity.NONE, username: null, password: null });
+
+  it.each([
+    ['send', () => transport.send('trickle-server', trickling(), message())],
+    ['verify', () => transport.verify(trickling())],
+    ['checkSender', () => transport.checkSender(trickling(), 'orders@shop.example')],
+  ])('%s fails as a transient TIMEOUT at the deadline', async (_name, call) => {
+    const started = Date.now();
+    const err = await caught(call());
+    expect(err).toMatchObject({ code: DeliveryErrorCode.TIMEOUT, transient: true, transport: TransportKind.SMTP });
+    expect(err.message).toContain('did not finish in time');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(DEADLINE_MS - 50);
   });
 });
 

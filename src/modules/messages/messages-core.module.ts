@@ -20,9 +20,10 @@ const MAX_STALLED_INTERVAL_MS = 30_000;
     BullModule.registerQueueAsync({
       name: DISPATCH_QUEUE,
       inject: [APP_CONFIG],
-      // The lock (QUEUE_LOCK_MS) outlasts the slowest send (provider timeouts are well under a
-      // minute) and is renewed four times per period, so a job in progress is never handed to a
-      // second worker; a dead worker's jobs are found stalled within one more check interval.
+      // The lock (QUEUE_LOCK_MS) outlasts the slowest send (an API call's HTTP timeout; an SMTP
+      // conversation's deadline, 80 s by default) and is renewed four times per period, so a job
+      // in progress is never handed to a second worker; a dead worker's jobs are found stalled
+      // within one more check interval.
       useFactory: (config: AppConfig) => {
         const lockDuration = config.dispatch.queueLockMs;
         return {

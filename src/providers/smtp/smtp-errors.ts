@@ -117,6 +117,8 @@ export function classifySmtpError(err: unknown, options: ClassifyOptions = {}): 
 
   if (f.code === 'EDNS') return make(DeliveryErrorCode.CONNECTION_FAILED, true, 'The SMTP host could not be resolved');
   if (f.code === 'ETIMEDOUT') return make(DeliveryErrorCode.TIMEOUT, true, 'The SMTP server did not answer in time');
+  // Our own deadline on the whole conversation (smtpDeadlineMs): the server may have the message.
+  if (f.code === 'EABORT') return make(DeliveryErrorCode.TIMEOUT, true, 'The SMTP server did not finish in time');
   if (f.code === 'ETLS' || f.code === 'EREQUIRETLS' || TLS_CODES.test(f.originalCode ?? '')) {
     return make(DeliveryErrorCode.CONNECTION_FAILED, true, 'The TLS connection to the SMTP server failed');
   }

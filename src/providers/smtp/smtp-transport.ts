@@ -4,7 +4,8 @@ import SMTPConnection, { type SMTPConnectionAuth, type SMTPConnectionCustomAuthC
 import { DeliveryErrorCode, SmtpSecurity, TransportKind } from '../provider.enums';
 import { DeliveryError } from '../delivery-error';
 import type { MessageHeader, OutgoingMessage, SendResult, SenderCheck, SmtpCredentials } from '../provider.types';
-import type { ProvidersConfig } from '../providers.config';
+import { smtpDeadlineMs, type ProvidersConfig } from '../providers.config';
+import { withTimeout } from '../../infra/with-timeout';
 import { checkSmtpDestination, type CheckedDestination } from './outbound-guard';
 import { classifySmtpError } from './smtp-errors';
 
@@ -73,7 +74,8 @@ export class SmtpTransport {
     entry.inFlight++;
     try {
       const transporter = await entry.transporter;
-      const info = await transporter.sendMail(this.mailOptions(message, extraHeaders));
+      // Fails the send (closing its connection) however slowly the server keeps answering.
+      const info = await transporter.sendMail({ ...this.mailOptions(message, extraHeaders), signal: AbortSignal.timeout(smtpDeadlineMs(this.config)) });
       return {
         transport: TransportKind.SMTP,
         providerMessageId: providerIdFromReply(info.response) ?? info.messageId,
@@ -92,8 +94,10 @@ export class SmtpTransport {
     let transporter: Transporter<SMTPSentMessageInfo> | undefined;
     try {
       const destination = await checkSmtpDestination(creds.host, this.config);
-      transporter = nodemailer.createTransport({ ...this.connectionOptions(creds, destination), pool: false });
-      await transporter.verify();
+      const check = nodemailer.createTransport({ ...this.connectionOptions(creds, destination), pool: false });
+      transporter = check;
+      // verify() takes no signal: past the deadline the transporter is closed (finally) and the check fails.
+      await withTimeout(check.verify(), smtpDeadlineMs(this.config), () => Object.assign(new Error('The SMTP check did not finish in time'), { code: 'EABORT' }));
     } catch (err) {
       throw classifySmtpError(err, { redact: [creds.password] });
     } finally {
@@ -132,8 +136,15 @@ export class SmtpTransport {
       connection.once('end', () => reject(Object.assign(new Error('Connection closed unexpectedly'), { code: 'ECONNECTION', command: 'CONN' })));
     });
     broken.catch(() => undefined);
+    // However slowly the server answers, the probe ends by the deadline.
+    const deadline = new Promise<never>((_resolve, reject) => {
+      const timer = setTimeout(() => reject(Object.assign(new Error('The SMTP check did not finish in time'), { code: 'EABORT' })), smtpDeadlineMs(this.config));
+      timer.unref();
+      void broken.catch(() => clearTimeout(timer)); // the connection ended, one way or another
+    });
+    deadline.catch(() => undefined);
     const step = (run: (done: (err?: Error | null) => void) => void): Promise<void> =>
-      Promise.race([new Promise<void>((resolve, reject) => run((err) => (err ? reject(err) : resolve()))), broken]);
+      Promise.race([new Promise<void>((resolve, reject) => run((err) => (err ? reject(err) : resolve()))), broken, deadline]);
     try {
       await step((done) => connection.connect(done));
       if (creds.username && creds.password) {
