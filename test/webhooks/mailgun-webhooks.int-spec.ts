@@ -100,6 +100,22 @@ describe('Mailgun webhooks (HMAC-signed, replay-protected)', () => {
     expect((await h.message(m.id)).status).toBe('DELIVERED');
   });
 
+  it("an explicit null signing key clears the operator's key (posts are checked with the account's key again); left out keeps it", async () => {
+    // A domain of its own: Mailgun keeps at most three URLs per event and domain.
+    fake.domains.set('mg-null.example.com', 'active');
+    const own = await h.server({ provider: 'MAILGUN', credentials: { mailgun: { apiKey: 'key-test', domain: 'mg-null.example.com', webhookSigningKey: 'operator-set-key' } } });
+    const ownPath = `/webhooks/mailgun/${own.server.id}`;
+    const UPDATE = `mutation($id: ID!, $input: UpdateDeliveryServerInput!) { updateDeliveryServer(id: $id, input: $input) { id } }`;
+    await h.t.gqlOk(UPDATE, { id: own.server.id, input: { credentials: { mailgun: { apiKey: 'key-test', domain: 'mg-null.example.com' } } } });
+    const m = await h.sentMessage(own.accountId, own.server.id, mailgunId());
+    expect((await h.post(ownPath, signed(eventData('delivered', m.providerMessageId, m.to), { key: 'operator-set-key' }))).status).toBe(200);
+
+    await h.t.gqlOk(UPDATE, { id: own.server.id, input: { credentials: { mailgun: { apiKey: 'key-test', domain: 'mg-null.example.com', webhookSigningKey: null } } } });
+    const m2 = await h.sentMessage(own.accountId, own.server.id, mailgunId());
+    expect((await h.post(ownPath, signed(eventData('delivered', m2.providerMessageId, m2.to), { key: 'operator-set-key' }))).status).toBe(401);
+    expect((await h.post(ownPath, signed(eventData('delivered', m2.providerMessageId, m2.to)))).status).toBe(200);
+  });
+
   it('asks for the signing key again when the API key changes (the key belongs to the account); null reads the new account key', async () => {
     const own = await h.server({ provider: 'MAILGUN', credentials: { mailgun: { apiKey: 'key-test', domain: 'mg.example.com', webhookSigningKey: 'operator-set-key' } } });
     const ownPath = `/webhooks/mailgun/${own.server.id}`;

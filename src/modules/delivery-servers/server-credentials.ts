@@ -58,7 +58,8 @@ export function credentialsFromInput(input: ServerCredentialsInput): ServerCrede
 
 /**
  * Applies an update: a block left out is kept, an explicit null removes it, and inside a block a
- * secret left out (SMTP password, Mailgun signing key) keeps the stored one; an SMTP password only
+ * secret left out (SMTP password, Mailgun signing key) keeps the stored one (an explicit null
+ * clears it); an SMTP password only
  * while it would go where it was given for (smtpPasswordStays), or whoever may edit the server
  * could point it at a host they run, send a test, and read the password there; a Mailgun signing
  * key only while the API key and region stay (signingKeyStays). `path` prefixes the field names
@@ -75,8 +76,10 @@ export function mergeCredentials(stored: ServerCredentials, update: ServerCreden
     }
     const next = credentialsFromInput({ [block]: given[block] } as ServerCredentialsInput)[block] as unknown as Record<string, unknown>;
     const previous = (stored[block] ?? {}) as Record<string, unknown>;
+    const givenBlock = given[block] as Record<string, unknown>;
     for (const secret of ['password', 'webhookSigningKey']) {
-      if (next[secret] !== undefined || previous[secret] === undefined) continue;
+      // Left out keeps the stored secret; an explicit null clears it (CONTRACT §4's null).
+      if (next[secret] !== undefined || previous[secret] === undefined || givenBlock[secret] === null) continue;
       if (block === 'smtp' && !smtpPasswordStays(previous as unknown as SmtpCredentials, next as unknown as SmtpCredentials, path)) continue;
       if (block === 'mailgun' && !signingKeyStays(previous, next, given[block] as Record<string, unknown>, path)) continue;
       next[secret] = previous[secret];
@@ -86,7 +89,6 @@ export function mergeCredentials(stored: ServerCredentials, update: ServerCreden
     // its SNS topic) exists in one region only, and in another every send naming it fails, so a
     // region change drops it. null removes it. Either way the registration that follows a change of
     // the block (DeliveryServersService.update) makes mailroute's own set where the keys point.
-    const givenBlock = given[block] as Record<string, unknown>;
     if (block === 'ses' && givenBlock.configurationSetName === undefined && previous.configurationSetName != null && previous.region === next.region) {
       next.configurationSetName = previous.configurationSetName;
     }
