@@ -5,6 +5,7 @@ import { countQueries } from '../utils/count-queries';
 import { createServer, SERVER_FIELDS, type ServerView, SINK_USER, smtpServerInput, type TestView, verifyAndActivate } from '../factories/delivery-servers';
 import { SendGridFake } from '../fakes/sendgrid-fake';
 import { createTestApp, type TestApp } from '../utils/create-test-app';
+import { awayFromTurn } from '../utils/quiet-clock';
 import { SmtpSink } from '../utils/smtp-sink';
 import { waitFor } from '../utils/wait-for';
 
@@ -17,7 +18,9 @@ describe('delivery servers', () => {
     await sink.start();
     sendgrid = new SendGridFake({ apiKeys: ['SG.good-key-0001'], verifiedSenders: [{ email: 'news@verified.example', verified: true }] });
     await sendgrid.start();
-    t = await createTestApp({ SENDGRID_API_URL: sendgrid.url });
+    // countQueries counts every query of this process: no background pass (sweeper, campaign
+    // completion, launch recovery, early webhook events, all every SWEEP_INTERVAL_MS) runs within a test.
+    t = await createTestApp({ SENDGRID_API_URL: sendgrid.url, SWEEP_INTERVAL_MS: '600000' });
   });
   afterAll(async () => {
     await t.close();
@@ -329,6 +332,8 @@ describe('delivery server usage', () => {
   afterAll(() => t.close());
 
   it("reports used, limit, remaining and the next reset on the owner's clock", async () => {
+    // Kolkata's clock is the point: the test waits out a turn of its hour (and so of its day and month) instead.
+    await awayFromTurn(['Asia/Kolkata']);
     const agency = await newAgency(t, { timezone: 'Asia/Kolkata' });
     const server = await createServer(t, smtpServerInput(agency.id, 2525, { quota: { hourly: 10, daily: null, monthly: 1000 } }));
     const quota = t.app.get(QuotaService);
@@ -351,9 +356,11 @@ describe('delivery server usage', () => {
     const resetsIn = Date.parse(String(usage.hourly.resetsAt)) - Date.now();
     expect(resetsIn).toBeGreaterThan(0);
     expect(resetsIn).toBeLessThanOrEqual(3_600_000);
-  });
+  }, 90_000); // a minute of it may go on waiting out a turn
 
   it('answers usage in a list (read for all servers at once) as it does server by server, through fragments too', async () => {
+    // Three clocks are the point: the test waits out a turn of any one's hour (and so of its day and month) instead.
+    await awayFromTurn(['Asia/Kolkata', 'America/New_York', 'UTC']);
     const kolkata = await newAgency(t, { timezone: 'Asia/Kolkata' });
     const newYork = await newAgency(t, { timezone: 'America/New_York' });
     const servers = [
@@ -391,5 +398,5 @@ describe('delivery server usage', () => {
     expect(single.deliveryServer.usage).toMatchObject({ hourly: { used: 2, limit: 5, remaining: 3 } });
     const listedAgain = (await t.gqlOk<{ deliveryServers: { id: string; usage: Usage }[] }>(lists[0])).deliveryServers.find((s) => s.id === servers[0].id);
     expect(listedAgain?.usage).toEqual(single.deliveryServer.usage);
-  });
+  }, 150_000); // two minutes of it may go on waiting out turns
 });

@@ -6,6 +6,7 @@ import { DeliveryErrorCode } from '../../src/providers/provider.enums';
 import { newAgency, newSubAccount } from '../factories/accounts';
 import { createServer, SINK_USER, smtpServerInput, verifyAndActivate } from '../factories/delivery-servers';
 import { createTestApp, type TestApp } from '../utils/create-test-app';
+import { awayFromTurn, quietHour } from '../utils/quiet-clock';
 import { SmtpSink } from '../utils/smtp-sink';
 import { waitFor } from '../utils/wait-for';
 
@@ -151,7 +152,8 @@ describe('dispatch jobs', () => {
     const busy = new SmtpSink({ users: [SINK_USER] });
     extraSinks.push(busy);
     await busy.start();
-    const agency = await newAgency(t);
+    // A clock whose hour does not turn while the test counts the hour's units.
+    const agency = await newAgency(t, { timezone: quietHour().timezone });
     const server = await createServer(t, smtpServerInput(agency.id, busy.port, { name: 'Busy relay', quota: { hourly: 2 } }));
     await verifyAndActivate(t, server.id);
     const used = async () =>
@@ -176,7 +178,8 @@ describe('dispatch jobs', () => {
   });
 
   it('routes mail waiting for a full server again at once when its limit is raised, and when new credentials pause it', async () => {
-    const agency = await newAgency(t);
+    // A clock whose hour does not turn while the test runs: a full server stays full.
+    const agency = await newAgency(t, { timezone: quietHour().timezone });
     const server = await createServer(t, smtpServerInput(agency.id, sink.port, { name: 'Limited relay', quota: { hourly: 1 } }));
     await verifyAndActivate(t, server.id);
     const [first, waiting] = [await send(agency.id), await send(agency.id)];
@@ -218,7 +221,8 @@ describe('dispatch jobs', () => {
   });
 
   it('routes mail waiting for a window again when its limit is raised, even after an earlier attempt failed', async () => {
-    const agency = await newAgency(t);
+    // A clock whose hour does not turn while the test runs: a full server stays full.
+    const agency = await newAgency(t, { timezone: quietHour().timezone });
     const server = await createServer(t, smtpServerInput(agency.id, sink.port, { name: 'Once failed relay', quota: { hourly: 1 } }));
     await verifyAndActivate(t, server.id);
     const first = await send(agency.id);
@@ -235,6 +239,8 @@ describe('dispatch jobs', () => {
   });
 
   it("keeps a window exact when the account's clock changes and changes back (each clock's counters are rebuilt from the sends)", async () => {
+    // These two clocks are the point: the test waits out a turn of either one's month instead.
+    await awayFromTurn(['UTC', 'Pacific/Kiritimati'], 'month');
     const agency = await newAgency(t, { timezone: 'UTC' });
     const server = await createServer(t, smtpServerInput(agency.id, sink.port, { name: 'Monthly relay', quota: { monthly: 3 } }));
     await verifyAndActivate(t, server.id);
@@ -255,7 +261,7 @@ describe('dispatch jobs', () => {
     await setZone('UTC');
     expect(await row(await sendNow())).toMatchObject({ status: 'SENT' });
     expect(await row(await sendNow())).toMatchObject({ status: 'DEFERRED' });
-  });
+  }, 90_000); // a minute of it may go on waiting out a turn
 
   it("tells a sub-account in general terms why its agency's server failed, and the agency in the provider's words", async () => {
     const down = new SmtpSink({ users: [SINK_USER] });

@@ -2,6 +2,7 @@ import { Client } from 'pg';
 import { newAgency, newToken } from '../factories/accounts';
 import { createServer, SINK_USER, smtpServerInput, verifyAndActivate } from '../factories/delivery-servers';
 import { createTestApp, type TestApp } from '../utils/create-test-app';
+import { awayFromTurn, quietHour } from '../utils/quiet-clock';
 import { SmtpSink } from '../utils/smtp-sink';
 import { waitFor } from '../utils/wait-for';
 
@@ -172,6 +173,10 @@ describe('sendEmail through the worker', () => {
       [{ subject: 'line\r\nBcc: victim@example.com' }, ['subject']],
       [{ headers: [{ name: 'X-Ok', value: 'a\r\nBcc: victim@example.com' }] }, ['headers.0.value']],
       [{ headers: [{ name: 'Bcc', value: 'victim@example.com' }] }, ['headers']],
+      // Instructions to a provider, not mail headers: another SES configuration set, a SendGrid subuser.
+      [{ headers: [{ name: 'X-SES-CONFIGURATION-SET', value: 'someone-elses-set' }] }, ['headers']],
+      [{ headers: [{ name: 'On-Behalf-Of', value: 'another-subuser' }] }, ['headers']],
+      [{ headers: [{ name: 'X-MSYS-API', value: '{"options":{"ip_pool":"other"}}' }] }, ['headers']],
       [{ html: null, text: null }, ['html', 'text']],
     ] as const) {
       const res = await t.gql(SEND, { input: mail(agency.id, { from: 'x@checked.example', ...extra }) });
@@ -183,6 +188,8 @@ describe('sendEmail through the worker', () => {
   });
 
   it('WAIT defers a message to the quota reset on the account clock (a half-hour zone)', async () => {
+    // The hour the first message fills must still be the one the second finds full.
+    await awayFromTurn(['Asia/Kolkata']);
     const { agency } = await setup({ quota: { hourly: 1 } }, { timezone: 'Asia/Kolkata' });
     const first = (await t.gqlOk<{ sendEmail: MessageView }>(SEND, { input: mail(agency.id) })).sendEmail;
     await until(first.id, 'SENT');
@@ -196,10 +203,11 @@ describe('sendEmail through the worker', () => {
     expect(next).toBeGreaterThan(Date.now());
     expect(deferred.events.at(-1)).toMatchObject({ type: 'DEFERRED' });
     expect(deferred.events.at(-1)?.detail).toMatch(/hourly quota/);
-  });
+  }, 90_000); // a minute of it may go on waiting out a turn
 
   it('FAILOVER spills to the second server and the counts match the limits exactly', async () => {
-    const agency = await newAgency(t, { onQuotaExhausted: 'FAILOVER' });
+    // A clock whose hour does not turn while the two servers fill (the counts are of one hour).
+    const agency = await newAgency(t, { onQuotaExhausted: 'FAILOVER', timezone: quietHour().timezone });
     const a = await createServer(t, smtpServerInput(agency.id, sink.port, { name: 'A', quota: { hourly: 3 } }));
     const b = await createServer(t, smtpServerInput(agency.id, sink.port, { name: 'B', quota: { hourly: 4 } }));
     await verifyAndActivate(t, a.id);
@@ -227,7 +235,8 @@ describe('sendEmail through the worker', () => {
   });
 
   it('routes again at once the mail waiting for a server that is deleted or paused', async () => {
-    const agency = await newAgency(t);
+    // A clock whose hour does not turn while the test runs: full servers stay full, and mail waits for them.
+    const agency = await newAgency(t, { timezone: quietHour().timezone });
     const first = await createServer(t, smtpServerInput(agency.id, sink.port, { name: 'Full first', quota: { hourly: 1 } }));
     await verifyAndActivate(t, first.id);
     const second = await createServer(t, smtpServerInput(agency.id, sink.port, { name: 'Second' }));

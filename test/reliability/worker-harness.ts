@@ -1,8 +1,11 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { readdir, readFile, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Client } from 'pg';
 import { type TestApp, UNREACHABLE_PROVIDERS } from '../utils/create-test-app';
 import { waitFor } from '../utils/wait-for';
+
+export { quietHour } from '../utils/quiet-clock';
 
 /** ts-node compiles the whole app on start: slow, and slower on a loaded machine. */
 export const BOOT_TIMEOUT_MS = 90_000;
@@ -18,7 +21,7 @@ export interface WorkerProcess {
 }
 
 export interface WorkerOptions {
-  /** Names the process in failures and in its PostgreSQL connections (see appName). */
+  /** Names the process in failures. */
   name: string;
   /** Jobs the worker takes at once (WORKER_CONCURRENCY). */
   concurrency: number;
@@ -27,9 +30,6 @@ export interface WorkerOptions {
   /** A compiled JavaScript entry to run with plain node instead of worker-process.ts under ts-node (the memory bench). */
   script?: string;
 }
-
-/** Every PostgreSQL connection of a worker carries its name (PGAPPNAME), so a test can tell when they are all gone. */
-export const appName = (name: string): string => `mailroute-reliability-${name}`;
 
 /**
  * Real ROLE=worker child processes (test/reliability/worker-process.ts) on one test app's
@@ -61,7 +61,6 @@ export class WorkerFleet {
         WORKER_CONCURRENCY: String(options.concurrency),
         SWEEP_INTERVAL_MS: '500',
         RETRY_BASE_MS: '100',
-        PGAPPNAME: appName(options.name),
         // Every provider API resolves to a closed port unless a test points one at its fake, as in createTestApp.
         ...UNREACHABLE_PROVIDERS,
         ...options.env,
@@ -106,14 +105,25 @@ export class WorkerFleet {
   /**
    * SIGKILL (no shutdown hook runs), then waits until its PostgreSQL connections are gone: a
    * statement it wrote just before dying may still be executed by its backend, so the picture
-   * in the database is final only then.
+   * in the database is final only then. Its connections are told from those of the other
+   * workers on the same database by their client ports (all of them carry the application name
+   * `mailroute-worker`).
    */
   async kill(worker: WorkerProcess, db: Client): Promise<void> {
-    worker.child.kill('SIGKILL');
-    await worker.exited;
+    // Frozen first, so the connections read below are all it has when it dies.
+    worker.child.kill('SIGSTOP');
+    let backends: number[];
+    try {
+      backends = await backendsOf(worker.child.pid ?? 0, db);
+    } finally {
+      worker.child.kill('SIGKILL');
+      await worker.exited;
+    }
+    // None: nothing it started can still be running in the database.
+    if (!backends.length) return;
     await waitFor(
       `the killed worker ${worker.name}'s database connections to close`,
-      async () => (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1', [appName(worker.name)])).rows[0].n === 0,
+      async () => (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = ANY($1::int[])', [backends])).rows[0].n === 0,
       15_000,
     );
   }
@@ -126,24 +136,34 @@ export class WorkerFleet {
   }
 }
 
+/**
+ * The PostgreSQL backends (pids) serving process `pid`, on the server `db` is connected to: the
+ * client ports of its TCP connections to that server (Linux /proc), as pg_stat_activity shows them.
+ */
+async function backendsOf(pid: number, db: Client): Promise<number[]> {
+  const inodes = new Set<string>();
+  for (const fd of await readdir(`/proc/${pid}/fd`)) {
+    const inode = /^socket:\[(\d+)\]$/.exec(await readlink(`/proc/${pid}/fd/${fd}`).catch(() => ''))?.[1];
+    if (inode) inodes.add(inode);
+  }
+  const serverPort = (await db.query<{ port: number }>('SELECT inet_server_port() AS port')).rows[0].port;
+  const clientPorts: number[] = [];
+  for (const table of ['tcp', 'tcp6']) {
+    // Columns: sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode…; addresses as hex ip:port.
+    for (const line of (await readFile(`/proc/${pid}/net/${table}`, 'utf8')).split('\n').slice(1)) {
+      const [, local, remote, , , , , , , inode] = line.trim().split(/\s+/);
+      if (inode && inodes.has(inode) && parseInt(remote.split(':')[1], 16) === serverPort) clientPorts.push(parseInt(local.split(':')[1], 16));
+    }
+  }
+  const { rows } = await db.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE client_port = ANY($1::int[])', [clientPorts]);
+  return rows.map((r) => r.pid);
+}
 
 /** Status → count of a set of message rows. */
 export function countBy<T>(items: Iterable<T>, key: (item: T) => string): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const item of items) counts[key(item)] = (counts[key(item)] ?? 0) + 1;
   return counts;
-}
-
-/**
- * An IANA zone whose local hour does not turn in the next ten minutes, so a test of an hourly
- * quota never straddles a window boundary (UTC, or India's half-hour offset near the top of the
- * UTC hour), and the end of that local hour.
- */
-export function quietHour(now: Date = new Date()): { timezone: string; resetsAt: Date } {
-  const minute = now.getUTCMinutes();
-  const [timezone, offsetMs] = minute >= 1 && minute < 50 ? ['UTC', 0] : ['Asia/Kolkata', 330 * 60_000];
-  const localHour = Math.floor((now.getTime() + offsetMs) / 3_600_000);
-  return { timezone, resetsAt: new Date((localHour + 1) * 3_600_000 - offsetMs) };
 }
 
 export interface CampaignRow {

@@ -4,6 +4,7 @@ import { RoutingService } from '../../src/modules/routing/routing.service';
 import { newAgency, newSubAccount, newToken } from '../factories/accounts';
 import { createServer, SINK_USER, smtpServerInput, verifyAndActivate } from '../factories/delivery-servers';
 import { createTestApp, type TestApp } from '../utils/create-test-app';
+import { awayFromTurn, quietHour } from '../utils/quiet-clock';
 import { SmtpSink } from '../utils/smtp-sink';
 
 interface Decision {
@@ -26,7 +27,10 @@ describe('routing', () => {
   beforeAll(async () => {
     sink = new SmtpSink({ users: [SINK_USER] });
     await sink.start();
-    t = await createTestApp();
+    // The query count below reads QueryStats, which counts every query of this process: no
+    // background pass (sweeper, campaign completion, launch recovery, early webhook events, all
+    // every SWEEP_INTERVAL_MS) runs within a test.
+    t = await createTestApp({ SWEEP_INTERVAL_MS: '600000' });
   });
   afterAll(async () => {
     await t.close();
@@ -184,6 +188,8 @@ describe('routing with quota, and with no route at all', () => {
   });
 
   it('WAIT waits for a full server; FAILOVER moves to the next and waits only when all are full', async () => {
+    // Kolkata's half-hour offset is the point: the test waits out a turn of its hour (and so of its day) instead.
+    await awayFromTurn(['Asia/Kolkata']);
     const agency = await newAgency(t, { timezone: 'Asia/Kolkata' });
     const first = await activeServer(agency.id, 'First', { sendingDomain: 'quota.example', quota: { hourly: 1 } });
     const second = await activeServer(agency.id, 'Second', { sendingDomain: 'quota.example', quota: { daily: 1 } });
@@ -207,7 +213,7 @@ describe('routing with quota, and with no route at all', () => {
     // Every candidate is full: wait for the one that reopens first (the hourly one).
     expect(allFull.server?.id).toBe(first.id);
     expect(Date.parse(allFull.waitUntil ?? '')).toBe(Date.parse(wait.waitUntil ?? ''));
-  });
+  }, 90_000); // a minute of it may go on waiting out a turn
 
   it("names the provider's refusal of a sender only to the server's owner", async () => {
     const agency = await newAgency(t);
@@ -223,10 +229,12 @@ describe('routing with quota, and with no route at all', () => {
   });
 
   it('FAILOVER passes over a server with room that cannot send the From, and waits for a full one that can', async () => {
-    const agency = await newAgency(t, { onQuotaExhausted: 'FAILOVER' });
+    // A clock whose hour does not turn while the test runs: the full server stays full.
+    const { timezone } = quietHour();
+    const agency = await newAgency(t, { onQuotaExhausted: 'FAILOVER', timezone });
     const full = await activeServer(agency.id, 'Full, sends it', { sendingDomain: 'sender.example', quota: { hourly: 1 } });
     const refusing = await activeServer(agency.id, 'Room, refuses it', { sendingDomain: 'sender.example' });
-    expect((await t.app.get(QuotaService).reserve({ serverId: full.id, timezone: 'UTC', limits: { hourly: 1, daily: null, monthly: null } })).ok).toBe(true);
+    expect((await t.app.get(QuotaService).reserve({ serverId: full.id, timezone, limits: { hourly: 1, daily: null, monthly: null } })).ok).toBe(true);
     // The one with room is asked first, and refuses the sender.
     sink.script({ step: 'MAIL_FROM', code: 550, message: '5.7.1 Sender address rejected: not owned by user', times: 1 });
 

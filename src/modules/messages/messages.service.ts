@@ -21,6 +21,14 @@ const ENQUEUE_WAIT_MS = 2_000;
 
 /** Headers the platform sets itself; a caller's own would conflict or spoof them. */
 const RESERVED_HEADERS = new Set(['from', 'to', 'cc', 'bcc', 'subject', 'reply-to', 'message-id', 'date', 'sender', 'return-path', 'content-type', 'content-transfer-encoding', 'mime-version']);
+/**
+ * Headers providers read as instructions, not as mail: over their SMTP relays (SES's
+ * configuration set, Mailgun's and SparkPost's options and IP pools, SendGrid's X-SMTPAPI) and
+ * at their HTTP APIs (SendGrid's subuser impersonation, the API key). A sender on a shared server
+ * could move its events, pool or reputation, or act as another account.
+ */
+const PROVIDER_CONTROL_HEADER = /^(x-ses-.*|x-mailgun-.*|x-msys-.*|x-smtpapi|x-mc-.*|x-mailroute-.*|on-behalf-of|authorization)$/i;
+const reservedHeader = (name: string): boolean => RESERVED_HEADERS.has(name.toLowerCase()) || PROVIDER_CONTROL_HEADER.test(name);
 
 export interface MessageFilter {
   status?: MessageStatus | null;
@@ -52,8 +60,8 @@ export class MessagesService {
       const existing = await this.messages.findOneBy({ accountId: account.id, idempotencyKey: input.idempotencyKey });
       if (existing) return existing;
     }
-    const bad = (input.headers ?? []).filter((h) => RESERVED_HEADERS.has(h.name.toLowerCase()));
-    if (bad.length) throw BadUserInputError.field('headers', `must not set ${bad.map((h) => h.name).join(', ')}: mailroute sets these itself`);
+    const bad = (input.headers ?? []).filter((h) => reservedHeader(h.name));
+    if (bad.length) throw BadUserInputError.field('headers', `must not set ${bad.map((h) => h.name).join(', ')}: mailroute and the delivery server set these themselves`);
     if (!input.html && !input.text) throw new BadUserInputError('Give html or text (or both)', ['html', 'text']);
     const source = input.source ?? MessageSource.ONE_OFF;
     const from = input.from ?? (source === MessageSource.REMINDER ? await this.reminderFrom(account.id) : null);
