@@ -4,10 +4,17 @@ import { TenantScope } from '../../src/modules/accounts/tenant-scope.service';
 import { newAgency, newSubAccount, newToken } from '../factories/accounts';
 import { createTestApp, type TestApp } from '../utils/create-test-app';
 
+/**
+ * QueryStats counts every query of this process, so the apps here keep their background passes
+ * (sweeper, campaign completion, launch recovery, early webhook events, all every
+ * SWEEP_INTERVAL_MS) out of the counts: none runs within a test.
+ */
+const NO_BACKGROUND_PASSES = { SWEEP_INTERVAL_MS: '600000' };
+
 describe('accounts', () => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await createTestApp();
+    t = await createTestApp(NO_BACKGROUND_PASSES);
   });
   afterAll(() => t.close());
 
@@ -156,7 +163,7 @@ describe('accounts', () => {
     const stats = t.app.get(QueryStats);
     const q = `query($first: Int) { accounts(first: $first) { edges { node { id parent { id effectiveAddons } subAccounts { id parent { name } } effectiveAddons } } } }`;
     const measure = async (agencies: number): Promise<number> => {
-      const t2 = await createTestApp();
+      const t2 = await createTestApp(NO_BACKGROUND_PASSES);
       try {
         for (let i = 0; i < agencies; i++) {
           const agency = await newAgency(t2);

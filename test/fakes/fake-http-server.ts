@@ -10,6 +10,8 @@ export interface RecordedRequest {
   rawBody: Buffer;
   /** Parsed JSON body when the request carried JSON. */
   json: unknown;
+  /** When its body was in (Date.now()), which is when the fake answers it unless it hangs. */
+  receivedAt: number;
 }
 
 /** Switchable failure modes every provider fake honours. */
@@ -51,7 +53,9 @@ export class FakeHttpServer {
   }
 
   async start(): Promise<string> {
-    this.server = createServer((req, res) => void this.handle(req, res));
+    // A client that aborts mid-body, or stop() closing connections during an upload, ends the
+    // read of the body with an error: that request is simply dropped.
+    this.server = createServer((req, res) => void this.handle(req, res).catch(() => res.destroy()));
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
     return this.url;
   }
@@ -87,6 +91,7 @@ export class FakeHttpServer {
       headers: req.headers,
       rawBody,
       json,
+      receivedAt: Date.now(),
     };
     this.requests.push(recorded);
 
