@@ -91,21 +91,22 @@ export class SendGridFake extends FakeHttpServer {
         errors: [{ field: null, message: 'authorization required' }],
       }),
     );
+    // Pages as SendGrid's does: `limit` entries whose id follows `lastSeenID`.
     this.route('GET', '/v3/verified_senders', (req) =>
-      this.authed(req, () => ({
-        status: 200,
-        body: {
-          results: this.verifiedSenders.map((s, i) => ({
-            id: i + 1,
-            nickname: s.email,
-            from_email: s.email,
-            from_name: 'Sender',
-            reply_to: s.email,
-            verified: s.verified,
-            locked: false,
-          })),
-        },
-      })),
+      this.authed(req, () => {
+        const limit = Number(req.query.get('limit') ?? 100);
+        const after = Number(req.query.get('lastSeenID') ?? 0);
+        const all = this.verifiedSenders.map((s, i) => ({
+          id: i + 1,
+          nickname: s.email,
+          from_email: s.email,
+          from_name: 'Sender',
+          reply_to: s.email,
+          verified: s.verified,
+          locked: false,
+        }));
+        return { status: 200, body: { results: all.filter((s) => s.id > after).slice(0, limit) } };
+      }),
     );
     this.route('GET', '/v3/whitelabel/domains', (req) =>
       this.authed(req, () => {

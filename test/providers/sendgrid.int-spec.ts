@@ -98,6 +98,19 @@ describe('SendGridAdapter against the SendGrid fake', () => {
     await expect(adapter.checkSender(server(), 'anyone@brand.test')).resolves.toEqual({ verified: true });
   });
 
+  it('checkSender: finds a verified single sender beyond the first page of the account\'s senders', async () => {
+    const before = fake.verifiedSenders.length;
+    for (let i = 0; i < 230; i++) fake.verifiedSenders.push({ email: `sender-${i}@many.test`, verified: i === 220 });
+    try {
+      await expect(adapter.checkSender(server(), 'sender-220@many.test')).resolves.toEqual({ verified: true });
+      await expect(adapter.checkSender(server(), 'sender-221@many.test')).resolves.toMatchObject({ verified: false });
+      const pages = fake.requests.filter((r) => r.path === '/v3/verified_senders').slice(-3);
+      expect(pages.map((r) => r.query.get('lastSeenID'))).toEqual([null, '100', '200']);
+    } finally {
+      fake.verifiedSenders.splice(before);
+    }
+  });
+
   it('checkSender: unverified senders come back verified:false with a reason, not an error', async () => {
     const unknown = await adapter.checkSender(server(), 'nobody@else.test');
     expect(unknown.verified).toBe(false);

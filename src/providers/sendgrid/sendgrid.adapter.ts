@@ -18,6 +18,9 @@ import type { ProvidersConfig } from '../providers.config';
 import { sendGridErrorFrom } from './sendgrid-errors';
 
 const GLOBAL_BASE_URL = 'https://api.sendgrid.com/';
+const SENDERS_PER_PAGE = 100;
+/** 5,000 single senders: more pages than that and a sender is looked for by its domain only. */
+const SENDER_PAGES = 50;
 const EU_BASE_URL = 'https://api.eu.sendgrid.com/';
 
 interface SendGridSession {
@@ -96,10 +99,7 @@ export class SendGridAdapter implements ProviderAdapter {
     const domain = email.split('@')[1] ?? '';
     try {
       // Single Sender Verification: an exact, verified from_email.
-      const [, sendersBody] = await client.request({ method: 'GET', url: '/v3/verified_senders', qs: { limit: 100 } });
-      const senders =
-        isRecord(sendersBody) && Array.isArray(sendersBody.results) ? sendersBody.results.filter(isRecord) : [];
-      const sender = senders.find((s) => typeof s.from_email === 'string' && s.from_email.toLowerCase() === email);
+      const sender = await this.verifiedSender(client, email);
       if (sender?.verified === true) return { verified: true };
 
       // Domain Authentication: the address's domain authenticated and valid.
@@ -117,6 +117,24 @@ export class SendGridAdapter implements ProviderAdapter {
     } catch (err) {
       throw sendGridErrorFrom(err, secrets);
     }
+  }
+
+  /**
+   * The single sender with this from_email, paging through the account's list (100 a page,
+   * `lastSeenID` after the last id seen): an account shared by many senders lists more than one
+   * page, and a sender beyond the first was reported unverified. At most SENDER_PAGES pages.
+   */
+  private async verifiedSender(client: Client, email: string): Promise<Record<string, unknown> | undefined> {
+    let lastSeenID: unknown;
+    for (let page = 0; page < SENDER_PAGES; page++) {
+      const [, body] = await client.request({ method: 'GET', url: '/v3/verified_senders', qs: { limit: SENDERS_PER_PAGE, ...(lastSeenID !== undefined ? { lastSeenID } : {}) } });
+      const senders = isRecord(body) && Array.isArray(body.results) ? body.results.filter(isRecord) : [];
+      const sender = senders.find((s) => typeof s.from_email === 'string' && s.from_email.toLowerCase() === email);
+      if (sender || senders.length < SENDERS_PER_PAGE) return sender;
+      lastSeenID = senders.at(-1)?.id;
+      if (lastSeenID === undefined) return undefined;
+    }
+    return undefined;
   }
 
   /**
