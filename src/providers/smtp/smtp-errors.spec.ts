@@ -37,6 +37,10 @@ describe('classifySmtpError', () => {
     ['554 No SMTP service here', 'CONN', 'EPROTOCOL', DeliveryErrorCode.CONNECTION_FAILED, false, 'GREETING'],
     ['530 5.7.0 Authentication required', 'MAIL FROM', 'EENVELOPE', DeliveryErrorCode.AUTH_FAILED, false, 'MAIL_FROM'],
     ['530 5.7.0 Must issue a STARTTLS command first', 'MAIL FROM', 'EENVELOPE', DeliveryErrorCode.CONNECTION_FAILED, false, 'MAIL_FROM'],
+    // The login may not relay or send: the server's setup, not the recipient or the message.
+    ['554 5.7.1 <to@example.org>: Relay access denied', 'RCPT TO', 'EENVELOPE', DeliveryErrorCode.AUTH_FAILED, false, 'RCPT'],
+    ['550 5.7.1 Unable to relay', 'RCPT TO', 'EENVELOPE', DeliveryErrorCode.AUTH_FAILED, false, 'RCPT'],
+    ['554 Access denied: User arn:aws:iam::123456789012:user/x is not authorized to perform ses:SendRawEmail', 'DATA', 'EMESSAGE', DeliveryErrorCode.AUTH_FAILED, false, 'DATA'],
   ])('%s on %s → %s', (reply, command, nmCode, code, transient, step) => {
     const err = classifySmtpError(nmError('Command failed', nmCode, reply, command));
     expect(err.code).toBe(code);

@@ -25,6 +25,12 @@ export interface ClassifyOptions {
 const THROTTLE_TEXT = /throttl|rate limit|rate exceeded|sending rate|too many|slow down/i;
 const QUOTA_TEXT = /quota|credits exceeded|limit exceeded|insufficient (system )?storage/i;
 const SENDER_TEXT = /not verified|sender identity|sender (address )?(is )?not (allowed|authori[sz]ed|permitted)/i;
+/**
+ * The server will not relay for this login, or the login lacks the right to send (SES: "Access
+ * denied: User … is not authorized to perform ses:SendRawEmail"): the server's configuration, not
+ * the recipient's or the message's fault, and every message would fail the same way.
+ */
+const RELAY_DENIED_TEXT = /relay(ing)? (access )?(denied|not permitted|prohibited)|not permitted to relay|unable to relay|not authori[sz]ed to perform/i;
 /** Certificate and handshake failures nodemailer reports as ESOCKET with the TLS code kept in originalCode. */
 const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|ERR_SSL|EPROTO|HANDSHAKE/;
 const NETWORK_CODES = new Set(['ECONNECTION', 'ESOCKET', 'ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE']);
@@ -135,6 +141,7 @@ export function classifySmtpError(err: unknown, options: ClassifyOptions = {}): 
     // 530 at MAIL FROM: the server wants something before mail (RFC 4954 / RFC 3207).
     if (rc === 530 && /STARTTLS/i.test(reply)) return make(DeliveryErrorCode.CONNECTION_FAILED, false, 'The SMTP server requires TLS');
     if (rc === 530 || /authentication required/i.test(reply)) return make(DeliveryErrorCode.AUTH_FAILED, false, 'The SMTP server requires a login');
+    if (RELAY_DENIED_TEXT.test(reply)) return make(DeliveryErrorCode.AUTH_FAILED, false, 'The SMTP server does not let this login send');
     if (SENDER_TEXT.test(reply)) return make(DeliveryErrorCode.SENDER_NOT_VERIFIED, false, 'The sender is not verified');
     switch (step) {
       case 'MAIL_FROM':
