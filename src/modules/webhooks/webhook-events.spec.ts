@@ -51,8 +51,9 @@ describe('webhook event helpers', () => {
     expect(isSparkPostPing(Buffer.from('[{"msys":'))).toBe(false);
   });
 
-  it("reads Mailgun's token and timestamp", () => {
-    expect(mailgunSignature(Buffer.from('{"signature":{"token":"t","timestamp":"1700000000","signature":"s"}}'))).toEqual({ token: 't', timestamp: 1700000000 });
+  it("reads Mailgun's signature (what a replay reuses) and timestamp", () => {
+    expect(mailgunSignature(Buffer.from('{"signature":{"token":"t","timestamp":"1700000000","signature":"s"}}'))).toEqual({ signature: 's', timestamp: 1700000000 });
     expect(mailgunSignature(Buffer.from('{"signature":{"timestamp":"1"}}'))).toBeNull();
+    expect(mailgunSignature(Buffer.from('{"signature":{"token":"t","timestamp":"1"}}'))).toBeNull();
   });
 });
