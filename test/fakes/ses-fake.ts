@@ -453,8 +453,12 @@ export class SesFake extends FakeHttpServer {
       return reply(awsError(404, 'NotFoundException', `Configuration set <${configurationSetName}> does not exist.`));
     }
     const headers: Record<string, string> = {};
-    for (const h of Array.isArray(simple.Headers) ? simple.Headers.map(asRecord) : [])
-      headers[String(h.Name)] = String(h.Value);
+    for (const h of Array.isArray(simple.Headers) ? simple.Headers.map(asRecord) : []) {
+      // SES's MessageHeader rules: printable ASCII, name and value within 996 characters.
+      const [name, value] = [String(h.Name), String(h.Value)];
+      if (!/^[\x20-\x7e]*$/.test(value) || name.length + value.length > 996) return reply(awsError(400, 'BadRequestException', `Invalid header value for ${name}.`));
+      headers[name] = value;
+    }
     const id = `0100018c${randomUUID().replace(/-/g, '')}-000000`;
     const replyTo = stringList(body.ReplyToAddresses)[0];
     this.accepted.push({

@@ -170,6 +170,21 @@ describe('SesAdapter against the SES fake', () => {
     expect(elapsed).toBeLessThan(TIMEOUT_MS + 1500);
   });
 
+  it('sends a non-ASCII header value as RFC 2047 encoded words (SES takes printable ASCII only); refuses one too long, naming it', async () => {
+    const value = 'Été — ✓ spring';
+    const result = await adapter.send(server(), { ...simple, headers: [{ name: 'X-Campaign', value }] });
+    const sent = fake.accepted.find((m) => m.providerMessageId === result.providerMessageId)?.headers['X-Campaign'] ?? '';
+    expect(sent).toMatch(/^[\x20-\x7e]+$/);
+    const decoded = Buffer.concat(
+      [...sent.matchAll(/=\?UTF-8\?Q\?(.*?)\?=/gi)].map(([, word]) => Buffer.from(word.replace(/_/g, ' ').replace(/=([0-9A-F]{2})/gi, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16))), 'latin1')),
+    ).toString('utf8');
+    expect(decoded).toBe(value);
+
+    const long = await caught(adapter.send(server(), { ...simple, headers: [{ name: 'X-Long', value: 'é'.repeat(400) }] }));
+    expect(long).toMatchObject({ code: DeliveryErrorCode.MESSAGE_REJECTED, transient: false });
+    expect(long.message).toContain('X-Long');
+  });
+
   it('a refused connection is transient CONNECTION_FAILED', async () => {
     const closed = new SesAdapter(config({ sesEndpoint: `http://127.0.0.1:${await closedPort()}` }));
     const err = await caught(closed.verifyCredentials(server()));

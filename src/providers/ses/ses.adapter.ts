@@ -1,4 +1,5 @@
 import { createHash, createVerify } from 'node:crypto';
+import { encodeWords } from 'nodemailer/lib/mime-funcs';
 import {
   CreateConfigurationSetCommand,
   CreateConfigurationSetEventDestinationCommand,
@@ -55,7 +56,7 @@ export class SesAdapter implements ProviderAdapter {
 
   async send(server: ProviderServer, message: OutgoingMessage): Promise<SendResult> {
     const creds = credentialsOf(server);
-    const headers: MessageHeader[] = (message.headers ?? []).map((h) => ({ Name: h.name, Value: h.value }));
+    const headers: MessageHeader[] = (message.headers ?? []).map((h) => ({ Name: h.name, Value: sesHeaderValue(h.name, h.value) }));
     // SES documents that it replaces a caller's Message-ID with its own; we still pass ours so
     // the header is there wherever SES keeps it, and downstream matching uses SES's MessageId.
     if (message.messageId) headers.push({ Name: 'Message-ID', Value: message.messageId });
@@ -361,6 +362,27 @@ export class SesAdapter implements ProviderAdapter {
       sns?.destroy();
     }
   }
+}
+
+/** SES takes header values of printable ASCII only, 995 characters at most with the name within 996. */
+const SES_MAX_HEADER_CHARS = 996;
+
+/**
+ * A header value as SES takes it: printable ASCII as given; anything else (non-ASCII, control
+ * characters) as RFC 2047 encoded words, as an SMTP send would write it. A value still too long
+ * is refused here, naming the header, rather than by SES with a 400 that names nothing.
+ */
+function sesHeaderValue(name: string, value: string): string {
+  const encoded = /^[\x20-\x7e]*$/.test(value) ? value : encodeWords(value, 'Q', 52, true);
+  if (name.length + encoded.length > SES_MAX_HEADER_CHARS) {
+    throw new DeliveryError({
+      code: DeliveryErrorCode.MESSAGE_REJECTED,
+      message: `The header ${name} is longer than Amazon SES takes (${SES_MAX_HEADER_CHARS} characters with its name, once encoded)`,
+      transient: false,
+      transport: TransportKind.API,
+    });
+  }
+  return encoded;
 }
 
 /** What the issue asks SES to publish: bounces, complaints, deliveries and rejects. */
