@@ -4,6 +4,7 @@ import type { OutgoingMessage, SmtpCredentials } from '../../src/providers/provi
 import type { ProvidersConfig } from '../../src/providers/providers.config';
 import { SmtpTransport, providerIdFromReply } from '../../src/providers/smtp/smtp-transport';
 import { SmtpSink } from '../utils/smtp-sink';
+import { waitFor } from '../utils/wait-for';
 import { caught } from './helpers';
 
 const TIMEOUT_MS = 500;
@@ -335,6 +336,8 @@ describe('an SMTP server trickling its replies (a byte at a time, never idle lon
     expect(err).toMatchObject({ code: DeliveryErrorCode.TIMEOUT, transient: true, transport: TransportKind.SMTP });
     expect(err.message).toContain('did not finish in time');
     expect(Date.now() - started).toBeGreaterThanOrEqual(DEADLINE_MS - 50);
+    // And the connection is closed, not left to the trickling server.
+    await waitFor('the connection to the trickling server closed', async () => sockets.size === 0, 3_000);
   });
 });
 

@@ -5,7 +5,6 @@ import { DeliveryErrorCode, SmtpSecurity, TransportKind } from '../provider.enum
 import { DeliveryError } from '../delivery-error';
 import type { MessageHeader, OutgoingMessage, SendResult, SenderCheck, SmtpCredentials } from '../provider.types';
 import { smtpDeadlineMs, type ProvidersConfig } from '../providers.config';
-import { withTimeout } from '../../infra/with-timeout';
 import { checkSmtpDestination, type CheckedDestination } from './outbound-guard';
 import { classifySmtpError } from './smtp-errors';
 
@@ -91,18 +90,7 @@ export class SmtpTransport {
 
   /** Connect and log in (when credentials are set), then QUIT: proves host, TLS and login. */
   async verify(creds: SmtpCredentials): Promise<void> {
-    let transporter: Transporter<SMTPSentMessageInfo> | undefined;
-    try {
-      const destination = await checkSmtpDestination(creds.host, this.config);
-      const check = nodemailer.createTransport({ ...this.connectionOptions(creds, destination), pool: false });
-      transporter = check;
-      // verify() takes no signal: past the deadline the transporter is closed (finally) and the check fails.
-      await withTimeout(check.verify(), smtpDeadlineMs(this.config), () => Object.assign(new Error('The SMTP check did not finish in time'), { code: 'EABORT' }));
-    } catch (err) {
-      throw classifySmtpError(err, { redact: [creds.password] });
-    } finally {
-      transporter?.close();
-    }
+    await this.converse(creds, null);
   }
 
   /**
@@ -111,23 +99,41 @@ export class SmtpTransport {
    * RCPT) is an answer, not an error; network, TLS, login and 4xx failures throw.
    */
   async checkSender(creds: SmtpCredentials, address: string): Promise<SenderCheck> {
+    let outcome: SenderCheck | DeliveryError = { verified: true };
+    await this.converse(creds, async (ctx) => {
+      // Kept aside rather than thrown: nodemailer would relabel a thrown error as EAUTH.
+      outcome = await this.probeEnvelope(ctx, address).catch((err: unknown) => classifySmtpError(err, { redact: [creds.password] }));
+    });
+    if (outcome instanceof DeliveryError) throw outcome;
+    return outcome;
+  }
+
+  /**
+   * One SMTP session of our own, outside the pools: connect (and TLS), log in when credentials
+   * are set, run `work` on the logged-in session, QUIT. The connection is closed, whatever the
+   * server does, by the conversation's deadline (and a QUIT left unanswered, by a socket timeout
+   * after it): a server trickling its replies would otherwise keep it open for ever.
+   */
+  private async converse(creds: SmtpCredentials, work: ((ctx: SMTPConnectionCustomAuthContext) => Promise<void>) | null): Promise<void> {
     const redact = { redact: [creds.password] };
     const destination = await checkSmtpDestination(creds.host, this.config).catch((err: unknown) => {
       throw classifySmtpError(err, redact);
     });
-    let outcome: SenderCheck | DeliveryError = { verified: true };
     // nodemailer has no public "envelope only" call; its customAuth hook is the documented way
-    // to run raw commands on an established (TLS, logged-in) session, so the probe runs there.
-    const PROBE = 'X-MAILROUTE-SENDER-PROBE';
+    // to run raw commands on an established (TLS, logged-in) session, so the work runs there.
+    const WORK = 'X-MAILROUTE-SESSION';
     const options: SMTPConnectionOptions = {
       ...this.connectionOptions(creds, destination),
-      customAuth: {
-        [PROBE]: async (ctx: SMTPConnectionCustomAuthContext): Promise<boolean> => {
-          // Kept aside rather than thrown: nodemailer would relabel a thrown error as EAUTH.
-          outcome = await this.probeEnvelope(ctx, address).catch((err: unknown) => classifySmtpError(err, redact));
-          return true;
-        },
-      },
+      ...(work
+        ? {
+            customAuth: {
+              [WORK]: async (ctx: SMTPConnectionCustomAuthContext): Promise<boolean> => {
+                await work(ctx);
+                return true;
+              },
+            },
+          }
+        : {}),
     };
     const connection = new SMTPConnection(options);
     // A failure mid-command may only surface as an event; race every step against it.
@@ -136,11 +142,10 @@ export class SmtpTransport {
       connection.once('end', () => reject(Object.assign(new Error('Connection closed unexpectedly'), { code: 'ECONNECTION', command: 'CONN' })));
     });
     broken.catch(() => undefined);
-    // However slowly the server answers, the probe ends by the deadline.
+    let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_resolve, reject) => {
-      const timer = setTimeout(() => reject(Object.assign(new Error('The SMTP check did not finish in time'), { code: 'EABORT' })), smtpDeadlineMs(this.config));
+      timer = setTimeout(() => reject(Object.assign(new Error('The SMTP check did not finish in time'), { code: 'EABORT' })), smtpDeadlineMs(this.config));
       timer.unref();
-      void broken.catch(() => clearTimeout(timer)); // the connection ended, one way or another
     });
     deadline.catch(() => undefined);
     const step = (run: (done: (err?: Error | null) => void) => void): Promise<void> =>
@@ -151,15 +156,19 @@ export class SmtpTransport {
         const login: SMTPConnectionAuth = { user: creds.username, pass: creds.password };
         await step((done) => connection.login(login, done));
       }
-      await step((done) => connection.login({ method: PROBE }, done));
+      if (work) await step((done) => connection.login({ method: WORK }, done));
     } catch (err) {
       connection.close();
       throw classifySmtpError(err, redact);
+    } finally {
+      clearTimeout(timer);
     }
-    // QUIT, then nodemailer closes the socket when the server answers (bounded by socketTimeout).
+    // QUIT, then nodemailer closes the socket when the server answers; if it does not answer
+    // within a socket timeout, the socket is closed anyway.
+    const unanswered = setTimeout(() => connection.close(), this.config.smtpSocketTimeoutMs);
+    unanswered.unref();
+    connection.once('end', () => clearTimeout(unanswered));
     connection.quit();
-    if (outcome instanceof DeliveryError) throw outcome;
-    return outcome;
   }
 
   /** Close this server's pool (e.g. the server was deleted or disabled). */
