@@ -103,6 +103,21 @@ describe('SMTP transport against the sink', () => {
     expect(received.raw).toContain(`X-SMTPAPI: ${json}\r\n`);
   });
 
+  it('the send deadline is each conversation\'s own: sends waiting for one of the pool\'s five connections are not aborted while they wait', async () => {
+    // 15 sends, 5 connections, every DATA answered after 700 ms: the last wave starts some 1.4 s
+    // after it was asked for, past a 1.2 s deadline counted from the call.
+    const paced = new SmtpTransport({ ...config, smtpDeadlineMs: 1_200 });
+    sink.delayData(700);
+    const id = serverId();
+    try {
+      const results = await Promise.allSettled(Array.from({ length: 15 }, (_, i) => paced.send(id, creds, message({ subject: `wave ${i}` }))));
+      expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
+      expect(sink.messages).toHaveLength(15);
+    } finally {
+      await paced.closeAll();
+    }
+  }, 30_000);
+
   it('reuses the pooled connection for the next message (one login for two sends)', async () => {
     const id = serverId();
     await transport.send(id, creds, message());

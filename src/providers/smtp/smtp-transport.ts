@@ -22,7 +22,13 @@ interface PoolEntry {
   transporter: Promise<Transporter<SMTPSentMessageInfo>>;
   inFlight: number;
   retired: boolean;
+  /** Sends handed to the pool (at most POOL_CONNECTIONS), and the ones waiting for a turn. */
+  sending: number;
+  turns: (() => void)[];
 }
+
+/** Connections per server pool: sends beyond it wait for a turn in SmtpTransport.send. */
+const POOL_CONNECTIONS = 5;
 
 
 function fingerprintOf(creds: SmtpCredentials): string {
@@ -58,6 +64,21 @@ function headerValue(header: MessageHeader): string | { prepared: true; value: s
   return printable && header.name.length + header.value.length + 2 <= MAX_RAW_HEADER ? { prepared: true, value: header.value } : header.value;
 }
 
+function takeTurn(entry: PoolEntry): Promise<void> {
+  if (entry.sending < POOL_CONNECTIONS) {
+    entry.sending++;
+    return Promise.resolve();
+  }
+  return new Promise((resolve) => entry.turns.push(resolve));
+}
+
+/** Hands the turn to the next waiting send, if any (it keeps the count), or gives it back. */
+function endTurn(entry: PoolEntry): void {
+  const next = entry.turns.shift();
+  if (next) next();
+  else entry.sending--;
+}
+
 /**
  * Sends through plain SMTP with nodemailer: one pool per delivery server, rebuilt when the
  * credentials change. Every connection goes to the address the outbound guard checked.
@@ -71,8 +92,14 @@ export class SmtpTransport {
   async send(serverId: string, creds: SmtpCredentials, message: OutgoingMessage, extraHeaders: MessageHeader[] = []): Promise<SendResult> {
     const entry = this.poolFor(serverId, creds);
     entry.inFlight++;
+    let turn = false;
     try {
       const transporter = await entry.transporter;
+      // One send per pool connection at a time: the deadline below is the conversation's, and in
+      // nodemailer's own queue it would also run while the send waits for a connection (a slow
+      // but healthy server would see queued sends aborted before a byte was written).
+      await takeTurn(entry);
+      turn = true;
       // Fails the send (closing its connection) however slowly the server keeps answering.
       const info = await transporter.sendMail({ ...this.mailOptions(message, extraHeaders), signal: AbortSignal.timeout(smtpDeadlineMs(this.config)) });
       return {
@@ -83,6 +110,7 @@ export class SmtpTransport {
     } catch (err) {
       throw classifySmtpError(err, { redact: [creds.password] });
     } finally {
+      if (turn) endTurn(entry);
       entry.inFlight--;
       if (entry.retired && entry.inFlight === 0) void this.closeEntry(entry);
     }
@@ -232,7 +260,7 @@ export class SmtpTransport {
     const transporter = checkSmtpDestination(creds.host, this.config).then((destination) =>
       nodemailer.createTransport({ ...this.connectionOptions(creds, destination), ...this.poolOptions() }),
     );
-    const entry: PoolEntry = { fingerprint, createdAt: Date.now(), transporter, inFlight: 0, retired: false };
+    const entry: PoolEntry = { fingerprint, createdAt: Date.now(), transporter, inFlight: 0, retired: false, sending: 0, turns: [] };
     // A refused or unresolvable host must be looked up again next time, not remembered.
     transporter.catch(() => {
       if (this.pools.get(serverId) === entry) this.pools.delete(serverId);
@@ -250,7 +278,7 @@ export class SmtpTransport {
   private poolOptions(): Pick<SMTPPoolOptions, 'pool' | 'maxConnections' | 'maxMessages' | 'idleTimeout' | 'maxRequeues'> & { pool: true } {
     return {
       pool: true,
-      maxConnections: 5,
+      maxConnections: POOL_CONNECTIONS,
       // SparkPost asks for at most 100 messages per connection (§4.7).
       maxMessages: 100,
       idleTimeout: POOL_IDLE_MS,
