@@ -293,6 +293,20 @@ describe('SesAdapter webhooks (configuration set → SNS → HTTPS) against the 
     expect(destinations.size).toBe(0);
   });
 
+  it("registering again replaces the shared 'mailroute-sns' destination of an older registration with the server's own, leaving another server's", async () => {
+    const topicArn = 'arn:aws:sns:us-east-1:111122223333:mailroute-ses-srv-ses-wh';
+    const othersTopic = 'arn:aws:sns:us-east-1:111122223333:mailroute-ses-someone-else';
+    fake.configurationSets.set('legacy-set', { name: 'legacy-set', eventDestinations: new Map([['mailroute-sns', { Enabled: true, SnsDestination: { TopicArn: topicArn } }]]) });
+    fake.configurationSets.set('others-set', { name: 'others-set', eventDestinations: new Map([['mailroute-sns', { Enabled: true, SnsDestination: { TopicArn: othersTopic } }]]) });
+    const result = await adapter.registerWebhooks(server({ configurationSetName: 'legacy-set' }), URL);
+    expect(result.state?.topicArn).toBe(topicArn);
+    expect([...(fake.configurationSets.get('legacy-set')?.eventDestinations.keys() ?? [])]).toEqual(['mailroute-srv-ses-wh']);
+    const other = await adapter.registerWebhooks(server({ configurationSetName: 'others-set' }), URL);
+    expect([...(fake.configurationSets.get('others-set')?.eventDestinations.keys() ?? [])]).toEqual(['mailroute-sns', 'mailroute-srv-ses-wh']);
+    await adapter.removeWebhooks(server({ configurationSetName: 'legacy-set' }), result);
+    await adapter.removeWebhooks(server({ configurationSetName: 'others-set' }), other);
+  });
+
   it('bad credentials make the registration FAILED without leaking the secret', async () => {
     const result = await adapter.registerWebhooks(server({ accessKeyId: 'AKIDWRONG' }), URL);
     expect(result.status).toBe(WebhookStatus.FAILED);

@@ -6,6 +6,7 @@ import {
   DeleteConfigurationSetCommand,
   DeleteConfigurationSetEventDestinationCommand,
   GetAccountCommand,
+  GetConfigurationSetEventDestinationsCommand,
   GetEmailIdentityCommand,
   SESv2Client,
   SendEmailCommand,
@@ -184,6 +185,15 @@ export class SesAdapter implements ProviderAdapter {
           );
         }
         made.eventDestinationName = eventDestinationName;
+        // A registration from before destinations were per server named it 'mailroute-sns': one
+        // publishing to this server's topic is ours, and next to the new one every event would
+        // arrive twice.
+        const { EventDestinations: existing = [] } = await ses.send(new GetConfigurationSetEventDestinationsCommand({ ConfigurationSetName: configurationSetName }));
+        if (existing.some((d) => d.Name === LEGACY_EVENT_DESTINATION_NAME && d.SnsDestination?.TopicArn === topicArn)) {
+          await ignoring(NOT_FOUND, () =>
+            ses.send(new DeleteConfigurationSetEventDestinationCommand({ ConfigurationSetName: configurationSetName, EventDestinationName: LEGACY_EVENT_DESTINATION_NAME })),
+          );
+        }
         // SNS returns the existing subscription for the same endpoint, so this is idempotent too.
         const sub = await sns.send(
           new SubscribeCommand({
@@ -513,17 +523,21 @@ function safeName(id: string): string {
   return id.replace(/[^A-Za-z0-9_-]/g, '-');
 }
 
-/** The SNS topic registerWebhooks makes for a server (one per server, AWS account and region). */
+/** The event destination name every server's registration used before they were per server. */
+const LEGACY_EVENT_DESTINATION_NAME = 'mailroute-sns';
+
 /**
  * One event destination per server: two servers may name the same configuration set (the owner's
  * own), and a shared destination name made the second registration repoint the first server's
  * events to its own topic (and removing either server removed both). Registrations made before
- * keep the name in their state ('mailroute-sns'), which their removal uses.
+ * keep the name in their state ('mailroute-sns'), which their removal uses; registering again
+ * removes it.
  */
 function eventDestinationNameOf(server: Pick<ProviderServer, 'id'>): string {
   return `mailroute-${safeName(server.id)}`.slice(0, 64);
 }
 
+/** The SNS topic registerWebhooks makes for a server (one per server, AWS account and region). */
 function topicNameOf(server: Pick<ProviderServer, 'id'>): string {
   return `mailroute-ses-${safeName(server.id)}`.slice(0, 256);
 }
