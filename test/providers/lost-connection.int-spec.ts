@@ -88,3 +88,29 @@ describe('an API connection lost after the request went out', () => {
     expect(neverReached(err)).toBe(true);
   });
 });
+
+describe('an API connection whose TLS handshake fails', () => {
+  let plain: Server;
+  let requests = 0;
+  beforeAll(async () => {
+    // Answers the client's TLS hello in plain HTTP: the handshake fails before any request is written.
+    plain = createServer((socket) => {
+      socket.on('error', () => undefined);
+      socket.once('data', (chunk: Buffer) => {
+        if (chunk.toString('latin1').includes('HTTP/1.1')) requests++;
+        socket.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n');
+      });
+    });
+    await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
+  });
+  afterAll(async () => {
+    await new Promise((resolve) => plain.close(resolve));
+  });
+
+  it.each(adapters)('$name: is a transient CONNECTION_FAILED, and the message never reached the provider', async ({ server, adapter }) => {
+    const err = await caught(adapter(`https://127.0.0.1:${(plain.address() as AddressInfo).port}`).send(server, message()));
+    expect(requests).toBe(0);
+    expect(err).toMatchObject({ code: DeliveryErrorCode.CONNECTION_FAILED, transient: true, transport: TransportKind.API });
+    expect(neverReached(err)).toBe(true);
+  });
+});

@@ -84,6 +84,18 @@ describe('mailgunErrorFrom (mailgun.js APIError shapes)', () => {
     expect(refused.code).toBe(DeliveryErrorCode.CONNECTION_FAILED);
   });
 
+  it('makes an Error mailgun.js throws before any request a permanent rejection, not a lost connection', () => {
+    // What messages.create throws for an attachment whose data is not a string or Buffer.
+    const err = mailgunErrorFrom(new TypeError('data should be a string, Buffer or Uint8Array'), []);
+    expect(err.code).toBe(DeliveryErrorCode.MESSAGE_REJECTED);
+    expect(err.transient).toBe(false);
+    expect(err.message).toContain('data should be a string');
+    // A network error keeps its code and stays a network failure.
+    const refused = mailgunErrorFrom(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }), []);
+    expect(refused.code).toBe(DeliveryErrorCode.CONNECTION_FAILED);
+    expect(refused.transient).toBe(true);
+  });
+
   it('keeps a real 400 a 400', () => {
     const err = mailgunErrorFrom(
       { status: 400, message: 'BAD REQUEST', details: "'from' parameter is missing", type: 'MailgunAPIError' },

@@ -13,6 +13,8 @@ export interface MailgunFailure {
   details?: string;
   /** Network error code when no answer came back. */
   networkCode?: string;
+  /** mailgun.js refused the input before making a request (a plain Error, e.g. building the form). */
+  localError?: string;
 }
 
 const TIMEOUT_CODES = new Set([
@@ -37,6 +39,9 @@ export function classifyMailgunFailure(failure: MailgunFailure, secrets: string[
       retryAfterMs,
     });
 
+  if (failure.localError !== undefined) {
+    return make(DeliveryErrorCode.MESSAGE_REJECTED, false, `The Mailgun client refused the request: ${failure.localError}`);
+  }
   if (failure.networkCode !== undefined || failure.status === undefined) {
     const net = failure.networkCode ?? '';
     const lost = apiNetworkFailure('Mailgun', net, TIMEOUT_CODES);
@@ -103,6 +108,10 @@ export function mailgunErrorFrom(err: unknown, secrets: string[]): DeliveryError
   if ((status === 400 || status === undefined) && NETWORK_CODE.test(statusText))
     return classifyMailgunFailure({ networkCode: statusText }, secrets);
   if (status === undefined) {
+    // mailgun.js wraps every failure of the request itself (axios's, network or HTTP) in an
+    // APIError with a status. An Error with neither status nor code was thrown before the
+    // request (checking the input, building the form): nothing was sent, and a retry fails alike.
+    if (!('code' in err) && err instanceof Error) return classifyMailgunFailure({ localError: err.message }, secrets);
     const code = typeof err.code === 'string' ? err.code : '';
     return classifyMailgunFailure({ networkCode: code }, secrets);
   }

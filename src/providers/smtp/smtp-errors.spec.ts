@@ -41,6 +41,23 @@ describe('classifySmtpError', () => {
     ['554 5.7.1 <to@example.org>: Relay access denied', 'RCPT TO', 'EENVELOPE', DeliveryErrorCode.AUTH_FAILED, false, 'RCPT'],
     ['550 5.7.1 Unable to relay', 'RCPT TO', 'EENVELOPE', DeliveryErrorCode.AUTH_FAILED, false, 'RCPT'],
     ['554 Access denied: User arn:aws:iam::123456789012:user/x is not authorized to perform ses:SendRawEmail', 'DATA', 'EMESSAGE', DeliveryErrorCode.AUTH_FAILED, false, 'DATA'],
+    // An IAM policy limiting which identities the login may send from: that sender only, not the login.
+    [
+      '554 Access denied: User arn:aws:iam::123456789012:user/x is not authorized to perform ses:SendRawEmail on resource arn:aws:ses:us-east-1:123456789012:identity/a@b.example',
+      'DATA',
+      'EMESSAGE',
+      DeliveryErrorCode.SENDER_NOT_VERIFIED,
+      false,
+      'DATA',
+    ],
+    [
+      '554 Access denied: User arn:aws:iam::123456789012:user/x is not authorized to perform `ses:SendRawEmail\' on resource `arn:aws:ses:eu-west-1:123456789012:identity/b.example\'',
+      'DATA',
+      'EMESSAGE',
+      DeliveryErrorCode.SENDER_NOT_VERIFIED,
+      false,
+      'DATA',
+    ],
   ])('%s on %s → %s', (reply, command, nmCode, code, transient, step) => {
     const err = classifySmtpError(nmError('Command failed', nmCode, reply, command));
     expect(err.code).toBe(code);

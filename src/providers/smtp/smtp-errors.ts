@@ -1,5 +1,6 @@
 import { DeliveryErrorCode, TransportKind } from '../provider.enums';
 import { DeliveryError, type SmtpStep } from '../delivery-error';
+import { TLS_FAILURE_CODES } from '../shared/network-failure';
 
 /**
  * The fields nodemailer puts on its errors (PROVIDERS.md §6.3). Read defensively: anything
@@ -31,8 +32,12 @@ const SENDER_TEXT = /not verified|sender identity|sender (address )?(is )?not (a
  * the recipient's or the message's fault, and every message would fail the same way.
  */
 const RELAY_DENIED_TEXT = /relay(ing)? (access )?(denied|not permitted|prohibited)|not permitted to relay|unable to relay|not authori[sz]ed to perform/i;
-/** Certificate and handshake failures nodemailer reports as ESOCKET with the TLS code kept in originalCode. */
-const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|ERR_SSL|EPROTO|HANDSHAKE/;
+/**
+ * SES answers the same "not authorized to perform ses:SendRawEmail" when an IAM policy limits which
+ * identities the login may send from; the reply then names the resource ("…on resource
+ * arn:aws:ses:…:identity/a@b.example"). That is a per-sender limit: other senders still go.
+ */
+const IDENTITY_RESOURCE_TEXT = /identity\//i;
 const NETWORK_CODES = new Set(['ECONNECTION', 'ESOCKET', 'ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE']);
 /** Most text of a server reply worth showing a person. */
 const MAX_REPLY_CHARS = 300;
@@ -55,7 +60,8 @@ function fieldsOf(err: unknown): SmtpErrorFields {
 /** Which step of the conversation failed, from nodemailer's `command` and error code. */
 export function smtpStepOf(f: SmtpErrorFields, fallback?: SmtpStep): SmtpStep | undefined {
   if (f.code === 'EDNS') return 'DNS';
-  if (f.code === 'ETLS' || f.code === 'EREQUIRETLS' || TLS_CODES.test(f.originalCode ?? '')) return 'TLS';
+  // Certificate and handshake failures come as ESOCKET with the TLS code kept in originalCode.
+  if (f.code === 'ETLS' || f.code === 'EREQUIRETLS' || TLS_FAILURE_CODES.test(f.originalCode ?? '')) return 'TLS';
   const command = (f.command ?? '').toUpperCase();
   if (command.startsWith('AUTH') || f.code === 'EAUTH' || f.code === 'ENOAUTH') return 'AUTH';
   if (command === 'MAIL FROM') return 'MAIL_FROM';
@@ -125,7 +131,7 @@ export function classifySmtpError(err: unknown, options: ClassifyOptions = {}): 
   if (f.code === 'ETIMEDOUT') return make(DeliveryErrorCode.TIMEOUT, true, 'The SMTP server did not answer in time');
   // Our own deadline on the whole conversation (smtpDeadlineMs): the server may have the message.
   if (f.code === 'EABORT') return make(DeliveryErrorCode.TIMEOUT, true, 'The SMTP server did not finish in time');
-  if (f.code === 'ETLS' || f.code === 'EREQUIRETLS' || TLS_CODES.test(f.originalCode ?? '')) {
+  if (f.code === 'ETLS' || f.code === 'EREQUIRETLS' || TLS_FAILURE_CODES.test(f.originalCode ?? '')) {
     return make(DeliveryErrorCode.CONNECTION_FAILED, true, 'The TLS connection to the SMTP server failed');
   }
 
@@ -141,7 +147,10 @@ export function classifySmtpError(err: unknown, options: ClassifyOptions = {}): 
     // 530 at MAIL FROM: the server wants something before mail (RFC 4954 / RFC 3207).
     if (rc === 530 && /STARTTLS/i.test(reply)) return make(DeliveryErrorCode.CONNECTION_FAILED, false, 'The SMTP server requires TLS');
     if (rc === 530 || /authentication required/i.test(reply)) return make(DeliveryErrorCode.AUTH_FAILED, false, 'The SMTP server requires a login');
-    if (RELAY_DENIED_TEXT.test(reply)) return make(DeliveryErrorCode.AUTH_FAILED, false, 'The SMTP server does not let this login send');
+    if (RELAY_DENIED_TEXT.test(reply)) {
+      if (IDENTITY_RESOURCE_TEXT.test(reply)) return make(DeliveryErrorCode.SENDER_NOT_VERIFIED, false, 'This login may not send from this sender');
+      return make(DeliveryErrorCode.AUTH_FAILED, false, 'The SMTP server does not let this login send');
+    }
     if (SENDER_TEXT.test(reply)) return make(DeliveryErrorCode.SENDER_NOT_VERIFIED, false, 'The sender is not verified');
     switch (step) {
       case 'MAIL_FROM':
