@@ -98,6 +98,28 @@ describe('SendGridAdapter against the SendGrid fake', () => {
     await expect(adapter.checkSender(server(), 'anyone@brand.test')).resolves.toEqual({ verified: true });
   });
 
+  it('checkSender: an authenticated domain settles it in one request, without paging the single senders', async () => {
+    const before = fake.requests.length;
+    await expect(adapter.checkSender(server(), 'anyone@brand.test')).resolves.toEqual({ verified: true });
+    expect(fake.requests.slice(before).map((r) => r.path)).toEqual(['/v3/whitelabel/domains']);
+    // An address whose domain is not authenticated falls back to the single senders.
+    const next = fake.requests.length;
+    await expect(adapter.checkSender(server(), 'orders@shop.test')).resolves.toEqual({ verified: true });
+    expect(fake.requests.slice(next).map((r) => r.path)).toEqual(['/v3/whitelabel/domains', '/v3/verified_senders']);
+    // So does a domain pending verification: its verified single sender is verified.
+    fake.verifiedSenders.push({ email: 'ops@waiting.test', verified: true }, { email: 'new@waiting.test', verified: false });
+    try {
+      await expect(adapter.checkSender(server(), 'ops@waiting.test')).resolves.toEqual({ verified: true });
+      // Neither verified: the pending domain is the reason given, as it covers every address.
+      await expect(adapter.checkSender(server(), 'new@waiting.test')).resolves.toEqual({
+        verified: false,
+        reason: 'domain waiting.test is pending verification at SendGrid',
+      });
+    } finally {
+      fake.verifiedSenders.splice(-2);
+    }
+  });
+
   it('checkSender: finds a verified single sender beyond the first page of the account\'s senders', async () => {
     const before = fake.verifiedSenders.length;
     for (let i = 0; i < 230; i++) fake.verifiedSenders.push({ email: `sender-${i}@many.test`, verified: i === 220 });

@@ -98,15 +98,17 @@ export class SendGridAdapter implements ProviderAdapter {
     const email = bareAddress(address);
     const domain = email.split('@')[1] ?? '';
     try {
-      // Single Sender Verification: an exact, verified from_email.
-      const sender = await this.verifiedSender(client, email);
-      if (sender?.verified === true) return { verified: true };
-
-      // Domain Authentication: the address's domain authenticated and valid.
+      // Domain Authentication first: one request, and an authenticated domain covers every
+      // address in it. Routing asks on each sender-check cache miss, so the paged sender list
+      // below (up to SENDER_PAGES requests) is only read when the domain does not settle it.
       const [, domainsBody] = await client.request({ method: 'GET', url: '/v3/whitelabel/domains', qs: { domain } });
       const domains = Array.isArray(domainsBody) ? domainsBody.filter(isRecord) : [];
       const match = domains.filter((d) => typeof d.domain === 'string' && d.domain.toLowerCase() === domain);
       if (match.some((d) => d.valid === true)) return { verified: true };
+
+      // Single Sender Verification: an exact, verified from_email.
+      const sender = await this.verifiedSender(client, email);
+      if (sender?.verified === true) return { verified: true };
 
       if (match.length) return { verified: false, reason: `domain ${domain} is pending verification at SendGrid` };
       if (sender) return { verified: false, reason: `sender ${email} has not been confirmed at SendGrid yet` };
