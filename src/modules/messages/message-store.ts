@@ -145,12 +145,15 @@ export class MessageStore {
    * the rest of the webhook's transaction (in id order, so overlapping batches cannot deadlock).
    * Two posts about one message apply one after the other: without the lock, a delivery posted
    * while a hard bounce was being applied judged "soft-bounced only" from a snapshot that could
-   * not see that bounce, and overwrote it.
+   * not see that bounce, and overwrote it. FOR NO KEY UPDATE, not FOR UPDATE: it conflicts with
+   * itself and with every UPDATE of the row, which is all the serialising needs, but not with the
+   * FOR KEY SHARE lock each message_events insert takes on its message through the foreign key:
+   * another transaction recording an event for a locked message does not wait for the webhook.
    */
   findByProviderIds(tx: EntityManager, serverId: string, providerIds: string[]): Promise<ProviderMessageMatch[]> {
     if (!providerIds.length) return Promise.resolve([]);
     return tx.query<ProviderMessageMatch[]>(
-      `SELECT id, account_id, to_address, provider_message_id FROM messages WHERE server_id = $1 AND provider_message_id = ANY($2::varchar[]) ORDER BY id FOR UPDATE`,
+      `SELECT id, account_id, to_address, provider_message_id FROM messages WHERE server_id = $1 AND provider_message_id = ANY($2::varchar[]) ORDER BY id FOR NO KEY UPDATE`,
       [serverId, providerIds],
     );
   }
