@@ -44,11 +44,13 @@ describe('a worker whose Redis is not ready', () => {
     try {
       const queue = t.app.get(DispatchQueue).queue;
       await redis.restart();
+      // Bull's reconnect delay (min(e^attempt, 20 s)) reaches 20 s while Redis is down, so its next
+      // attempt can come that late: the budget leaves room for it and the job after it.
       const ran = await waitFor('the worker to take a job', async () => {
         if (queue.client.status !== 'ready') return false;
         const job = (await queue.getJob('probe')) ?? (await queue.add({ messageId: '00000000-0000-4000-8000-000000000000', seq: 1 }, { jobId: 'probe' }));
         return ['completed', 'failed'].includes(await job.getState());
-      }, 20_000, 250);
+      }, 45_000, 250);
       expect(ran).toBe(true);
     } finally {
       await t.close();

@@ -139,24 +139,38 @@ export class WorkerFleet {
 /**
  * The PostgreSQL backends (pids) serving process `pid`, on the server `db` is connected to: the
  * client ports of its TCP connections to that server (Linux /proc), as pg_stat_activity shows them.
+ * A process that has already exited has none.
  */
 async function backendsOf(pid: number, db: Client): Promise<number[]> {
   const inodes = new Set<string>();
-  for (const fd of await readdir(`/proc/${pid}/fd`)) {
+  const fds = await readdir(`/proc/${pid}/fd`).catch(ifExited([] as string[]));
+  for (const fd of fds) {
     const inode = /^socket:\[(\d+)\]$/.exec(await readlink(`/proc/${pid}/fd/${fd}`).catch(() => ''))?.[1];
     if (inode) inodes.add(inode);
   }
+  if (!inodes.size) return [];
   const serverPort = (await db.query<{ port: number }>('SELECT inet_server_port() AS port')).rows[0].port;
   const clientPorts: number[] = [];
   for (const table of ['tcp', 'tcp6']) {
+    const text = await readFile(`/proc/${pid}/net/${table}`, 'utf8').catch(ifExited(''));
     // Columns: sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode…; addresses as hex ip:port.
-    for (const line of (await readFile(`/proc/${pid}/net/${table}`, 'utf8')).split('\n').slice(1)) {
+    for (const line of text.split('\n').slice(1)) {
       const [, local, remote, , , , , , , inode] = line.trim().split(/\s+/);
-      if (inode && inodes.has(inode) && parseInt(remote.split(':')[1], 16) === serverPort) clientPorts.push(parseInt(local.split(':')[1], 16));
+      if (!inode || !inodes.has(inode)) continue;
+      if (parseInt(remote.split(':')[1], 16) === serverPort) clientPorts.push(parseInt(local.split(':')[1], 16));
     }
   }
+  // None to PostgreSQL's port: no database connection was open (nothing of it can still run there).
   const { rows } = await db.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE client_port = ANY($1::int[])', [clientPorts]);
   return rows.map((r) => r.pid);
+}
+
+/** A catch handler: `value` when /proc no longer has the process (it exited), else rethrows. */
+function ifExited<T>(value: T): (err: unknown) => T {
+  return (err) => {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ESRCH') return value;
+    throw err;
+  };
 }
 
 /** Status → count of a set of message rows. */
