@@ -179,6 +179,9 @@ describe('SesAdapter against the SES fake', () => {
       [...sent.matchAll(/=\?UTF-8\?Q\?(.*?)\?=/gi)].map(([, word]) => Buffer.from(word.replace(/_/g, ' ').replace(/=([0-9A-F]{2})/gi, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16))), 'latin1')),
     ).toString('utf8');
     expect(decoded).toBe(value);
+    // ASCII control characters (a tab) are not printable either.
+    const tabbed = await adapter.send(server(), { ...simple, headers: [{ name: 'X-Tabbed', value: 'a\tb' }] });
+    expect(fake.accepted.find((m) => m.providerMessageId === tabbed.providerMessageId)?.headers['X-Tabbed']).toBe('=?UTF-8?Q?a=09b?=');
 
     const long = await caught(adapter.send(server(), { ...simple, headers: [{ name: 'X-Long', value: 'é'.repeat(400) }] }));
     expect(long).toMatchObject({ code: DeliveryErrorCode.MESSAGE_REJECTED, transient: false });

@@ -1,5 +1,5 @@
 import { createHash, createVerify } from 'node:crypto';
-import { encodeWords } from 'nodemailer/lib/mime-funcs';
+import { encodeWord } from 'nodemailer/lib/mime-funcs';
 import {
   CreateConfigurationSetCommand,
   CreateConfigurationSetEventDestinationCommand,
@@ -383,7 +383,8 @@ const SES_MAX_HEADER_CHARS = 996;
  * is refused here, naming the header, rather than by SES with a 400 that names nothing.
  */
 function sesHeaderValue(name: string, value: string): string {
-  const encoded = /^[\x20-\x7e]*$/.test(value) ? value : encodeWords(value, 'Q', 52, true);
+  // encodeWord, not encodeWords: the latter leaves ASCII control characters (a tab) as they are.
+  const encoded = /^[\x20-\x7e]*$/.test(value) ? value : encodeWord(value, 'Q', 52);
   if (name.length + encoded.length > SES_MAX_HEADER_CHARS) {
     throw new DeliveryError({
       code: DeliveryErrorCode.MESSAGE_REJECTED,
