@@ -1,5 +1,7 @@
+import { Client } from 'pg';
 import { randomUUID } from 'node:crypto';
 import { MailgunFake } from '../fakes/mailgun-fake';
+import { waitFor } from '../utils/wait-for';
 import { WebhookHarness, type WebhookPost } from './webhook-harness';
 
 describe('Mailgun webhooks (HMAC-signed, replay-protected)', () => {
@@ -156,6 +158,34 @@ describe('Mailgun webhooks (HMAC-signed, replay-protected)', () => {
     expect(resent.status).toBe(200);
     expect(resent.body).toEqual({ received: 1, stored: 0, duplicates: 1, unknown: 0 });
     expect(await h.eventTypes(m.id)).toEqual(['DELIVERED']);
+  });
+
+  it('answers 503 to the same post arriving while the first is still being applied (it may yet fail), and 200 with nothing stored once it has been', async () => {
+    const m = await h.sentMessage(accountId, serverId, mailgunId());
+    const post = signed(eventData('delivered', m.providerMessageId, m.to));
+    // The first post waits for the message row, held by another transaction.
+    const other = new Client({ connectionString: h.t.databaseUrl });
+    await other.connect();
+    let first: Promise<{ status: number }>;
+    try {
+      await other.query('BEGIN');
+      await other.query('SELECT id FROM messages WHERE id = $1 FOR UPDATE', [m.id]);
+      // (A supertest request starts when something waits on it.)
+      first = Promise.resolve(h.post(path, post));
+      await waitFor('the first post waiting for the message row', async () => {
+        const [{ n }] = (await other.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`)).rows;
+        return n > 0;
+      });
+      expect((await h.post(path, post)).status).toBe(503);
+      await other.query('COMMIT');
+    } finally {
+      await other.end();
+    }
+    expect((await first).status).toBe(200);
+    expect((await h.message(m.id)).status).toBe('DELIVERED');
+    const again = await h.post(path, post);
+    expect(again.status).toBe(200);
+    expect(again.body).toEqual({ received: 1, stored: 0, duplicates: 1, unknown: 0 });
   });
 
   it("accepts Mailgun's retry of a post first signed two hours ago (retries run for about eight hours)", async () => {

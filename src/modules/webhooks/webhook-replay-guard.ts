@@ -5,11 +5,19 @@ import { APP_CONFIG, type AppConfig } from '../../config/configuration';
 import { REDIS } from '../../infra/redis/redis.module';
 import { MAILGUN_SIGNATURE_MAX_AGE_MS, MAILGUN_SIGNATURE_MAX_SKEW_MS } from '../../providers/mailgun/mailgun.adapter';
 
+/** How long a post being applied holds its signature before a retry may apply it (a crash mid-way). */
+const APPLYING_MS = 2 * 60_000;
+
+/** What a Mailgun post's signature says: first seen (and now held), being applied now, or applied. */
+export type SignatureClaim = 'first' | 'applying' | 'applied';
+
 /**
  * Remembers the signatures of Mailgun webhook posts: its HMAC covers only timestamp + token, so
  * the same signed post could be sent again while its timestamp is accepted. SET NX makes the
- * first use win across processes. A signature is remembered until the adapter would refuse its
- * timestamp anyway.
+ * first use win across processes. The first use holds the signature as "applying" for a short
+ * while, then, once applied, as "applied" until the adapter would refuse its timestamp anyway: a
+ * retry arriving while the first is still being applied is told to come back (the first may yet
+ * fail), one arriving after is a duplicate.
  */
 @Injectable()
 export class WebhookReplayGuard {
@@ -18,11 +26,16 @@ export class WebhookReplayGuard {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  /** true when this signature is seen for the first time (and is now remembered). */
-  async claim(signature: string, timestampSeconds: number, now = Date.now()): Promise<boolean> {
+  async claim(signature: string): Promise<SignatureClaim> {
+    const key = this.key(signature);
+    if ((await this.redis.set(key, 'applying', 'PX', APPLYING_MS, 'NX')) === 'OK') return 'first';
+    return (await this.redis.get(key)) === 'applied' ? 'applied' : 'applying';
+  }
+
+  /** The post was applied: its signature is remembered as long as its timestamp is accepted. */
+  async applied(signature: string, timestampSeconds: number, now = Date.now()): Promise<void> {
     const ttlMs = Math.min(MAILGUN_SIGNATURE_MAX_AGE_MS + MAILGUN_SIGNATURE_MAX_SKEW_MS, Math.max(1_000, timestampSeconds * 1000 + MAILGUN_SIGNATURE_MAX_AGE_MS - now));
-    const set = await this.redis.set(this.key(signature), '1', 'PX', ttlMs, 'NX');
-    return set === 'OK';
+    await this.redis.set(this.key(signature), 'applied', 'PX', ttlMs);
   }
 
   /** Forget a signature whose post could not be processed, so Mailgun's retry is not taken for a replay. */

@@ -71,17 +71,25 @@ export class WebhooksService {
     if (events === null) return { received: 0, stored: 0, duplicates: 0, unknown: 0 };
 
     const mailgun = server.provider === DeliveryProvider.MAILGUN ? mailgunSignature(request.rawBody) : null;
-    if (mailgun && !(await this.replays.claim(mailgun.signature, mailgun.timestamp))) {
+    const claim = mailgun ? await this.replays.claim(mailgun.signature) : 'first';
+    if (claim === 'applied') {
       // Applied once already: a retry whose first 200 was lost, or a replay. 200 with nothing
       // stored, as for any duplicate: Mailgun retries anything else for hours.
       this.logger.log(`Webhook ${server.provider} server ${server.id}: a post already applied (same signature) was ignored`);
       return { received: events.length, stored: 0, duplicates: events.length, unknown: 0 };
+    }
+    if (claim === 'applying') {
+      // The same post is being applied right now and may yet fail: a 200 would stop Mailgun's retries.
+      throw new WebhookError(WebhookErrorCode.RETRY_LATER, 'The same post is being applied: retry later', 'Mailgun post with a signature being applied');
     }
     try {
       if (server.provider === DeliveryProvider.AMAZON_SES && isSnsSubscriptionConfirmation(request.rawBody)) {
         await this.markSubscriptionConfirmed(server);
       }
       const { outcome } = await this.apply(server, events);
+      // Not remembered (Redis failing) only means a later replay is applied again: its events are
+      // stored once (by their ids) regardless.
+      if (mailgun) await this.replays.applied(mailgun.signature, mailgun.timestamp).catch(() => this.logger.warn(`Webhook ${server.provider} server ${server.id}: could not remember an applied post's signature`));
       this.logger.log(
         `Webhook ${server.provider} server ${server.id}: ${outcome.received} event(s), ${outcome.stored} stored, ${outcome.duplicates} duplicate(s), ${outcome.unknown} for unknown messages`,
       );
