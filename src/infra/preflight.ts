@@ -12,6 +12,8 @@ export async function checkPostgres(url: string): Promise<string | null> {
     return null;
   } catch (err) {
     const why = (err as { code?: string }).code ?? 'no answer';
+    // 28xxx: the server answered and refused the login (wrong password, not allowed in).
+    if (why.startsWith('28')) return `PostgreSQL at ${redactUrl(url)} refused the login (${why}): check the user and password in DATABASE_URL.`;
     return (
       `PostgreSQL is not reachable at ${redactUrl(url)} (${why}). Start it ` +
       `(pg_ctlcluster --skip-systemctl-redirect <version> main start) or set DATABASE_URL.`
