@@ -21,6 +21,13 @@ describe('CredentialsCipher', () => {
     expect(() => cipher.open({ ...sealed, ct: flipped.toString('base64') }, 'server-1')).toThrow();
   });
 
+  it('refuses a shortened authentication tag (GCM would check only what is left of it)', () => {
+    const cipher = new CredentialsCipher({ a: oldKey }, 'a');
+    const sealed = cipher.seal('x', 'server-1');
+    const short = Buffer.from(sealed.tag, 'base64').subarray(0, 4).toString('base64');
+    expect(() => cipher.open({ ...sealed, tag: short }, 'server-1')).toThrow();
+  });
+
   it('opens secrets sealed under a previous key after rotation', () => {
     const sealed = new CredentialsCipher({ a: oldKey }, 'a').seal('old', 'r');
     const rotated = new CredentialsCipher({ a: oldKey, b: newKey }, 'b');

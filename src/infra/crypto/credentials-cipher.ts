@@ -39,7 +39,8 @@ export class CredentialsCipher {
   open<T>(sealed: SealedSecret, aad: string): T {
     const key = this.keys[sealed.k];
     if (!key) throw new Error(`Credentials were sealed under key ${sealed.k}, which is not configured`);
-    const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(sealed.iv, 'base64'));
+    // The full 16-byte tag only: GCM would otherwise accept a tag cut to 4 bytes, a weaker check on a tampered row.
+    const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(sealed.iv, 'base64'), { authTagLength: 16 });
     decipher.setAAD(Buffer.from(aad));
     decipher.setAuthTag(Buffer.from(sealed.tag, 'base64'));
     const plain = Buffer.concat([decipher.update(Buffer.from(sealed.ct, 'base64')), decipher.final()]);
