@@ -31,7 +31,11 @@ export function buildAppConfig(env: EnvironmentVariables): AppConfig {
   const key = env.CREDENTIALS_KEY
     ? Buffer.from(env.CREDENTIALS_KEY, 'base64')
     : createHash('sha256').update(`mailroute-dev-key:${env.DATABASE_URL}`).digest();
-  const keyId = createHash('sha256').update(key).digest('hex').slice(0, 8);
+  const keyIdOf = (k: Buffer): string => createHash('sha256').update(k).digest('hex').slice(0, 8);
+  const keyId = keyIdOf(key);
+  // Keys rotated out: still opened (rows are sealed again under the current key when rewritten).
+  const previous = (env.CREDENTIALS_KEYS_PREVIOUS ?? '').split(',').filter(Boolean).map((k) => Buffer.from(k, 'base64'));
+  const keys = Object.fromEntries([...previous, key].map((k) => [keyIdOf(k), k]));
   return {
     nodeEnv: env.NODE_ENV,
     port: env.PORT,
@@ -52,7 +56,7 @@ export function buildAppConfig(env: EnvironmentVariables): AppConfig {
     database: { url: env.DATABASE_URL },
     redis: { url: env.REDIS_URL, prefix: env.REDIS_PREFIX },
     auth: { adminToken, adminTokenGenerated: !env.ADMIN_TOKEN && !production },
-    credentials: { keys: { [keyId]: key }, currentKeyId: keyId, derived: !env.CREDENTIALS_KEY },
+    credentials: { keys, currentKeyId: keyId, derived: !env.CREDENTIALS_KEY },
     providers: {
       sesEndpoint: env.SES_ENDPOINT,
       snsEndpoint: env.SNS_ENDPOINT,

@@ -109,6 +109,11 @@ export class EnvironmentVariables {
   @Matches(/^[A-Za-z0-9+/]{43}=$/, { message: 'must be 32 bytes, base64-encoded' })
   CREDENTIALS_KEY?: string;
 
+  /** Keys CREDENTIALS_KEY replaced (comma-separated): secrets sealed under them stay readable until rewritten. */
+  @IsOptional()
+  @Matches(/^[A-Za-z0-9+/]{43}=(,[A-Za-z0-9+/]{43}=)*$/, { message: 'must be 32-byte base64 keys separated by commas' })
+  CREDENTIALS_KEYS_PREVIOUS?: string;
+
   @IsOptional()
   @Transform(toBool)
   @IsBoolean()

@@ -1,5 +1,6 @@
 import { buildAppConfig } from '../../src/config/configuration';
 import { ConfigError, validateEnv } from '../../src/config/env.validation';
+import { CredentialsCipher } from '../../src/infra/crypto/credentials-cipher';
 import { checkPostgres, checkRedis } from '../../src/infra/preflight';
 
 describe('configuration', () => {
@@ -48,6 +49,19 @@ describe('configuration', () => {
     expect(config.providers.allowPrivate).toBe(false);
     expect(config.auth.adminToken).toBe('');
     expect(config.credentials.derived).toBe(false);
+  });
+
+  it('CREDENTIALS_KEYS_PREVIOUS keeps credentials sealed under a replaced key readable; a malformed one is refused by name', () => {
+    const [oldKey, newKey] = [Buffer.alloc(32, 1).toString('base64'), Buffer.alloc(32, 2).toString('base64')];
+    const before = buildAppConfig(validateEnv({ CREDENTIALS_KEY: oldKey })).credentials;
+    const sealed = new CredentialsCipher(before.keys, before.currentKeyId).seal({ apiKey: 'SG.kept' }, 'server-1');
+    const rotated = buildAppConfig(validateEnv({ CREDENTIALS_KEY: newKey, CREDENTIALS_KEYS_PREVIOUS: oldKey })).credentials;
+    const cipher = new CredentialsCipher(rotated.keys, rotated.currentKeyId);
+    expect(cipher.open(sealed, 'server-1')).toEqual({ apiKey: 'SG.kept' });
+    expect(cipher.seal('new', 'server-1').k).not.toBe(sealed.k);
+    const withoutPrevious = buildAppConfig(validateEnv({ CREDENTIALS_KEY: newKey })).credentials;
+    expect(() => new CredentialsCipher(withoutPrevious.keys, withoutPrevious.currentKeyId).open(sealed, 'server-1')).toThrow(/not configured/);
+    expect(() => validateEnv({ CREDENTIALS_KEYS_PREVIOUS: 'short' })).toThrow(expect.objectContaining({ variables: ['CREDENTIALS_KEYS_PREVIOUS'] }));
   });
 
   it('unreachable PostgreSQL and Redis give one line naming the URL (password hidden) and how to start the service', async () => {
