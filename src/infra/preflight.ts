@@ -14,6 +14,10 @@ export async function checkPostgres(url: string): Promise<string | null> {
     const why = (err as { code?: string }).code ?? 'no answer';
     // 28xxx: the server answered and refused the login (wrong password, not allowed in).
     if (why.startsWith('28')) return `PostgreSQL at ${redactUrl(url)} refused the login (${why}): check the user and password in DATABASE_URL.`;
+    // Any other SQLSTATE: the server answered, but the database could not be opened or created.
+    if (/^[0-9A-Z]{5}$/.test(why)) {
+      return `PostgreSQL at ${redactUrl(url)} answered, but its database could not be opened or created (${why}): check the database in DATABASE_URL, or let its user create it (CREATEDB).`;
+    }
     return (
       `PostgreSQL is not reachable at ${redactUrl(url)} (${why}). Start it ` +
       `(pg_ctlcluster --skip-systemctl-redirect <version> main start) or set DATABASE_URL.`

@@ -60,6 +60,24 @@ describe('ensureDatabase', () => {
     }
   });
 
+  it('says a database that could not be created is that, not a server to start', async () => {
+    const role = `mr_nocreate_${randomUUID().replace(/-/g, '').slice(0, 8)}`;
+    const admin = new Client({ connectionString: TEST_PG_URL });
+    await admin.connect();
+    try {
+      await admin.query(`CREATE ROLE ${role} LOGIN NOCREATEDB`);
+      const url = new URL(TEST_PG_URL);
+      url.username = role;
+      url.pathname = `/${role}_missing`;
+      const problem = await checkPostgres(url.toString());
+      expect(problem).toMatch(/answered, but its database could not be opened or created \(42501\)/);
+      expect(problem).not.toContain('pg_ctlcluster');
+    } finally {
+      await admin.query(`DROP ROLE IF EXISTS ${role}`);
+      await admin.end();
+    }
+  });
+
   it('says a refused login is a login problem, not a server to start', async () => {
     const url = new URL(TEST_PG_URL);
     url.username = `no_such_role_${randomUUID().replace(/-/g, '').slice(0, 8)}`;

@@ -188,11 +188,15 @@ export class SesAdapter implements ProviderAdapter {
         // A registration from before destinations were per server named it 'mailroute-sns': one
         // publishing to this server's topic is ours, and next to the new one every event would
         // arrive twice.
-        const { EventDestinations: existing = [] } = await ses.send(new GetConfigurationSetEventDestinationsCommand({ ConfigurationSetName: configurationSetName }));
+        // Best effort: keys allowed to create destinations but not to list or delete them still register.
+        const existing = await ses
+          .send(new GetConfigurationSetEventDestinationsCommand({ ConfigurationSetName: configurationSetName }))
+          .then((out) => out.EventDestinations ?? [])
+          .catch(() => []);
         if (existing.some((d) => d.Name === LEGACY_EVENT_DESTINATION_NAME && d.SnsDestination?.TopicArn === topicArn)) {
-          await ignoring(NOT_FOUND, () =>
-            ses.send(new DeleteConfigurationSetEventDestinationCommand({ ConfigurationSetName: configurationSetName, EventDestinationName: LEGACY_EVENT_DESTINATION_NAME })),
-          );
+          await ses
+            .send(new DeleteConfigurationSetEventDestinationCommand({ ConfigurationSetName: configurationSetName, EventDestinationName: LEGACY_EVENT_DESTINATION_NAME }))
+            .catch(() => undefined);
         }
         // SNS returns the existing subscription for the same endpoint, so this is idempotent too.
         const sub = await sns.send(
