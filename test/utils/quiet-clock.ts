@@ -1,4 +1,4 @@
-import { DateTime } from 'luxon';
+import { quotaWindows, type QuotaWindows } from '../../src/modules/quota/quota-windows';
 import { waitFor } from './wait-for';
 
 /**
@@ -11,12 +11,11 @@ export type WindowUnit = 'hour' | 'day' | 'month';
 /** How long a test that fills a window has, at least, to see it full. */
 export const TURN_MARGIN_MS = 60_000;
 
-/** When the `unit` window that holds `now` ends on the clock of `timezone` (an IANA zone). */
+const WINDOW: Record<WindowUnit, keyof QuotaWindows> = { hour: 'hourly', day: 'daily', month: 'monthly' };
+
+/** When the `unit` window that holds `now` ends on the clock of `timezone`: the app's own quota window. */
 export function nextTurn(timezone: string, unit: WindowUnit = 'hour', now: Date = new Date()): Date {
-  return DateTime.fromJSDate(now, { zone: timezone })
-    .startOf(unit)
-    .plus({ [unit]: 1 })
-    .toJSDate();
+  return quotaWindows(timezone, now)[WINDOW[unit]].end;
 }
 
 /**
