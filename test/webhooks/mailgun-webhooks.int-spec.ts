@@ -1,8 +1,7 @@
 import { Client } from 'pg';
 import { randomUUID } from 'node:crypto';
 import { MailgunFake } from '../fakes/mailgun-fake';
-import { waitFor } from '../utils/wait-for';
-import { WebhookHarness, type WebhookPost } from './webhook-harness';
+import { lockWaiter, WebhookHarness, type WebhookPost } from './webhook-harness';
 
 describe('Mailgun webhooks (HMAC-signed, replay-protected)', () => {
   const fake = new MailgunFake({ apiKeys: ['key-test', 'key-other-account'] });
@@ -172,10 +171,7 @@ describe('Mailgun webhooks (HMAC-signed, replay-protected)', () => {
       await other.query('SELECT id FROM messages WHERE id = $1 FOR UPDATE', [m.id]);
       // (A supertest request starts when something waits on it.)
       first = Promise.resolve(h.post(path, post));
-      await waitFor('the first post waiting for the message row', async () => {
-        const [{ n }] = (await other.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`)).rows;
-        return n > 0;
-      });
+      await lockWaiter(other, 'the first post waiting for the message row');
       expect((await h.post(path, post)).status).toBe(503);
       await other.query('COMMIT');
     } finally {

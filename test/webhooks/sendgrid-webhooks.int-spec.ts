@@ -1,8 +1,7 @@
 import { Client } from 'pg';
 import { SendGridFake } from '../fakes/sendgrid-fake';
-import { waitFor } from '../utils/wait-for';
 import { sendGridEvent, sendGridServer, xMessageId } from './helpers';
-import { WebhookHarness, type WebhookPost } from './webhook-harness';
+import { lockWaiter, WebhookHarness, type WebhookPost } from './webhook-harness';
 
 describe('SendGrid event webhook (ECDSA-signed batches)', () => {
   const fake = new SendGridFake();
@@ -100,10 +99,7 @@ describe('SendGrid event webhook (ECDSA-signed batches)', () => {
       await other.query(`UPDATE messages SET error = '{"code":"RECIPIENT_REJECTED","message":"550 5.1.1 no such user"}'::jsonb WHERE id = $1`, [m.id]);
       // (A supertest request starts when something waits on it.)
       const delivered = Promise.resolve(h.post(path, signed([sendGridEvent('delivered', id, m.to)])));
-      await waitFor('the delivery waiting for the message row', async () => {
-        const [{ n }] = (await other.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`)).rows;
-        return n > 0;
-      });
+      await lockWaiter(other, 'the delivery waiting for the message row');
       await other.query('COMMIT');
       expect((await delivered).status).toBe(200);
     } finally {

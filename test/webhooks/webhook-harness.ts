@@ -5,6 +5,15 @@ import { newAgency } from '../factories/accounts';
 import { createServer, type ServerView } from '../factories/delivery-servers';
 import { createTestApp, type TestApp } from '../utils/create-test-app';
 import { freePort } from '../utils/free-port';
+import { waitFor } from '../utils/wait-for';
+
+/** Waits until some session of `db`'s database is waiting for a lock (e.g. a post for a row `db` holds). */
+export async function lockWaiter(db: Client, what: string): Promise<void> {
+  await waitFor(what, async () => {
+    const [{ n }] = (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`)).rows;
+    return n > 0;
+  });
+}
 
 export interface MessageView {
   id: string;
