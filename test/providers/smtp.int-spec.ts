@@ -153,6 +153,21 @@ describe('SMTP transport against the sink', () => {
     expect(sink.messages).toHaveLength(0);
   });
 
+  it('a server echoing the AUTH PLAIN token back does not put the password in the error', async () => {
+    // AUTH PLAIN sends base64("\0user\0password"); the password's own base64 does not appear in it.
+    // A user name of 3 bytes, so the password's base64 does not line up inside the token's.
+    const login = { ...creds, username: 'ops' };
+    const token = Buffer.from(`\u0000ops\u0000${PASSWORD}`).toString('base64');
+    const attempts = [(): Promise<unknown> => transport.send(serverId(), login, message()), (): Promise<unknown> => transport.verify(login)];
+    for (const attempt of attempts) {
+      sink.script({ step: 'AUTH', code: 535, message: `5.7.8 Authentication failed for ${token}`, times: 1 });
+      const err = await caught(attempt());
+      expect(err.code).toBe(DeliveryErrorCode.AUTH_FAILED);
+      expect(err.message).toContain('535 5.7.8 Authentication failed for [redacted]');
+      expect(err.message).not.toContain(token);
+    }
+  });
+
   it('550 on RCPT is RECIPIENT_REJECTED (permanent, not server-side)', async () => {
     sink.script({ step: 'RCPT', code: 550, message: '5.1.1 User unknown' });
     const err = await caught(transport.send(serverId(), creds, message()));

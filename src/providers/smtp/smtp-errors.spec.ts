@@ -107,6 +107,17 @@ describe('classifySmtpError', () => {
     expect(err.message).toContain('535 5.7.8 Bad credentials');
   });
 
+  it('redacts a secret that contains another whole, not just the inner one', () => {
+    const password = 'S3cret-pass-word';
+    // "\0relay-user\0" is 12 bytes: the password's own base64 sits inside the token's.
+    const token = Buffer.from(`\u0000relay-user\u0000${password}`).toString('base64');
+    const err = classifySmtpError(nmError('Invalid login', 'EAUTH', `535 5.7.8 Bad token ${token}`, 'AUTH PLAIN'), {
+      redact: [password, `\u0000relay-user\u0000${password}`],
+    });
+    expect(err.message).toContain('535 5.7.8 Bad token [redacted]');
+    expect(err.message).not.toContain(token.slice(0, 12));
+  });
+
   it('uses the fallback step for an inactivity timeout mid-send', () => {
     const err = classifySmtpError(nmError('Timeout', 'ETIMEDOUT', false, 'CONN', { timeoutType: 'SOCKET_TIMEOUT' }), { fallbackStep: 'DATA' });
     expect(err.code).toBe(DeliveryErrorCode.TIMEOUT);

@@ -94,12 +94,11 @@ const STEP_LABEL: Record<SmtpStep, string> = {
 };
 
 function redact(text: string, secrets: ClassifyOptions['redact']): string {
-  let out = text;
-  for (const secret of secrets ?? []) {
-    if (!secret || secret.length < 3) continue;
-    for (const form of [secret, Buffer.from(secret).toString('base64')]) out = out.split(form).join('[redacted]');
-  }
-  return out;
+  const forms = (secrets ?? []).filter((s): s is string => Boolean(s) && s!.length >= 3).flatMap((s) => [s, Buffer.from(s).toString('base64')]);
+  // Longest first: a secret's form can sit inside another's (a password's base64 inside AUTH
+  // PLAIN's token when the prefix aligns), and cutting the inner one first leaves the rest.
+  forms.sort((a, b) => b.length - a.length);
+  return forms.reduce((out, form) => out.split(form).join('[redacted]'), text);
 }
 
 function describe(what: string, step: SmtpStep | undefined, f: SmtpErrorFields, options: ClassifyOptions): string {

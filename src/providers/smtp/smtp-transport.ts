@@ -64,6 +64,16 @@ function headerValue(header: MessageHeader): string | { prepared: true; value: s
   return printable && header.name.length + header.value.length + 2 <= MAX_RAW_HEADER ? { prepared: true, value: header.value } : header.value;
 }
 
+/**
+ * What must never show in an error's text, even when a server echoes what it was sent: the
+ * password (AUTH LOGIN sends it base64-encoded on its own) and AUTH PLAIN's token, the base64 of
+ * "\0user\0password", in which the password's own base64 does not appear. The classifier
+ * redacts each value and its base64 form.
+ */
+function secretsOf(creds: SmtpCredentials): (string | null | undefined)[] {
+  return creds.password ? [creds.password, `\u0000${creds.username ?? ''}\u0000${creds.password}`] : [];
+}
+
 function takeTurn(entry: PoolEntry): Promise<void> {
   if (entry.sending < POOL_CONNECTIONS) {
     entry.sending++;
@@ -108,7 +118,7 @@ export class SmtpTransport {
         from: message.from,
       };
     } catch (err) {
-      throw classifySmtpError(err, { redact: [creds.password] });
+      throw classifySmtpError(err, { redact: secretsOf(creds) });
     } finally {
       if (turn) endTurn(entry);
       entry.inFlight--;
@@ -130,7 +140,7 @@ export class SmtpTransport {
     let outcome: SenderCheck | DeliveryError = { verified: true };
     await this.converse(creds, async (ctx) => {
       // Kept aside rather than thrown: nodemailer would relabel a thrown error as EAUTH.
-      outcome = await this.probeEnvelope(ctx, address).catch((err: unknown) => classifySmtpError(err, { redact: [creds.password] }));
+      outcome = await this.probeEnvelope(ctx, address).catch((err: unknown) => classifySmtpError(err, { redact: secretsOf(creds) }));
     });
     if (outcome instanceof DeliveryError) throw outcome;
     return outcome;
@@ -143,7 +153,7 @@ export class SmtpTransport {
    * after it): a server trickling its replies would otherwise keep it open for ever.
    */
   private async converse(creds: SmtpCredentials, work: ((ctx: SMTPConnectionCustomAuthContext) => Promise<void>) | null): Promise<void> {
-    const redact = { redact: [creds.password] };
+    const redact = { redact: secretsOf(creds) };
     const destination = await checkSmtpDestination(creds.host, this.config).catch((err: unknown) => {
       throw classifySmtpError(err, redact);
     });
