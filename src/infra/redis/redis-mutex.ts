@@ -13,7 +13,7 @@ export interface RedisMutexOptions {
 }
 
 /** Deletes the key only while it holds this holder's token: a lapsed lock taken over by another is left to it. */
-const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+export const RELEASE_IF_HELD = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 /** Extends the key's life only while it holds this holder's token. */
 const EXTEND = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
 
@@ -51,7 +51,7 @@ export async function withRedisMutex<T>(redis: Redis, key: string, options: Redi
       // Only a first try that fails says nothing of a holder; once Redis has answered that the
       // lock is held, a failed poll is one more wait.
       if (tries === 0) {
-        await redis.eval(RELEASE, 1, key, token).catch(() => undefined); // in case it was applied
+        await redis.eval(RELEASE_IF_HELD, 1, key, token).catch(() => undefined); // in case it was applied
         throw new RedisMutexUnavailable(key, err instanceof Error ? err.message : 'error');
       }
       taken = false;
@@ -76,6 +76,6 @@ export async function withRedisMutex<T>(redis: Redis, key: string, options: Redi
     return await fn();
   } finally {
     clearInterval(renew);
-    await redis.eval(RELEASE, 1, key, token).catch(() => undefined); // it lapses by itself anyway
+    await redis.eval(RELEASE_IF_HELD, 1, key, token).catch(() => undefined); // it lapses by itself anyway
   }
 }

@@ -1,15 +1,21 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type Redis from 'ioredis';
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { APP_CONFIG, type AppConfig } from '../../config/configuration';
+import { RELEASE_IF_HELD } from '../../infra/redis/redis-mutex';
 import { REDIS } from '../../infra/redis/redis.module';
 import { MAILGUN_SIGNATURE_MAX_AGE_MS, MAILGUN_SIGNATURE_MAX_SKEW_MS } from '../../providers/mailgun/mailgun.adapter';
 
 /** How long a post being applied holds its signature before a retry may apply it (a crash mid-way). */
 const APPLYING_MS = 2 * 60_000;
 
-/** What a Mailgun post's signature says: first seen (and now held), being applied now, or applied. */
-export type SignatureClaim = 'first' | 'applying' | 'applied';
+/**
+ * What a Mailgun post's signature says: first seen (and now held, under `hold`), being applied
+ * now, or applied.
+ */
+export type SignatureClaim = { state: 'first'; hold: string } | { state: 'applying' | 'applied' };
+
+const APPLYING = 'applying:';
 
 /**
  * Remembers the signatures of Mailgun webhook posts: its HMAC covers only timestamp + token, so
@@ -28,8 +34,9 @@ export class WebhookReplayGuard {
 
   async claim(signature: string): Promise<SignatureClaim> {
     const key = this.key(signature);
-    if ((await this.redis.set(key, 'applying', 'PX', APPLYING_MS, 'NX')) === 'OK') return 'first';
-    return (await this.redis.get(key)) === 'applied' ? 'applied' : 'applying';
+    const hold = APPLYING + randomUUID();
+    if ((await this.redis.set(key, hold, 'PX', APPLYING_MS, 'NX')) === 'OK') return { state: 'first', hold };
+    return { state: (await this.redis.get(key)) === 'applied' ? 'applied' : 'applying' };
   }
 
   /** The post was applied: its signature is remembered as long as its timestamp is accepted. */
@@ -38,9 +45,13 @@ export class WebhookReplayGuard {
     await this.redis.set(this.key(signature), 'applied', 'PX', ttlMs);
   }
 
-  /** Forget a signature whose post could not be processed, so Mailgun's retry is not taken for a replay. */
-  async release(signature: string): Promise<void> {
-    await this.redis.del(this.key(signature));
+  /**
+   * Forget a signature whose post could not be processed, so Mailgun's retry is not taken for a
+   * replay; only while this post still holds it: a post applied for longer than the hold may find
+   * a retry holding it now (or applied), which its failure must not undo.
+   */
+  async release(signature: string, hold: string): Promise<void> {
+    await this.redis.eval(RELEASE_IF_HELD, 1, this.key(signature), hold);
   }
 
   private key(signature: string): string {

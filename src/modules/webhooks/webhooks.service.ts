@@ -71,14 +71,14 @@ export class WebhooksService {
     if (events === null) return { received: 0, stored: 0, duplicates: 0, unknown: 0 };
 
     const mailgun = server.provider === DeliveryProvider.MAILGUN ? mailgunSignature(request.rawBody) : null;
-    const claim = mailgun ? await this.replays.claim(mailgun.signature) : 'first';
-    if (claim === 'applied') {
+    const claim = mailgun ? await this.replays.claim(mailgun.signature) : null;
+    if (claim?.state === 'applied') {
       // Applied once already: a retry whose first 200 was lost, or a replay. 200 with nothing
       // stored, as for any duplicate: Mailgun retries anything else for hours.
       this.logger.log(`Webhook ${server.provider} server ${server.id}: a post already applied (same signature) was ignored`);
       return { received: events.length, stored: 0, duplicates: events.length, unknown: 0 };
     }
-    if (claim === 'applying') {
+    if (claim?.state === 'applying') {
       // The same post is being applied right now and may yet fail: a 200 would stop Mailgun's retries.
       throw new WebhookError(WebhookErrorCode.RETRY_LATER, 'The same post is being applied: retry later', 'Mailgun post with a signature being applied');
     }
@@ -96,7 +96,7 @@ export class WebhooksService {
       return outcome;
     } catch (err) {
       // Let Mailgun's retry of this very post through: it was never applied.
-      if (mailgun) await this.replays.release(mailgun.signature).catch(() => undefined);
+      if (mailgun && claim?.state === 'first') await this.replays.release(mailgun.signature, claim.hold).catch(() => undefined);
       throw err;
     }
   }
