@@ -262,6 +262,21 @@ describe('Amazon SES webhooks (SNS-signed, from our topic only)', () => {
     }
   });
 
+  it("answers 503, not 401, to a genuine confirmation that AWS refuses to confirm with the server's keys, and confirms the retry once the keys work", async () => {
+    const confirmation = fake.subscriptionConfirmation(topicArn, endpoint);
+    // The keys stop working at AWS (deactivated): ConfirmSubscription answers 403 InvalidClientTokenId.
+    // (An earlier test may have rotated the server to the second key: both stop.)
+    for (const key of [ACCESS_KEY, ROTATED_KEY]) fake.accessKeyIds.delete(key);
+    try {
+      const res = await h.post(path, confirmation);
+      expect(res.status).toBe(503);
+      expect(res.body).toEqual({ statusCode: 503, message: 'Webhook cannot be checked now: retry later' });
+    } finally {
+      for (const key of [ACCESS_KEY, ROTATED_KEY]) fake.accessKeyIds.add(key);
+    }
+    expect((await h.post(path, confirmation)).status).toBe(200);
+  });
+
   it('answers 400 to a body that is not an SNS message', async () => {
     const headers = { 'content-type': 'text/plain; charset=UTF-8' };
     expect((await h.post(path, { rawBody: Buffer.from('not json at all'), headers })).status).toBe(400);

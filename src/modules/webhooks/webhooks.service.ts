@@ -123,7 +123,7 @@ export class WebhooksService {
       return await this.gateway.adapterFor(server.provider).parseWebhook(this.vault.providerServer(server), request, this.vault.webhookState(server));
     } catch (err) {
       if (!(err instanceof DeliveryError)) throw err;
-      if (err.code === DeliveryErrorCode.AUTH_FAILED) {
+      if (err.code === DeliveryErrorCode.AUTH_FAILED && !err.transient) {
         // SparkPost pings a target with the credentials it is about to store, before we have them.
         if (server.provider === DeliveryProvider.SPARKPOST && isSparkPostPing(request.rawBody)) return null;
         throw new WebhookError(WebhookErrorCode.UNAUTHORIZED, 'Webhook signature rejected', err.message);

@@ -298,7 +298,19 @@ export class SesAdapter implements ProviderAdapter {
         sns.send(
           new ConfirmSubscriptionCommand({ TopicArn: state.topicArn, Token: token, AuthenticateOnUnsubscribe: 'true' }),
         ),
-      );
+      ).catch((err: unknown) => {
+        // The post is genuine (its signature was checked above): failing to confirm it, our keys
+        // refused included, is ours to fix, and SNS is asked to post it again (5xx), not told
+        // the post was forged (4xx, never retried).
+        const cause = err instanceof DeliveryError ? err : null;
+        throw new DeliveryError({
+          code: cause?.code ?? DeliveryErrorCode.CONNECTION_FAILED,
+          transient: true,
+          transport: TransportKind.API,
+          providerStatus: cause?.providerStatus,
+          message: `SES webhook: the SNS subscription could not be confirmed: ${cause?.message ?? 'unexpected error'}`,
+        });
+      });
       return [];
     }
     if (body.Type !== 'Notification') return [];
