@@ -156,6 +156,19 @@ describe('sendEmail through the worker', () => {
     expect(await t.gqlOk(`mutation($a: ID!) { removeSuppression(accountId: $a, email: "blocked@example.com") }`, { a: agency.id })).toEqual({ removeSuppression: true });
   });
 
+  it('addSuppression is idempotent (the first date and reason stay) and never fails while a removal of the same address runs', async () => {
+    const { agency } = await setup();
+    const ADD = `mutation($a: ID!, $e: String!) { addSuppression(accountId: $a, email: $e) { email reason createdAt } }`;
+    const REMOVE = `mutation($a: ID!, $e: String!) { removeSuppression(accountId: $a, email: $e) }`;
+    const first = (await t.gqlOk<{ addSuppression: { createdAt: string } }>(ADD, { a: agency.id, e: 'twice@example.com' })).addSuppression;
+    const again = (await t.gqlOk<{ addSuppression: unknown }>(ADD, { a: agency.id, e: 'TWICE@example.com' })).addSuppression;
+    expect(again).toEqual({ email: 'twice@example.com', reason: 'MANUAL', createdAt: first.createdAt });
+    for (let round = 0; round < 10; round++) {
+      const answers = await Promise.all([t.gql(ADD, { a: agency.id, e: 'racy@example.com' }), t.gql(REMOVE, { a: agency.id, e: 'racy@example.com' }), t.gql(ADD, { a: agency.id, e: 'racy@example.com' })]);
+      expect(answers.flatMap((a) => a.errors ?? [])).toEqual([]);
+    }
+  });
+
   it('refuses NO_ROUTE, SENDER_NOT_VERIFIED and bad input as GraphQL errors, storing nothing', async () => {
     const bare = await newAgency(t);
     const before = await countMessages();

@@ -22,10 +22,20 @@ export class SuppressionsService {
     return this.suppress(account.id, normalise(email), SuppressionReason.MANUAL);
   }
 
-  /** Idempotent: suppressing an address twice keeps the first reason and date. */
+  /**
+   * Idempotent: suppressing an address twice keeps the first reason and date. One statement that
+   * answers the row either way: an insert skipped on conflict and then read back could find the
+   * row removed in between (a removal racing the add) and fail.
+   */
   async suppress(accountId: string, email: string, reason: SuppressionReason): Promise<SuppressionEntity> {
-    await this.suppressions.createQueryBuilder().insert().values({ accountId, email: email.toLowerCase(), reason }).orIgnore().execute();
-    return this.suppressions.findOneByOrFail({ accountId, email: email.toLowerCase() });
+    const rows = await this.suppressions.query<{ account_id: string; email: string; reason: SuppressionReason; created_at: Date }[]>(
+      `INSERT INTO suppressions (account_id, email, reason) VALUES ($1, $2, $3)
+       ON CONFLICT (account_id, email) DO UPDATE SET reason = suppressions.reason
+       RETURNING account_id, email, reason, created_at`,
+      [accountId, email.toLowerCase(), reason],
+    );
+    const [row] = rows;
+    return this.suppressions.create({ accountId: row.account_id, email: row.email, reason: row.reason, createdAt: row.created_at });
   }
 
   async remove(viewer: Viewer, accountId: string, email: string): Promise<boolean> {
