@@ -1,4 +1,4 @@
-import { registerDecorator, type ValidationOptions } from 'class-validator';
+import { isEmail, registerDecorator, type ValidationOptions } from 'class-validator';
 import { IANAZone } from 'luxon';
 
 /** A valid IANA time-zone name such as "Asia/Kolkata" (offsets like "+05:30" are refused). */
@@ -17,9 +17,12 @@ const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 /** Ids from clients are checked before they reach a uuid column (PostgreSQL would answer a syntax error). */
 export const isUuid = (value: string): boolean => UUID_RE.test(value);
 
-const EMAIL_RE = /^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$/;
-/** One bare address (no display name, no list), as addresses are stored: lower-cased by the caller. */
-export const isEmailAddress = (value: string): boolean => value.length <= 320 && EMAIL_RE.test(value);
+/**
+ * One bare address (no display name, no list), as addresses are stored: lower-cased by the caller.
+ * The same rule as the inputs' @IsEmail, so routePreview, suppressions and test emails take
+ * exactly the addresses sendEmail takes.
+ */
+export const isEmailAddress = (value: string): boolean => value.length <= 320 && isEmail(value);
 
 /** A date PostgreSQL can store: valid, and a year in 1..9999 (it refuses year 0 and negative years). */
 export const isStorableDate = (value: Date): boolean => {

@@ -134,6 +134,10 @@ describe('routing', () => {
     const token = (await newToken(t, stranger.id)).token;
     expect((await t.gql(PREVIEW, { a: agency.id, f: 'a@b.example' }, token)).errors?.[0].extensions?.code).toBe('NOT_FOUND');
     expect((await t.gql(PREVIEW, { a: agency.id, f: 'not-an-address' })).errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', fields: ['from'] });
+    // The same rule as sendEmail's from: a one-letter top-level domain is refused by both.
+    expect((await t.gql(PREVIEW, { a: agency.id, f: 'a@b.c' })).errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', fields: ['from'] });
+    const send = await t.gql(`mutation($i: SendEmailInput!) { sendEmail(input: $i) { id } }`, { i: { accountId: agency.id, from: 'a@b.c', to: 'x@y.example', subject: 's', text: 't' } });
+    expect(send.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', fields: ['from'] });
   });
 
   it('costs the same number of queries however many servers an account has', async () => {
