@@ -66,9 +66,14 @@ describe('GraphQL abuse limits: depth and cost (defaults: depth 10, cost 50000)'
     expect(res.data?.messages.edges).toEqual([]);
   });
 
-  it('prices a `first` over 500 as 500, so the answer is the page-size error naming `first`', async () => {
+  it('answers a `first` outside 1..500 with the page-size error naming `first`, even where its page would also cost too much', async () => {
     const res = await t.gql(`query { accounts(first: 100000) { edges { node { id name } } } }`);
     expect(firstError(res)?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', fields: ['first'] });
+    for (const first of [1000, 0, -3]) {
+      const expensive = await t.gql(messagesQuery, { a: agencyId, first });
+      expect(firstError(expensive)?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', fields: ['first'] });
+      expect(firstError(expensive)?.message).toBe('first must be between 1 and 500');
+    }
   });
 
   it('prices every alias of an expensive field: 33 copies pass, 34 are refused', async () => {

@@ -20,6 +20,7 @@ import {
   isObjectType,
   valueFromAST,
 } from 'graphql';
+import { BadUserInputError } from '../errors/domain-error';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './pagination';
 
 /**
@@ -36,6 +37,8 @@ export interface OperationSize {
   depth: number;
   /** Every field costs 1; a list multiplies the cost of its fields by its page size. */
   cost: number;
+  /** A `first` outside 1..MAX_PAGE_SIZE, if any: the operation is refused for it, naming it. */
+  badPageSize?: number;
 }
 
 type FieldDef = GraphQLField<unknown, unknown>;
@@ -58,13 +61,15 @@ export function measureOperation(
   const measured = new Map<string, OperationSize>();
   const root = schema.getRootType(operation.operation);
   if (!root) return { depth: 0, cost: 0 };
+  let badPageSize: number | undefined;
 
   const pageSizeArgument = (node: FieldNode, def: FieldDef): number | undefined => {
     if (!def.args.some((a) => a.name === 'first')) return undefined;
     const arg = node.arguments?.find((a) => a.name.value === 'first');
     const value: unknown = arg ? valueFromAST(arg.value, GraphQLInt, variables) : undefined;
-    // Past MAX_PAGE_SIZE the resolver refuses `first` itself (BAD_USER_INPUT naming it): priced as the most it could be.
-    return typeof value === 'number' ? Math.min(Math.max(0, value), MAX_PAGE_SIZE) : DEFAULT_PAGE_SIZE;
+    if (typeof value !== 'number') return DEFAULT_PAGE_SIZE;
+    if (value < 1 || value > MAX_PAGE_SIZE) badPageSize ??= value;
+    return Math.min(Math.max(0, value), MAX_PAGE_SIZE);
   };
 
   const fieldDef = (parent: GraphQLNamedType, name: string): FieldDef | undefined => {
@@ -120,7 +125,7 @@ export function measureOperation(
     return { depth, cost };
   };
 
-  return selectionSet(operation.selectionSet, root, undefined);
+  return { ...selectionSet(operation.selectionSet, root, undefined), badPageSize };
 }
 
 const refused = (message: string): GraphQLError =>
@@ -137,7 +142,9 @@ export function queryLimitsPlugin(limits: { maxDepth: number; maxCost: number })
       return Promise.resolve({
         didResolveOperation({ schema, document, operation, request }) {
           if (!operation) return Promise.resolve();
-          const { depth, cost } = measureOperation(schema, document, operation, request.variables);
+          const { depth, cost, badPageSize } = measureOperation(schema, document, operation, request.variables);
+          // The page size a resolver would refuse is named as such, before a cost it inflated is.
+          if (badPageSize !== undefined) throw BadUserInputError.field('first', `must be between 1 and ${MAX_PAGE_SIZE}`);
           if (depth > limits.maxDepth) {
             throw refused(`The operation is nested ${depth} levels deep; the limit is ${limits.maxDepth}. Ask for less nested data.`);
           }
