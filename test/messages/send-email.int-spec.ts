@@ -1,4 +1,7 @@
+import { getQueueToken } from '@nestjs/bull';
+import type { Queue } from 'bull';
 import { Client } from 'pg';
+import { DISPATCH_QUEUE } from '../../src/modules/messages/dispatch-queue';
 import { newAgency, newToken } from '../factories/accounts';
 import { createServer, SINK_USER, smtpServerInput, verifyAndActivate } from '../factories/delivery-servers';
 import { createTestApp, type TestApp } from '../utils/create-test-app';
@@ -210,10 +213,16 @@ describe('sendEmail through the worker', () => {
     const deferred = await until(second.id, 'DEFERRED');
     const next = Date.parse(deferred.nextAttemptAt ?? '');
     const reset = new Date(next);
-    // Kolkata hours turn at :30 UTC; jitter adds under 30 s.
+    // Kolkata hours turn at :30 UTC: the message shows the reset itself.
     expect(reset.getUTCMinutes()).toBe(30);
-    expect(reset.getUTCSeconds()).toBeLessThan(31);
+    expect([reset.getUTCSeconds(), reset.getUTCMilliseconds()]).toEqual([0, 0]);
     expect(next).toBeGreaterThan(Date.now());
+    // Its job runs at the reset or up to 30 s after (spread, so a reset does not wake every waiter at once).
+    const queue = t.app.get<Queue>(getQueueToken(DISPATCH_QUEUE));
+    const job = (await queue.getDelayed()).find((j) => (j.data as { messageId: string }).messageId === second.id);
+    const runsAt = (job?.timestamp ?? 0) + (job?.opts.delay ?? 0);
+    expect(runsAt).toBeGreaterThanOrEqual(next);
+    expect(runsAt).toBeLessThanOrEqual(next + 30_000);
     expect(deferred.events.at(-1)).toMatchObject({ type: 'DEFERRED' });
     expect(deferred.events.at(-1)?.detail).toMatch(/hourly quota/);
   }, 90_000); // a minute of it may go on waiting out a turn

@@ -293,10 +293,12 @@ export class DispatchService {
   }
 
   private waitForQuota(message: MessageEntity, server: DeliveryServerEntity, resetsAt: Date, why: string): Promise<void> {
-    const notBefore = new Date(resetsAt.getTime() + Math.floor(Math.random() * RESET_JITTER_MS));
+    // The message shows the reset itself (CONTRACT: nextAttemptAt at the window's reset); its job
+    // runs a little after, spread so that a reset does not wake every waiter at once.
+    const runAt = new Date(resetsAt.getTime() + Math.floor(Math.random() * RESET_JITTER_MS));
     // No error while it waits for a window: the last failure, if any, stays in its events, and a
     // raised limit finds it among the quota waiters (MessageStore.waitingFor).
-    return this.store.defer(message, notBefore, `${why}; waits until ${resetsAt.toISOString()}`, null, server.id, { clearError: true });
+    return this.store.defer(message, resetsAt, `${why}; waits until ${resetsAt.toISOString()}`, null, server.id, { clearError: true, runAt });
   }
 }
 

@@ -242,7 +242,8 @@ export class MessageStore {
 
   /**
    * Schedules the next attempt: a new seq (so any older job is void) and a delayed job. With
-   * `attempt`, the attempt that just failed is counted, with its ROUTED event.
+   * `attempt`, the attempt that just failed is counted, with its ROUTED event. The job runs at
+   * `notBefore`, or at `runAt` when given (later: a spread that is not the message's to show).
    */
   async defer(
     claim: Claim,
@@ -250,7 +251,7 @@ export class MessageStore {
     detail: string | null,
     error: StoredDeliveryError | null = null,
     serverId: string | null = null,
-    options: { attempt?: AttemptRecord; clearError?: boolean } = {},
+    options: { attempt?: AttemptRecord; clearError?: boolean; runAt?: Date } = {},
   ): Promise<void> {
     const messageId = claim.id;
     const seq = await this.dataSource.transaction(async (tx) => {
@@ -276,7 +277,7 @@ export class MessageStore {
       if (detail !== null) await tx.insert(MessageEventEntity, { messageId, type: MessageEventType.DEFERRED, detail: detail.slice(0, 1000), serverId });
       return row.dispatch_seq;
     });
-    if (seq !== null) await this.queue.add([{ messageId, seq, notBefore }]);
+    if (seq !== null) await this.queue.add([{ messageId, seq, notBefore: options.runAt ?? notBefore }]);
   }
 
   private async insertRouted(tx: EntityManager, messageId: string, attempt: AttemptRecord): Promise<void> {
