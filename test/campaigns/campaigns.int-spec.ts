@@ -83,6 +83,7 @@ describe('campaigns', () => {
       [{ subject: '' }, ['subject']],
       [{ from: 'nope' }, ['from']],
       [{ name: '' }, ['name']],
+      [{ name: '   ' }, ['name']],
       [{ html: null, text: null }, ['html', 'text']],
       [{ accountId: 'not-an-id' }, ['accountId']],
     ] as const) {

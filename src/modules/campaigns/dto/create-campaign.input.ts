@@ -1,7 +1,7 @@
 import { Field, ID, InputType } from '@nestjs/graphql';
 import { Transform } from 'class-transformer';
 import { ArrayMaxSize, IsArray, IsEmail, IsString, IsUUID, Length, MaxLength } from 'class-validator';
-import { lower } from '../../../infra/input-transforms';
+import { lower, trim } from '../../../infra/input-transforms';
 import { BodyField, SubjectField } from '../../messages/dto/message-content.fields';
 import { MAX_RECIPIENTS_PER_CALL } from '../recipients';
 
@@ -13,6 +13,7 @@ export class CreateCampaignInput {
   accountId!: string;
 
   @Field()
+  @Transform(trim)
   @IsString()
   @Length(1, 200, { message: 'name must be 1 to 200 characters' })
   name!: string;
