@@ -1,13 +1,19 @@
-import { Client } from 'pg';
 import { QuotaService } from '../../src/modules/quota/quota.service';
 import { newAgency, newSubAccount, newToken } from '../factories/accounts';
 import { countQueries } from '../utils/count-queries';
 import { createServer, SERVER_FIELDS, type ServerView, SINK_USER, smtpServerInput, type TestView, verifyAndActivate } from '../factories/delivery-servers';
 import { SendGridFake } from '../fakes/sendgrid-fake';
 import { createTestApp, type TestApp } from '../utils/create-test-app';
+import { rawRows as rawRowsOf } from '../utils/test-db';
 import { awayFromTurn } from '../utils/quiet-clock';
 import { SmtpSink } from '../utils/smtp-sink';
 import { waitFor } from '../utils/wait-for';
+
+/** A valid domain name of exactly `length` characters (197 to 259): three labels of 63, one of the rest, and ".com". */
+function domainOfLength(length: number): string {
+  const full = 'a'.repeat(63);
+  return `${full}.${full}.${full}.${'b'.repeat(length - 3 * 64 - '.com'.length)}.com`;
+}
 
 describe('delivery servers', () => {
   let t: TestApp;
@@ -28,15 +34,7 @@ describe('delivery servers', () => {
     await sendgrid.stop();
   });
 
-  const rawRows = async (sql: string, params: unknown[] = []): Promise<Record<string, unknown>[]> => {
-    const client = new Client({ connectionString: t.databaseUrl });
-    await client.connect();
-    try {
-      return (await client.query(sql, params)).rows as Record<string, unknown>[];
-    } finally {
-      await client.end();
-    }
-  };
+  const rawRows = (sql: string, params: unknown[] = []): Promise<Record<string, unknown>[]> => rawRowsOf(t.databaseUrl, sql, params);
   const countServers = async (): Promise<number> => Number((await rawRows('SELECT count(*) AS n FROM delivery_servers'))[0].n);
   const test = (id: string, extra: Record<string, unknown> = {}, token?: string) =>
     t.gql<{ testSmtpServer: TestView & { server: { status: string; verifiedAt: string | null } } }>(
@@ -175,6 +173,7 @@ describe('delivery servers', () => {
     ['a negative pause', { pauseMs: -1 }, ['pauseMs']],
     ['a malformed sender address', { senderAddress: 'not-an-email' }, ['senderAddress']],
     ['a malformed sending domain', { sendingDomain: 'exa mple' }, ['sendingDomain']],
+    ['a sending domain longer than 253 characters', { sendingDomain: domainOfLength(254) }, ['sendingDomain']],
     ['an SMTP port out of range', { credentials: { smtp: { host: '127.0.0.1', port: 70000, security: 'NONE' } } }, ['credentials.smtp.port']],
     ['a host with a scheme', { credentials: { smtp: { host: 'smtp://mail.example.com', port: 25, security: 'NONE' } } }, ['credentials.smtp.host']],
     ['an unknown SendGrid region', { provider: 'SENDGRID', credentials: { sendgrid: { apiKey: 'SG.good-key-0001', region: 'MARS' } } }, ['credentials.sendgrid.region']],
@@ -188,6 +187,21 @@ describe('delivery servers', () => {
     expect(res.errors?.[0].extensions?.fields).toEqual(expect.arrayContaining([fields[0]]));
     for (const f of res.errors?.[0].extensions?.fields ?? []) expect(fields).toContain(f);
     expect(await countServers()).toBe(before);
+  });
+
+  it.each([
+    ['a malformed sending domain', { sendingDomain: 'exa mple' }, ['sendingDomain']],
+    ['a sending domain longer than 253 characters', { sendingDomain: domainOfLength(254) }, ['sendingDomain']],
+  ])('refuses an update with %s naming the field, and changes nothing', async (_label, input, fields) => {
+    const server = await createServer(t, smtpServerInput(null, sink.port, { sendingDomain: 'example.com' }));
+    const res = await t.gql(`mutation($id: ID!, $input: UpdateDeliveryServerInput!) { updateDeliveryServer(id: $id, input: $input) { id } }`, { id: server.id, input });
+    expect(res.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', fields });
+    expect((await rawRows('SELECT sending_domain FROM delivery_servers WHERE id = $1', [server.id]))[0].sending_domain).toBe('example.com');
+  });
+
+  it('takes a sending domain of exactly 253 characters, the longest a domain name can be', async () => {
+    const domain = domainOfLength(253);
+    expect((await createServer(t, smtpServerInput(null, sink.port, { sendingDomain: domain }))).sendingDomain).toBe(domain);
   });
 
   it('a SendGrid server whose API answers 5xx still passes its test through SMTP', async () => {

@@ -29,6 +29,17 @@ export async function withAdminClient<T>(fn: (client: Client) => Promise<T>): Pr
   }
 }
 
+/** Rows of one statement on a connection of its own, outside the app (what is really stored). */
+export async function rawRows(databaseUrl: string, sql: string, params: unknown[] = []): Promise<Record<string, unknown>[]> {
+  const client = new Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    return (await client.query(sql, params)).rows as Record<string, unknown>[];
+  } finally {
+    await client.end();
+  }
+}
+
 /** A fresh database for one test file, cloned from the migrated template. */
 export async function createTestDatabase(): Promise<string> {
   const name = `${RUN_DB_PREFIX()}${randomBytes(4).toString('hex')}`;

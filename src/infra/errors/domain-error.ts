@@ -63,7 +63,12 @@ export class UnauthenticatedError extends DomainError {
 }
 
 export class ConflictError extends DomainError {
-  constructor(message: string) {
-    super(ErrorCode.CONFLICT, message);
+  constructor(message: string, fields?: string[]) {
+    super(ErrorCode.CONFLICT, message, fields ? { fields } : {});
+  }
+
+  /** A conflict the input field at `path` is at fault for, named as BadUserInputError.field names it. */
+  static field(path: string, problem: string): ConflictError {
+    return new ConflictError(`${path} ${problem}`, [path]);
   }
 }

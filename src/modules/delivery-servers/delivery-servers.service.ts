@@ -12,6 +12,8 @@ import type { ServerCredentials } from '../../providers/provider.types';
 import type { AccountEntity } from '../accounts/account.entity';
 import { TenantScope } from '../accounts/tenant-scope.service';
 import { DeliveryServerEntity, DeliveryServerStatus, type DeliveryServerView, ServerOrigin, type StoredTestResult, type StoredWebhook } from './delivery-server.entity';
+import { DefaultScope } from './delivery-server.model';
+import { violatedUniqueIndex } from '../../infra/database/unique-violation';
 import type { CreateDeliveryServerInput, UpdateDeliveryServerInput } from './dto/delivery-server.inputs';
 import { API_BLOCK_OF, apiCredentialsChanged, assertCredentialsFit, credentialsChanged, credentialsFromInput, mergeCredentials, summarize } from './server-credentials';
 import { MessageStore } from '../messages/message-store';
@@ -216,7 +218,7 @@ export class DeliveryServersService {
       if (!Object.keys(changes).length) return server;
       const write = this.servers.createQueryBuilder().update().set(changes).where('id = :id', { id: server.id });
       if (credentialsRead) write.andWhere('sealed_credentials = CAST(:credentialsRead AS jsonb)', { credentialsRead: JSON.stringify(credentialsRead) });
-      if ((await write.execute()).affected) {
+      if ((await write.execute().catch((err: unknown) => rethrowDefaultConflict(err, changes))).affected) {
         await this.rerouteAfter(server, changes);
         const saved = await this.reload(server.id);
         return reRegister ? this.webhooks.register(saved) : saved;
@@ -300,7 +302,10 @@ export class DeliveryServersService {
     const server = await this.getManageable(viewer, id);
     // Verified is checked by the write itself: new credentials saved since the read cleared verifiedAt.
     const { affected } = await this.servers.update({ id: server.id, verifiedAt: Not(IsNull()) }, { status: DeliveryServerStatus.ACTIVE, pausedReason: null });
-    if (!affected) throw new DomainError(ErrorCode.SERVER_NOT_VERIFIED, `Delivery server ${server.name} is not verified: send a passing test (testSmtpServer) first`);
+    if (!affected) {
+      await this.reload(server.id); // NOT_FOUND if it was deleted since the read: being unverified is not the reason then
+      throw new DomainError(ErrorCode.SERVER_NOT_VERIFIED, `Delivery server ${server.name} is not verified: send a passing test (testSmtpServer) first`);
+    }
     return this.reload(server.id);
   }
 
@@ -364,6 +369,29 @@ export class DeliveryServersService {
   async registerWebhooks(viewer: Viewer, id: string): Promise<DeliveryServerEntity> {
     return this.webhooks.register(await this.getManageable(viewer, id));
   }
+}
+
+/** The default flag each of the hand-written unique indexes keeps to one per owner and sending domain. */
+const DEFAULT_INDEX_SCOPE: Record<string, DefaultScope> = {
+  UQ_default_for_account: DefaultScope.ACCOUNT,
+  UQ_default_for_sub_accounts: DefaultScope.SUB_ACCOUNTS,
+};
+
+/**
+ * A default flag moves with its server to the new sending domain, unless that domain already has a
+ * default of the same scope for the owner: the write then breaks the scope's unique index and
+ * changes nothing, and the caller learns which field and which default are in the way. Checked by
+ * the index, not by a read before the write, so a setDefaultSmtp racing the update cannot slip in.
+ */
+function rethrowDefaultConflict(err: unknown, changes: QueryDeepPartialEntity<DeliveryServerEntity>): never {
+  const scope = DEFAULT_INDEX_SCOPE[violatedUniqueIndex(err) ?? ''];
+  if (!scope || changes.sendingDomain === undefined) throw err;
+  const domain = changes.sendingDomain as string | null;
+  const target = domain === null ? 'null (any domain)' : `"${domain}"`;
+  throw ConflictError.field(
+    'sendingDomain',
+    `cannot be ${target}: this server is a ${scope} default, and another server of its account already is the ${scope} default for ${domain ?? 'any domain'}; unset one of the two defaults (unsetDefaultSmtp) first`,
+  );
 }
 
 function assertIpPoolFits(provider: DeliveryProvider, ipPool: string | null | undefined): void {

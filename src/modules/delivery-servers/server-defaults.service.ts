@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
-import { DataSource, In, Repository } from 'typeorm';
+import { DataSource, type EntityManager, In, Repository } from 'typeorm';
 import type { Viewer } from '../../infra/auth/viewer';
-import { BadUserInputError } from '../../infra/errors/domain-error';
+import { BadUserInputError, NotFoundError } from '../../infra/errors/domain-error';
 import { requestLoader } from '../../infra/graphql/request-loaders';
 import { AccountEntity } from '../accounts/account.entity';
 import { DeliveryServerEntity, ServerAssignmentEntity } from './delivery-server.entity';
@@ -27,12 +27,16 @@ export class ServerDefaultsService {
 
   /** Makes the server the default; the previous default for that owner, scope and domain loses its flag in the same transaction. */
   async setDefault(viewer: Viewer, id: string, scope: DefaultScope): Promise<DeliveryServerEntity> {
-    const server = await this.servers.getManageable(viewer, id);
-    const owner = await this.ownerOf(server, scope);
+    const read = await this.servers.getManageable(viewer, id);
+    const owner = await this.ownerOf(read, scope);
     const flag = FLAG[scope];
-    await this.dataSource.transaction(async (tx) => {
+    return this.dataSource.transaction(async (tx) => {
       // Serialises concurrent setDefault calls for one owner.
       await tx.getRepository(AccountEntity).createQueryBuilder('a').setLock('pessimistic_write').where('a.id = :id', { id: owner.id }).getOne();
+      // The domain as it is now, held until commit: an update may have moved the server to another
+      // domain since the read above (clearing the old domain's default would then take the flag
+      // from the wrong server), or a delete removed it (flagging nothing, and answering success).
+      const server = await lockServer(tx, read.id);
       await tx
         .getRepository(DeliveryServerEntity)
         .createQueryBuilder()
@@ -42,9 +46,9 @@ export class ServerDefaultsService {
         .andWhere(`coalesce(sending_domain, '') = :domain`, { domain: server.sendingDomain ?? '' })
         .execute();
       await tx.getRepository(DeliveryServerEntity).update({ id: server.id }, { [flag]: true });
+      server[flag] = true;
+      return server;
     });
-    server[flag] = true;
-    return server;
   }
 
   async unsetDefault(viewer: Viewer, id: string, scope: DefaultScope): Promise<DeliveryServerEntity> {
@@ -61,12 +65,16 @@ export class ServerDefaultsService {
     const subs = wanted.length ? await this.accounts.findBy({ id: In(wanted.filter((x) => isUuid(x))), parentId: owner.id }) : [];
     const unknown = wanted.filter((x) => !subs.some((s) => s.id === x));
     if (unknown.length) throw BadUserInputError.field('accountIds', `must be sub-accounts of the owner agency; not: ${unknown.join(', ')}`);
-    await this.dataSource.transaction(async (tx) => {
+    return this.dataSource.transaction(async (tx) => {
+      // Without the row lock two assigns interleave their delete and insert (leaving the union of
+      // both sets, or a duplicate key when the sets overlap), and a delete of the server between
+      // the read above and the insert fails it on the foreign key.
+      const locked = await lockServer(tx, server.id);
       const repo = tx.getRepository(ServerAssignmentEntity);
       await repo.delete({ serverId: server.id });
       if (subs.length) await repo.insert(subs.map((s) => ({ serverId: server.id, accountId: s.id })));
+      return locked;
     });
-    return server;
   }
 
   /** Batched per request: the accounts each server is assigned to, oldest assignment first. */
@@ -85,3 +93,13 @@ export class ServerDefaultsService {
   }
 }
 
+/**
+ * Locks the server's row for the rest of the transaction; NOT_FOUND if it was deleted since it was
+ * read. FOR NO KEY UPDATE, not FOR UPDATE: it excludes a delete of the row and the other writers of
+ * it just as well, but not the foreign-key checks of messages written for the server meanwhile.
+ */
+async function lockServer(tx: EntityManager, id: string): Promise<DeliveryServerEntity> {
+  const server = await tx.getRepository(DeliveryServerEntity).createQueryBuilder('server').setLock('for_no_key_update').where('server.id = :id', { id }).getOne();
+  if (!server) throw new NotFoundError('Delivery server', id);
+  return server;
+}

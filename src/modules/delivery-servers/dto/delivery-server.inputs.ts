@@ -1,6 +1,6 @@
 import { Field, ID, InputType, Int } from '@nestjs/graphql';
 import { Transform, Type } from 'class-transformer';
-import { IsEmail, IsEnum, IsFQDN, IsInt, IsOptional, IsString, IsUUID, Length, Matches, Max, Min, ValidateIf, ValidateNested } from 'class-validator';
+import { IsEmail, IsEnum, IsFQDN, IsInt, IsOptional, IsString, IsUUID, Length, Matches, Max, MaxLength, Min, ValidateIf, ValidateNested } from 'class-validator';
 import { DeliveryProvider } from '../../../providers/provider.enums';
 import { QuotaInput } from '../../quota/dto/quota.input';
 import { given, lower, trim } from '../../../infra/input-transforms';
@@ -13,6 +13,9 @@ export const MAX_PAUSE_MS = 3_600_000;
 const PAUSE_MESSAGE = `pauseMs must be a whole number of milliseconds from 0 to ${MAX_PAUSE_MS}`;
 const EMAIL_MESSAGE = (field: string): string => `${field} must be an email address such as "news@example.com"`;
 const DOMAIN_MESSAGE = 'sendingDomain must be a domain name such as "example.com"';
+// IsFQDN checks each label's length, not the name's: a longer name would pass and then break the column.
+const MAX_DOMAIN_LENGTH = 253;
+const DOMAIN_LENGTH_MESSAGE = `sendingDomain must be at most ${MAX_DOMAIN_LENGTH} characters long`;
 const IP_POOL_MESSAGE = 'ipPool must be 1-64 letters, digits, "_" or "-"';
 
 @InputType()
@@ -47,6 +50,7 @@ export class CreateDeliveryServerInput {
   @Transform(lower)
   @ValidateIf(given)
   @IsFQDN({}, { message: DOMAIN_MESSAGE })
+  @MaxLength(MAX_DOMAIN_LENGTH, { message: DOMAIN_LENGTH_MESSAGE })
   sendingDomain?: string | null;
 
   @Field(() => QuotaInput, { nullable: true })
@@ -93,6 +97,7 @@ export class UpdateDeliveryServerInput {
   @Transform(lower)
   @ValidateIf(given)
   @IsFQDN({}, { message: DOMAIN_MESSAGE })
+  @MaxLength(MAX_DOMAIN_LENGTH, { message: DOMAIN_LENGTH_MESSAGE })
   sendingDomain?: string | null;
 
   @Field(() => QuotaInput, { nullable: true })
