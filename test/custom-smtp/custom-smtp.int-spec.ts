@@ -4,6 +4,7 @@ import { createServer, SERVER_FIELDS, type ServerView, SINK_USER, smtpServerInpu
 import { SendGridFake } from '../fakes/sendgrid-fake';
 import { createTestApp, type TestApp } from '../utils/create-test-app';
 import { SmtpSink } from '../utils/smtp-sink';
+import { waitFor } from '../utils/wait-for';
 
 const ADD = `mutation($input: AddCustomSmtpInput!) { addCustomSmtp(input: $input) { ${SERVER_FIELDS} } }`;
 
@@ -86,6 +87,40 @@ describe('custom SMTP, defaults and assignments', () => {
     expect(otherDomain.addCustomSmtp.name).toBe('Beta');
     const email = await t.gql(`mutation($id: ID!) { updateDeliveryServer(id: $id, input: { sendingDomain: "other.example" }) { id } }`, { id: otherDomain.addCustomSmtp.id });
     expect(email.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', fields: ['sendingDomain'] });
+  });
+
+  it('two adds for one domain at once: one is saved, the other answers the CONFLICT the existence check answers, naming email', async () => {
+    const agency = await withAddon();
+    const before = await countServers();
+    const [lock, observer] = [new Client({ connectionString: t.databaseUrl }), new Client({ connectionString: t.databaseUrl })];
+    await Promise.all([lock.connect(), observer.connect()]);
+    let adds: Promise<Awaited<ReturnType<typeof t.gql>>[]> | undefined;
+    try {
+      // Inserts wait behind a SHARE lock on the table while reads pass it: both adds get through
+      // the existence check and the provider checks before either inserts.
+      await lock.query('BEGIN');
+      await lock.query('LOCK TABLE delivery_servers IN SHARE MODE');
+      const [{ pid }] = (await lock.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows;
+      adds = Promise.all([t.gql(ADD, { input: smtpInput(agency.id, 'one@race.example') }), t.gql(ADD, { input: smtpInput(agency.id, 'two@race.example') })]);
+      await waitFor('both inserts waiting for the lock', async () => {
+        const { rows } = await observer.query(`SELECT 1 FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid)) AND query LIKE 'INSERT INTO "delivery_servers"%'`, [pid]);
+        return rows.length === 2;
+      });
+      await lock.query('COMMIT');
+      const results = await adds;
+      expect(results.filter((r) => !r.errors)).toHaveLength(1);
+      const [lost] = results.filter((r) => r.errors).map((r) => r.errors?.[0]);
+      expect(lost?.extensions).toMatchObject({ code: 'CONFLICT', fields: ['email'] });
+      expect(lost?.message).toMatch(/^email .*race\.example/);
+      // The same answer as an add after the first was saved, which the existence check refuses.
+      const later = await t.gql(ADD, { input: smtpInput(agency.id, 'three@race.example') });
+      expect({ message: later.errors?.[0].message, extensions: later.errors?.[0].extensions }).toEqual({ message: lost?.message, extensions: lost?.extensions });
+      expect(await countServers()).toBe(before + 1);
+    } finally {
+      await lock.end();
+      await observer.end();
+      await adds?.catch(() => undefined);
+    }
   });
 
   it('answers SENDER_NOT_VERIFIED for an unverified email and PROVIDER_AUTH_FAILED for a bad key, storing nothing', async () => {

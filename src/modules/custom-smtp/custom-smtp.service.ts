@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { Repository } from 'typeorm';
 import type { Viewer } from '../../infra/auth/viewer';
 import { BadUserInputError, ConflictError, DomainError, ErrorCode } from '../../infra/errors/domain-error';
+import { violatedUniqueIndex } from '../../infra/database/unique-violation';
 import { DeliveryError } from '../../providers/delivery-error';
 import { DeliveryErrorCode, DeliveryProvider, TransportKind } from '../../providers/provider.enums';
 import { ProviderGateway } from '../../providers/provider-gateway';
@@ -28,6 +29,11 @@ const REGIONS: Partial<Record<CustomSmtpProvider, string[]>> = { SENDGRID: ['GLO
 /** The SMTP login each provider expects (PROVIDERS.md §6.4): the password is the API key. */
 const SMTP_USERNAME: Partial<Record<CustomSmtpProvider, string>> = { SENDGRID: 'apikey', SPARKPOST: 'SMTP_Injection' };
 
+/** One custom SMTP per owner and sending domain: the email's domain is the one taken. */
+function domainTaken(domain: string): ConflictError {
+  return ConflictError.field('email', `is on ${domain}, and this account already has a custom SMTP for ${domain}; update it or delete it first`);
+}
+
 /**
  * addCustomSmtp: the paid "Custom SMTP" settings page. Nothing is stored until the provider has
  * accepted the credentials and confirmed that the sender address is verified.
@@ -49,9 +55,7 @@ export class CustomSmtpService {
     }
     const credentials = this.credentials(input);
     const domain = input.email.slice(input.email.lastIndexOf('@') + 1);
-    if (await this.repo.existsBy({ accountId: account.id, origin: ServerOrigin.CUSTOM_SMTP, sendingDomain: domain })) {
-      throw new ConflictError(`This account already has a custom SMTP for ${domain}; update it or delete it first`);
-    }
+    if (await this.repo.existsBy({ accountId: account.id, origin: ServerOrigin.CUSTOM_SMTP, sendingDomain: domain })) throw domainTaken(domain);
     const provider = PROVIDER[input.provider];
     const probe = { id: randomUUID(), provider, credentials, ipPool: input.ipPool ?? null, senderAddress: null };
     await this.verify(() => this.gateway.verifyCredentials(probe));
@@ -63,18 +67,24 @@ export class CustomSmtpService {
         throw new DomainError(ErrorCode.SENDER_NOT_VERIFIED, `${input.email} is not verified with ${LABEL[input.provider]}${sender.reason ? `: ${sender.reason}` : ''}`);
       }
     }
-    return this.servers.insert({
-      accountId: account.id,
-      name: input.name ?? `${LABEL[input.provider]} (${domain})`,
-      provider,
-      origin: ServerOrigin.CUSTOM_SMTP,
-      credentials,
-      status: DeliveryServerStatus.ACTIVE,
-      verifiedAt: new Date(),
-      sendingDomain: domain,
-      testEmail: input.email,
-      ipPool: input.ipPool,
-    });
+    // Two adds for one domain both pass the check above while the provider checks run; the unique
+    // index lets one insert through, and the other answers as the check would have.
+    return this.servers
+      .insert({
+        accountId: account.id,
+        name: input.name ?? `${LABEL[input.provider]} (${domain})`,
+        provider,
+        origin: ServerOrigin.CUSTOM_SMTP,
+        credentials,
+        status: DeliveryServerStatus.ACTIVE,
+        verifiedAt: new Date(),
+        sendingDomain: domain,
+        testEmail: input.email,
+        ipPool: input.ipPool,
+      })
+      .catch((err: unknown) => {
+        throw violatedUniqueIndex(err) === 'UQ_custom_smtp_owner_domain' ? domainTaken(domain) : err;
+      });
   }
 
   /** Checks the input's shape per provider and fills in the provider's SMTP login defaults. */
