@@ -7,7 +7,7 @@ import type { ProviderAdapter, ProviderServer } from '../../src/providers/provid
 import { SendGridAdapter } from '../../src/providers/sendgrid/sendgrid.adapter';
 import { SesAdapter } from '../../src/providers/ses/ses.adapter';
 import { SparkPostAdapter } from '../../src/providers/sparkpost/sparkpost.adapter';
-import { neverReached } from '../../src/modules/messages/dispatch.service';
+import { neverReached } from '../../src/providers/never-reached';
 import { freePort } from '../utils/free-port';
 import { caught, config, message } from './helpers';
 

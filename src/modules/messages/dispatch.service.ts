@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { setTimeout as delay } from 'node:timers/promises';
 import { APP_CONFIG, type AppConfig } from '../../config/configuration';
 import { SingleFlight } from '../../infra/batching/batcher';
-import { DeliveryError, type SmtpStep } from '../../providers/delivery-error';
+import { DeliveryError } from '../../providers/delivery-error';
 import { DeliveryErrorCode } from '../../providers/provider.enums';
 import { ProviderGateway } from '../../providers/provider-gateway';
 import type { ProviderServer, SendResult } from '../../providers/provider.types';
@@ -20,6 +20,7 @@ import { type ClaimedMessage, DispatchWrites, type SentRecord } from './dispatch
 import { MessageStatus, type MessageEntity, type StoredDeliveryError } from './message.entity';
 import { type AttemptRecord, MessageStore, suppressedError } from './message-store';
 import { UnrecordedSends } from './unrecorded-sends';
+import { neverReached } from '../../providers/never-reached';
 
 /** Short pacing waits happen in the worker; longer ones re-schedule the job instead of holding a slot. */
 const MAX_INLINE_WAIT_MS = 2_000;
@@ -29,24 +30,6 @@ const RESET_JITTER_MS = 30_000;
 const MAX_REROUTES = 3;
 /** How long the worker keeps trying to record SENT for a message the provider accepted. */
 const SENT_RECORD_DEADLINE_MS = 60 * 60_000;
-/** Codes that mean the provider never got the message: its quota unit is given back. */
-const NEVER_REACHED = new Set([DeliveryErrorCode.CONNECTION_FAILED, DeliveryErrorCode.AUTH_FAILED, DeliveryErrorCode.BLOCKED_DESTINATION]);
-/**
- * SMTP steps before the message's content was handed over: whatever the code (a time-out while
- * connecting, a 421 greeting, a refused sender or recipient), the provider never got the message.
- */
-const STEPS_BEFORE_DATA = new Set<SmtpStep>(['DNS', 'CONNECT', 'TLS', 'GREETING', 'AUTH', 'MAIL_FROM', 'RCPT']);
-
-/**
- * Whether a failed send never reached the provider, so its quota unit goes back: every transport
- * tried failed before handing the message over. An SMTP failure after the API timed out or
- * answered 5xx (which the provider may have accepted regardless) keeps the unit; after the API
- * refused the login or could not be reached, it does not.
- */
-export function neverReached(error: DeliveryError): boolean {
-  const handedNothing = (e: DeliveryError) => NEVER_REACHED.has(e.code) || (e.smtpStep !== undefined && STEPS_BEFORE_DATA.has(e.smtpStep));
-  return [error, ...error.earlier].every(handedNothing);
-}
 
 /**
  * One job, one step of a message's life: load → route → sender check → quota → pause slot →

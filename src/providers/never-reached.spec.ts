@@ -1,6 +1,6 @@
-import { DeliveryError } from '../../providers/delivery-error';
-import { DeliveryErrorCode, TransportKind } from '../../providers/provider.enums';
-import { neverReached } from './dispatch.service';
+import { DeliveryError } from './delivery-error';
+import { DeliveryErrorCode, TransportKind } from './provider.enums';
+import { neverReached } from './never-reached';
 
 const failure = (code: DeliveryErrorCode, transport: TransportKind, smtpStep?: DeliveryError['smtpStep']): DeliveryError =>
   new DeliveryError({ code, transient: true, message: 'failed', transport, smtpStep });
