@@ -5,7 +5,7 @@ import { createServer, SERVER_FIELDS, type ServerView, SINK_USER, smtpServerInpu
 import { SendGridFake } from '../fakes/sendgrid-fake';
 import { createTestApp, type TestApp } from '../utils/create-test-app';
 import { rawRows as rawRowsOf } from '../utils/test-db';
-import { awayFromTurn } from '../utils/quiet-clock';
+import { awayFromTurn, quietHour } from '../utils/quiet-clock';
 import { SmtpSink } from '../utils/smtp-sink';
 import { waitFor } from '../utils/wait-for';
 
@@ -242,6 +242,48 @@ describe('delivery servers', () => {
     expect(Number(sixth.errors?.[0].extensions?.retryAfterSeconds)).toBeGreaterThan(0);
     const other = await createServer(t, smtpServerInput(null, sink.port));
     expect((await test(other.id)).data?.testSmtpServer.ok).toBe(true);
+  });
+
+  it("counts a test email in the server's quota: a full window is the result QUOTA_EXCEEDED and nothing is sent", async () => {
+    // A clock whose hour does not turn between the two tests.
+    const agency = await newAgency(t, { timezone: quietHour().timezone });
+    const server = await createServer(t, smtpServerInput(agency.id, sink.port, { quota: { hourly: 1 } }));
+    const used = async () =>
+      (await t.gqlOk<{ deliveryServer: { usage: { hourly: { used: number } } } }>(`query($id: ID!) { deliveryServer(id: $id) { usage { hourly { used } } } }`, { id: server.id }))
+        .deliveryServer.usage.hourly.used;
+    const before = sink.messages.length;
+    expect((await test(server.id)).data?.testSmtpServer.ok).toBe(true);
+    expect(await used()).toBe(1);
+    const full = (await test(server.id)).data?.testSmtpServer;
+    expect(full).toMatchObject({ ok: false, transport: null, error: { code: 'QUOTA_EXCEEDED' } });
+    expect(full?.error?.message).toMatch(/^The server's hourly quota is used up until .*: the test email was not sent$/);
+    expect(sink.messages.length).toBe(before + 1);
+    expect(await used()).toBe(1);
+  });
+
+  it("keeps the server's pause between a test email and the send before it, and answers THROTTLED when the pause is too long to wait for", async () => {
+    const spaced = await createServer(t, smtpServerInput(null, sink.port, { pauseMs: 1_500 }));
+    const from = sink.messages.length;
+    expect((await test(spaced.id)).data?.testSmtpServer.ok).toBe(true);
+    expect((await test(spaced.id)).data?.testSmtpServer.ok).toBe(true);
+    const [first, second] = sink.messages.slice(from);
+    expect(second.receivedAt - first.receivedAt).toBeGreaterThanOrEqual(1_500);
+
+    const slow = await createServer(t, smtpServerInput(null, sink.port, { pauseMs: 120_000 }));
+    expect((await test(slow.id)).data?.testSmtpServer.ok).toBe(true);
+    const count = sink.messages.length;
+    const throttled = (await test(slow.id)).data?.testSmtpServer;
+    expect(throttled).toMatchObject({ ok: false, error: { code: 'THROTTLED' } });
+    expect(throttled?.error?.message).toMatch(/^The server's pause between sends \(pauseMs\) puts its next send \d+ s away/);
+    expect(sink.messages.length).toBe(count);
+    // The unit taken for the test that waited for nothing was given back.
+    const usage = await t.gqlOk<{ deliveryServer: { usage: { hourly: { used: number } } } }>(`query($id: ID!) { deliveryServer(id: $id) { usage { hourly { used } } } }`, { id: slow.id });
+    expect(usage.deliveryServer.usage.hourly.used).toBe(1);
+  });
+
+  it('an empty `to` sends the test to the server\'s own address (its senderAddress here)', async () => {
+    const server = await createServer(t, smtpServerInput(null, sink.port, { senderAddress: 'desk@example.com' }));
+    expect((await test(server.id, { to: '' })).data?.testSmtpServer).toMatchObject({ ok: true, to: 'desk@example.com' });
   });
 
   it('keeps tenants apart for every operation', async () => {

@@ -11,14 +11,23 @@ import type { DeliveryServerEntity, StoredTestResult } from './delivery-server.e
 import { DeliveryServersService } from './delivery-servers.service';
 import { ServerVault } from './server-vault';
 import { isEmailAddress } from '../../infra/validation';
+import { neverReached } from '../../providers/never-reached';
+import { AccountsService } from '../accounts/accounts.service';
+import { PacingService } from '../quota/pacing.service';
+import { QuotaService } from '../quota/quota.service';
+import type { QuotaReservation } from '../quota/quota.types';
 
 /** Test emails per server per window: enough to debug a setup, too few to spam with. */
 export const TEST_LIMIT = 5;
 export const TEST_WINDOW_SECONDS = 600;
+/** How long a test waits for the server's pause (pauseMs) before answering that it is too soon. */
+export const TEST_PACING_WAIT_MS = 10_000;
 
 /**
  * testSmtpServer: a real, clearly labelled test email through the server. A provider failure
- * is the result (ok: false, classified error), never a GraphQL error.
+ * is the result (ok: false, classified error), never a GraphQL error. A test is a send like any
+ * other: counted in the server's quota windows (a full window is the result QUOTA_EXCEEDED, and
+ * nothing is sent) and spaced by its pauseMs from the sends around it.
  */
 @Injectable()
 export class ServerTestsService {
@@ -26,13 +35,17 @@ export class ServerTestsService {
     private readonly servers: DeliveryServersService,
     private readonly vault: ServerVault,
     private readonly gateway: ProviderGateway,
+    private readonly accounts: AccountsService,
+    private readonly quota: QuotaService,
+    private readonly pacing: PacingService,
     @Inject(REDIS) private readonly redis: Redis,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   async test(viewer: Viewer, id: string, to: string | null | undefined, transport?: TransportKind | null): Promise<{ server: DeliveryServerEntity; result: StoredTestResult }> {
     const server = await this.servers.getManageable(viewer, id);
-    const recipient = (to ?? server.testEmail ?? server.senderAddress ?? '').trim().toLowerCase();
+    // An empty `to` is as good as none: the server's own test address then.
+    const recipient = (to?.trim() || server.testEmail || server.senderAddress || '').trim().toLowerCase();
     if (!recipient) throw BadUserInputError.field('to', 'is required: this server has no testEmail or senderAddress to send the test to');
     if (!isEmailAddress(recipient)) throw BadUserInputError.field('to', 'must be an email address such as "ops@example.com"');
     if (transport && !this.gateway.transportsFor(this.vault.providerServer(server)).includes(transport)) {
@@ -42,7 +55,42 @@ export class ServerTestsService {
 
     const from = server.senderAddress ?? server.testEmail ?? (server.sendingDomain ? `postmaster@${server.sendingDomain}` : recipient);
     const started = process.hrtime.bigint();
-    let result: StoredTestResult;
+    const refused = (code: DeliveryErrorCode, message: string): StoredTestResult => ({
+      ok: false,
+      to: recipient,
+      transport: null,
+      messageId: null,
+      durationMs: elapsed(started),
+      error: { code, message, transport: null, smtpResponseCode: null, providerStatus: null, step: null },
+      testedAt: new Date().toISOString(),
+    });
+    const owner = server.accountId ? await this.accounts.byId({}, server.accountId) : null;
+    const reserved = await this.quota.reserve({
+      serverId: server.id,
+      timezone: owner?.timezone ?? 'UTC',
+      limits: { hourly: server.quotaHourly, daily: server.quotaDaily, monthly: server.quotaMonthly },
+    });
+    if (!reserved.ok) {
+      const result = refused(
+        DeliveryErrorCode.QUOTA_EXCEEDED,
+        `The server's ${reserved.window.toLowerCase()} quota is used up until ${reserved.resetsAt.toISOString()}: the test email was not sent`,
+      );
+      return { server: await this.servers.recordTest(server, result), result };
+    }
+    const slot = await this.pacing.acquire(server.id, server.pauseMs, { maxInlineWaitMs: TEST_PACING_WAIT_MS }).catch(async (err: unknown) => {
+      await this.quota.release(reserved.reservation).catch(() => undefined);
+      throw err;
+    });
+    if (slot.reschedule) {
+      await this.quota.release(reserved.reservation);
+      const result = refused(DeliveryErrorCode.THROTTLED, `The server's pause between sends (pauseMs) puts its next send ${Math.ceil(slot.waitMs / 1000)} s away: the test email was not sent; try again then`);
+      return { server: await this.servers.recordTest(server, result), result };
+    }
+    const result = await this.send(server, from, recipient, transport, started, reserved.reservation);
+    return { server: await this.servers.recordTest(server, result), result };
+  }
+
+  private async send(server: DeliveryServerEntity, from: string, recipient: string, transport: TransportKind | null | undefined, started: bigint, reservation: QuotaReservation): Promise<StoredTestResult> {
     try {
       const sent = await this.gateway.send(
         this.vault.providerServer(server),
@@ -55,13 +103,15 @@ export class ServerTestsService {
         },
         { only: transport ?? undefined },
       );
-      result = { ok: true, to: recipient, transport: sent.transport, messageId: sent.providerMessageId, durationMs: elapsed(started), error: null, testedAt: new Date().toISOString() };
+      return { ok: true, to: recipient, transport: sent.transport, messageId: sent.providerMessageId, durationMs: elapsed(started), error: null, testedAt: new Date().toISOString() };
     } catch (err) {
       const e =
         err instanceof DeliveryError
           ? err
           : new DeliveryError({ code: DeliveryErrorCode.PROVIDER_ERROR, transient: true, message: 'The test failed unexpectedly' });
-      result = {
+      // As for any send: the unit goes back only when the provider never got the message.
+      if (err instanceof DeliveryError && neverReached(err)) await this.quota.release(reservation).catch(() => undefined);
+      return {
         ok: false,
         to: recipient,
         transport: null,
@@ -77,8 +127,9 @@ export class ServerTestsService {
         },
         testedAt: new Date().toISOString(),
       };
+    } finally {
+      await this.pacing.markSent(server.id, server.pauseMs).catch(() => undefined);
     }
-    return { server: await this.servers.recordTest(server, result), result };
   }
 
   private async takeRateLimit(serverId: string): Promise<void> {
