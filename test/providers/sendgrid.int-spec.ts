@@ -360,17 +360,26 @@ describe('SendGridAdapter webhooks against the SendGrid fake', () => {
       expect(parsed[0].detail).toContain('500 unknown recipient');
     });
 
-    it('rejects a tampered body, a foreign signature, a stale timestamp and missing headers as AUTH_FAILED', async () => {
+    it('rejects a tampered body, a foreign signature, a timestamp over 24 hours old or ahead of the clock and missing headers as AUTH_FAILED', async () => {
       const good = fake.signedPost(webhookId, events);
       const tampered = { ...good, rawBody: Buffer.from(good.rawBody.toString().replace('"ev-1"', '"ev-9"')) };
       expect(tampered.rawBody.equals(good.rawBody)).toBe(false);
       const other = await adapter.registerWebhooks(server, URL + '/other');
       const foreign = fake.signedPost(other.state?.webhookId ?? '', events);
-      const stale = fake.signedPost(webhookId, events, String(Math.floor(Date.now() / 1000) - 3600));
+      const stale = fake.signedPost(webhookId, events, String(Math.floor(Date.now() / 1000) - 25 * 3600));
+      const ahead = fake.signedPost(webhookId, events, String(Math.floor(Date.now() / 1000) + 3600));
       const missing = { ...good, headers: { 'content-type': 'application/json' } };
-      for (const req of [tampered, foreign, stale, missing]) {
+      for (const req of [tampered, foreign, stale, ahead, missing]) {
         const err = await caught(adapter.parseWebhook(server, req, state));
         expect(err.code).toBe(DeliveryErrorCode.AUTH_FAILED);
+      }
+    });
+
+    it('accepts a signature made two hours ago, or 24 hours ago within the clock skew: SendGrid retries for up to 24 hours', async () => {
+      const now = Date.now();
+      for (const age of [2 * 3600, 24 * 3600 + 5 * 60]) {
+        const parsed = await adapter.parseWebhook(server, fake.signedPost(webhookId, events, String(Math.floor(now / 1000) - age)), state, now);
+        expect({ age, events: parsed.length }).toEqual({ age, events: 6 });
       }
     });
 

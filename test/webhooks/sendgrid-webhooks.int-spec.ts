@@ -118,7 +118,8 @@ describe('SendGrid event webhook (ECDSA-signed batches)', () => {
     const unsigned = { rawBody: good.rawBody, headers: { 'content-type': 'application/json' } };
     const tampered = { ...good, rawBody: Buffer.from(good.rawBody.toString().replace(m.to, 'other@example.org')) };
     const wrongSignature = { ...good, headers: { ...good.headers, 'x-twilio-email-event-webhook-signature': signed([{ other: true }]).headers['x-twilio-email-event-webhook-signature'] } };
-    const stale = signed(batch, String(Math.floor(Date.now() / 1000) - 3600));
+    // SendGrid retries for up to 24 hours (see the next test): older than that is refused.
+    const stale = signed(batch, String(Math.floor(Date.now() / 1000) - 25 * 3600));
     const otherTimestamp = { ...good, headers: { ...good.headers, 'x-twilio-email-event-webhook-timestamp': String(Number(good.headers['x-twilio-email-event-webhook-timestamp']) - 1) } };
     for (const post of [unsigned, tampered, wrongSignature, stale, otherTimestamp]) {
       const res = await h.post(path, post);
@@ -128,6 +129,16 @@ describe('SendGrid event webhook (ECDSA-signed batches)', () => {
     expect(await h.countEvents()).toBe(before);
     expect((await h.message(m.id)).status).toBe('SENT');
     expect((await h.suppressions(accountId)).map((s) => s.email)).not.toContain(m.to);
+  });
+
+  it('accepts a post first signed two hours ago (SendGrid retries a failed post for up to 24 hours, keeping its signature)', async () => {
+    const id = xMessageId();
+    const m = await h.sentMessage(accountId, serverId, id);
+    const retried = signed([sendGridEvent('delivered', id, m.to)], String(Math.floor(Date.now() / 1000) - 2 * 3600));
+    const res = await h.post(path, retried);
+    expect({ status: res.status, body: res.body as unknown }).toEqual({ status: 200, body: { received: 1, stored: 1, duplicates: 0, unknown: 0 } });
+    expect((await h.message(m.id)).status).toBe('DELIVERED');
+    expect((await h.post(path, retried)).body).toEqual({ received: 1, stored: 0, duplicates: 1, unknown: 0 });
   });
 
   it('answers 400 to a signed body that is not a batch of events', async () => {

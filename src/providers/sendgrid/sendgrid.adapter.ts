@@ -225,7 +225,8 @@ export class SendGridAdapter implements ProviderAdapter {
     const timestamp = headerValue(request.headers, TIMESTAMP_HEADER);
     if (!signature || !timestamp || !state.publicKey) throw webhookAuthFailed('signature headers or key missing');
     const seconds = Number(timestamp);
-    if (!Number.isFinite(seconds) || Math.abs(now - seconds * 1000) > SIGNATURE_MAX_AGE_MS) {
+    const age = now - seconds * 1000;
+    if (!Number.isFinite(seconds) || age > SIGNATURE_MAX_AGE_MS || age < -SIGNATURE_SKEW_MS) {
       throw webhookAuthFailed('timestamp outside the accepted window');
     }
     let ok = false;
@@ -333,8 +334,15 @@ export function sendGridBaseUrl(config: ProvidersConfig, creds: ApiKeyCredential
 export const SENDGRID_WEBHOOK_EVENTS = ['bounce', 'dropped', 'spamreport', 'delivered', 'deferred'] as const;
 const SIGNATURE_HEADER = 'x-twilio-email-event-webhook-signature';
 const TIMESTAMP_HEADER = 'x-twilio-email-event-webhook-timestamp';
-/** SendGrid documents no window; ten minutes tolerates clock skew and blocks old replays. */
-const SIGNATURE_MAX_AGE_MS = 10 * 60_000;
+/** Clocks (theirs, ours) may disagree by this much either way. */
+const SIGNATURE_SKEW_MS = 10 * 60_000;
+/**
+ * SendGrid documents no window, and retries a post that failed for up to 24 hours, possibly with
+ * the timestamp and signature it first signed. Refusing those would lose the events of any outage
+ * longer than the window. A replay gains nothing: the signature covers the whole body, and each
+ * event is stored once by its sg_event_id. So: 24 hours plus the skew.
+ */
+const SIGNATURE_MAX_AGE_MS = 24 * 3600_000 + SIGNATURE_SKEW_MS;
 
 function parseSendGridEvent(e: Record<string, unknown>): ParsedWebhookEvent | null {
   const kind = sendGridEventKind(e);
