@@ -251,14 +251,17 @@ export class SesFake extends FakeHttpServer {
     );
   }
 
-  /** An SES event published to the topic, as SNS delivers it (the event is a JSON string in Message). */
-  notification(topicArn: string, sesEvent: Record<string, unknown>, signatureVersion: '1' | '2' = '1'): SnsPost {
+  /**
+   * An SES event published to the topic, as SNS delivers it (the event is a JSON string in
+   * Message); a string is sent as the Message itself (SES's plain-text topic validation).
+   */
+  notification(topicArn: string, sesEvent: Record<string, unknown> | string, signatureVersion: '1' | '2' = '1'): SnsPost {
     return this.snsPost(
       {
         Type: 'Notification',
         MessageId: randomUUID(),
         TopicArn: topicArn,
-        Message: JSON.stringify(sesEvent),
+        Message: typeof sesEvent === 'string' ? sesEvent : JSON.stringify(sesEvent),
         Timestamp: new Date().toISOString(),
         UnsubscribeURL: `${this.url}/?Action=Unsubscribe&SubscriptionArn=${encodeURIComponent(topicArn)}:x`,
       },

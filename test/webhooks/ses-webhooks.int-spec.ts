@@ -277,6 +277,20 @@ describe('Amazon SES webhooks (SNS-signed, from our topic only)', () => {
     expect((await h.post(path, confirmation)).status).toBe(200);
   });
 
+  it("answers 200 to SES's plain-text topic validation (signed, from our topic, no event) and stores nothing; the same text from another topic, or altered, is 401", async () => {
+    const before = await h.countEvents();
+    const text = 'Successfully validated SNS topic for Amazon SES event publishing.';
+    for (const version of ['1', '2'] as const) {
+      const res = await h.post(path, fake.notification(topicArn, text, version));
+      expect({ version, status: res.status, body: res.body as unknown }).toEqual({ version, status: 200, body: { received: 0, stored: 0, duplicates: 0, unknown: 0 } });
+    }
+    expect((await h.post(path, fake.notification(`${topicArn}-other`, text))).status).toBe(401);
+    const tampered = fake.notification(topicArn, text);
+    const forged = { ...tampered, rawBody: Buffer.from(tampered.rawBody.toString().replace('Successfully', 'Not')) };
+    expect((await h.post(path, forged)).status).toBe(401);
+    expect(await h.countEvents()).toBe(before);
+  });
+
   it('answers 400 to a body that is not an SNS message', async () => {
     const headers = { 'content-type': 'text/plain; charset=UTF-8' };
     expect((await h.post(path, { rawBody: Buffer.from('not json at all'), headers })).status).toBe(400);

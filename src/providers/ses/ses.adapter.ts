@@ -1,4 +1,5 @@
 import { createHash, createVerify } from 'node:crypto';
+import { Logger } from '@nestjs/common';
 import { encodeWord } from 'nodemailer/lib/mime-funcs';
 import {
   CreateConfigurationSetCommand,
@@ -47,6 +48,7 @@ import { SnsCertificates, trustedCertificateUrl } from './sns-certificates';
  */
 export class SesAdapter implements ProviderAdapter {
   readonly provider = DeliveryProvider.AMAZON_SES;
+  private readonly logger = new Logger(SesAdapter.name);
 
   /** SNS signing keys by certificate URL (a small LRU): public, long-lived, the same for every server. */
   private readonly certificates: SnsCertificates;
@@ -318,9 +320,15 @@ export class SesAdapter implements ProviderAdapter {
     try {
       event = JSON.parse(String(body.Message ?? ''));
     } catch {
-      throw webhookError(DeliveryErrorCode.MESSAGE_REJECTED, 'Message is not an SES event');
+      event = undefined;
     }
-    if (!isRecord(event)) throw webhookError(DeliveryErrorCode.MESSAGE_REJECTED, 'Message is not an SES event');
+    if (!isRecord(event)) {
+      // Signed, from our topic, yet no event: SES's own plain-text "Successfully validated SNS
+      // topic for Amazon SES event publishing." when the event destination is made. Genuine, so
+      // not malformed: answered 200 with nothing kept.
+      this.logger.log(`SES webhook: a notification from our topic without an SES event was ignored: ${JSON.stringify(String(body.Message ?? '').slice(0, 120))}`);
+      return [];
+    }
     return parseSesEvent(event, String(body.MessageId ?? ''), String(body.Timestamp ?? ''));
   }
 
