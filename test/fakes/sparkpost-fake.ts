@@ -56,6 +56,11 @@ export class SparkPostFake {
   sendingLimit?: number;
   /** SparkPost pings a new webhook's target and refuses the webhook when it does not answer 200. */
   pingWebhookTargets = true;
+  /**
+   * Set: a webhook create still makes the webhook, then answers this instead of its id (a 5xx
+   * after SparkPost made it, or a 200 without the id), as a create whose answer went wrong does.
+   */
+  createdWebhookReply?: FakeReply;
 
   private readonly http = new FakeHttpServer();
   private nextId = 11668787484950529n;
@@ -179,6 +184,7 @@ export class SparkPostFake {
     if (refused) return refused;
     const id = `wh-${this.webhooks.size + 1}-${Date.now().toString(36)}`;
     this.webhooks.set(id, toWebhook(id, body));
+    if (this.createdWebhookReply) return this.createdWebhookReply;
     return { status: 200, body: { results: { id, links: [{ href: `/api/v1/webhooks/${id}`, rel: 'urn.msys.webhooks.webhook', method: ['GET', 'PUT'] }] } } };
   }
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { SparkPostFake } from '../fakes/sparkpost-fake';
+import { SPARKPOST_BODIES, SparkPostFake } from '../fakes/sparkpost-fake';
 import { WebhookHarness, type WebhookPost } from './webhook-harness';
 
 describe('SparkPost webhooks (basic auth we generated)', () => {
@@ -145,6 +145,32 @@ describe('SparkPost webhooks (basic auth we generated)', () => {
     expect(ping.status).toBe(200);
     expect(ping.body).toEqual({ received: 0, stored: 0, duplicates: 0, unknown: 0 });
     expect((await h.post(path, post([{ msys: {} }, { msys: { message_event: { type: 'delivery' } } }], null))).status).toBe(401);
+  });
+
+  it.each([
+    ['answered 500 after making it', { status: 500, body: SPARKPOST_BODIES.serverError }],
+    ['answered without its id', { status: 200, body: { results: {} } }],
+  ])('a webhook create %s is FAILED, yet the batches SparkPost then posts with the password it was given are accepted; a new registration keeps that password', async (_case, reply) => {
+    fake.createdWebhookReply = reply;
+    let created: Awaited<ReturnType<WebhookHarness['server']>>;
+    try {
+      created = await h.server({ provider: 'SPARKPOST', credentials: { sparkpost: { apiKey: 'sp-test-key' } } });
+    } finally {
+      fake.createdWebhookReply = undefined;
+    }
+    expect(created.server.webhook.status).toBe('FAILED');
+    const atSparkPost = () => [...fake.webhooks.values()].filter((w) => w.target === created.server.webhook.url);
+    const [hook] = atSparkPost();
+    if (!hook?.auth_credentials) throw new Error('the fake did not make the webhook');
+    const theirs = `Basic ${Buffer.from(`${hook.auth_credentials.username}:${hook.auth_credentials.password}`).toString('base64')}`;
+    const m = await h.sentMessage(created.accountId, created.server.id, transmissionId());
+    const res = await h.post(`/webhooks/sparkpost/${created.server.id}`, post([messageEvent('delivery', m.providerMessageId, m.to)], theirs));
+    expect({ status: res.status, body: res.body as unknown }).toEqual({ status: 200, body: { received: 1, stored: 1, duplicates: 0, unknown: 0 } });
+    expect((await h.message(m.id)).status).toBe('DELIVERED');
+
+    const again = await h.t.gqlOk<{ registerWebhooks: { webhook: { status: string } } }>(`mutation($id: ID!) { registerWebhooks(id: $id) { webhook { status } } }`, { id: created.server.id });
+    expect(again.registerWebhooks.webhook.status).toBe('REGISTERED');
+    expect(atSparkPost().map((w) => w.auth_credentials)).toEqual([hook.auth_credentials]);
   });
 
   it('answers 400 to an authenticated body that is not a batch', async () => {

@@ -114,9 +114,10 @@ export class SparkPostAdapter implements ProviderAdapter {
    */
   async registerWebhooks(server: ProviderServer, url: string, previous: Record<string, string> = {}): Promise<WebhookRegistrationResult> {
     const events = [...SPARKPOST_WEBHOOK_EVENTS];
+    const password = previous.password || randomBytes(24).toString('base64url');
+    let webhookId: string | undefined;
     try {
-      const existing = await this.findWebhook(server, url);
-      const password = previous.password || randomBytes(24).toString('base64url');
+      webhookId = await this.findWebhook(server, url);
       const body = {
         name: `mailroute-${server.id.slice(0, 8)}`, // kept short: SparkPost limits webhook name length
         target: url,
@@ -125,7 +126,6 @@ export class SparkPostAdapter implements ProviderAdapter {
         auth_type: 'basic',
         auth_credentials: { username: WEBHOOK_USER, password },
       };
-      let webhookId = existing;
       if (webhookId) {
         await this.call(server, 'webhooks', 'PUT', `/webhooks/${encodeURIComponent(webhookId)}`, body);
       } else {
@@ -150,7 +150,15 @@ export class SparkPostAdapter implements ProviderAdapter {
       };
     } catch (err) {
       if (!(err instanceof DeliveryError)) throw err;
-      return { status: WebhookStatus.FAILED, url, events, error: err.message };
+      // SparkPost may hold the webhook with this password all the same (a create that timed out
+      // after it was made, or answered without an id): keep it, or every batch it posts is a 401.
+      return {
+        status: WebhookStatus.FAILED,
+        url,
+        events,
+        error: err.message,
+        state: { username: WEBHOOK_USER, password, ...(webhookId ? { webhookId } : {}) },
+      };
     }
   }
 
