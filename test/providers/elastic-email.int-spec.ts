@@ -337,8 +337,12 @@ describe('ElasticEmailAdapter against the Elastic Email fake', () => {
       expect(err.code).toBe(DeliveryErrorCode.AUTH_FAILED);
     });
 
-    it('refuses a notification without a status with MESSAGE_REJECTED', async () => {
-      const err = await caught(adapter.parseWebhook(server(), get(query({ to: 'x@example.org' })), state));
+    // The dashboard checks the URL with a bare GET and wants a 200 (PROVIDERS.md §5.4).
+    it('reads nothing from a notification without a status (the URL check), but refuses a JSON body that does not parse with MESSAGE_REJECTED', async () => {
+      await expect(adapter.parseWebhook(server(), get(query({})), state)).resolves.toEqual([]);
+      await expect(adapter.parseWebhook(server(), get(query({ to: 'x@example.org' })), state)).resolves.toEqual([]);
+      const broken = { headers: { 'content-type': 'application/json' }, rawBody: Buffer.from('{"status":"Sent",'), url: query({}) };
+      const err = await caught(adapter.parseWebhook(server(), broken, state));
       expect(err.code).toBe(DeliveryErrorCode.MESSAGE_REJECTED);
     });
   });

@@ -212,11 +212,15 @@ describe('Mailgun webhooks (HMAC-signed, replay-protected)', () => {
     expect((await h.suppressions(accountId)).map((s) => s.email)).not.toContain(m.to);
   });
 
-  it('answers 400 to a signed post without event data and to a body that is not JSON', async () => {
+  // PROVIDERS.md §3.5: Mailgun retries anything but 200 and 406 for about eight hours.
+  it('answers 406 (reject, no retry) to a signed post without event data, to a body that is not JSON, and to a post for an unknown server', async () => {
+    const before = await h.countEvents();
     const good = signed(eventData('delivered', mailgunId(), 'a@example.org'));
     const body = JSON.parse(good.rawBody.toString()) as { signature: unknown };
-    expect((await h.post(path, { ...good, rawBody: Buffer.from(JSON.stringify({ signature: body.signature })) })).status).toBe(400);
-    expect((await h.post(path, { ...good, rawBody: good.rawBody.subarray(0, 40) })).status).toBe(400);
+    expect((await h.post(path, { ...good, rawBody: Buffer.from(JSON.stringify({ signature: body.signature })) })).status).toBe(406);
+    expect((await h.post(path, { ...good, rawBody: good.rawBody.subarray(0, 40) })).status).toBe(406);
+    expect((await h.post(`/webhooks/mailgun/${randomUUID()}`, good)).status).toBe(406);
+    expect(await h.countEvents()).toBe(before);
   });
 
   it('accepts events for messages it does not know, counting them', async () => {

@@ -14,6 +14,17 @@ const STATUS: Record<WebhookErrorCode, number> = {
 };
 
 /**
+ * Mailgun retries every answer but 200 and 406 for about eight hours (PROVIDERS.md §3.5): a post
+ * it cannot make right by sending again (not its format, a server that no longer exists) gets
+ * 406. 401 (bad signature) stays: a post signed with a key rotated at Mailgun passes on a retry
+ * once the new key is set here. 503 asks for the retry.
+ */
+const MAILGUN_STATUS: Partial<Record<WebhookErrorCode, number>> = {
+  [WebhookErrorCode.MALFORMED]: 406,
+  [WebhookErrorCode.NOT_FOUND]: 406,
+};
+
+/**
  * POST /webhooks/{provider}/{serverId}: REST, outside the GraphQL bearer guard; each post is
  * authenticated as its provider signs it. Elastic Email's classic notifications are GETs
  * with query parameters, so GET is accepted for it (the adapter checks the secret in the URL).
@@ -44,7 +55,7 @@ export class WebhooksController {
       return await this.webhooks.ingest(provider, serverId, request);
     } catch (err) {
       if (err instanceof WebhookError) {
-        const status = STATUS[err.code];
+        const status = (provider === 'mailgun' ? MAILGUN_STATUS[err.code] : undefined) ?? STATUS[err.code];
         if (err.code === WebhookErrorCode.UNAUTHORIZED) this.logger.warn(`Webhook ${provider} server ${serverId} refused: ${err.reason ?? err.message}`);
         if (err.code === WebhookErrorCode.RETRY_LATER) this.logger.warn(`Webhook ${provider} server ${serverId} answered 503 (retry later): ${err.reason ?? err.message}`);
         throw new HttpException({ statusCode: status, message: err.message }, status);

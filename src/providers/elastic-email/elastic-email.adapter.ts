@@ -1,3 +1,4 @@
+import { DateTime } from 'luxon';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { DeliveryError } from '../delivery-error';
 import { DeliveryErrorCode, DeliveryProvider, TransportKind, WebhookStatus } from '../provider.enums';
@@ -168,7 +169,8 @@ export class ElasticEmailAdapter implements ProviderAdapter {
   /**
    * Authenticity is the secret in the URL (constant-time compare). Classic notifications are
    * GET with query parameters; whether `/v4/webhook` ones POST JSON or a form is unconfirmed,
-   * so all three are read. AUTH_FAILED (→ 401) on a bad secret, MESSAGE_REJECTED (→ 400) when malformed.
+   * so all three are read. AUTH_FAILED (→ 401) on a bad secret, MESSAGE_REJECTED (→ 400) for a JSON
+   * body that does not parse; a notification without a status (the dashboard's URL check) yields nothing.
    */
   async parseWebhook(
     _server: ProviderServer,
@@ -334,7 +336,9 @@ function toEvent(n: Record<string, string>): ParsedWebhookEvent | null {
     return key === undefined ? undefined : n[key] || undefined;
   };
   const status = get('status')?.toLowerCase();
-  if (!status) throw malformed();
+  // No status, no event: Elastic Email's dashboard checks the notification URL with a bare GET
+  // (only our secret) and wants a 200 back (PROVIDERS.md §5.4), so there is nothing to refuse.
+  if (!status) return null;
   const category = get('category')?.toLowerCase() ?? '';
   let kind: ParsedWebhookEvent['kind'];
   if (status === 'sent') kind = 'DELIVERED';
@@ -355,18 +359,31 @@ function toEvent(n: Record<string, string>): ParsedWebhookEvent | null {
   };
 }
 
-/** "2024-01-02 10:11:12" is UTC per the docs; the exact format is unconfirmed, so be lenient. */
-function parseEeDate(value: string | undefined): Date {
-  if (!value) return new Date();
-  const iso = /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2})?$/.test(value) ? `${value.replace(' ', 'T')}Z` : value;
-  const at = Date.parse(iso);
-  return Number.isNaN(at) ? new Date() : new Date(at);
+/** The .NET-style forms, with a 12- or 24-hour clock, with or without seconds. */
+const US_FORMATS = ['M/d/yyyy h:mm:ss a', 'M/d/yyyy h:mm a', 'M/d/yyyy H:mm:ss', 'M/d/yyyy H:mm'];
+
+/**
+ * The notification's `date`, which the docs give in UTC without saying its format. Forms without
+ * a zone ("2024-01-02 10:11:12", the .NET-style "1/2/2024 10:11:12 AM") are read as UTC (Date.parse
+ * would read them in the server's own zone); an ISO form naming its offset keeps it. What cannot
+ * be read, an impossible date included, is "now".
+ */
+export function parseEeDate(value: string | undefined): Date {
+  const text = value?.trim();
+  if (!text) return new Date();
+  const iso = DateTime.fromISO(text.replace(' ', 'T'), { zone: 'utc' });
+  if (iso.isValid) return iso.toJSDate();
+  for (const format of US_FORMATS) {
+    const at = DateTime.fromFormat(text, format, { zone: 'utc', locale: 'en-US' });
+    if (at.isValid) return at.toJSDate();
+  }
+  return new Date();
 }
 
 function malformed(): DeliveryError {
   return new DeliveryError({
     code: DeliveryErrorCode.MESSAGE_REJECTED,
-    message: 'The Elastic Email notification is malformed (no status)',
+    message: 'The Elastic Email notification body is not valid JSON',
     transient: false,
     transport: TransportKind.API,
   });
