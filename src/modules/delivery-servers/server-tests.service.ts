@@ -11,11 +11,7 @@ import type { DeliveryServerEntity, StoredTestResult } from './delivery-server.e
 import { DeliveryServersService } from './delivery-servers.service';
 import { ServerVault } from './server-vault';
 import { isEmailAddress } from '../../infra/validation';
-import { neverReached } from '../../providers/never-reached';
-import { AccountsService } from '../accounts/accounts.service';
 import { PacingService } from '../quota/pacing.service';
-import { QuotaService } from '../quota/quota.service';
-import type { QuotaReservation } from '../quota/quota.types';
 
 /** Test emails per server per window: enough to debug a setup, too few to spam with. */
 export const TEST_LIMIT = 5;
@@ -25,9 +21,10 @@ export const TEST_PACING_WAIT_MS = 10_000;
 
 /**
  * testSmtpServer: a real, clearly labelled test email through the server. A provider failure
- * is the result (ok: false, classified error), never a GraphQL error. A test is a send like any
- * other: counted in the server's quota windows (a full window is the result QUOTA_EXCEEDED, and
- * nothing is sent) and spaced by its pauseMs from the sends around it.
+ * is the result (ok: false, classified error), never a GraphQL error. A test keeps the server's
+ * pauseMs from the sends around it. It is not counted in the quota windows: a server whose
+ * credentials changed must be verifiable again however full its month is (tests are few: at
+ * most TEST_LIMIT per TEST_WINDOW_SECONDS).
  */
 @Injectable()
 export class ServerTestsService {
@@ -35,8 +32,6 @@ export class ServerTestsService {
     private readonly servers: DeliveryServersService,
     private readonly vault: ServerVault,
     private readonly gateway: ProviderGateway,
-    private readonly accounts: AccountsService,
-    private readonly quota: QuotaService,
     private readonly pacing: PacingService,
     @Inject(REDIS) private readonly redis: Redis,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -64,33 +59,16 @@ export class ServerTestsService {
       error: { code, message, transport: null, smtpResponseCode: null, providerStatus: null, step: null },
       testedAt: new Date().toISOString(),
     });
-    const owner = server.accountId ? await this.accounts.byId({}, server.accountId) : null;
-    const reserved = await this.quota.reserve({
-      serverId: server.id,
-      timezone: owner?.timezone ?? 'UTC',
-      limits: { hourly: server.quotaHourly, daily: server.quotaDaily, monthly: server.quotaMonthly },
-    });
-    if (!reserved.ok) {
-      const result = refused(
-        DeliveryErrorCode.QUOTA_EXCEEDED,
-        `The server's ${reserved.window.toLowerCase()} quota is used up until ${reserved.resetsAt.toISOString()}: the test email was not sent`,
-      );
-      return { server: await this.servers.recordTest(server, result), result };
-    }
-    const slot = await this.pacing.acquire(server.id, server.pauseMs, { maxInlineWaitMs: TEST_PACING_WAIT_MS }).catch(async (err: unknown) => {
-      await this.quota.release(reserved.reservation).catch(() => undefined);
-      throw err;
-    });
+    const slot = await this.pacing.acquire(server.id, server.pauseMs, { maxInlineWaitMs: TEST_PACING_WAIT_MS });
     if (slot.reschedule) {
-      await this.quota.release(reserved.reservation);
       const result = refused(DeliveryErrorCode.THROTTLED, `The server's pause between sends (pauseMs) puts its next send ${Math.ceil(slot.waitMs / 1000)} s away: the test email was not sent; try again then`);
       return { server: await this.servers.recordTest(server, result), result };
     }
-    const result = await this.send(server, from, recipient, transport, started, reserved.reservation);
+    const result = await this.send(server, from, recipient, transport, started);
     return { server: await this.servers.recordTest(server, result), result };
   }
 
-  private async send(server: DeliveryServerEntity, from: string, recipient: string, transport: TransportKind | null | undefined, started: bigint, reservation: QuotaReservation): Promise<StoredTestResult> {
+  private async send(server: DeliveryServerEntity, from: string, recipient: string, transport: TransportKind | null | undefined, started: bigint): Promise<StoredTestResult> {
     try {
       const sent = await this.gateway.send(
         this.vault.providerServer(server),
@@ -109,8 +87,6 @@ export class ServerTestsService {
         err instanceof DeliveryError
           ? err
           : new DeliveryError({ code: DeliveryErrorCode.PROVIDER_ERROR, transient: true, message: 'The test failed unexpectedly' });
-      // As for any send: the unit goes back only when the provider never got the message.
-      if (err instanceof DeliveryError && neverReached(err)) await this.quota.release(reservation).catch(() => undefined);
       return {
         ok: false,
         to: recipient,
