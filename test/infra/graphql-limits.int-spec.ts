@@ -73,6 +73,7 @@ describe('GraphQL abuse limits: depth and cost (defaults: depth 10, cost 50000)'
       const expensive = await t.gql(messagesQuery, { a: agencyId, first });
       expect(firstError(expensive)?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', fields: ['first'] });
       expect(firstError(expensive)?.message).toBe('first must be between 1 and 500');
+      expect(expensive.status).toBe(400);
     }
   });
 

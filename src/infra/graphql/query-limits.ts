@@ -20,7 +20,6 @@ import {
   isObjectType,
   valueFromAST,
 } from 'graphql';
-import { BadUserInputError } from '../errors/domain-error';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './pagination';
 
 /**
@@ -144,7 +143,10 @@ export function queryLimitsPlugin(limits: { maxDepth: number; maxCost: number })
           if (!operation) return Promise.resolve();
           const { depth, cost, badPageSize } = measureOperation(schema, document, operation, request.variables);
           // The page size a resolver would refuse is named as such, before a cost it inflated is.
-          if (badPageSize !== undefined) throw BadUserInputError.field('first', `must be between 1 and ${MAX_PAGE_SIZE}`);
+          if (badPageSize !== undefined) {
+            // Refused before execution, so a request error (400) like the other refusals here, not a 500.
+            throw new GraphQLError(`first must be between 1 and ${MAX_PAGE_SIZE}`, { extensions: { code: 'BAD_USER_INPUT', fields: ['first'], http: { status: 400 } } });
+          }
           if (depth > limits.maxDepth) {
             throw refused(`The operation is nested ${depth} levels deep; the limit is ${limits.maxDepth}. Ask for less nested data.`);
           }
