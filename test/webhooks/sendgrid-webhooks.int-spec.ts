@@ -40,6 +40,17 @@ describe('SendGrid event webhook (ECDSA-signed batches)', () => {
     expect(await h.eventTypes(m.id)).toEqual(['DELIVERED']);
   });
 
+  it('a post replayed after its account removed a suppression it made does not put the address back', async () => {
+    const m = await h.sentMessage(accountId, serverId, xMessageId());
+    const post = signed([sendGridEvent('bounce', m.providerMessageId, m.to, { type: 'bounce', reason: '550 5.1.1 no such user' })]);
+    expect((await h.post(path, post)).body).toMatchObject({ stored: 1 });
+    expect((await h.suppressions(accountId)).map((s) => s.email)).toContain(m.to);
+    await h.t.gqlOk(`mutation($a: ID!, $e: String!) { removeSuppression(accountId: $a, email: $e) }`, { a: accountId, e: m.to });
+    // The same signed post again (within the accepted window): already applied, so nothing changes.
+    expect((await h.post(path, post)).body).toEqual({ received: 1, stored: 0, duplicates: 1, unknown: 0 });
+    expect((await h.suppressions(accountId)).map((s) => s.email)).not.toContain(m.to);
+  });
+
   it('applies a mixed batch: hard and soft bounce → BOUNCED, spam report → COMPLAINED, dropped → FAILED, deferred only recorded; hard bounce and complaint suppressed; unknown ids are counted', async () => {
     const bounced = await h.sentMessage(accountId, serverId, xMessageId());
     const complained = await h.sentMessage(accountId, serverId, xMessageId(), { status: 'DELIVERED' });

@@ -159,13 +159,14 @@ export class MessageStore {
   }
 
   /** Provider events, each once per message and external id (a repeat is skipped); returns how many were new. */
-  async recordProviderEvents(tx: EntityManager, events: ProviderEventRecord[]): Promise<number> {
-    if (!events.length) return 0;
-    const inserted = await tx.query<{ id: string }[]>(
+  /** Stores the events not stored before; answers the (message id, external id) of those it stored. */
+  async recordProviderEvents(tx: EntityManager, events: ProviderEventRecord[]): Promise<Set<string>> {
+    if (!events.length) return new Set();
+    const inserted = await tx.query<{ message_id: string; external_id: string }[]>(
       `INSERT INTO message_events (message_id, type, occurred_at, detail, server_id, external_id)
        SELECT * FROM unnest($1::uuid[], $2::message_event_type[], $3::timestamptz[], $4::varchar[], $5::uuid[], $6::varchar[])
        ON CONFLICT DO NOTHING
-       RETURNING id`,
+       RETURNING message_id, external_id`,
       [
         events.map((e) => e.messageId),
         events.map((e) => e.type),
@@ -175,7 +176,7 @@ export class MessageStore {
         events.map((e) => e.externalId),
       ],
     );
-    return inserted.length;
+    return new Set(inserted.map((row) => providerEventKey(row.message_id, row.external_id)));
   }
 
   /**
@@ -323,3 +324,6 @@ export class MessageStore {
     await this.dataSource.query(`UPDATE messages SET status = 'QUEUED', updated_at = now() WHERE id = $1 AND status = 'SENDING' AND dispatch_seq = $2`, [claim.id, claim.dispatchSeq]);
   }
 }
+
+/** One provider event of one message, as recordProviderEvents answers what it stored. */
+export const providerEventKey = (messageId: string, externalId: string): string => `${messageId} ${externalId}`;

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { Repository } from 'typeorm';
+import { type EntityManager, Repository } from 'typeorm';
 import type { Viewer } from '../../infra/auth/viewer';
 import { BadUserInputError } from '../../infra/errors/domain-error';
 import { type Connection, paginate } from '../../infra/graphql/pagination';
@@ -27,8 +27,8 @@ export class SuppressionsService {
    * answers the row either way: an insert skipped on conflict and then read back could find the
    * row removed in between (a removal racing the add) and fail.
    */
-  async suppress(accountId: string, email: string, reason: SuppressionReason): Promise<SuppressionEntity> {
-    const rows = await this.suppressions.query<{ account_id: string; email: string; reason: SuppressionReason; created_at: Date }[]>(
+  async suppress(accountId: string, email: string, reason: SuppressionReason, tx: EntityManager = this.suppressions.manager): Promise<SuppressionEntity> {
+    const rows = await tx.query<{ account_id: string; email: string; reason: SuppressionReason; created_at: Date }[]>(
       `INSERT INTO suppressions (account_id, email, reason) VALUES ($1, $2, $3)
        ON CONFLICT (account_id, email) DO UPDATE SET reason = suppressions.reason
        RETURNING account_id, email, reason, created_at`,

@@ -9,7 +9,7 @@ import { DeliveryServerEntity } from '../delivery-servers/delivery-server.entity
 import { ServerVault } from '../delivery-servers/server-vault';
 import { WebhookRegistrar } from '../delivery-servers/webhook-registrar';
 import { MessageStatus } from '../messages/message.entity';
-import { MessageStore, type ProviderMessageMatch, type StatusOutcome } from '../messages/message-store';
+import { MessageStore, providerEventKey, type ProviderMessageMatch, type StatusOutcome } from '../messages/message-store';
 import { SuppressionReason } from '../suppressions/suppression.entity';
 import { SuppressionsService } from '../suppressions/suppressions.service';
 import {
@@ -177,8 +177,10 @@ export class WebhooksService {
   /**
    * One transaction per post: events inserted once (ON CONFLICT on the message's external id),
    * events for no known message kept for audit (once per server and external id), statuses
-   * moved forward only. Suppressions follow the commit and are repeated for events
-   * already stored, so a post retried after a failure still suppresses (suppress is idempotent).
+   * moved forward only, and the suppressions of the hard bounces and complaints it stored. In
+   * the same transaction, so an event is never stored without its suppression (a retry finds it
+   * stored and changes nothing); an event already stored suppresses nothing again, so a replayed
+   * post cannot put back an address its account removed from the list.
    */
   private async apply(server: DeliveryServerEntity, events: ParsedWebhookEvent[]): Promise<{ outcome: WebhookOutcome; matched: Matched[] }> {
     if (events.length === 0) return { outcome: { received: 0, stored: 0, duplicates: 0, unknown: 0 }, matched: [] };
@@ -195,7 +197,7 @@ export class WebhooksService {
       await keepUnmatched(manager.query.bind(manager), server, unmatched);
       if (matched.length === 0) return { matched, stored: 0 };
 
-      const stored = await this.store.recordProviderEvents(
+      const storedNow = await this.store.recordProviderEvents(
         manager,
         matched.map((m) => ({
           messageId: m.message.id,
@@ -222,18 +224,20 @@ export class WebhooksService {
       await advance('SOFT_BOUNCE', MessageStatus.BOUNCED, [MessageStatus.SENT]);
       await advance('COMPLAINT', MessageStatus.COMPLAINED, [MessageStatus.SENT, MessageStatus.DELIVERED]);
       await afterSoftBounce('COMPLAINT', MessageStatus.COMPLAINED, 0);
-      return { matched, stored };
+
+      const done = new Set<string>();
+      for (const { event, message } of matched) {
+        if (event.kind !== 'HARD_BOUNCE' && event.kind !== 'COMPLAINT') continue;
+        if (!storedNow.has(providerEventKey(message.id, externalIdOf(event.eventId)))) continue;
+        const email = suppressionAddress(event.recipient, message.to_address);
+        const key = `${message.account_id} ${email ?? ''}`;
+        if (!email || done.has(key)) continue;
+        done.add(key);
+        await this.suppressions.suppress(message.account_id, email, event.kind === 'HARD_BOUNCE' ? SuppressionReason.HARD_BOUNCE : SuppressionReason.COMPLAINT, manager);
+      }
+      return { matched, stored: storedNow.size };
     });
 
-    const done = new Set<string>();
-    for (const { event, message } of matched) {
-      if (event.kind !== 'HARD_BOUNCE' && event.kind !== 'COMPLAINT') continue;
-      const email = suppressionAddress(event.recipient, message.to_address);
-      const key = `${message.account_id} ${email ?? ''}`;
-      if (!email || done.has(key)) continue;
-      done.add(key);
-      await this.suppressions.suppress(message.account_id, email, event.kind === 'HARD_BOUNCE' ? SuppressionReason.HARD_BOUNCE : SuppressionReason.COMPLAINT);
-    }
     // Complaints (new or repeated, so a retry after a failure here still checks) may pause the server.
     if (matched.some((m) => m.event.kind === 'COMPLAINT')) await this.reputation.pauseOnComplaints(server.id, server.status);
     return { outcome: { received: events.length, stored, duplicates: matched.length - stored, unknown: events.length - matched.length }, matched };
