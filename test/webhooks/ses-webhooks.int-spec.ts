@@ -291,6 +291,18 @@ describe('Amazon SES webhooks (SNS-signed, from our topic only)', () => {
     expect(await h.countEvents()).toBe(before);
   });
 
+  it('answers 503, not 400, when SNS refuses to confirm a genuine confirmation as a bad request', async () => {
+    const confirmation = fake.subscriptionConfirmation(topicArn, endpoint);
+    for (const type of ['InvalidParameter', 'ValidationError']) {
+      fake.failSnsApi({ kind: 'status', status: 400, body: { message: 'Invalid parameter: Token' }, headers: { 'x-amzn-ErrorType': type } });
+      try {
+        expect({ type, status: (await h.post(path, confirmation)).status }).toEqual({ type, status: 503 });
+      } finally {
+        fake.failSnsApi({ kind: 'none' });
+      }
+    }
+  });
+
   it('answers 400 to a body that is not an SNS message', async () => {
     const headers = { 'content-type': 'text/plain; charset=UTF-8' };
     expect((await h.post(path, { rawBody: Buffer.from('not json at all'), headers })).status).toBe(400);

@@ -339,8 +339,9 @@ const SIGNATURE_SKEW_MS = 10 * 60_000;
 /**
  * SendGrid documents no window, and retries a post that failed for up to 24 hours, possibly with
  * the timestamp and signature it first signed. Refusing those would lose the events of any outage
- * longer than the window. A replay gains nothing: the signature covers the whole body, and each
- * event is stored once by its sg_event_id. So: 24 hours plus the skew.
+ * longer than the window. A replay gains next to nothing: the signature covers the whole body,
+ * each event is stored once by its sg_event_id, and an event already stored changes no status or
+ * suppression again (only the complaint-rate check runs again). So: 24 hours plus the skew.
  */
 const SIGNATURE_MAX_AGE_MS = 24 * 3600_000 + SIGNATURE_SKEW_MS;
 

@@ -306,7 +306,9 @@ export class SesAdapter implements ProviderAdapter {
         // the post was forged (4xx, never retried).
         const cause = err instanceof DeliveryError ? err : null;
         throw new DeliveryError({
-          code: cause?.code ?? DeliveryErrorCode.CONNECTION_FAILED,
+          // Not the cause's code: a refusal of the confirm call (MESSAGE_REJECTED, say) would be
+          // read as a malformed post; the cause is kept in the message, for the log.
+          code: DeliveryErrorCode.PROVIDER_ERROR,
           transient: true,
           transport: TransportKind.API,
           providerStatus: cause?.providerStatus,
