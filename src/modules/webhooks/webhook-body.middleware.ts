@@ -5,6 +5,11 @@ import { MAX_WEBHOOK_BODY_BYTES } from './webhooks.errors';
 
 /** WebhooksController's routes. Express matches paths case-insensitively, so this does too. */
 const WEBHOOK_PATH = /^\/webhooks(?:[/?#]|$)/i;
+/**
+ * Mailgun retries every answer but 200 and 406 for about eight hours (PROVIDERS.md §3.5): a body
+ * it cannot make right by sending again is refused with 406 there, as WebhooksController does.
+ */
+const MAILGUN_PATH = /^\/webhooks\/mailgun(?:[/?#]|$)/i;
 
 /**
  * The `type` test for the app-wide JSON and form parsers (configureApp): `mediaType` everywhere
@@ -27,16 +32,17 @@ export class WebhookBodyMiddleware implements NestMiddleware {
   private readonly parse = raw({ type: () => true, limit: MAX_WEBHOOK_BODY_BYTES });
 
   use(req: Request, res: Response, next: NextFunction): void {
+    const noRetry = MAILGUN_PATH.test(req.originalUrl || req.url) ? 406 : undefined;
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > MAX_WEBHOOK_BODY_BYTES) {
-      tooLarge(res);
+      tooLarge(res, noRetry);
       return;
     }
     this.parse(req, res, (err?: unknown) => {
       const status = (err as { status?: unknown } | undefined)?.status;
-      if (status === 413) return tooLarge(res);
+      if (status === 413) return tooLarge(res, noRetry);
       if (typeof status === 'number' && status >= 400 && status < 500) {
-        res.status(400).json({ statusCode: 400, message: 'Unreadable webhook body' });
+        res.status(noRetry ?? 400).json({ statusCode: noRetry ?? 400, message: 'Unreadable webhook body' });
         return;
       }
       next(err);
@@ -44,6 +50,6 @@ export class WebhookBodyMiddleware implements NestMiddleware {
   }
 }
 
-function tooLarge(res: Response): void {
-  res.status(413).json({ statusCode: 413, message: `Webhook body too large (limit ${MAX_WEBHOOK_BODY_BYTES / 1024 / 1024} MB)` });
+function tooLarge(res: Response, status = 413): void {
+  res.status(status).json({ statusCode: status, message: `Webhook body too large (limit ${MAX_WEBHOOK_BODY_BYTES / 1024 / 1024} MB)` });
 }
