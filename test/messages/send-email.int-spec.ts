@@ -1,7 +1,10 @@
 import { getQueueToken } from '@nestjs/bull';
 import type { Queue } from 'bull';
 import { Client } from 'pg';
+import type Redis from 'ioredis';
+import { REDIS } from '../../src/infra/redis/redis.module';
 import { DISPATCH_QUEUE } from '../../src/modules/messages/dispatch-queue';
+import { quotaKeys } from '../../src/modules/quota/quota-keys';
 import { newAgency, newToken } from '../factories/accounts';
 import { createServer, SINK_USER, smtpServerInput, verifyAndActivate } from '../factories/delivery-servers';
 import { createTestApp, type TestApp } from '../utils/create-test-app';
@@ -255,6 +258,38 @@ describe('sendEmail through the worker', () => {
     expect(times).toHaveLength(5);
     for (let i = 1; i < times.length; i++) expect(times[i] - times[i - 1]).toBeGreaterThanOrEqual(145);
   });
+
+  it('mail waiting for far pause slots waits in the server\'s line, each for its own turn, and every message is spaced', async () => {
+    const pauseMs = 700;
+    const { agency, server } = await setup({ pauseMs });
+    const ids: string[] = [];
+    // More than the worker waits for in process (2 s of slots, three here): the rest re-schedule.
+    for (let i = 0; i < 12; i++) ids.push((await t.gqlOk<{ sendEmail: MessageView }>(SEND, { input: mail(agency.id, { subject: 'lined' }) })).sendEmail.id);
+    const line = quotaKeys.paceLine(t.config.redis.prefix, server.id);
+    const redis = t.app.get<Redis>(REDIS);
+    let waiting: string[] = [];
+    await waitFor('messages waiting in the line', async () => (waiting = await redis.zrange(line, 0, -1)).length > 0, 10_000);
+    expect(waiting.every((id) => ids.includes(id))).toBe(true);
+    // Told different times, a pause apart: not all the next free slot.
+    const scores = (await redis.zrange(line, 0, -1, 'WITHSCORES')).filter((_v, i) => i % 2 === 1).map(Number);
+    if (scores.length > 1) expect(new Set(scores).size).toBe(scores.length);
+    await waitFor('all lined messages sent', async () => (await Promise.all(ids.map(read))).every((m) => m.status === 'SENT'), 20_000);
+    const times = sink.messages.filter((m) => m.subject === 'lined').map((m) => m.receivedAt).sort((x, y) => x - y);
+    expect(times).toHaveLength(12);
+    for (let i = 1; i < times.length; i++) expect(times[i] - times[i - 1]).toBeGreaterThanOrEqual(pauseMs - 5);
+    // Each left the line when its send started.
+    expect(await redis.zcard(line)).toBe(0);
+  }, 30_000);
+
+  it('a shortened pause sends the mail waiting for its turn now, not when the old pause would have let it', async () => {
+    const { agency, server } = await setup({ pauseMs: 60_000 });
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await t.gqlOk<{ sendEmail: MessageView }>(SEND, { input: mail(agency.id, { subject: 'shortened' }) })).sendEmail.id);
+    // The test email that verified the server just went: every message waits a minute or more.
+    await waitFor('the messages waiting for their turn', async () => (await Promise.all(ids.map(read))).every((m) => m.status === 'DEFERRED'), 10_000);
+    await t.gqlOk(`mutation($id: ID!, $input: UpdateDeliveryServerInput!) { updateDeliveryServer(id: $id, input: $input) { id } }`, { id: server.id, input: { pauseMs: 0 } });
+    await waitFor('all sent after the pause was shortened', async () => (await Promise.all(ids.map(read))).every((m) => m.status === 'SENT'), 10_000);
+  }, 30_000);
 
   it('routes again at once the mail waiting for a server that is deleted or paused', async () => {
     // A clock whose hour does not turn while the test runs: full servers stay full, and mail waits for them.

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { PacingService } from '../../src/modules/quota/pacing.service';
 import { TEST_REDIS_URL } from '../utils/test-db';
 import { ChildRpc } from './child-rpc';
@@ -118,6 +119,44 @@ describe('PacingService', () => {
     expect(await pacing.nextSlot(serverId, 0)).toEqual({ taken: true, waitMs: 0 });
     await expect(pacing.nextSlot(serverId, -1)).rejects.toThrow(RangeError);
   });
+
+  /**
+   * N sends on one server, each re-scheduled (as its job would be) whenever its slot is further
+   * than maxInlineWaitMs: how often they come back, and their spacing.
+   */
+  const waitInLine = async (waiters: number, pauseMs: number, useLine: boolean): Promise<{ wakeUps: number; starts: number[] }> => {
+    const serverId = serverIds();
+    const pacing = harness.pacing();
+    let wakeUps = 0;
+    const starts: number[] = [];
+    const send = async (id: string): Promise<void> => {
+      for (;;) {
+        wakeUps++;
+        const slot = await pacing.acquire(serverId, pauseMs, { maxInlineWaitMs: 2 * pauseMs, ...(useLine ? { waiter: id } : {}) });
+        if (!slot.reschedule) {
+          starts.push(Date.now());
+          await pacing.markSent(serverId, pauseMs);
+          return;
+        }
+        await delay(slot.waitMs); // what a delayed job does until it runs again
+      }
+    };
+    await Promise.all(Array.from({ length: waiters }, (_v, i) => send(`message-${i}`)));
+    return { wakeUps, starts: starts.sort((a, b) => a - b) };
+  };
+
+  it('sends waiting for far slots come back one pause apart through the waiting line, not all at the next free slot', async () => {
+    const waiters = 80;
+    const pauseMs = 25;
+    const lined = await waitInLine(waiters, pauseMs, true);
+    const gaps = lined.starts.slice(1).map((t, i) => t - lined.starts[i]);
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(pauseMs - TOLERANCE_MS);
+    // Each comes back a few times at most (early estimates are corrected), not once per slot taken before it.
+    expect(lined.wakeUps).toBeLessThan(waiters * 5);
+    // Told the next free slot alike, the same sends come back about waiters² / 4 times.
+    const herd = await waitInLine(waiters, pauseMs, false);
+    expect(herd.wakeUps).toBeGreaterThan(waiters * 10);
+  }, 30_000);
 
   it('an in-process wait can be aborted (shutdown)', async () => {
     const serverId = serverIds();

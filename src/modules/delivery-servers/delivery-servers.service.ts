@@ -233,7 +233,8 @@ export class DeliveryServersService {
    * another domain, the server may no longer take it: all of it is routed again now (as
    * pauseDeliveryServer does). A limit raised or lifted: the mail waiting for a window to reset is
    * routed again now, not when the window ends (a raised monthly limit would otherwise leave it
-   * waiting for the 1st); mail waiting out a retry's backoff keeps waiting.
+   * waiting for the 1st); mail waiting out a retry's backoff keeps waiting. A shorter pause: the
+   * mail waiting for its turn (told when to come back by the old pause) is routed again now too.
    */
   private async rerouteAfter(server: DeliveryServerEntity, changes: QueryDeepPartialEntity<DeliveryServerEntity>): Promise<void> {
     const paused = changes.status === DeliveryServerStatus.PAUSED && server.status !== DeliveryServerStatus.PAUSED;
@@ -243,8 +244,9 @@ export class DeliveryServersService {
       const [before, after] = [server[column], changes[column] as number | null];
       return before !== null && (after === null || after > before);
     });
+    const quicker = changes.pauseMs !== undefined && (changes.pauseMs as number) < server.pauseMs;
     if (paused || repinned) await this.messages.reroute(await this.messages.waitingFor(server.id));
-    else if (raised) await this.messages.reroute(await this.messages.waitingFor(server.id, { forQuotaOnly: true }));
+    else if (raised || quicker) await this.messages.reroute(await this.messages.waitingFor(server.id, { forQuotaOnly: true }));
   }
 
   /**

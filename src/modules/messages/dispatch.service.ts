@@ -125,10 +125,12 @@ export class DispatchService {
       const attempt: AttemptRecord = { serverId: server.id, detail: route.reason, at: new Date() };
       let slot: AcquireResult;
       try {
-        slot = await this.pacing.acquire(server.id, server.pauseMs, { maxInlineWaitMs: MAX_INLINE_WAIT_MS });
+        slot = await this.pacing.acquire(server.id, server.pauseMs, { maxInlineWaitMs: MAX_INLINE_WAIT_MS, waiter: message.id });
         if (slot.reschedule) {
           await this.quota.release(reserved.reservation);
-          return this.store.defer(message, slot.notBefore, null);
+          // Waiting for this server: a pause shortened, or the server paused or deleted meanwhile,
+          // routes it again at once (updateDeliveryServer, pauseDeliveryServer).
+          return this.store.defer(message, slot.notBefore, null, null, server.id);
         }
         // The wait for the slot may have outlasted a pauseCampaign: hand everything back unused.
         if (message.campaignId && slot.waitedMs > 0 && (await this.campaigns.isPaused(message.campaignId))) {

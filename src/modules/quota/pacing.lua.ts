@@ -45,8 +45,10 @@ return {1, wait}
  * KEYS[1]  the last confirmed start (ms, Redis clock)
  * KEYS[2]  the slot schedule of NEXT_SLOT_LUA
  * KEYS[3]  the in-flight mark
+ * KEYS[4]  the waiting line of LINE_WAKE_LUA
  * ARGV[1]  pauseMs
  * ARGV[2]  the longest a send may take (ms)
+ * ARGV[3]  the starting send's place in the line, left once it starts ('' for none)
  * Returns {started (1|0), waitMs}: when 0, try again after waitMs.
  */
 export const CONFIRM_START_LUA = `
@@ -63,6 +65,9 @@ end
 local ttl = string.format('%d', pause + 1000)
 redis.call('SET', KEYS[1], string.format('%d', now), 'PX', ttl)
 redis.call('SET', KEYS[3], '1', 'PX', ARGV[2])
+if ARGV[3] and ARGV[3] ~= '' then
+  redis.call('ZREM', KEYS[4], ARGV[3])
+end
 local scheduled = tonumber(redis.call('GET', KEYS[2]))
 if not scheduled or scheduled < now then
   redis.call('SET', KEYS[2], string.format('%d', now), 'PX', ttl)
@@ -93,4 +98,48 @@ for i = 1, 2 do
   end
 end
 return 1
+`;
+
+/**
+ * When a send that cannot have a slot soon should come back: a place in the server's waiting
+ * line, so the sends waiting for a far slot come back one pause apart, in the order they joined,
+ * instead of all at the next free slot (where one would take it and every other one come back
+ * again: N waiting sends cost N²/2 wake-ups). Nothing is booked: a send coming back still takes
+ * its slot with NEXT_SLOT_LUA, so spacing never depends on the line. Real sends are a pause plus
+ * the send apart, so the line's estimate is early; a send coming back too early asks again and
+ * is told a nearer time, as fewer are ahead of it by then.
+ *
+ * KEYS[1]  the slot schedule of NEXT_SLOT_LUA
+ * KEYS[2]  the line: member = the waiting send, score = when it was told to come back (ms)
+ * ARGV[1]  pauseMs
+ * ARGV[2]  the waiting send (its message id)
+ * ARGV[3]  grace (ms): a send not back this long after its time has gone (a paused campaign, a
+ *          re-route) and no longer holds its place
+ * Returns the wait in ms (Redis clock).
+ */
+export const LINE_WAKE_LUA = `
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local pause = tonumber(ARGV[1])
+local grace = tonumber(ARGV[3])
+local frontier = now
+local last = tonumber(redis.call('GET', KEYS[1]))
+if last and last + pause > now then
+  frontier = last + pause
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. string.format('%d', now - grace))
+local ahead
+local previous = redis.call('ZSCORE', KEYS[2], ARGV[2])
+if previous then
+  ahead = redis.call('ZCOUNT', KEYS[2], '-inf', '(' .. previous)
+else
+  ahead = redis.call('ZCARD', KEYS[2])
+end
+local wake = frontier + ahead * pause
+redis.call('ZADD', KEYS[2], string.format('%d', wake), ARGV[2])
+local keep = wake - now + grace
+if redis.call('PTTL', KEYS[2]) < keep then
+  redis.call('PEXPIRE', KEYS[2], string.format('%d', keep))
+end
+return wake - now
 `;

@@ -4,7 +4,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { APP_CONFIG, type AppConfig } from '../../config/configuration';
 import { REDIS } from '../../infra/redis/redis.module';
 import { LuaScript } from './lua-script';
-import { CONFIRM_START_LUA, MARK_SENT_LUA, NEXT_SLOT_LUA } from './pacing.lua';
+import { CONFIRM_START_LUA, LINE_WAKE_LUA, MARK_SENT_LUA, NEXT_SLOT_LUA } from './pacing.lua';
 import { quotaKeys } from './quota-keys';
 
 /**
@@ -14,6 +14,12 @@ import { quotaKeys } from './quota-keys';
  * then falls back to start times), which is the lesser harm.
  */
 const IN_FLIGHT_TTL_MS = 10_000;
+/**
+ * How late a send may come back for its place in the waiting line before the place is given up
+ * (its job was dropped: a paused campaign, a re-route, a failure). Generous: a busy worker takes a
+ * while to pick up a job that is due.
+ */
+const LINE_GRACE_MS = 60_000;
 
 export interface SlotReply {
   /** Whether the slot is now ours; false when the wait was longer than the caller accepts. */
@@ -33,6 +39,12 @@ export interface AcquireOptions {
   maxInlineWaitMs: number;
   /** Stops an in-process wait (e.g. on shutdown); the slot taken is then simply left unused. */
   signal?: AbortSignal;
+  /**
+   * The waiting send (its message id): when it must come back later, it is given a place in the
+   * server's waiting line, so waiting sends come back one at a time (see LINE_WAKE_LUA). Without
+   * it, the answer is the next free slot, which every waiting send is told alike.
+   */
+  waiter?: string;
 }
 
 /**
@@ -52,6 +64,7 @@ export class PacingService {
   private readonly slotScript = new LuaScript(NEXT_SLOT_LUA);
   private readonly startScript = new LuaScript(CONFIRM_START_LUA);
   private readonly sentScript = new LuaScript(MARK_SENT_LUA);
+  private readonly lineScript = new LuaScript(LINE_WAKE_LUA);
   private readonly prefix: string;
 
   constructor(@Inject(REDIS) private readonly redis: Redis, @Inject(APP_CONFIG) config: Pick<AppConfig, 'redis'>) {
@@ -75,11 +88,22 @@ export class PacingService {
    * Call right before the send starts (acquire does): refused, with the time left, while the
    * previous actual start through this server is less than pauseMs ago.
    */
-  async confirmStart(serverId: string, pauseMs: number): Promise<{ started: boolean; waitMs: number }> {
+  async confirmStart(serverId: string, pauseMs: number, waiter = ''): Promise<{ started: boolean; waitMs: number }> {
     if (pauseMs <= 0) return { started: true, waitMs: 0 };
-    const keys = [quotaKeys.paceStarted(this.prefix, serverId), quotaKeys.paceSlot(this.prefix, serverId), quotaKeys.paceInFlight(this.prefix, serverId)];
-    const [started, waitMs] = pair(await this.startScript.run(this.redis, keys, [pauseMs, IN_FLIGHT_TTL_MS]));
+    const keys = [
+      quotaKeys.paceStarted(this.prefix, serverId),
+      quotaKeys.paceSlot(this.prefix, serverId),
+      quotaKeys.paceInFlight(this.prefix, serverId),
+      quotaKeys.paceLine(this.prefix, serverId),
+    ];
+    const [started, waitMs] = pair(await this.startScript.run(this.redis, keys, [pauseMs, IN_FLIGHT_TTL_MS, waiter]));
     return { started: started === 1, waitMs };
+  }
+
+  /** When the waiting send should come back: its place in the server's waiting line (LINE_WAKE_LUA). */
+  async lineWake(serverId: string, pauseMs: number, waiter: string): Promise<number> {
+    const keys = [quotaKeys.paceSlot(this.prefix, serverId), quotaKeys.paceLine(this.prefix, serverId)];
+    return Number(await this.lineScript.run(this.redis, keys, [pauseMs, waiter, LINE_GRACE_MS + pauseMs]));
   }
 
   /**
@@ -100,8 +124,10 @@ export class PacingService {
    * pushed back beyond maxInlineWaitMs after the wait, a taken slot goes unused.)
    */
   async acquire(serverId: string, pauseMs: number, options: AcquireOptions): Promise<AcquireResult> {
+    const later = async (waitMs: number): Promise<AcquireResult> =>
+      reschedule(options.waiter ? Math.max(waitMs, await this.lineWake(serverId, pauseMs, options.waiter)) : waitMs);
     const slot = await this.nextSlot(serverId, pauseMs, options.maxInlineWaitMs);
-    if (!slot.taken) return reschedule(slot.waitMs);
+    if (!slot.taken) return later(slot.waitMs);
     // Waits are relative (Redis clock), so this machine's clock skew does not matter.
     let waited = 0;
     let waitMs = slot.waitMs;
@@ -109,9 +135,9 @@ export class PacingService {
       if (waitMs > 0) await delay(waitMs, undefined, { signal: options.signal });
       waited += waitMs;
       // Our turn by the schedule; make sure the previous send did not start late.
-      const start = await this.confirmStart(serverId, pauseMs);
+      const start = await this.confirmStart(serverId, pauseMs, options.waiter);
       if (start.started) return { reschedule: false, waitedMs: waited };
-      if (start.waitMs > options.maxInlineWaitMs) return reschedule(start.waitMs);
+      if (start.waitMs > options.maxInlineWaitMs) return later(start.waitMs);
       waitMs = start.waitMs;
     }
   }

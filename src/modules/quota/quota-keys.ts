@@ -10,4 +10,6 @@ export const quotaKeys = {
   paceStarted: (prefix: string, serverId: string): string => `${prefix}:pace:{${serverId}}:started`,
   /** Present while a send through the server is in progress (expires if its worker dies). */
   paceInFlight: (prefix: string, serverId: string): string => `${prefix}:pace:{${serverId}}:inflight`,
+  /** The sends waiting for a far slot of the server, each with the time it was told to come back. */
+  paceLine: (prefix: string, serverId: string): string => `${prefix}:pace:{${serverId}}:line`,
 };
