@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { SendGridFake } from '../fakes/sendgrid-fake';
 import { sendGridEvent, sendGridServer, xMessageId } from './helpers';
@@ -38,6 +39,17 @@ describe('SendGrid event webhook (ECDSA-signed batches)', () => {
     const again = await h.post(path, signed([delivered]));
     expect(again.body).toEqual({ received: 1, stored: 0, duplicates: 1, unknown: 0 });
     expect(await h.eventTypes(m.id)).toEqual(['DELIVERED']);
+  });
+
+  it('picks, of two messages sharing one provider id, the one whose address is the event\'s exactly (not one containing it)', async () => {
+    const shared = xMessageId();
+    const tail = randomUUID().slice(8);
+    // Rows are read in id order: the address that merely contains the event's comes first.
+    const jane = await h.sentMessage(accountId, serverId, shared, { to: 'Jane <jane@pick.example>', id: `00000000${tail}` });
+    const ane = await h.sentMessage(accountId, serverId, shared, { to: 'ane@pick.example', id: `ffffffff${tail}` });
+    expect((await h.post(path, signed([sendGridEvent('delivered', shared, 'ane@pick.example')]))).body).toMatchObject({ stored: 1 });
+    expect((await h.message(ane.id)).status).toBe('DELIVERED');
+    expect((await h.message(jane.id)).status).toBe('SENT');
   });
 
   it('a post replayed after its account removed a suppression it made does not put the address back', async () => {

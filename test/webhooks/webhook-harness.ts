@@ -66,8 +66,13 @@ export class WebhookHarness {
    * provider's id). Inserted directly: sending is covered by the messages tests, and a row
    * lets each webhook test choose the provider id, the recipient and the starting status.
    */
-  async sentMessage(accountId: string, serverId: string, providerMessageId: string, overrides: { to?: string; status?: string } = {}): Promise<{ id: string; to: string; providerMessageId: string }> {
-    const id = randomUUID();
+  async sentMessage(
+    accountId: string,
+    serverId: string,
+    providerMessageId: string,
+    overrides: { to?: string; status?: string; id?: string } = {},
+  ): Promise<{ id: string; to: string; providerMessageId: string }> {
+    const id = overrides.id ?? randomUUID();
     const to = overrides.to ?? `reader-${randomUUID().slice(0, 8)}@example.org`;
     await this.sql(
       `INSERT INTO messages (id, account_id, source, from_address, to_address, subject, text, status, server_id, transport, provider_message_id, attempts, sent_at)

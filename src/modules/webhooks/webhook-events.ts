@@ -110,7 +110,8 @@ export function suppressionAddress(recipient: string | null, messageTo: string):
   return null;
 }
 
-function bareAddress(value: string): string {
+/** The address of a stored To ("Jane <jane@x.example>" → "jane@x.example"). */
+export function bareAddress(value: string): string {
   const m = /<([^>]+)>\s*$/.exec(value);
   return (m ? m[1] : value).trim();
 }

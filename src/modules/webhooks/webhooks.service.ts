@@ -15,6 +15,7 @@ import { SuppressionsService } from '../suppressions/suppressions.service';
 import {
   candidateIds,
   clip,
+  bareAddress,
   clipDetail,
   eventTypeOf,
   externalIdOf,
@@ -288,6 +289,6 @@ function outcomesOf(matched: Matched[], kind: ParsedWebhookEvent['kind']): Statu
 function pickMessage(rows: ProviderMessageMatch[], candidates: string[], recipient: string | null): ProviderMessageMatch | undefined {
   const mine = rows.filter((r) => candidates.includes(r.provider_message_id));
   if (mine.length <= 1) return mine[0];
-  const to = recipient?.toLowerCase();
-  return mine.find((r) => to && r.to_address.toLowerCase().includes(to)) ?? mine[0];
+  const to = recipient?.trim().toLowerCase();
+  return mine.find((r) => to && bareAddress(r.to_address).toLowerCase() === to) ?? mine[0];
 }
