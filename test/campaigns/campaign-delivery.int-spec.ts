@@ -1,4 +1,7 @@
+import type Redis from 'ioredis';
 import { Client } from 'pg';
+import { REDIS } from '../../src/infra/redis/redis.module';
+import { quotaKeys } from '../../src/modules/quota/quota-keys';
 import { DataSource } from 'typeorm';
 import { CampaignEntity } from '../../src/modules/campaigns/campaign.entity';
 import { DispatchQueue } from '../../src/modules/messages/dispatch-queue';
@@ -277,6 +280,32 @@ describe('campaign delivery', () => {
     const done = await untilStatus(draft.id, 'COMPLETED', 20_000);
     expect(done.stats).toEqual(zeroStats({ total: 14, sent: 14 }));
     expect(received(domain).sort()).toEqual([...recipients].sort()); // each exactly once
+  }, 30_000);
+
+  it("a paused campaign's mail gives up its places in the server's waiting line: other mail to the server is not held behind it", async () => {
+    const pauseMs = 3_000;
+    const { agency, server } = await setup({ pauseMs });
+    const { domain, recipients } = audience(6);
+    const draft = await newCampaign(t, agency.id, { recipients });
+    await campaignAct(t, 'startCampaign', draft.id);
+    // The verifying test email just went: every message waits, most of them in the line, seconds apart.
+    const line = quotaKeys.paceLine(t.config.redis.prefix, server.id);
+    const redis = t.app.get<Redis>(REDIS);
+    await waitFor('the campaign waiting in the line', async () => (await redis.zcard(line)) >= 4, 10_000);
+    await campaignAct(t, 'pauseCampaign', draft.id);
+    expect(await redis.zcard(line)).toBe(0);
+
+    // Mail sent to the same server now waits for one pause at most, not behind the paused places.
+    const started = Date.now();
+    const oneOff = await t.gqlOk<{ sendEmail: { id: string } }>(`mutation($input: SendEmailInput!) { sendEmail(input: $input) { id } }`, {
+      input: { accountId: agency.id, from: 'news@brand.example', to: `probe@${domain}`, subject: 'Probe', text: 'probe' },
+    });
+    await waitFor('the one-off to be sent', async () => {
+      const { rows } = await db.query<{ status: string }>('SELECT status FROM messages WHERE id = $1', [oneOff.sendEmail.id]);
+      return rows[0]?.status === 'SENT';
+    }, 15_000);
+    // Behind the paused campaign's places it would have waited four pauses or more (12 s).
+    expect(Date.now() - started).toBeLessThan(2 * pauseMs + 2_000);
   }, 30_000);
 
   it('finishes a launch cut short: the rest of the messages are written once and sent, and the campaign completes only after', async () => {

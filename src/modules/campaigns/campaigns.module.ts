@@ -2,6 +2,7 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AccountsModule } from '../accounts/accounts.module';
 import { MessagesCoreModule } from '../messages/messages-core.module';
+import { QuotaModule } from '../quota/quota.module';
 import { RoutingModule } from '../routing/routing.module';
 import { SuppressionsModule } from '../suppressions/suppressions.module';
 import { CampaignEntity, CampaignRecipientEntity } from './campaign.entity';
@@ -28,6 +29,7 @@ export class CampaignsModule {
         AccountsModule,
         RoutingModule,
         SuppressionsModule,
+        QuotaModule,
       ],
       providers: [CampaignsService, CampaignsResolver, MessageCampaignResolver, ...(options.worker ? [LaunchRecovery] : [])],
       exports: [CampaignsService],

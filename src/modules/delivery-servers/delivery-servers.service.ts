@@ -17,6 +17,7 @@ import { violatedUniqueIndex } from '../../infra/database/unique-violation';
 import type { CreateDeliveryServerInput, UpdateDeliveryServerInput } from './dto/delivery-server.inputs';
 import { API_BLOCK_OF, apiCredentialsChanged, assertCredentialsFit, credentialsChanged, credentialsFromInput, mergeCredentials, summarize } from './server-credentials';
 import { MessageStore } from '../messages/message-store';
+import { PacingService } from '../quota/pacing.service';
 import { ServerVault } from './server-vault';
 import { WebhookRegistrar } from './webhook-registrar';
 import { isUuid } from '../../infra/validation';
@@ -58,6 +59,7 @@ export class DeliveryServersService {
     private readonly vault: ServerVault,
     @Inject(WebhookRegistrar) private readonly webhooks: WebhookRegistrar,
     private readonly messages: MessageStore,
+    private readonly pacing: PacingService,
   ) {}
 
   /** The server if the viewer may see and manage it (platform servers: ADMIN only); NOT_FOUND otherwise. */
@@ -245,7 +247,7 @@ export class DeliveryServersService {
       return before !== null && (after === null || after > before);
     });
     const quicker = changes.pauseMs !== undefined && (changes.pauseMs as number) < server.pauseMs;
-    if (paused || repinned) await this.messages.reroute(await this.messages.waitingFor(server.id));
+    if (paused || repinned) await this.rerouteAllWaiting(server.id);
     else if (raised || quicker) await this.messages.reroute(await this.messages.waitingFor(server.id, { forQuotaOnly: true }));
   }
 
@@ -314,7 +316,7 @@ export class DeliveryServersService {
   async pause(viewer: Viewer, id: string): Promise<DeliveryServerEntity> {
     const server = await this.getManageable(viewer, id);
     await this.servers.update({ id: server.id }, { status: DeliveryServerStatus.PAUSED, pausedReason: null });
-    await this.messages.reroute(await this.messages.waitingFor(server.id));
+    await this.rerouteAllWaiting(server.id);
     return this.reload(server.id);
   }
 
@@ -357,14 +359,25 @@ export class DeliveryServersService {
       waiting = await this.messages.waitingFor(server.id);
       await this.servers.delete({ id: server.id });
     });
-    await this.messages.reroute(waiting);
+    await this.rerouteAllWaiting(server.id, waiting);
     return true;
   }
 
   /** The system pauses a server (e.g. its login keeps failing): out of routing until a person acts. */
   async pauseForProblem(id: string, reason: string): Promise<void> {
     const result = await this.servers.update({ id, status: DeliveryServerStatus.ACTIVE }, { status: DeliveryServerStatus.PAUSED, pausedReason: reason });
-    if (result.affected) await this.messages.reroute(await this.messages.waitingFor(id));
+    if (result.affected) await this.rerouteAllWaiting(id);
+  }
+
+  /**
+   * All the mail waiting for the server is routed again now (found now, or before a delete): its
+   * waiting line goes too, as nobody comes back to it.
+   */
+  private async rerouteAllWaiting(serverId: string, waiting?: string[]): Promise<void> {
+    const ids = waiting ?? (await this.messages.waitingFor(serverId));
+    // Best effort: a line nobody clears lapses place by place (a minute after each place's time).
+    await this.pacing.clearLine(serverId).catch(() => undefined);
+    await this.messages.reroute(ids);
   }
 
   /** Re-register the provider webhooks (registerWebhooks mutation). */

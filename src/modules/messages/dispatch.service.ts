@@ -74,12 +74,14 @@ export class DispatchService {
     const message = await this.writes.claim(job.messageId, job.seq);
     if (!message) return; // done already, or a newer schedule owns it
     if (message.campaignStatus === CampaignStatus.PAUSED) {
+      await this.leaveLine(message);
       await this.store.release(message);
       return;
     }
     // Suppressed since it was accepted (a hard bounce, a complaint or a manual entry meanwhile):
     // not sent, like a message suppressed at the accept.
     if (message.suppressed) {
+      await this.leaveLine(message);
       await this.store.finish(message, MessageStatus.SUPPRESSED, suppressedError(message.to), null);
       this.campaigns.completeSoon(message.campaignId);
       return;
@@ -107,9 +109,12 @@ export class DispatchService {
       // (a server fixed or activated meanwhile is seen at once).
       if (route.code) {
         this.routes.forget(routeKey, lookup);
+        await this.leaveLine(message);
         return this.refuse(message, route);
       }
       const server = route.server as DeliveryServerEntity;
+      // Routed elsewhere, or to wait for a window: no longer waiting its turn on the server it waited for.
+      if (route.waitUntil || message.serverId !== server.id) await this.leaveLine(message);
       if (route.waitUntil) return this.waitForQuota(message, server, route.waitUntil, route.reason);
       const reserved = await this.quota.reserve(subjectOf(server, ownerTimezone(route.account, server)));
       if (!reserved.ok) {
@@ -117,6 +122,7 @@ export class DispatchService {
         this.routes.forget(routeKey, lookup);
         // Another worker took the last unit since routing looked: FAILOVER looks again, WAIT waits.
         if (route.onQuotaExhausted === 'FAILOVER' && reroute < MAX_REROUTES) continue;
+        await this.pacingLineLeft(server.id, message.id);
         return this.waitForQuota(message, server, reserved.resetsAt, `${reserved.window.toLowerCase()} quota of ${server.name} is full`);
       }
       // The attempt (attempts + 1 and its ROUTED event) is written with its outcome, not before
@@ -129,8 +135,9 @@ export class DispatchService {
         if (slot.reschedule) {
           await this.quota.release(reserved.reservation);
           // Waiting for this server: a pause shortened, or the server paused or deleted meanwhile,
-          // routes it again at once (updateDeliveryServer, pauseDeliveryServer).
-          return this.store.defer(message, slot.notBefore, null, null, server.id);
+          // routes it again at once (updateDeliveryServer, pauseDeliveryServer). Like a quota wait
+          // it carries no error (the last failure stays in its events), so those find it.
+          return this.store.defer(message, slot.notBefore, null, null, server.id, { clearError: true });
         }
         // The wait for the slot may have outlasted a pauseCampaign: hand everything back unused.
         if (message.campaignId && slot.waitedMs > 0 && (await this.campaigns.isPaused(message.campaignId))) {
@@ -147,6 +154,18 @@ export class DispatchService {
       willSend();
       return this.send(message, job, server, reserved.reservation, attempt, route.serverFailing);
     }
+  }
+
+  /**
+   * The message will not come back for its place in the waiting line of the server it waited for
+   * (if it had one): the places behind it move up now, not when its place lapses.
+   */
+  private leaveLine(message: MessageEntity): Promise<void> {
+    return message.serverId ? this.pacingLineLeft(message.serverId, message.id) : Promise.resolve();
+  }
+
+  private pacingLineLeft(serverId: string, messageId: string): Promise<void> {
+    return this.bestEffort(`waiting line of server ${serverId}`, () => this.pacing.leaveLine(serverId, [messageId]));
   }
 
   private async send(message: MessageEntity, job: JobInHand, server: DeliveryServerEntity, reservation: QuotaReservation, attempt: AttemptRecord, serverFailing: boolean): Promise<void> {
@@ -272,6 +291,8 @@ export class DispatchService {
     if (message.campaignId) {
       await this.campaigns.pause(message.campaignId, code, route.reason);
       await this.store.release(message);
+      // The rest of its mail will not come back for its places in the waiting lines either.
+      await this.bestEffort(`waiting lines of campaign ${message.campaignId}`, async () => this.pacing.leaveLines(await this.store.waitingOfCampaign(message.campaignId as string)));
       return;
     }
     await this.store.finish(message, MessageStatus.REJECTED, { code, message: route.reason, transport: null, smtpResponseCode: null, providerStatus: null, step: null }, route.server?.id ?? null);

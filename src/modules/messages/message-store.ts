@@ -301,6 +301,17 @@ export class MessageStore {
     return rows.map((r) => r.id);
   }
 
+  /** The campaign's mail waiting for a server, by server (to give up their places in its waiting line). */
+  async waitingOfCampaign(campaignId: string): Promise<Map<string, string[]>> {
+    const rows = await this.dataSource.query<{ server_id: string; ids: string[] }[]>(
+      `SELECT server_id, array_agg(id) AS ids FROM messages
+        WHERE campaign_id = $1 AND status = 'DEFERRED' AND server_id IS NOT NULL
+        GROUP BY server_id`,
+      [campaignId],
+    );
+    return new Map(rows.map((r) => [r.server_id, r.ids]));
+  }
+
   /**
    * Mail waiting for a server that was just paused or deleted is routed again now rather than
    * when its wait ends: a new seq voids the old delayed job, and the new ones route afresh (a

@@ -4,9 +4,12 @@
  * caller only ever sees a relative wait.
  *
  * KEYS[1]  the start of the last slot handed out (ms, Redis clock)
+ * KEYS[2], KEYS[3]  the waiting line of LINE_WAKE_LUA (times, order): a send that takes its slot
+ *          leaves it (optional)
  * ARGV[1]  pauseMs
  * ARGV[2]  the longest wait the caller will accept; -1 = any. A longer wait is reported but the
  *          slot is not taken, so a caller that re-schedules does not burn a slot nobody uses.
+ * ARGV[3]  the send taking the slot ('' or absent: none in the line)
  *
  * The gap is measured from the previous slot with the current pauseMs, so a changed pause
  * applies to the very next send. The key expires once its slot no longer constrains anyone.
@@ -27,6 +30,10 @@ if maxWait >= 0 and wait > maxWait then
   return {0, wait}
 end
 redis.call('SET', KEYS[1], string.format('%d', slot), 'PX', string.format('%d', wait + pause + 1000))
+if ARGV[3] and ARGV[3] ~= '' then
+  redis.call('ZREM', KEYS[2], ARGV[3])
+  redis.call('ZREM', KEYS[3], ARGV[3])
+end
 return {1, wait}
 `;
 
@@ -45,10 +52,8 @@ return {1, wait}
  * KEYS[1]  the last confirmed start (ms, Redis clock)
  * KEYS[2]  the slot schedule of NEXT_SLOT_LUA
  * KEYS[3]  the in-flight mark
- * KEYS[4]  the waiting line of LINE_WAKE_LUA
  * ARGV[1]  pauseMs
  * ARGV[2]  the longest a send may take (ms)
- * ARGV[3]  the starting send's place in the line, left once it starts ('' for none)
  * Returns {started (1|0), waitMs}: when 0, try again after waitMs.
  */
 export const CONFIRM_START_LUA = `
@@ -65,9 +70,6 @@ end
 local ttl = string.format('%d', pause + 1000)
 redis.call('SET', KEYS[1], string.format('%d', now), 'PX', ttl)
 redis.call('SET', KEYS[3], '1', 'PX', ARGV[2])
-if ARGV[3] and ARGV[3] ~= '' then
-  redis.call('ZREM', KEYS[4], ARGV[3])
-end
 local scheduled = tonumber(redis.call('GET', KEYS[2]))
 if not scheduled or scheduled < now then
   redis.call('SET', KEYS[2], string.format('%d', now), 'PX', ttl)
@@ -106,15 +108,21 @@ return 1
  * instead of all at the next free slot (where one would take it and every other one come back
  * again: N waiting sends cost N²/2 wake-ups). Nothing is booked: a send coming back still takes
  * its slot with NEXT_SLOT_LUA, so spacing never depends on the line. Real sends are a pause plus
- * the send apart, so the line's estimate is early; a send coming back too early asks again and
- * is told a nearer time, as fewer are ahead of it by then.
+ * the send apart, so the estimate is early; a send coming back too early asks again and keeps
+ * its place in the order, with fewer ahead of it by then.
+ *
+ * A send's place counts the sends that joined before it and are still in the line: one leaves
+ * when it takes its slot (NEXT_SLOT_LUA), when it will not come back (PacingService.leaveLine: a
+ * paused campaign, a re-route, a quota wait), or, never having come back, `grace` after its time.
  *
  * KEYS[1]  the slot schedule of NEXT_SLOT_LUA
- * KEYS[2]  the line: member = the waiting send, score = when it was told to come back (ms)
+ * KEYS[2]  the line's times: member = the waiting send, score = when it was told to come back (ms)
+ * KEYS[3]  the line's order: member = the waiting send, score = the order it joined in
+ * KEYS[4]  the counter the order numbers come from
  * ARGV[1]  pauseMs
  * ARGV[2]  the waiting send (its message id)
- * ARGV[3]  grace (ms): a send not back this long after its time has gone (a paused campaign, a
- *          re-route) and no longer holds its place
+ * ARGV[3]  grace (ms)
+ * ARGV[4]  the least wait (ms): the caller's own answer, which the place never comes before
  * Returns the wait in ms (Redis clock).
  */
 export const LINE_WAKE_LUA = `
@@ -127,19 +135,24 @@ local last = tonumber(redis.call('GET', KEYS[1]))
 if last and last + pause > now then
   frontier = last + pause
 end
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. string.format('%d', now - grace))
-local ahead
-local previous = redis.call('ZSCORE', KEYS[2], ARGV[2])
-if previous then
-  ahead = redis.call('ZCOUNT', KEYS[2], '-inf', '(' .. previous)
-else
-  ahead = redis.call('ZCARD', KEYS[2])
+local gone = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. string.format('%d', now - grace), 'LIMIT', 0, 500)
+if #gone > 0 then
+  redis.call('ZREM', KEYS[2], unpack(gone))
+  redis.call('ZREM', KEYS[3], unpack(gone))
 end
-local wake = frontier + ahead * pause
+local order = redis.call('ZSCORE', KEYS[3], ARGV[2])
+if not order then
+  order = redis.call('INCR', KEYS[4])
+  redis.call('ZADD', KEYS[3], order, ARGV[2])
+end
+local ahead = redis.call('ZCOUNT', KEYS[3], '-inf', '(' .. order)
+local wake = math.max(frontier + ahead * pause, now + tonumber(ARGV[4]))
 redis.call('ZADD', KEYS[2], string.format('%d', wake), ARGV[2])
 local keep = wake - now + grace
-if redis.call('PTTL', KEYS[2]) < keep then
-  redis.call('PEXPIRE', KEYS[2], string.format('%d', keep))
+for i = 2, 4 do
+  if redis.call('PTTL', KEYS[i]) < keep then
+    redis.call('PEXPIRE', KEYS[i], string.format('%d', keep))
+  end
 end
 return wake - now
 `;

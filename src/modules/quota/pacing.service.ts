@@ -75,12 +75,13 @@ export class PacingService {
    * Take the next slot of the server if it starts within `maxWaitMs` (default: whatever the
    * wait). The caller must then start its send `waitMs` from now.
    */
-  async nextSlot(serverId: string, pauseMs: number, maxWaitMs = Number.POSITIVE_INFINITY): Promise<SlotReply> {
+  async nextSlot(serverId: string, pauseMs: number, maxWaitMs = Number.POSITIVE_INFINITY, waiter = ''): Promise<SlotReply> {
     if (!Number.isInteger(pauseMs) || pauseMs < 0) throw new RangeError(`pauseMs must be a whole number >= 0, got ${pauseMs}`);
     // No pause: no shared state to coordinate.
     if (pauseMs === 0) return { taken: true, waitMs: 0 };
     const max = Number.isFinite(maxWaitMs) ? Math.max(0, Math.floor(maxWaitMs)) : -1;
-    const [taken, waitMs] = pair(await this.slotScript.run(this.redis, [quotaKeys.paceSlot(this.prefix, serverId)], [pauseMs, max]));
+    const keys = [quotaKeys.paceSlot(this.prefix, serverId), ...this.lineKeys(serverId).slice(0, 2)];
+    const [taken, waitMs] = pair(await this.slotScript.run(this.redis, keys, [pauseMs, max, waiter]));
     return { taken: taken === 1, waitMs };
   }
 
@@ -88,22 +89,43 @@ export class PacingService {
    * Call right before the send starts (acquire does): refused, with the time left, while the
    * previous actual start through this server is less than pauseMs ago.
    */
-  async confirmStart(serverId: string, pauseMs: number, waiter = ''): Promise<{ started: boolean; waitMs: number }> {
+  async confirmStart(serverId: string, pauseMs: number): Promise<{ started: boolean; waitMs: number }> {
     if (pauseMs <= 0) return { started: true, waitMs: 0 };
-    const keys = [
-      quotaKeys.paceStarted(this.prefix, serverId),
-      quotaKeys.paceSlot(this.prefix, serverId),
-      quotaKeys.paceInFlight(this.prefix, serverId),
-      quotaKeys.paceLine(this.prefix, serverId),
-    ];
-    const [started, waitMs] = pair(await this.startScript.run(this.redis, keys, [pauseMs, IN_FLIGHT_TTL_MS, waiter]));
+    const keys = [quotaKeys.paceStarted(this.prefix, serverId), quotaKeys.paceSlot(this.prefix, serverId), quotaKeys.paceInFlight(this.prefix, serverId)];
+    const [started, waitMs] = pair(await this.startScript.run(this.redis, keys, [pauseMs, IN_FLIGHT_TTL_MS]));
     return { started: started === 1, waitMs };
   }
 
-  /** When the waiting send should come back: its place in the server's waiting line (LINE_WAKE_LUA). */
-  async lineWake(serverId: string, pauseMs: number, waiter: string): Promise<number> {
-    const keys = [quotaKeys.paceSlot(this.prefix, serverId), quotaKeys.paceLine(this.prefix, serverId)];
-    return Number(await this.lineScript.run(this.redis, keys, [pauseMs, waiter, LINE_GRACE_MS + pauseMs]));
+  /**
+   * When the waiting send should come back: its place in the server's waiting line
+   * (LINE_WAKE_LUA), never sooner than `leastWaitMs`.
+   */
+  async lineWake(serverId: string, pauseMs: number, waiter: string, leastWaitMs = 0): Promise<number> {
+    const keys = [quotaKeys.paceSlot(this.prefix, serverId), ...this.lineKeys(serverId)];
+    return Number(await this.lineScript.run(this.redis, keys, [pauseMs, waiter, LINE_GRACE_MS + pauseMs, Math.max(0, Math.ceil(leastWaitMs))]));
+  }
+
+  /** These sends will not come back for their places in the server's line (paused, re-routed, waiting for quota). */
+  async leaveLine(serverId: string, waiters: string[]): Promise<void> {
+    const [times, order] = this.lineKeys(serverId);
+    for (let i = 0; i < waiters.length; i += 1000) {
+      const some = waiters.slice(i, i + 1000);
+      await this.redis.multi().zrem(times, ...some).zrem(order, ...some).exec();
+    }
+  }
+
+  /** leaveLine for several servers' waiters at once (a paused campaign's mail), by server id. */
+  async leaveLines(waitersByServer: Map<string, string[]>): Promise<void> {
+    for (const [serverId, waiters] of waitersByServer) await this.leaveLine(serverId, waiters);
+  }
+
+  /** Nobody waits in the server's line any more (its mail is routed again: the server was paused, deleted or re-pinned). */
+  async clearLine(serverId: string): Promise<void> {
+    await this.redis.del(...this.lineKeys(serverId));
+  }
+
+  private lineKeys(serverId: string): [string, string, string] {
+    return [quotaKeys.paceLine(this.prefix, serverId), quotaKeys.paceLineOrder(this.prefix, serverId), quotaKeys.paceLineSeq(this.prefix, serverId)];
   }
 
   /**
@@ -125,8 +147,8 @@ export class PacingService {
    */
   async acquire(serverId: string, pauseMs: number, options: AcquireOptions): Promise<AcquireResult> {
     const later = async (waitMs: number): Promise<AcquireResult> =>
-      reschedule(options.waiter ? Math.max(waitMs, await this.lineWake(serverId, pauseMs, options.waiter)) : waitMs);
-    const slot = await this.nextSlot(serverId, pauseMs, options.maxInlineWaitMs);
+      reschedule(options.waiter ? await this.lineWake(serverId, pauseMs, options.waiter, waitMs) : waitMs);
+    const slot = await this.nextSlot(serverId, pauseMs, options.maxInlineWaitMs, options.waiter);
     if (!slot.taken) return later(slot.waitMs);
     // Waits are relative (Redis clock), so this machine's clock skew does not matter.
     let waited = 0;
@@ -135,7 +157,7 @@ export class PacingService {
       if (waitMs > 0) await delay(waitMs, undefined, { signal: options.signal });
       waited += waitMs;
       // Our turn by the schedule; make sure the previous send did not start late.
-      const start = await this.confirmStart(serverId, pauseMs, options.waiter);
+      const start = await this.confirmStart(serverId, pauseMs);
       if (start.started) return { reschedule: false, waitedMs: waited };
       if (start.waitMs > options.maxInlineWaitMs) return later(start.waitMs);
       waitMs = start.waitMs;

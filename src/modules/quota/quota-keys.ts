@@ -12,4 +12,7 @@ export const quotaKeys = {
   paceInFlight: (prefix: string, serverId: string): string => `${prefix}:pace:{${serverId}}:inflight`,
   /** The sends waiting for a far slot of the server, each with the time it was told to come back. */
   paceLine: (prefix: string, serverId: string): string => `${prefix}:pace:{${serverId}}:line`,
+  /** The same sends with the order they joined the line in (a number from paceLineSeq). */
+  paceLineOrder: (prefix: string, serverId: string): string => `${prefix}:pace:{${serverId}}:line:order`,
+  paceLineSeq: (prefix: string, serverId: string): string => `${prefix}:pace:{${serverId}}:line:seq`,
 };
