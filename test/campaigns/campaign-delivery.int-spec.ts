@@ -291,7 +291,8 @@ describe('campaign delivery', () => {
     // The verifying test email just went: every message waits, most of them in the line, seconds apart.
     const line = quotaKeys.paceLine(t.config.redis.prefix, server.id);
     const redis = t.app.get<Redis>(REDIS);
-    await waitFor('the campaign waiting in the line', async () => (await redis.zcard(line)) >= 4, 10_000);
+    // Every message of it waiting (none still on its way into the line), all six in the line.
+    await waitFor('the campaign waiting in the line', async () => (await statusCounts(draft.id)).DEFERRED === 6 && (await redis.zcard(line)) === 6, 10_000);
     await campaignAct(t, 'pauseCampaign', draft.id);
     expect(await redis.zcard(line)).toBe(0);
 

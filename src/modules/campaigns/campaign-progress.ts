@@ -34,10 +34,11 @@ export class CampaignProgress {
   /**
    * A campaign whose route failed (NO_ROUTE, SENDER_NOT_VERIFIED) pauses with the reason, if it is
    * still in status `from` (SENDING for the worker; DRAFT or PAUSED when a start or resume finds
-   * no route); its mail waits.
+   * no route); its mail waits. True when this call paused it.
    */
-  async pause(campaignId: string, code: string, reason: string, from = CampaignStatus.SENDING): Promise<void> {
-    await this.campaigns.update({ id: campaignId, status: from }, { status: CampaignStatus.PAUSED, pauseCode: code, pauseReason: reason.slice(0, 1000) });
+  async pause(campaignId: string, code: string, reason: string, from = CampaignStatus.SENDING): Promise<boolean> {
+    const result = await this.campaigns.update({ id: campaignId, status: from }, { status: CampaignStatus.PAUSED, pauseCode: code, pauseReason: reason.slice(0, 1000) });
+    return (result.affected ?? 0) > 0;
   }
 
   /**

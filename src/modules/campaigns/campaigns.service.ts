@@ -139,7 +139,13 @@ export class CampaignsService {
     }
     // Its waiting mail gives up its places in the servers' waiting lines: the mail behind moves up
     // now (best effort: places nobody claims lapse a minute after their time anyway).
-    if ((result.raw as unknown[]).length) await this.pacing.leaveLines(await this.store.waitingOfCampaign(campaign.id)).catch(() => undefined);
+    if ((result.raw as unknown[]).length) {
+      try {
+        await this.pacing.leaveLines(await this.store.waitingOfCampaign(campaign.id));
+      } catch {
+        // The campaign is paused all the same.
+      }
+    }
     return after;
   }
 

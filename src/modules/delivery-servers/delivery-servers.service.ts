@@ -248,7 +248,11 @@ export class DeliveryServersService {
     });
     const quicker = changes.pauseMs !== undefined && (changes.pauseMs as number) < server.pauseMs;
     if (paused || repinned) await this.rerouteAllWaiting(server.id);
-    else if (raised || quicker) await this.messages.reroute(await this.messages.waitingFor(server.id, { forQuotaOnly: true }));
+    else if (raised || quicker) {
+      // Places told by the old pause are wrong now, and everyone in the line is routed again.
+      if (quicker) await this.pacing.clearLine(server.id).catch(() => undefined);
+      await this.messages.reroute(await this.messages.waitingFor(server.id, { forQuotaOnly: true }));
+    }
   }
 
   /**

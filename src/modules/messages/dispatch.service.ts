@@ -122,7 +122,7 @@ export class DispatchService {
         this.routes.forget(routeKey, lookup);
         // Another worker took the last unit since routing looked: FAILOVER looks again, WAIT waits.
         if (route.onQuotaExhausted === 'FAILOVER' && reroute < MAX_REROUTES) continue;
-        await this.pacingLineLeft(server.id, message.id);
+        if (message.serverId === server.id) await this.pacingLineLeft(server.id, message.id);
         return this.waitForQuota(message, server, reserved.resetsAt, `${reserved.window.toLowerCase()} quota of ${server.name} is full`);
       }
       // The attempt (attempts + 1 and its ROUTED event) is written with its outcome, not before
@@ -162,6 +162,11 @@ export class DispatchService {
    */
   private leaveLine(message: MessageEntity): Promise<void> {
     return message.serverId ? this.pacingLineLeft(message.serverId, message.id) : Promise.resolve();
+  }
+
+  /** The campaign this call paused: the rest of its mail will not come back for its places in the waiting lines either. */
+  private leaveLinesOfCampaign(campaignId: string): Promise<void> {
+    return this.bestEffort(`waiting lines of campaign ${campaignId}`, async () => this.pacing.leaveLines(await this.store.waitingOfCampaign(campaignId)));
   }
 
   private pacingLineLeft(serverId: string, messageId: string): Promise<void> {
@@ -271,8 +276,9 @@ export class DispatchService {
     const stored = { ...toStoredError(error), message: shown };
     const attempts = message.attempts + 1;
     if (error.code === DeliveryErrorCode.SENDER_NOT_VERIFIED && message.campaignId) {
-      await this.campaigns.pause(message.campaignId, DeliveryErrorCode.SENDER_NOT_VERIFIED, `${server.name} refused the sender ${message.from}: ${shown}`);
+      const paused = await this.campaigns.pause(message.campaignId, DeliveryErrorCode.SENDER_NOT_VERIFIED, `${server.name} refused the sender ${message.from}: ${shown}`);
       await this.store.release(message);
+      if (paused) await this.leaveLinesOfCampaign(message.campaignId);
       return;
     }
     if (error.transient && attempts < this.config.dispatch.maxAttempts) {
@@ -289,10 +295,9 @@ export class DispatchService {
   private async refuse(message: MessageEntity, route: RouteResult): Promise<void> {
     const code = route.code as DeliveryErrorCode;
     if (message.campaignId) {
-      await this.campaigns.pause(message.campaignId, code, route.reason);
+      const paused = await this.campaigns.pause(message.campaignId, code, route.reason);
       await this.store.release(message);
-      // The rest of its mail will not come back for its places in the waiting lines either.
-      await this.bestEffort(`waiting lines of campaign ${message.campaignId}`, async () => this.pacing.leaveLines(await this.store.waitingOfCampaign(message.campaignId as string)));
+      if (paused) await this.leaveLinesOfCampaign(message.campaignId);
       return;
     }
     await this.store.finish(message, MessageStatus.REJECTED, { code, message: route.reason, transport: null, smtpResponseCode: null, providerStatus: null, step: null }, route.server?.id ?? null);

@@ -10,10 +10,10 @@
  * ARGV[2]  the longest wait the caller will accept; -1 = any. A longer wait is reported but the
  *          slot is not taken, so a caller that re-schedules does not burn a slot nobody uses.
  * ARGV[3]  the send taking the slot ('' or absent: none in the line)
+ * Returns {taken (1|0), waitMs, the place in the line's order it gave up (-1: none)}.
  *
  * The gap is measured from the previous slot with the current pauseMs, so a changed pause
  * applies to the very next send. The key expires once its slot no longer constrains anyone.
- * Returns {taken (1|0), waitMs}.
  */
 export const NEXT_SLOT_LUA = `
 local time = redis.call('TIME')
@@ -30,11 +30,13 @@ if maxWait >= 0 and wait > maxWait then
   return {0, wait}
 end
 redis.call('SET', KEYS[1], string.format('%d', slot), 'PX', string.format('%d', wait + pause + 1000))
+local order = -1
 if ARGV[3] and ARGV[3] ~= '' then
+  order = tonumber(redis.call('ZSCORE', KEYS[3], ARGV[3]) or -1)
   redis.call('ZREM', KEYS[2], ARGV[3])
   redis.call('ZREM', KEYS[3], ARGV[3])
 end
-return {1, wait}
+return {1, wait, order}
 `;
 
 /**
@@ -123,6 +125,8 @@ return 1
  * ARGV[2]  the waiting send (its message id)
  * ARGV[3]  grace (ms)
  * ARGV[4]  the least wait (ms): the caller's own answer, which the place never comes before
+ * ARGV[5]  the place in the order the send had before it took a slot it could not use after all
+ *          (CONFIRM_START_LUA held it back): it rejoins there, not at the back; 0 for none
  * Returns the wait in ms (Redis clock).
  */
 export const LINE_WAKE_LUA = `
@@ -142,10 +146,23 @@ if #gone > 0 then
 end
 local order = redis.call('ZSCORE', KEYS[3], ARGV[2])
 if not order then
-  order = redis.call('INCR', KEYS[4])
+  if ARGV[5] and tonumber(ARGV[5]) > 0 then
+    order = ARGV[5]
+  else
+    order = redis.call('INCR', KEYS[4])
+  end
   redis.call('ZADD', KEYS[3], order, ARGV[2])
 end
 local ahead = redis.call('ZCOUNT', KEYS[3], '-inf', '(' .. order)
+-- Never more ahead than are waiting and not lapsed (lapsed places beyond the 500 removed above).
+local live = redis.call('ZCOUNT', KEYS[2], '(' .. string.format('%d', now - grace), '+inf')
+local own = tonumber(redis.call('ZSCORE', KEYS[2], ARGV[2]))
+if own and own > now - grace then
+  live = live - 1
+end
+if ahead > live then
+  ahead = live
+end
 local wake = math.max(frontier + ahead * pause, now + tonumber(ARGV[4]))
 redis.call('ZADD', KEYS[2], string.format('%d', wake), ARGV[2])
 local keep = wake - now + grace

@@ -26,6 +26,8 @@ export interface SlotReply {
   taken: boolean;
   /** How long until the slot starts, measured on Redis's clock. */
   waitMs: number;
+  /** The place in the waiting line's order the waiter gave up taking it, if it had one. */
+  leftOrder?: number;
 }
 
 export type AcquireResult =
@@ -81,8 +83,10 @@ export class PacingService {
     if (pauseMs === 0) return { taken: true, waitMs: 0 };
     const max = Number.isFinite(maxWaitMs) ? Math.max(0, Math.floor(maxWaitMs)) : -1;
     const keys = [quotaKeys.paceSlot(this.prefix, serverId), ...this.lineKeys(serverId).slice(0, 2)];
-    const [taken, waitMs] = pair(await this.slotScript.run(this.redis, keys, [pauseMs, max, waiter]));
-    return { taken: taken === 1, waitMs };
+    const reply = await this.slotScript.run(this.redis, keys, [pauseMs, max, waiter]);
+    const [taken, waitMs] = pair(Array.isArray(reply) ? reply.slice(0, 2) : reply);
+    const leftOrder = Array.isArray(reply) ? Math.max(0, Number(reply[2] ?? -1)) : 0;
+    return { taken: taken === 1, waitMs, ...(leftOrder > 0 ? { leftOrder } : {}) };
   }
 
   /**
@@ -100,9 +104,9 @@ export class PacingService {
    * When the waiting send should come back: its place in the server's waiting line
    * (LINE_WAKE_LUA), never sooner than `leastWaitMs`.
    */
-  async lineWake(serverId: string, pauseMs: number, waiter: string, leastWaitMs = 0): Promise<number> {
+  async lineWake(serverId: string, pauseMs: number, waiter: string, leastWaitMs = 0, rejoinAt = 0): Promise<number> {
     const keys = [quotaKeys.paceSlot(this.prefix, serverId), ...this.lineKeys(serverId)];
-    return Number(await this.lineScript.run(this.redis, keys, [pauseMs, waiter, LINE_GRACE_MS + pauseMs, Math.max(0, Math.ceil(leastWaitMs))]));
+    return Number(await this.lineScript.run(this.redis, keys, [pauseMs, waiter, LINE_GRACE_MS + pauseMs, Math.max(0, Math.ceil(leastWaitMs)), rejoinAt]));
   }
 
   /** These sends will not come back for their places in the server's line (paused, re-routed, waiting for quota). */
@@ -146,9 +150,11 @@ export class PacingService {
    * pushed back beyond maxInlineWaitMs after the wait, a taken slot goes unused.)
    */
   async acquire(serverId: string, pauseMs: number, options: AcquireOptions): Promise<AcquireResult> {
-    const later = async (waitMs: number): Promise<AcquireResult> =>
-      reschedule(options.waiter ? await this.lineWake(serverId, pauseMs, options.waiter, waitMs) : waitMs);
     const slot = await this.nextSlot(serverId, pauseMs, options.maxInlineWaitMs, options.waiter);
+    // The line only spreads the returns: if it cannot be asked (Redis refusing writes), the plain
+    // answer (the next free slot) will do.
+    const later = async (waitMs: number): Promise<AcquireResult> =>
+      reschedule(options.waiter ? await this.lineWake(serverId, pauseMs, options.waiter, waitMs, slot.leftOrder).catch(() => waitMs) : waitMs);
     if (!slot.taken) return later(slot.waitMs);
     // Waits are relative (Redis clock), so this machine's clock skew does not matter.
     let waited = 0;
