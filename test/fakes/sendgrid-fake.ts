@@ -110,6 +110,8 @@ export class SendGridFake extends FakeHttpServer {
     );
     this.route('GET', '/v3/whitelabel/domains', (req) =>
       this.authed(req, () => {
+        // A key without the scope is refused as SendGrid refuses it.
+        if (!this.scopes.includes('whitelabel.read')) return { status: 403, body: { errors: [{ field: null, message: 'access forbidden' }] } };
         const only = req.query.get('domain');
         const list = this.authenticatedDomains.filter((d) => !only || d.domain === only);
         return {

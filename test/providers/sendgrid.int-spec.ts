@@ -98,6 +98,17 @@ describe('SendGridAdapter against the SendGrid fake', () => {
     await expect(adapter.checkSender(server(), 'anyone@brand.test')).resolves.toEqual({ verified: true });
   });
 
+  it('checkSender: a key that may not read authenticated domains (403) is still answered by its verified single senders', async () => {
+    const scopes = fake.scopes;
+    fake.scopes = ['mail.send', 'sender_verification_eligible'];
+    try {
+      await expect(adapter.checkSender(server(), 'Shop <orders@shop.test>')).resolves.toEqual({ verified: true });
+      await expect(adapter.checkSender(server(), 'anyone@brand.test')).resolves.toMatchObject({ verified: false });
+    } finally {
+      fake.scopes = scopes;
+    }
+  });
+
   it('checkSender: an authenticated domain settles it in one request, without paging the single senders', async () => {
     const before = fake.requests.length;
     await expect(adapter.checkSender(server(), 'anyone@brand.test')).resolves.toEqual({ verified: true });

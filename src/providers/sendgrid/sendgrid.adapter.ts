@@ -101,8 +101,7 @@ export class SendGridAdapter implements ProviderAdapter {
       // Domain Authentication first: one request, and an authenticated domain covers every
       // address in it. Routing asks on each sender-check cache miss, so the paged sender list
       // below (up to SENDER_PAGES requests) is only read when the domain does not settle it.
-      const [, domainsBody] = await client.request({ method: 'GET', url: '/v3/whitelabel/domains', qs: { domain } });
-      const domains = Array.isArray(domainsBody) ? domainsBody.filter(isRecord) : [];
+      const domains = await this.authenticatedDomains(client, domain);
       const match = domains.filter((d) => typeof d.domain === 'string' && d.domain.toLowerCase() === domain);
       if (match.some((d) => d.valid === true)) return { verified: true };
 
@@ -118,6 +117,21 @@ export class SendGridAdapter implements ProviderAdapter {
       };
     } catch (err) {
       throw sendGridErrorFrom(err, secrets);
+    }
+  }
+
+  /**
+   * The account's authenticated domains named `domain`; none when the key may not read them (403:
+   * a key limited to sending and sender verification, which a single verified sender still
+   * settles).
+   */
+  private async authenticatedDomains(client: Client, domain: string): Promise<Record<string, unknown>[]> {
+    try {
+      const [, body] = await client.request({ method: 'GET', url: '/v3/whitelabel/domains', qs: { domain } });
+      return Array.isArray(body) ? body.filter(isRecord) : [];
+    } catch (err) {
+      if ((err as { code?: unknown }).code === 403) return [];
+      throw err;
     }
   }
 
