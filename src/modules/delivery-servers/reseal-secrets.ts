@@ -1,0 +1,50 @@
+import type { SealedSecret } from '../../infra/crypto/credentials-cipher';
+import type { ServerVault } from './server-vault';
+
+/** Runs one statement and answers its rows (a pg client's or a TypeORM data source's `query`). */
+export type RowQuery = <T>(sql: string, params: unknown[]) => Promise<T[]>;
+
+interface SealedRow {
+  id: string;
+  sealed_credentials: SealedSecret;
+  sealed_webhook_state: SealedSecret | null;
+}
+
+const PAGE = 500;
+
+/**
+ * Seals again, under the current key, every server secret still sealed under an older one
+ * (CREDENTIALS_KEYS_PREVIOUS), so the old key can then be dropped from the configuration. A row
+ * is written only if it still holds what was read (a change made meanwhile is sealed under the
+ * current key already, and wins). Answers how many secrets were sealed again, and how many rows
+ * changed under it (run again to take those too).
+ */
+export async function resealServerSecrets(query: RowQuery, vault: ServerVault, currentKeyId: string): Promise<{ resealed: number; changedMeanwhile: number }> {
+  let resealed = 0;
+  let changedMeanwhile = 0;
+  let after = '00000000-0000-0000-0000-000000000000';
+  for (;;) {
+    const rows = await query<SealedRow>(
+      `SELECT id, sealed_credentials, sealed_webhook_state FROM delivery_servers
+        WHERE id > $1 AND (sealed_credentials->>'k' <> $2 OR sealed_webhook_state->>'k' <> $2)
+        ORDER BY id LIMIT ${PAGE}`,
+      [after, currentKeyId],
+    );
+    for (const row of rows) {
+      for (const [column, sealed, reseal] of [
+        ['sealed_credentials', row.sealed_credentials, () => vault.sealCredentials(row.id, vault.credentials({ id: row.id, sealedCredentials: row.sealed_credentials }))],
+        ['sealed_webhook_state', row.sealed_webhook_state, () => vault.sealWebhookState(row.id, vault.webhookState({ id: row.id, sealedWebhookState: row.sealed_webhook_state }))],
+      ] as const) {
+        if (!sealed || sealed.k === currentKeyId) continue;
+        const written = await query<{ id: string }>(
+          `UPDATE delivery_servers SET ${column} = $2::jsonb WHERE id = $1 AND ${column} = $3::jsonb RETURNING id`,
+          [row.id, JSON.stringify(reseal()), JSON.stringify(sealed)],
+        );
+        if (written.length) resealed++;
+        else changedMeanwhile++;
+      }
+    }
+    if (rows.length < PAGE) return { resealed, changedMeanwhile };
+    after = rows[rows.length - 1].id;
+  }
+}
