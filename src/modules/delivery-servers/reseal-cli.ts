@@ -22,8 +22,15 @@ async function reseal(): Promise<string> {
   await client.connect();
   try {
     const query = async <T>(sql: string, params: unknown[]): Promise<T[]> => (await client.query(sql, params)).rows as T[];
-    const { resealed, changedMeanwhile } = await resealServerSecrets(query, vault, config.credentials.currentKeyId);
-    return `${resealed} secret(s) sealed again under the current key${changedMeanwhile ? `; ${changedMeanwhile} changed meanwhile: run again` : ''}`;
+    const outcome = await resealServerSecrets(query, vault, config.credentials.currentKeyId);
+    for (const { serverId, column } of outcome.unopenable) {
+      process.stderr.write(`mailroute: ${column} of delivery server ${serverId} opens with no configured key: left as it is\n`);
+    }
+    if (outcome.unopenable.length) process.exitCode = 1;
+    return (
+      `${outcome.resealed} secret(s) sealed again under the current key; ${outcome.remaining} still under another key` +
+      (outcome.remaining ? ' (the old keys may go only once this says 0)' : ' (the old keys may go)')
+    );
   } finally {
     await client.end();
   }

@@ -149,8 +149,10 @@ export class WebhookRegistrar {
       // what the last registration gave it (Elastic Email's URL secret). With nothing stored, what a
       // failed attempt returns is kept, in case the provider took it before the failure.
       const keepStored = result.status === WebhookStatus.FAILED && Boolean(server.sealedWebhookState);
-      const sealedWebhookState = !keepStored && result.state && Object.keys(result.state).length ? this.vault.sealWebhookState(server.id, result.state) : server.sealedWebhookState;
-      const columns: QueryDeepPartialEntity<DeliveryServerEntity> = { webhook: () => RECORDED_WEBHOOK, sealedWebhookState };
+      const newState = !keepStored && result.state && Object.keys(result.state).length ? this.vault.sealWebhookState(server.id, result.state) : null;
+      // Stored state kept is not written back: the blob read before the registration may have been
+      // sealed again under a new key meanwhile (npm run credentials:reseal), and must stay so.
+      const columns: QueryDeepPartialEntity<DeliveryServerEntity> = { webhook: () => RECORDED_WEBHOOK, ...(newState ? { sealedWebhookState: newState } : {}) };
       if (configurationSetName && stored.ses && stored.ses.configurationSetName !== configurationSetName) {
         columns.sealedCredentials = this.vault.sealCredentials(server.id, { ...stored, ses: { ...stored.ses, configurationSetName } });
       }
