@@ -47,10 +47,7 @@ export function formatGraphQLError(formatted: GraphQLFormattedError, error: unkn
   const apolloCode = formatted.extensions?.code;
   // Apollo's own request errors (parse, validation, variable coercion) carry no originalError.
   if (typeof apolloCode === 'string' && APOLLO_CLIENT_CODES.has(apolloCode) && original instanceof GraphQLError) {
-    const given = formatted.extensions?.fields;
-    const named = Array.isArray(given) && given.every((f) => typeof f === 'string') ? (given as string[]) : undefined;
-    // Refusals of our own before execution (a page size) name their fields; Apollo's name a variable.
-    const fields = apolloCode === 'BAD_USER_INPUT' ? (named ?? variableFields(formatted.message)) : undefined;
+    const fields = apolloCode === 'BAD_USER_INPUT' ? variableFields(formatted.message) : undefined;
     return { ...base, extensions: fields ? { code: apolloCode, fields } : { code: apolloCode } };
   }
   const errorId = randomUUID();

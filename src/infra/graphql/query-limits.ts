@@ -20,6 +20,7 @@ import {
   isObjectType,
   valueFromAST,
 } from 'graphql';
+import { BadUserInputError } from '../errors/domain-error';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './pagination';
 
 /**
@@ -145,7 +146,8 @@ export function queryLimitsPlugin(limits: { maxDepth: number; maxCost: number })
           // The page size a resolver would refuse is named as such, before a cost it inflated is.
           if (badPageSize !== undefined) {
             // Refused before execution, so a request error (400) like the other refusals here, not a 500.
-            throw new GraphQLError(`first must be between 1 and ${MAX_PAGE_SIZE}`, { extensions: { code: 'BAD_USER_INPUT', fields: ['first'], http: { status: 400 } } });
+            const refusal = BadUserInputError.field('first', `must be between 1 and ${MAX_PAGE_SIZE}`);
+            throw new GraphQLError(refusal.message, { originalError: refusal, extensions: { http: { status: 400 } } });
           }
           if (depth > limits.maxDepth) {
             throw refused(`The operation is nested ${depth} levels deep; the limit is ${limits.maxDepth}. Ask for less nested data.`);
