@@ -102,7 +102,7 @@ export class SendGridAdapter implements ProviderAdapter {
       // address in it. Routing asks on each sender-check cache miss, so the paged sender list
       // below (up to SENDER_PAGES requests) is only read when the domain does not settle it.
       const domains = await this.authenticatedDomains(client, domain);
-      const match = domains.filter((d) => typeof d.domain === 'string' && d.domain.toLowerCase() === domain);
+      const match = (domains ?? []).filter((d) => typeof d.domain === 'string' && d.domain.toLowerCase() === domain);
       if (match.some((d) => d.valid === true)) return { verified: true };
 
       // Single Sender Verification: an exact, verified from_email.
@@ -111,6 +111,12 @@ export class SendGridAdapter implements ProviderAdapter {
 
       if (match.length) return { verified: false, reason: `domain ${domain} is pending verification at SendGrid` };
       if (sender) return { verified: false, reason: `sender ${email} has not been confirmed at SendGrid yet` };
+      if (domains === null) {
+        return {
+          verified: false,
+          reason: `${email} is not a verified sender at SendGrid, and this API key may not read Domain Authentication (it needs the whitelabel.read scope) to tell whether ${domain} is authenticated`,
+        };
+      }
       return {
         verified: false,
         reason: `${email} is not a verified sender and ${domain} is not an authenticated domain at SendGrid`,
@@ -121,16 +127,16 @@ export class SendGridAdapter implements ProviderAdapter {
   }
 
   /**
-   * The account's authenticated domains named `domain`; none when the key may not read them (403:
+   * The account's authenticated domains named `domain`; null when the key may not read them (403:
    * a key limited to sending and sender verification, which a single verified sender still
    * settles).
    */
-  private async authenticatedDomains(client: Client, domain: string): Promise<Record<string, unknown>[]> {
+  private async authenticatedDomains(client: Client, domain: string): Promise<Record<string, unknown>[] | null> {
     try {
       const [, body] = await client.request({ method: 'GET', url: '/v3/whitelabel/domains', qs: { domain } });
       return Array.isArray(body) ? body.filter(isRecord) : [];
     } catch (err) {
-      if ((err as { code?: unknown }).code === 403) return [];
+      if ((err as { code?: unknown }).code === 403) return null;
       throw err;
     }
   }
