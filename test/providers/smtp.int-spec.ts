@@ -59,6 +59,19 @@ describe('SMTP transport against the sink', () => {
     await Promise.all([sink.stop(), tlsSink.stop(), smtpsSink.stop()]);
   });
 
+  it('closing the pools (shutdown) lets the sends in progress, and those waiting for a connection, finish first', async () => {
+    const closing = new SmtpTransport(config);
+    sink.delayData(300);
+    const id = serverId();
+    const sends = Array.from({ length: 8 }, (_, i) => closing.send(id, creds, message({ subject: `closing ${i}` })));
+    // Five are on the pool's connections, three wait for one: the pools close now.
+    await waitFor('the first sends to reach the sink', () => Promise.resolve(sink.bodiesReceived >= 1), 5_000);
+    await closing.closeAll();
+    const results = await Promise.allSettled(sends);
+    expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
+    expect(sink.messages.filter((m) => m.subject.startsWith('closing '))).toHaveLength(8);
+  }, 30_000);
+
   it('delivers with from, to, subject, html, text, reply-to, custom headers and the given Message-ID', async () => {
     const result = await transport.send(
       serverId(),

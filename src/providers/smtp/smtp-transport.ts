@@ -25,6 +25,8 @@ interface PoolEntry {
   /** Sends handed to the pool (at most POOL_CONNECTIONS), and the ones waiting for a turn. */
   sending: number;
   turns: (() => void)[];
+  /** Told when the last send of a retired pool has ended (closeAll waits for it). */
+  whenIdle?: () => void;
 }
 
 /** Connections per server pool: sends beyond it wait for a turn in SmtpTransport.send. */
@@ -122,7 +124,7 @@ export class SmtpTransport {
     } finally {
       if (turn) endTurn(entry);
       entry.inFlight--;
-      if (entry.retired && entry.inFlight === 0) void this.closeEntry(entry);
+      if (entry.retired && entry.inFlight === 0) void this.closeEntry(entry).then(() => entry.whenIdle?.());
     }
   }
 
@@ -217,10 +219,24 @@ export class SmtpTransport {
     await this.closeEntry(entry);
   }
 
-  /** Close every pool, for application shutdown and test teardown. */
+  /**
+   * Close every pool, for application shutdown and test teardown. Sends in progress, and those
+   * waiting for one of the pool's connections, finish first (each within its conversation
+   * deadline): a pool closed under them would fail them as connection failures, which the
+   * circuit breaker counts against a healthy server. After one deadline the pools close anyway.
+   */
   async closeAll(): Promise<void> {
     const entries = [...this.pools.values()];
     this.pools.clear();
+    const idle = (entry: PoolEntry): Promise<void> => {
+      entry.retired = true;
+      if (entry.inFlight === 0) return this.closeEntry(entry);
+      return new Promise<void>((resolve) => (entry.whenIdle = resolve));
+    };
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, smtpDeadlineMs(this.config))));
+    await Promise.race([Promise.all(entries.map(idle)), late]);
+    clearTimeout(timer);
     await Promise.all(entries.map((entry) => this.closeEntry(entry)));
   }
 
