@@ -27,6 +27,8 @@ interface PoolEntry {
   turns: (() => void)[];
   /** Told when the last send of a retired pool has ended (closeAll waits for it). */
   whenIdle?: () => void;
+  /** Set once the pool is being closed: closing is done once, whoever asks. */
+  closing?: Promise<void>;
 }
 
 /** Connections per server pool: sends beyond it wait for a turn in SmtpTransport.send. */
@@ -237,6 +239,7 @@ export class SmtpTransport {
     const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, smtpDeadlineMs(this.config))));
     await Promise.race([Promise.all(entries.map(idle)), late]);
     clearTimeout(timer);
+    // The pools still busy after the deadline close now (the others already have).
     await Promise.all(entries.map((entry) => this.closeEntry(entry)));
   }
 
@@ -295,10 +298,13 @@ export class SmtpTransport {
     return entry;
   }
 
-  private async closeEntry(entry: PoolEntry): Promise<void> {
+  private closeEntry(entry: PoolEntry): Promise<void> {
     entry.retired = true;
-    const transporter = await entry.transporter.catch(() => undefined);
-    transporter?.close();
+    entry.closing ??= entry.transporter.then(
+      (transporter) => transporter.close(),
+      () => undefined,
+    );
+    return entry.closing;
   }
 
   private poolOptions(): Pick<SMTPPoolOptions, 'pool' | 'maxConnections' | 'maxMessages' | 'idleTimeout' | 'maxRequeues'> & { pool: true } {
