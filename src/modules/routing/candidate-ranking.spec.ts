@@ -24,7 +24,7 @@ function server(over: Partial<DeliveryServerEntity>): DeliveryServerEntity {
 }
 
 describe('rankCandidates', () => {
-  const account = { id: 'sub', parentId: 'agency', customSmtpEnabled: false };
+  const account = { id: 'sub', parentId: 'agency', customSmtpEnabled: false, agencyCustomSmtpEnabled: false };
 
   it('orders by rank, then domain-pinned first, then oldest; ignores servers that are not candidates', () => {
     const platform = server({});
@@ -61,6 +61,20 @@ describe('rankCandidates', () => {
       [platformPaused.id]: 'paused',
     });
     expect(ranked.every((c) => !c.allowed)).toBe(true);
+  });
+
+  it("judges a custom SMTP by its owner's add-on: the agency's, for one the agency owns", () => {
+    const own = server({ accountId: 'sub', origin: ServerOrigin.CUSTOM_SMTP });
+    const agencys = server({ accountId: 'agency', origin: ServerOrigin.CUSTOM_SMTP, isDefaultForSubAccounts: true });
+    const allowed = (flags: { customSmtpEnabled: boolean; agencyCustomSmtpEnabled: boolean }) =>
+      Object.fromEntries(rankCandidates([own, agencys], { ...account, ...flags }, new Set(), 'brand.example').map((c) => [c.server.id, c.reason ?? 'allowed']));
+    // The sub-account has the add-on of its own; the agency lost it: the agency's custom SMTP routes nothing.
+    expect(allowed({ customSmtpEnabled: true, agencyCustomSmtpEnabled: false })).toEqual({
+      [own.id]: 'allowed',
+      [agencys.id]: 'the Custom SMTP add-on is off for the agency that owns it',
+    });
+    // The agency's add-on covers its sub-accounts' own custom SMTPs too.
+    expect(allowed({ customSmtpEnabled: true, agencyCustomSmtpEnabled: true })).toEqual({ [own.id]: 'allowed', [agencys.id]: 'allowed' });
   });
 });
 

@@ -14,8 +14,13 @@ const VIA_ORDER = [RouteVia.ASSIGNED, RouteVia.ACCOUNT_DEFAULT, RouteVia.AGENCY_
 export interface RoutingAccount {
   id: string;
   parentId: string | null;
-  /** Add-ons in force (own and agency's). */
+  /** The CUSTOM_SMTP add-on in force for the account's own servers (its add-ons or its agency's). */
   customSmtpEnabled: boolean;
+  /**
+   * The same for its agency's servers (the agency's own add-ons): a custom SMTP routes mail only
+   * while its owner has the add-on (CONTRACT §4), whoever sends through it.
+   */
+  agencyCustomSmtpEnabled: boolean;
 }
 
 export interface RankedCandidate {
@@ -71,7 +76,11 @@ function staticCheck(server: DeliveryServerEntity, account: RoutingAccount, from
     return { blocker: 'PAUSED', reason: own ? `paused: ${server.pausedReason}` : 'paused' };
   }
   if (server.sendingDomain && server.sendingDomain !== fromDomain) return { blocker: 'DOMAIN', reason: `sends only for ${server.sendingDomain}` };
-  if (server.origin === ServerOrigin.CUSTOM_SMTP && !account.customSmtpEnabled) return { blocker: 'ADDON', reason: 'the Custom SMTP add-on is off for this account' };
+  if (server.origin === ServerOrigin.CUSTOM_SMTP) {
+    const agencys = server.accountId !== account.id && server.accountId === account.parentId;
+    if (agencys && !account.agencyCustomSmtpEnabled) return { blocker: 'ADDON', reason: 'the Custom SMTP add-on is off for the agency that owns it' };
+    if (!agencys && !account.customSmtpEnabled) return { blocker: 'ADDON', reason: 'the Custom SMTP add-on is off for this account' };
+  }
   return { blocker: null, reason: null };
 }
 

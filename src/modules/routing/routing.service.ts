@@ -70,9 +70,10 @@ export class RoutingService {
     const account = await this.accounts.withParent(accountId);
     if (!account) throw new Error(`Account ${accountId} does not exist`);
     const fromDomain = from.slice(from.lastIndexOf('@') + 1).toLowerCase();
-    const customSmtpEnabled = [...account.addons, ...(account.parent?.addons ?? [])].includes(Addon.CUSTOM_SMTP);
+    const agencyCustomSmtpEnabled = (account.parent?.addons ?? []).includes(Addon.CUSTOM_SMTP);
+    const customSmtpEnabled = agencyCustomSmtpEnabled || account.addons.includes(Addon.CUSTOM_SMTP);
     const { servers, assigned } = await this.servers.routingCandidates(account.id, account.parentId);
-    const ranked = rankCandidates(servers, { id: account.id, parentId: account.parentId, customSmtpEnabled }, assigned, fromDomain);
+    const ranked = rankCandidates(servers, { id: account.id, parentId: account.parentId, customSmtpEnabled, agencyCustomSmtpEnabled }, assigned, fromDomain);
 
     const timezoneOf = (s: DeliveryServerEntity): string => ownerTimezone(account, s);
     const allowed = ranked.filter((c) => c.allowed);
