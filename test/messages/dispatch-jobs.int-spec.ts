@@ -1,6 +1,7 @@
 import { Client } from 'pg';
 import { DispatchQueue, jobIdOf } from '../../src/modules/messages/dispatch-queue';
 import { DispatchService } from '../../src/modules/messages/dispatch.service';
+import { MessageStore } from '../../src/modules/messages/message-store';
 import { CIRCUIT_FAILURES, CircuitBreaker } from '../../src/modules/routing/circuit-breaker';
 import { DeliveryErrorCode } from '../../src/providers/provider.enums';
 import { newAgency, newSubAccount } from '../factories/accounts';
@@ -236,6 +237,84 @@ describe('dispatch jobs', () => {
 
     await t.gqlOk(`mutation($id: ID!) { updateDeliveryServer(id: $id, input: { quota: { hourly: 2 } }) { id } }`, { id: server.id });
     expect(await row(waiting)).toMatchObject({ status: 'QUEUED' });
+  });
+
+  describe("routes mail waiting for a full server again at once when the account's routes change", () => {
+    /** The mutation's answer does not wait for the re-route it starts. */
+    const settled = () => t.app.get(MessageStore).reroutesDone();
+    const updateAccount = async (id: string, input: Record<string, unknown>) => {
+      await t.gqlOk(`mutation($id: ID!, $input: UpdateAccountInput!) { updateAccount(id: $id, input: $input) { id } }`, { id, input });
+      await settled();
+    };
+    /** An account (WAIT) whose only route with room is not taken: its first server is full, and one message waits for its hour. */
+    const waitingBehindFull = async (accountId: string) => {
+      const full = await activeServer(accountId, 'Full relay');
+      await settled();
+      await t.gqlOk(`mutation($id: ID!) { updateDeliveryServer(id: $id, input: { quota: { hourly: 1 } }) { id } }`, { id: full });
+      await runJob(await send(accountId));
+      const waiting = await send(accountId);
+      await runJob(waiting);
+      expect(await row(waiting)).toMatchObject({ status: 'DEFERRED', server_id: full });
+      return { full, waiting };
+    };
+
+    it('when FAILOVER replaces WAIT, and not when the setting is saved unchanged', async () => {
+      const agency = await newAgency(t, { timezone: quietHour().timezone });
+      const { full, waiting } = await waitingBehindFull(agency.id);
+      const spare = await activeServer(agency.id, 'Spare relay');
+      await settled();
+      // Its activation routed the message again; under WAIT it waits for the full server still.
+      await runJob(waiting);
+      expect(await row(waiting)).toMatchObject({ status: 'DEFERRED', server_id: full });
+      await updateAccount(agency.id, { onQuotaExhausted: 'WAIT', name: 'Renamed' });
+      expect(await row(waiting)).toMatchObject({ status: 'DEFERRED' });
+      await updateAccount(agency.id, { onQuotaExhausted: 'FAILOVER' });
+      expect(await row(waiting)).toMatchObject({ status: 'QUEUED' });
+      await runJob(waiting);
+      expect(await row(waiting)).toMatchObject({ status: 'SENT', server_id: spare });
+    });
+
+    it('when another server becomes the default, and when a default server is activated', async () => {
+      const agency = await newAgency(t, { timezone: quietHour().timezone });
+      const { full, waiting } = await waitingBehindFull(agency.id);
+      // A new default that cannot take mail yet (paused): routed again, the message still waits for the full one.
+      const next = (await createServer(t, smtpServerInput(agency.id, sink.port, { name: 'Next relay' }))).id;
+      await makeDefault(next);
+      await settled();
+      expect(await row(waiting)).toMatchObject({ status: 'QUEUED' });
+      await runJob(waiting);
+      expect(await row(waiting)).toMatchObject({ status: 'DEFERRED', server_id: full });
+      await verifyAndActivate(t, next);
+      await settled();
+      expect(await row(waiting)).toMatchObject({ status: 'QUEUED' });
+      await runJob(waiting);
+      expect(await row(waiting)).toMatchObject({ status: 'SENT', server_id: next });
+    });
+
+    it("when an agency's add-ons or assignments change, its sub-accounts' mail too; mail waiting out a retry's backoff stays", async () => {
+      const agency = await newAgency(t, { timezone: quietHour().timezone });
+      const sub = await newSubAccount(t, agency.id, { timezone: quietHour().timezone });
+      const { waiting } = await waitingBehindFull(sub.id);
+      const retrying = await send(sub.id);
+      await deferTo(retrying, (await row(waiting)).server_id as string);
+      await db.query(`UPDATE messages SET error = '{"code":"THROTTLED","message":"421 try again later"}' WHERE id = $1`, [retrying]);
+      await t.gqlOk(`mutation($id: ID!) { setAccountAddons(accountId: $id, addons: [CUSTOM_SMTP]) { id } }`, { id: agency.id });
+      await settled();
+      expect(await row(waiting)).toMatchObject({ status: 'QUEUED' });
+      expect(await row(retrying)).toMatchObject({ status: 'DEFERRED' });
+      await runJob(waiting);
+      expect(await row(waiting)).toMatchObject({ status: 'DEFERRED' });
+
+      const assigned = await activeServer(agency.id, 'Assigned relay');
+      await settled();
+      await runJob(waiting); // routed again by the activation: it still waits
+      expect(await row(waiting)).toMatchObject({ status: 'DEFERRED' });
+      await t.gqlOk(`mutation($id: ID!, $ids: [ID!]!) { assignSmtpAccounts(id: $id, accountIds: $ids) { id } }`, { id: assigned, ids: [sub.id] });
+      await settled();
+      expect(await row(waiting)).toMatchObject({ status: 'QUEUED' });
+      await runJob(waiting);
+      expect(await row(waiting)).toMatchObject({ status: 'SENT', server_id: assigned });
+    });
   });
 
   it("keeps a window exact when the account's clock changes and changes back (each clock's counters are rebuilt from the sends)", async () => {

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { TOKEN_AUTHENTICATOR } from '../../infra/auth/viewer';
+import { MessagesCoreModule } from '../messages/messages-core.module';
 import { QuotaModule } from '../quota/quota.module';
 import { AccountEntity } from './account.entity';
 import { AccountsResolver } from './accounts.resolver';
@@ -12,7 +13,7 @@ import { TenantScope } from './tenant-scope.service';
 import { ViewerResolver } from './viewer.resolver';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([AccountEntity, ApiTokenEntity]), QuotaModule],
+  imports: [TypeOrmModule.forFeature([AccountEntity, ApiTokenEntity]), QuotaModule, MessagesCoreModule],
   providers: [
     AccountsService,
     ApiTokensService,

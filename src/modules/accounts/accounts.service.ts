@@ -9,6 +9,7 @@ import { AccountEntity, Addon, QuotaExhaustedAction } from './account.entity';
 import type { CreateAccountInput, UpdateAccountInput } from './dto/account.inputs';
 import { TenantScope } from './tenant-scope.service';
 import { QuotaService } from '../quota/quota.service';
+import { MessageStore } from '../messages/message-store';
 import { isUuid } from '../../infra/validation';
 
 
@@ -20,6 +21,7 @@ export class AccountsService {
     @InjectRepository(AccountEntity) private readonly accounts: Repository<AccountEntity>,
     private readonly scope: TenantScope,
     private readonly quota: QuotaService,
+    private readonly messages: MessageStore,
   ) {}
 
   get(viewer: Viewer, id: string): Promise<AccountEntity> {
@@ -54,7 +56,11 @@ export class AccountsService {
     if (input.timezone !== undefined) changes.timezone = input.timezone;
     if (input.onQuotaExhausted !== undefined) changes.onQuotaExhausted = input.onQuotaExhausted;
     const saved = await this.write(account.id, changes);
-    if (changes.timezone !== undefined && changes.timezone !== account.timezone) await this.clockChanged(account.id, [account.timezone, changes.timezone]);
+    const clockChanged = changes.timezone !== undefined && changes.timezone !== account.timezone;
+    if (clockChanged) await this.clockChanged(account.id, [account.timezone, changes.timezone as string]);
+    // Mail waiting for a window on the old clock, or under WAIT for a full server that FAILOVER
+    // would leave, would otherwise keep waiting for the reset it was told.
+    if (clockChanged || (changes.onQuotaExhausted !== undefined && changes.onQuotaExhausted !== account.onQuotaExhausted)) this.messages.rerouteWaitersOf(account.id);
     return saved;
   }
 
@@ -73,7 +79,11 @@ export class AccountsService {
   async setAddons(viewer: Viewer, id: string, addons: Addon[]): Promise<AccountEntity> {
     if (!isAdmin(viewer)) throw new ForbiddenError('Only an ADMIN can change add-ons');
     const account = await this.scope.account(viewer, id);
-    return this.write(account.id, { addons: [...new Set(addons)].sort() });
+    const next = [...new Set(addons)].sort();
+    const saved = await this.write(account.id, { addons: next });
+    // Custom SMTPs of the account (an agency's: of its sub-accounts too) left or joined routing.
+    if (next.join() !== [...account.addons].sort().join()) this.messages.rerouteWaitersOf(account.id);
+    return saved;
   }
 
   /**

@@ -314,6 +314,8 @@ export class DeliveryServersService {
       await this.reload(server.id); // NOT_FOUND if it was deleted since the read: being unverified is not the reason then
       throw new DomainError(ErrorCode.SERVER_NOT_VERIFIED, `Delivery server ${server.name} is not verified: send a passing test (testSmtpServer) first`);
     }
+    // Mail waiting for a full server may have room here now (a platform server: any account's).
+    if (server.status !== DeliveryServerStatus.ACTIVE) this.messages.rerouteWaitersOf(server.accountId);
     return this.reload(server.id);
   }
 

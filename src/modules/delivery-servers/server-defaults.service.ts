@@ -8,6 +8,7 @@ import { AccountEntity } from '../accounts/account.entity';
 import { DeliveryServerEntity, ServerAssignmentEntity } from './delivery-server.entity';
 import { DefaultScope } from './delivery-server.model';
 import { DeliveryServersService } from './delivery-servers.service';
+import { MessageStore } from '../messages/message-store';
 import { isUuid } from '../../infra/validation';
 
 const FLAG: Record<DefaultScope, 'isDefaultForAccount' | 'isDefaultForSubAccounts'> = {
@@ -23,6 +24,7 @@ export class ServerDefaultsService {
     @InjectRepository(AccountEntity) private readonly accounts: Repository<AccountEntity>,
     @InjectRepository(ServerAssignmentEntity) private readonly assignments: Repository<ServerAssignmentEntity>,
     @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly messages: MessageStore,
   ) {}
 
   /** Makes the server the default; the previous default for that owner, scope and domain loses its flag in the same transaction. */
@@ -30,7 +32,7 @@ export class ServerDefaultsService {
     const read = await this.servers.getManageable(viewer, id);
     const owner = await this.ownerOf(read, scope);
     const flag = FLAG[scope];
-    return this.dataSource.transaction(async (tx) => {
+    const saved = await this.dataSource.transaction(async (tx) => {
       // Serialises concurrent setDefault calls for one owner.
       await tx.getRepository(AccountEntity).createQueryBuilder('a').setLock('pessimistic_write').where('a.id = :id', { id: owner.id }).getOne();
       // The domain as it is now, held until commit: an update may have moved the server to another
@@ -49,11 +51,14 @@ export class ServerDefaultsService {
       server[flag] = true;
       return server;
     });
+    this.messages.rerouteWaitersOf(owner.id);
+    return saved;
   }
 
   async unsetDefault(viewer: Viewer, id: string, scope: DefaultScope): Promise<DeliveryServerEntity> {
     const server = await this.servers.getManageable(viewer, id);
     await this.dataSource.getRepository(DeliveryServerEntity).update({ id: server.id }, { [FLAG[scope]]: false });
+    if (server.accountId) this.messages.rerouteWaitersOf(server.accountId);
     return this.servers.reload(server.id);
   }
 
@@ -65,7 +70,7 @@ export class ServerDefaultsService {
     const subs = wanted.length ? await this.accounts.findBy({ id: In(wanted.filter((x) => isUuid(x))), parentId: owner.id }) : [];
     const unknown = wanted.filter((x) => !subs.some((s) => s.id === x));
     if (unknown.length) throw BadUserInputError.field('accountIds', `must be sub-accounts of the owner agency; not: ${unknown.join(', ')}`);
-    return this.dataSource.transaction(async (tx) => {
+    const saved = await this.dataSource.transaction(async (tx) => {
       // Without the row lock two assigns interleave their delete and insert (leaving the union of
       // both sets, or a duplicate key when the sets overlap), and a delete of the server between
       // the read above and the insert fails it on the foreign key.
@@ -75,6 +80,8 @@ export class ServerDefaultsService {
       if (subs.length) await repo.insert(subs.map((s) => ({ serverId: server.id, accountId: s.id })));
       return locked;
     });
+    this.messages.rerouteWaitersOf(owner.id);
+    return saved;
   }
 
   /** Batched per request: the accounts each server is assigned to, oldest assignment first. */

@@ -1,10 +1,13 @@
-import { Injectable } from '@nestjs/common';
+import { type BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
 import { DataSource, type EntityManager } from 'typeorm';
 import { DispatchQueue } from './dispatch-queue';
 import { DeliveryErrorCode } from '../../providers/provider.enums';
 import { MessageEntity, MessageEventEntity, MessageEventType, MessageStatus, type StoredDeliveryError } from './message.entity';
+
+/** Messages routed again per statement and queue call when a whole account's waiting mail goes. */
+const REROUTE_PAGE = 5_000;
 
 /** What the messages of one accept share: sent once per statement, not once per row. */
 export type MessageContent = Pick<MessageEntity, 'accountId' | 'campaignId' | 'source' | 'from' | 'replyTo' | 'subject' | 'html' | 'text' | 'headers'>;
@@ -17,13 +20,13 @@ export interface MessageRecipient {
   suppressed?: boolean;
 }
 
-/** A sent message a provider event may be about (matched by the provider's id for it). */
 /** A message a provider event moves, and the error it leaves (null: the message's stays). */
 export interface StatusOutcome {
   id: string;
   error: StoredDeliveryError | null;
 }
 
+/** A sent message a provider event may be about (matched by the provider's id for it). */
 export interface ProviderMessageMatch {
   id: string;
   account_id: string;
@@ -76,7 +79,11 @@ const INSERT_BATCH = 1_000;
  * same statement batch.
  */
 @Injectable()
-export class MessageStore {
+export class MessageStore implements BeforeApplicationShutdown {
+  private readonly logger = new Logger(MessageStore.name);
+  /** Account-wide re-routes still running (rerouteWaitersOf): shutdown waits for them. */
+  private readonly rerouting = new Set<Promise<void>>();
+
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly queue: DispatchQueue,
@@ -299,6 +306,43 @@ export class MessageStore {
     if (options.forQuotaOnly) query.andWhere('m.error IS NULL');
     const rows = await query.getRawMany<{ id: string }>();
     return rows.map((r) => r.id);
+  }
+
+  /**
+   * Mail of an account (with its sub-accounts when it is an agency; every account for `null`) that
+   * waits for a quota window to reset or for a pacing turn, not out a failed attempt's backoff.
+   * After a change to what its routes can be (defaults, assignments, add-ons, the quota action, the
+   * clock, a server activated) a route with room may exist now: it is routed again at once, in
+   * the background (a platform server's activation can concern every account's waiting mail, which
+   * the mutation's answer should not wait for). Never throws: the change is saved either way, and
+   * the mail still comes back when its wait ends.
+   */
+  rerouteWaitersOf(accountId: string | null): void {
+    const running: Promise<void> = this.rerouteAccountWaiters(accountId)
+      .catch((err: unknown) => {
+        this.logger.warn(`Waiting mail of ${accountId ? `account ${accountId}` : 'every account'} could not be routed again after a change (${err instanceof Error ? err.message : 'error'})`);
+      })
+      .finally(() => this.rerouting.delete(running));
+    this.rerouting.add(running);
+  }
+
+  /** Resolves when the re-routes started so far have ended (shutdown; tests). */
+  async reroutesDone(): Promise<void> {
+    await Promise.all([...this.rerouting]);
+  }
+
+  beforeApplicationShutdown(): Promise<void> {
+    return this.reroutesDone();
+  }
+
+  private async rerouteAccountWaiters(accountId: string | null): Promise<void> {
+    const rows = await this.dataSource.query<{ id: string }[]>(
+      `SELECT id FROM messages
+        WHERE status = 'DEFERRED' AND error IS NULL AND next_attempt_at > now()
+          AND ($1::uuid IS NULL OR account_id IN (SELECT id FROM accounts WHERE id = $1 OR parent_id = $1))`,
+      [accountId],
+    );
+    for (let i = 0; i < rows.length; i += REROUTE_PAGE) await this.reroute(rows.slice(i, i + REROUTE_PAGE).map((r) => r.id));
   }
 
   /** The campaign's mail waiting for a server, by server (to give up their places in its waiting line). */
