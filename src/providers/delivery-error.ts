@@ -1,3 +1,4 @@
+import { storableText } from '../infra/database/storable-text';
 import { DeliveryErrorCode, type TransportKind } from './provider.enums';
 
 /** The SMTP conversation step that failed, so ops can act on a failed test. */
@@ -35,7 +36,8 @@ export class DeliveryError extends Error {
   readonly earlier: readonly DeliveryError[];
 
   constructor(init: DeliveryErrorInit) {
-    super(init.message);
+    // A server's or provider's words, stored with the message, its test or its registration.
+    super(storableText(init.message));
     this.name = 'DeliveryError';
     this.code = init.code;
     this.transient = init.transient;

@@ -1,3 +1,4 @@
+import { storableOrNull } from '../infra/database/storable-text';
 import { DeliveryError } from './delivery-error';
 import { DeliveryErrorCode, DeliveryProvider, TransportKind } from './provider.enums';
 import type { MessageHeader, OutgoingMessage, ProviderAdapter, ProviderServer, SendResult, SenderCheck } from './provider.types';
@@ -117,7 +118,7 @@ export class ProviderGateway {
     for (const transport of this.usable(server, options.only)) {
       try {
         const result = transport === TransportKind.API ? await this.adapterFor(server.provider).send(server, prepared) : await this.sendSmtp(server, prepared);
-        return { ...result, transport, from: prepared.from };
+        return { ...result, providerMessageId: storableOrNull(result.providerMessageId), transport, from: prepared.from };
       } catch (err) {
         // A copy: the same error object can reach several sends at once (a shared SMTP pool's
         // failed DNS lookup), and each send's earlier failures are its own.
@@ -149,9 +150,9 @@ export class ProviderGateway {
   async checkSender(server: ProviderServer, address: string): Promise<SenderCheck> {
     const [transport] = this.usable(server);
     try {
-      return transport === TransportKind.API
-        ? await this.adapterFor(server.provider).checkSender(server, address)
-        : await this.smtp.checkSender(smtpCredentials(server), address);
+      const check =
+        transport === TransportKind.API ? await this.adapterFor(server.provider).checkSender(server, address) : await this.smtp.checkSender(smtpCredentials(server), address);
+      return { ...check, reason: storableOrNull(check.reason) };
     } catch (err) {
       throw asDeliveryError(err, transport);
     }

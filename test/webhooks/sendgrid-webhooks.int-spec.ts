@@ -63,6 +63,15 @@ describe('SendGrid event webhook (ECDSA-signed batches)', () => {
     expect((await h.suppressions(accountId)).map((s) => s.email)).not.toContain(m.to);
   });
 
+  it('stores an event whose fields carry NUL characters (PostgreSQL cannot store one) instead of failing the batch on every retry', async () => {
+    const m = await h.sentMessage(accountId, serverId, xMessageId());
+    const bounce = sendGridEvent('bounce', m.providerMessageId, m.to, { type: 'bounce', reason: '550 5.1.1 no such\u0000user', sg_event_id: `ev\u0000${randomUUID()}` });
+    const res = await h.post(path, signed([bounce]));
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ stored: 1 });
+    expect(await h.message(m.id)).toMatchObject({ status: 'BOUNCED', events: [{ type: 'HARD_BOUNCE', detail: expect.stringContaining('no such\uFFFDuser') }] });
+  });
+
   it('applies a mixed batch: hard and soft bounce → BOUNCED, spam report → COMPLAINED, dropped → FAILED, deferred only recorded; hard bounce and complaint suppressed; unknown ids are counted', async () => {
     const bounced = await h.sentMessage(accountId, serverId, xMessageId());
     const complained = await h.sentMessage(accountId, serverId, xMessageId(), { status: 'DELIVERED' });

@@ -30,6 +30,7 @@ import {
 import { ServerReputationService } from './server-reputation.service';
 import { WebhookReplayGuard } from './webhook-replay-guard';
 import { WebhookError, WebhookErrorCode } from './webhooks.errors';
+import { storableOrNull, storableText } from '../../infra/database/storable-text';
 
 /** What one post did, answered to the provider: events parsed, newly stored, already stored, for no known message (kept in webhook_events_unmatched). */
 export interface WebhookOutcome {
@@ -121,7 +122,15 @@ export class WebhooksService {
   /** The adapter's events; null for a SparkPost test ping, which is answered without authentication. */
   private async parse(server: DeliveryServerEntity, request: IncomingWebhookRequest): Promise<ParsedWebhookEvent[] | null> {
     try {
-      return await this.gateway.adapterFor(server.provider).parseWebhook(this.vault.providerServer(server), request, this.vault.webhookState(server));
+      const events = await this.gateway.adapterFor(server.provider).parseWebhook(this.vault.providerServer(server), request, this.vault.webhookState(server));
+      // Authenticated, not cleaned: a NUL in any field would fail the batch's writes on every retry.
+      return events.map((e) => ({
+        ...e,
+        eventId: storableText(e.eventId),
+        providerMessageId: storableOrNull(e.providerMessageId),
+        recipient: storableOrNull(e.recipient),
+        detail: storableOrNull(e.detail),
+      }));
     } catch (err) {
       if (!(err instanceof DeliveryError)) throw err;
       if (err.code === DeliveryErrorCode.AUTH_FAILED && !err.transient) {
