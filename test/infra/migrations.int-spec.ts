@@ -3,6 +3,7 @@ import { DataSource } from 'typeorm';
 import { dataSourceOptions } from '../../src/infra/database/data-source-options';
 import { runMigrations } from '../../src/infra/database/run-migrations';
 import { createTestDatabase, dropTestDatabase, urlFor } from '../utils/test-db';
+import { waitFor } from '../utils/wait-for';
 
 const COMPLAINT_PAUSE = 'ComplaintPauseIndexes1796621309439';
 const COMPLAINT_INDEXES = ['IDX_messages_server_complained', 'IDX_message_events_server_complaints'];
@@ -99,13 +100,16 @@ describe('migrations', () => {
       await holder.query('SELECT pg_advisory_lock($1)', [lockId]);
       const both = Promise.all([runMigrations(url, (line) => said.push(line)), runMigrations(url, (line) => said.push(line))]);
       both.catch(() => undefined); // awaited below; a failure before then is reported there
-      for (let waiting = 0; waiting < 2; ) {
-        await new Promise((r) => setTimeout(r, 50));
-        const { rows } = await holder.query<{ n: number }>(
-          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE '%advisory_lock(%'`,
-        );
-        waiting = rows[0].n;
-      }
+      await waitFor(
+        'both processes to wait for the migration lock',
+        async () => {
+          const { rows } = await holder.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE '%advisory_lock(%'`,
+          );
+          return rows[0].n >= 2;
+        },
+        15_000,
+      );
       await holder.query('SELECT pg_advisory_unlock($1)', [lockId]);
       let timer: NodeJS.Timeout | undefined;
       const stuck = new Promise<never>((_, reject) => {

@@ -51,21 +51,33 @@ describe('withRedisMutex', () => {
 
   it('gives up after waitMs with RedisMutexTimeout, and a lapsed lock (a crashed holder) is taken over', async () => {
     const k = key();
-    await redis.set(k, 'someone else', 'PX', 300);
+    // Held far longer than the wait (and than any stall between these lines): the wait, not the lock, ends first.
+    await redis.set(k, 'someone else', 'PX', 10_000);
     await expect(withRedisMutex(redis, k, { ttlMs: 1_000, waitMs: 50, pollMs: 10 }, async () => 'ran')).rejects.toBeInstanceOf(RedisMutexTimeout);
-    expect(await withRedisMutex(redis, k, { ttlMs: 1_000, waitMs: 2_000, pollMs: 20 }, async () => 'ran')).toBe('ran');
+    expect(await redis.get(k)).toBe('someone else');
+    // The holder crashed: its lock lapses soon, and a waiter takes it over.
+    expect(await redis.pexpire(k, 200)).toBe(1);
+    expect(await withRedisMutex(redis, k, { ttlMs: 1_000, waitMs: 10_000, pollMs: 20 }, async () => redis.get(k))).not.toBe('someone else');
   });
 
   it('keeps the lock while its holder runs longer than the TTL', async () => {
     const k = key();
-    await withRedisMutex(redis, k, { ttlMs: 600, waitMs: 1_000, pollMs: 10 }, async () => {
-      const until = Date.now() + 1_500;
-      // Two and a half TTLs long: the lock is extended meanwhile (every 200 ms), so no one else can take it.
+    const ttlMs = 3_000;
+    let renewals = 0;
+    await withRedisMutex(redis, k, { ttlMs, waitMs: 1_000, pollMs: 10 }, async () => {
+      // More than two TTLs long: the lock is extended meanwhile (every ttlMs / 3), so no one else can take it.
+      const until = Date.now() + 7_000;
+      let ttlLeft = await redis.pttl(k);
       while (Date.now() < until) {
         expect(await redis.set(k, 'intruder', 'PX', 5_000, 'NX')).toBeNull();
-        await new Promise((r) => setTimeout(r, 25));
+        const now = await redis.pttl(k);
+        if (now > ttlLeft) renewals++;
+        ttlLeft = now;
+        await new Promise((r) => setTimeout(r, 50));
       }
     });
+    // Kept by renewals (a 3 s TTL outlives 7 s only if renewed at least twice), not by one long TTL.
+    expect(renewals).toBeGreaterThanOrEqual(2);
     expect(await redis.exists(k)).toBe(0);
   });
 

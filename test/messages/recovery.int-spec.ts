@@ -121,12 +121,14 @@ describe('a message accepted while Redis does not answer', () => {
     const stream = (queue.client as unknown as { stream: NodeJS.ReadableStream }).stream;
     stream.pause();
     let answer: { sendEmail: { id: string; status: string } } | 'no answer';
+    let giveUp: NodeJS.Timeout | undefined;
     try {
       const request = t.gqlOk<{ sendEmail: { id: string; status: string } }>(`mutation($input: SendEmailInput!) { sendEmail(input: $input) { id status } }`, {
         input: { accountId: agency.id, from: 'news@brand.example', to: 'stalled@example.com', subject: 'x', text: 'x' },
       });
-      answer = await Promise.race([request, new Promise<'no answer'>((resolve) => setTimeout(() => resolve('no answer'), 10_000))]);
+      answer = await Promise.race([request, new Promise<'no answer'>((resolve) => (giveUp = setTimeout(() => resolve('no answer'), 10_000)))]);
     } finally {
+      clearTimeout(giveUp);
       stream.resume();
     }
     if (answer === 'no answer') throw new Error('sendEmail did not answer while the queue stalled');

@@ -7,8 +7,13 @@ import { SmtpSink } from '../utils/smtp-sink';
 import { waitFor } from '../utils/wait-for';
 
 const STUCK_SENDING_MS = 1_000;
-/** Each send takes this long: several times the stuck threshold, many sweeps. */
-const SEND_MS = 4_000;
+/** How long every message has, after startCampaign, to be claimed and SENDING (generous: a loaded box claims slowly). */
+const CLAIM_MS = 10_000;
+/**
+ * Each send takes this long: many times the stuck threshold, many sweeps, and longer than
+ * CLAIM_MS with room to spare, so the first send is still running when the last is claimed.
+ */
+const SEND_MS = CLAIM_MS + 5_000;
 const MESSAGES = 4;
 
 /**
@@ -45,9 +50,14 @@ describe('a send slower than STUCK_SENDING_MS', () => {
     await campaignAct(t, 'startCampaign', campaign.id);
 
     const statuses = async (): Promise<string[]> => (await db.query<{ status: string }>('SELECT status::text AS status FROM messages WHERE campaign_id = $1', [campaign.id])).rows.map((r) => r.status);
+    /** All MESSAGES of the campaign are in this status (not vacuously: the rows must exist). */
+    const all = async (status: string): Promise<boolean> => {
+      const now = await statuses();
+      return now.length === MESSAGES && now.every((s) => s === status);
+    };
     // While the sends run, the messages are SENDING for longer than the threshold, sweep after sweep.
-    await waitFor('the messages to be SENDING past the stuck threshold', async () => Date.now() - started > 2 * STUCK_SENDING_MS && (await statuses()).every((s) => s === 'SENDING'), SEND_MS, 50);
-    await waitFor('every message SENT', async () => (await statuses()).every((s) => s === 'SENT'), 30_000, 100);
+    await waitFor('the messages to be SENDING past the stuck threshold', async () => Date.now() - started > 2 * STUCK_SENDING_MS && (await all('SENDING')), CLAIM_MS, 50);
+    await waitFor('every message SENT', () => all('SENT'), SEND_MS + 15_000, 100);
 
     const arrived = sink.messages.flatMap((m) => m.envelope.to).filter((to) => to.endsWith(`@${domain}`));
     expect(arrived).toHaveLength(MESSAGES);
@@ -58,5 +68,5 @@ describe('a send slower than STUCK_SENDING_MS', () => {
     expect(requeued).toEqual([]);
     const { rows: attempts } = await db.query<{ attempts: number }>('SELECT attempts FROM messages WHERE campaign_id = $1', [campaign.id]);
     expect(attempts.map((r) => r.attempts)).toEqual(Array(MESSAGES).fill(1));
-  }, 60_000);
+  }, 2 * SEND_MS + 30_000);
 });

@@ -50,8 +50,19 @@ describe('SES: the SNS confirmation and the registration that asked for it, in e
   async function whileSubscribeAnswerHeld<T>(registering: () => Promise<T>, meanwhile: () => Promise<void>): Promise<T> {
     const held = ses.holdNextSns('Subscribe', { applied: true });
     const running = registering();
+    // Settles when the registration does, whatever its outcome (so its failure is not left unhandled).
+    const ended = running.then(
+      () => 'it succeeded',
+      (err: unknown) => `it failed: ${err instanceof Error ? err.message : String(err)}`,
+    );
     try {
-      await held.reached;
+      // A registration that ends without calling Subscribe would leave `reached` pending forever.
+      await Promise.race([
+        held.reached,
+        ended.then((how) => {
+          throw new Error(`registration ended before Subscribe (${how})`);
+        }),
+      ]);
       await meanwhile();
     } finally {
       held.release();

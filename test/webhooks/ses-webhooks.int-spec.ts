@@ -10,36 +10,53 @@ const ROTATED_KEY = 'AKIATESTKEY00002';
 describe('Amazon SES webhooks (SNS-signed, from our topic only)', () => {
   const fake = new SesFake({ accessKeyIds: [ACCESS_KEY, ROTATED_KEY], identities: { 'example.com': 'SUCCESS' } });
   let h: WebhookHarness;
+  // The server the notification tests share: none of them changes it (its keys, its subscription).
+  // A test that confirms, rotates or needs a subscription in a given state makes its own (sesServer).
   let accountId: string;
   let serverId: string;
   let endpoint: string;
   let topicArn: string;
   let path: string;
+  let setName: string;
 
-  beforeAll(async () => {
-    const url = await fake.start();
-    h = await WebhookHarness.start({ SES_ENDPOINT: url, SNS_ENDPOINT: url });
+  interface SesServer {
+    accountId: string;
+    serverId: string;
+    endpoint: string;
+    topicArn: string;
+    path: string;
+    /** The configuration set its registration created at the fake. */
+    setName: string;
+  }
+  /** A new SES server of a new agency, registered at the fake (its subscription unconfirmed: PENDING). */
+  const sesServer = async (): Promise<SesServer> => {
+    const setsBefore = new Set(fake.configurationSets.keys());
     const created = await h.server({
       provider: 'AMAZON_SES',
       senderAddress: 'news@example.com',
       credentials: { ses: { accessKeyId: ACCESS_KEY, secretAccessKey: 'x'.repeat(40), region: 'us-east-1' } },
     });
     expect(created.server.webhook.status).toBe('PENDING');
-    accountId = created.accountId;
-    serverId = created.server.id;
-    endpoint = created.server.webhook.url ?? '';
-    const topic = [...fake.topics.values()].find((t) => t.subscriptions.some((s) => s.endpoint === endpoint));
+    const url = created.server.webhook.url ?? '';
+    const topic = [...fake.topics.values()].find((t) => t.subscriptions.some((s) => s.endpoint === url));
     if (!topic) throw new Error('no SNS subscription of our endpoint at the fake');
-    topicArn = topic.arn;
-    path = `/webhooks/ses/${serverId}`;
+    const set = [...fake.configurationSets.keys()].find((name) => !setsBefore.has(name));
+    if (!set) throw new Error('no configuration set created for the server at the fake');
+    return { accountId: created.accountId, serverId: created.server.id, endpoint: url, topicArn: topic.arn, path: `/webhooks/ses/${created.server.id}`, setName: set };
+  };
+
+  beforeAll(async () => {
+    const url = await fake.start();
+    h = await WebhookHarness.start({ SES_ENDPOINT: url, SNS_ENDPOINT: url });
+    ({ accountId, serverId, endpoint, topicArn, path, setName } = await sesServer());
   });
   afterAll(async () => {
     await h.close();
     await fake.stop();
   });
 
-  const webhookStatus = async () =>
-    (await h.t.gqlOk<{ deliveryServer: { webhook: { status: string; registeredAt: string | null } } }>(`query($id: ID!) { deliveryServer(id: $id) { webhook { status registeredAt } } }`, { id: serverId }))
+  const webhookStatus = async (id: string) =>
+    (await h.t.gqlOk<{ deliveryServer: { webhook: { status: string; registeredAt: string | null } } }>(`query($id: ID!) { deliveryServer(id: $id) { webhook { status registeredAt } } }`, { id }))
       .deliveryServer.webhook;
   const sesId = () => `0100018c${randomUUID().replace(/-/g, '')}-000000`;
   const mail = (messageId: string, to: string) => ({ timestamp: new Date().toISOString(), messageId, source: 'news@example.com', destination: [to] });
@@ -56,29 +73,29 @@ describe('Amazon SES webhooks (SNS-signed, from our topic only)', () => {
     });
 
   it('confirms the SNS subscription (text/plain post) and records the registration as REGISTERED', async () => {
-    const res = await h.post(path, fake.subscriptionConfirmation(topicArn, endpoint));
+    const own = await sesServer();
+    const res = await h.post(own.path, fake.subscriptionConfirmation(own.topicArn, own.endpoint));
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ received: 0, stored: 0, duplicates: 0, unknown: 0 });
-    const sub = fake.topics.get(topicArn)?.subscriptions.find((s) => s.endpoint === endpoint);
+    const sub = fake.topics.get(own.topicArn)?.subscriptions.find((s) => s.endpoint === own.endpoint);
     expect(sub?.confirmed).toBe(true);
-    expect(await webhookStatus()).toMatchObject({ status: 'REGISTERED', registeredAt: expect.any(String) });
+    expect(await webhookStatus(own.serverId)).toMatchObject({ status: 'REGISTERED', registeredAt: expect.any(String) });
   });
 
   it('sends with the configuration set registration created, so SES publishes their events', async () => {
-    const [setName] = [...fake.configurationSets.keys()];
-    expect(setName).toBeDefined();
     const test = await h.t.gqlOk<{ testSmtpServer: { ok: boolean } }>(`mutation($id: ID!) { testSmtpServer(id: $id, to: "ops@example.com", transport: API) { ok } }`, { id: serverId });
     expect(test.testSmtpServer.ok).toBe(true);
     expect(fake.accepted.at(-1)).toMatchObject({ to: ['ops@example.com'], configurationSetName: setName });
   });
 
   it('rotating the SES keys keeps the configuration set: sends still name it', async () => {
-    const [setName] = [...fake.configurationSets.keys()];
+    // Its own server: the rotation stays with it.
+    const own = await sesServer();
     const input = { credentials: { ses: { accessKeyId: ROTATED_KEY, secretAccessKey: 'z'.repeat(40), region: 'us-east-1' } } };
-    await h.t.gqlOk(`mutation($id: ID!, $input: UpdateDeliveryServerInput!) { updateDeliveryServer(id: $id, input: $input) { id } }`, { id: serverId, input });
-    const test = await h.t.gqlOk<{ testSmtpServer: { ok: boolean } }>(`mutation($id: ID!) { testSmtpServer(id: $id, to: "ops@example.com", transport: API) { ok } }`, { id: serverId });
+    await h.t.gqlOk(`mutation($id: ID!, $input: UpdateDeliveryServerInput!) { updateDeliveryServer(id: $id, input: $input) { id } }`, { id: own.serverId, input });
+    const test = await h.t.gqlOk<{ testSmtpServer: { ok: boolean } }>(`mutation($id: ID!) { testSmtpServer(id: $id, to: "ops@example.com", transport: API) { ok } }`, { id: own.serverId });
     expect(test.testSmtpServer.ok).toBe(true);
-    expect(fake.accepted.at(-1)).toMatchObject({ to: ['ops@example.com'], configurationSetName: setName });
+    expect(fake.accepted.at(-1)).toMatchObject({ to: ['ops@example.com'], configurationSetName: own.setName });
   });
 
   it('a soft bounce SES stopped retrying bounces without suppressing; a Reject fails the message; each with its error', async () => {
@@ -247,13 +264,14 @@ describe('Amazon SES webhooks (SNS-signed, from our topic only)', () => {
   });
 
   it('answers 503 when the SNS API cannot be reached to confirm a verified subscription, so SNS retries', async () => {
-    const confirmation = fake.subscriptionConfirmation(topicArn, endpoint);
+    const own = await sesServer();
+    const confirmation = fake.subscriptionConfirmation(own.topicArn, own.endpoint);
     const confirms = () => fake.requests.filter((r) => r.method === 'POST' && r.path === '/' && r.rawBody.toString().includes('Action=ConfirmSubscription')).length;
     const confirmsBefore = confirms();
     // Only the API fails: the signing certificate is still served, so this is the confirmation failing.
     fake.failSnsApi(SesFake.serverError(503));
     try {
-      const res = await h.post(path, confirmation);
+      const res = await h.post(own.path, confirmation);
       expect(res.status).toBe(503);
       expect(res.body).toEqual({ statusCode: 503, message: 'Webhook cannot be checked now: retry later' });
       expect(confirms()).toBe(confirmsBefore + 1);
@@ -263,18 +281,18 @@ describe('Amazon SES webhooks (SNS-signed, from our topic only)', () => {
   });
 
   it("answers 503, not 401, to a genuine confirmation that AWS refuses to confirm with the server's keys, and confirms the retry once the keys work", async () => {
-    const confirmation = fake.subscriptionConfirmation(topicArn, endpoint);
-    // The keys stop working at AWS (deactivated): ConfirmSubscription answers 403 InvalidClientTokenId.
-    // (An earlier test may have rotated the server to the second key: both stop.)
-    for (const key of [ACCESS_KEY, ROTATED_KEY]) fake.accessKeyIds.delete(key);
+    const own = await sesServer();
+    const confirmation = fake.subscriptionConfirmation(own.topicArn, own.endpoint);
+    // The server's key stops working at AWS (deactivated): ConfirmSubscription answers 403 InvalidClientTokenId.
+    fake.accessKeyIds.delete(ACCESS_KEY);
     try {
-      const res = await h.post(path, confirmation);
+      const res = await h.post(own.path, confirmation);
       expect(res.status).toBe(503);
       expect(res.body).toEqual({ statusCode: 503, message: 'Webhook cannot be checked now: retry later' });
     } finally {
-      for (const key of [ACCESS_KEY, ROTATED_KEY]) fake.accessKeyIds.add(key);
+      fake.accessKeyIds.add(ACCESS_KEY);
     }
-    expect((await h.post(path, confirmation)).status).toBe(200);
+    expect((await h.post(own.path, confirmation)).status).toBe(200);
   });
 
   it("answers 200 to SES's plain-text topic validation (signed, from our topic, no event) and stores nothing; the same text from another topic, or altered, is 401", async () => {
