@@ -72,5 +72,9 @@ describe('classifyElasticEmailError', () => {
     const err = classifyElasticEmailError(json(401, { Error: 'Incorrect apikey EE-SECRET' }), 'send', 'EE-SECRET');
     expect(err.message).not.toContain('EE-SECRET');
     expect(err.message).toContain('Incorrect apikey');
+    // Echoed across the point where a long reply is cut: no part of it stays either.
+    const key = 'EE0123456789ABCDEF0123456789ABCDEF012345';
+    const long = classifyElasticEmailError(json(401, { Error: `${'x'.repeat(285)} key ${key} refused` }), 'send', key);
+    expect(long.message).not.toContain(key.slice(0, 8));
   });
 });

@@ -1,5 +1,6 @@
 import { DeliveryError, parseRetryAfter } from '../delivery-error';
 import { DeliveryErrorCode, TransportKind } from '../provider.enums';
+import { scrub } from '../shared/adapter-helpers';
 
 /** What the classifier needs from an HTTP reply (kept independent of fetch for unit tests). */
 export interface ElasticEmailReply {
@@ -60,7 +61,8 @@ export function classifyElasticEmailError(
   op: ElasticEmailOperation,
   secret?: string,
 ): DeliveryError {
-  const said = readElasticEmailError(reply.json, reply.text);
+  // Scrubbed before it is shortened: a cut through an echoed key would leave part of it.
+  const said = scrub(readElasticEmailError(reply.json, reply.text), secret);
   const wording = said.toLowerCase();
   const detail = said ? `: ${said.length > 300 ? `${said.slice(0, 300)}…` : said}` : '';
   const status = reply.status;
@@ -68,7 +70,7 @@ export function classifyElasticEmailError(
     new DeliveryError({
       code,
       transient,
-      message: secret ? message.split(secret).join('[redacted]') : message,
+      message: scrub(message, secret),
       transport: TransportKind.API,
       providerStatus: status,
       retryAfterMs,

@@ -28,3 +28,11 @@ export function domainOf(address: string): string | null {
 export function record(v: unknown): Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
 }
+
+/**
+ * A provider reply with the server's own secret (its API key) cut out, in case the reply echoes
+ * it. Scrub before shortening: a cut through the secret would leave part of it.
+ */
+export function scrub(message: string, secret?: string): string {
+  return secret ? message.split(secret).join('[redacted]') : message;
+}

@@ -118,6 +118,13 @@ describe('classifySmtpError', () => {
     expect(err.message).not.toContain(token.slice(0, 12));
   });
 
+  it('redacts before it shortens a long reply: no part of a password echoed across the cut stays', () => {
+    const password = 'Sup3rS3cret-and-long-enough';
+    const echoed = `535 5.7.8 ${'x'.repeat(280)} ${password} refused`;
+    const err = classifySmtpError(nmError('Invalid login', 'EAUTH', echoed, 'AUTH PLAIN'), { redact: [password] });
+    expect(err.message).not.toContain(password.slice(0, 8));
+  });
+
   it('uses the fallback step for an inactivity timeout mid-send', () => {
     const err = classifySmtpError(nmError('Timeout', 'ETIMEDOUT', false, 'CONN', { timeoutType: 'SOCKET_TIMEOUT' }), { fallbackStep: 'DATA' });
     expect(err.code).toBe(DeliveryErrorCode.TIMEOUT);

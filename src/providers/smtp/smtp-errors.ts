@@ -103,9 +103,10 @@ function redact(text: string, secrets: ClassifyOptions['redact']): string {
 
 function describe(what: string, step: SmtpStep | undefined, f: SmtpErrorFields, options: ClassifyOptions): string {
   // Prefer the server's own reply line: it is what an operator can look up or send to the provider.
-  const detail = (f.response ?? f.message).replace(/\s+/g, ' ').trim().slice(0, MAX_REPLY_CHARS);
+  // Redacted before it is shortened: a cut through an echoed secret would leave part of it.
+  const detail = redact((f.response ?? f.message).replace(/\s+/g, ' ').trim(), options.redact).slice(0, MAX_REPLY_CHARS);
   const where = step ? ` during ${STEP_LABEL[step]}` : '';
-  return redact(`${what}${where}: ${detail}`, options.redact);
+  return `${what}${where}: ${detail}`;
 }
 
 /**

@@ -77,6 +77,10 @@ describe('classifySparkPostError', () => {
   it('scrubs the API key if a reply ever echoes it', () => {
     const err = classifySparkPostError(reply(401, { errors: [{ message: 'bad key sp-secret-key' }] }), 'send', 'sp-secret-key');
     expect(err.message).not.toContain('sp-secret-key');
+    // Echoed across the point where a long reply is cut: no part of it stays either.
+    const key = 'sp0123456789abcdef0123456789abcdef012345';
+    const long = classifySparkPostError(reply(401, { errors: [{ message: `${'x'.repeat(285)} key ${key} refused` }] }), 'send', key);
+    expect(long.message).not.toContain(key.slice(0, 8));
   });
 
   it('tolerates numeric codes and junk entries', () => {

@@ -1,5 +1,6 @@
 import { DeliveryError, parseRetryAfter } from '../delivery-error';
 import { DeliveryErrorCode, TransportKind } from '../provider.enums';
+import { scrub } from '../shared/adapter-helpers';
 
 /** One entry of SparkPost's documented error body `{"errors":[{message, description, code}]}`. */
 export interface SparkPostApiError {
@@ -44,7 +45,8 @@ export function classifySparkPostError(reply: SparkPostReply, op: SparkPostOpera
   const errors = readSparkPostErrors(reply.json);
   const codes = new Set(errors.map((e) => e.code).filter((c): c is string => !!c));
   const wording = errors.map((e) => `${e.message} ${e.description ?? ''}`).join(' ').toLowerCase();
-  const detail = describe(errors, reply.text);
+  // Scrubbed before describe shortens it: a cut through an echoed key would leave part of it.
+  const detail = scrub(describe(errors, scrub(reply.text, secret), secret), secret);
   const status = reply.status;
   const make = (code: DeliveryErrorCode, transient: boolean, message: string, retryAfterMs?: number) =>
     new DeliveryError({
@@ -100,17 +102,14 @@ export function classifySparkPostError(reply: SparkPostReply, op: SparkPostOpera
 }
 
 /** ": Invalid domain — Unconfigured or unverified sending domain. [7001]", short and readable. */
-function describe(errors: SparkPostApiError[], text: string): string {
+function describe(errors: SparkPostApiError[], text: string, secret?: string): string {
   const parts = errors.map((e) =>
-    [e.message, e.description].filter(Boolean).join(' — ') + (e.code ? ` [${e.code}]` : ''),
+    scrub([e.message, e.description].filter(Boolean).join(' — '), secret) + (e.code ? ` [${e.code}]` : ''),
   );
   const body = parts.length ? parts.join('; ') : text.trim();
   return body ? `: ${truncate(body, 300)}` : '';
 }
 
-export function scrub(message: string, secret?: string): string {
-  return secret ? message.split(secret).join('[redacted]') : message;
-}
 
 function truncate(s: string, max: number): string {
   return s.length > max ? `${s.slice(0, max)}…` : s;
