@@ -95,13 +95,14 @@ export async function checkSmtpDestination(
     for (const { address } of addresses) {
       const reason = ipaddr.isValid(address) ? blockedReason(address) : 'not an IP address';
       if (reason) {
-        const shown = literal ? address : `"${name}" (${address})`;
+        // A name's internal address is not shown: any account could map internal names by trying them.
+        const what = literal ? `SMTP host ${address} is ${reason}` : `SMTP host "${name}" resolves to ${reason}`;
         throw new DeliveryError({
           code: DeliveryErrorCode.BLOCKED_DESTINATION,
           transient: false,
           transport: TransportKind.SMTP,
           smtpStep: 'CONNECT',
-          message: `SMTP host ${shown} is ${reason}; connections to internal networks are not allowed`,
+          message: `${what}; connections to internal networks are not allowed`,
         });
       }
     }
