@@ -1,4 +1,6 @@
+import { Logger } from '@nestjs/common';
 import { storableOrNull } from '../infra/database/storable-text';
+import { logUnexpected } from '../infra/errors/unexpected-error';
 import { DeliveryError } from './delivery-error';
 import { DeliveryErrorCode, DeliveryProvider, TransportKind } from './provider.enums';
 import type { MessageHeader, OutgoingMessage, ProviderAdapter, ProviderServer, SendResult, SenderCheck } from './provider.types';
@@ -67,14 +69,18 @@ export function sparkPostSmtpHeaders(server: ProviderServer, message: OutgoingMe
   return { message: { ...message, headers }, extra: [{ name: MSYS_HEADER, value }] };
 }
 
+const logger = new Logger('ProviderGateway');
+
 function asDeliveryError(err: unknown, transport: TransportKind): DeliveryError {
   if (err instanceof DeliveryError) return err.transport === transport ? err : err.withTransport(transport);
-  // An adapter must classify its errors; if one leaks a raw error, do not show its text (it may hold request data).
+  // An adapter must classify its errors; if one leaks a raw error, its text is logged, not shown
+  // (it may hold request data), and the id that finds it in the log is.
+  const errorId = logUnexpected(logger, `Unexpected failure in the ${transport} transport`, err);
   return new DeliveryError({
     code: DeliveryErrorCode.PROVIDER_ERROR,
     transient: true,
     transport,
-    message: `Unexpected failure in the ${transport} transport`,
+    message: `Unexpected failure in the ${transport} transport (error id ${errorId})`,
   });
 }
 

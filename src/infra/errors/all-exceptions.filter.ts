@@ -1,6 +1,6 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { Response } from 'express';
-import { randomUUID } from 'node:crypto';
+import { logUnexpected } from './unexpected-error';
 
 /**
  * Replaces Nest's default handler, which logs every non-HTTP error with its stack trace.
@@ -25,8 +25,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
       res.status(status).json({ statusCode: status, message: status === 413 ? 'Request body too large (limit 4 MB)' : (exception as Error).message });
       return;
     }
-    const errorId = randomUUID();
-    this.logger.error({ errorId, err: { name: exception instanceof Error ? exception.name : typeof exception, message: exception instanceof Error ? exception.message : String(exception) } }, 'Unhandled error in an HTTP request');
+    const errorId = logUnexpected(this.logger, 'Unhandled error in an HTTP request', exception);
     res.status(500).json({ statusCode: 500, message: `Internal error (id ${errorId})` });
     return;
   }

@@ -1,9 +1,9 @@
 import { HttpException, Logger } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
 import type { GraphQLFormattedError } from 'graphql';
 import { GraphQLError } from 'graphql';
 import { QueryFailedError } from 'typeorm';
 import { DomainError, ErrorCode } from './domain-error';
+import { logUnexpected } from './unexpected-error';
 
 const logger = new Logger('GraphQLErrors');
 
@@ -50,8 +50,7 @@ export function formatGraphQLError(formatted: GraphQLFormattedError, error: unkn
     const fields = apolloCode === 'BAD_USER_INPUT' ? variableFields(formatted.message) : undefined;
     return { ...base, extensions: fields ? { code: apolloCode, fields } : { code: apolloCode } };
   }
-  const errorId = randomUUID();
-  logger.error({ errorId, err: describe(original) }, 'Unhandled error in a GraphQL operation');
+  const errorId = logUnexpected(logger, 'Unhandled error in a GraphQL operation', original);
   return { ...base, message: `Internal error (id ${errorId})`, extensions: { code: 'INTERNAL_SERVER_ERROR', errorId } };
 }
 
@@ -70,8 +69,3 @@ function variableFields(message: string): string[] | undefined {
   return variable ? [variable[1]] : undefined;
 }
 
-/** Name and message only: a driver error also carries its SQL and parameters, which stay out of logs. */
-function describe(err: unknown): { name: string; message: string } {
-  if (err instanceof Error) return { name: err.name, message: err.message };
-  return { name: typeof err, message: String(err) };
-}

@@ -1,8 +1,9 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '../../config/configuration';
 import type { Viewer } from '../../infra/auth/viewer';
 import { BadUserInputError, DomainError, ErrorCode } from '../../infra/errors/domain-error';
+import { logUnexpected } from '../../infra/errors/unexpected-error';
 import { REDIS } from '../../infra/redis/redis.module';
 import { DeliveryError } from '../../providers/delivery-error';
 import { DeliveryErrorCode, type TransportKind } from '../../providers/provider.enums';
@@ -28,6 +29,8 @@ export const TEST_PACING_WAIT_MS = 10_000;
  */
 @Injectable()
 export class ServerTestsService {
+  private readonly logger = new Logger(ServerTestsService.name);
+
   constructor(
     private readonly servers: DeliveryServersService,
     private readonly vault: ServerVault,
@@ -86,7 +89,11 @@ export class ServerTestsService {
       const e =
         err instanceof DeliveryError
           ? err
-          : new DeliveryError({ code: DeliveryErrorCode.PROVIDER_ERROR, transient: true, message: 'The test failed unexpectedly' });
+          : new DeliveryError({
+              code: DeliveryErrorCode.PROVIDER_ERROR,
+              transient: true,
+              message: `The test failed unexpectedly (error id ${logUnexpected(this.logger, `Test of server ${server.id} failed unexpectedly`, err)})`,
+            });
       return {
         ok: false,
         to: recipient,

@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { logUnexpected } from '../../infra/errors/unexpected-error';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
@@ -102,7 +103,8 @@ export class WebhookRegistrar {
       const target = this.vault.providerServer(server, registrationCredentials(server.provider, credentials, previousState));
       result = await this.gateway.adapterFor(server.provider).registerWebhooks(target, url, previousState);
     } catch (err) {
-      result = { status: WebhookStatus.FAILED, url, events: [], error: err instanceof DeliveryError ? err.message : 'Registration failed unexpectedly' };
+      const error = err instanceof DeliveryError ? err.message : `Registration failed unexpectedly (error id ${logUnexpected(this.logger, `Webhook registration of server ${server.id} failed`, err)})`;
+      result = { status: WebhookStatus.FAILED, url, events: [], error };
     }
     return this.record(server, credentials, outcomeOf(server, previousState, result), result, confirmedBefore);
   }
@@ -207,7 +209,8 @@ export class WebhookRegistrar {
     try {
       await this.gateway.adapterFor(server.provider).removeWebhooks(this.vault.providerServer(server, credentials), { ...result, state: result.state ?? {} });
     } catch (err) {
-      this.logger.warn(`Could not remove the webhooks of deleted server ${server.id} at ${server.provider}: ${err instanceof DeliveryError ? err.message : 'unexpected error'}`);
+      if (err instanceof DeliveryError) this.logger.warn(`Could not remove the webhooks of deleted server ${server.id} at ${server.provider}: ${err.message}`);
+      else logUnexpected(this.logger, `Could not remove the webhooks of deleted server ${server.id} at ${server.provider}`, err);
     }
   }
 
@@ -247,7 +250,8 @@ export class WebhookRegistrar {
         state: this.vault.webhookState(server),
       });
     } catch (err) {
-      this.logger.warn(`Could not remove the webhooks of server ${server.id} at ${server.provider}: ${err instanceof DeliveryError ? err.message : 'unexpected error'}`);
+      if (err instanceof DeliveryError) this.logger.warn(`Could not remove the webhooks of server ${server.id} at ${server.provider}: ${err.message}`);
+      else logUnexpected(this.logger, `Could not remove the webhooks of server ${server.id} at ${server.provider}`, err);
     }
   }
 }

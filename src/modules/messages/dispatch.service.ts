@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { logUnexpected } from '../../infra/errors/unexpected-error';
 import { setTimeout as delay } from 'node:timers/promises';
 import { APP_CONFIG, type AppConfig } from '../../config/configuration';
 import { SingleFlight } from '../../infra/batching/batcher';
@@ -191,8 +192,10 @@ export class DispatchService {
       // The failure may open the circuit breaker or pause the server: no job should start on
       // the held answer from now on…
       this.forgetRoutes(message);
-      const error = err instanceof DeliveryError ? err : new DeliveryError({ code: DeliveryErrorCode.PROVIDER_ERROR, transient: true, message: 'The send failed unexpectedly' });
-      if (!(err instanceof DeliveryError)) this.logger.error(`Unexpected send failure for message ${message.id}: ${err instanceof Error ? err.name : 'error'}`);
+      const error =
+        err instanceof DeliveryError
+          ? err
+          : new DeliveryError({ code: DeliveryErrorCode.PROVIDER_ERROR, transient: true, message: `The send failed unexpectedly (error id ${logUnexpected(this.logger, `Unexpected send failure for message ${message.id}`, err)})` });
       // The record first: Redis trouble must not leave the message without its outcome.
       try {
         await this.failed(message, server, error, attempt);

@@ -1,6 +1,6 @@
 import { Controller, Get, HttpCode, HttpException, InternalServerErrorException, Logger, Param, Post, Req } from '@nestjs/common';
+import { logUnexpected } from '../../infra/errors/unexpected-error';
 import type { Request } from 'express';
-import { randomUUID } from 'node:crypto';
 import type { IncomingWebhookRequest } from '../../providers/provider.types';
 import { MAX_WEBHOOK_BODY_BYTES, WebhookError, WebhookErrorCode } from './webhooks.errors';
 import { type WebhookOutcome, WebhooksService } from './webhooks.service';
@@ -60,8 +60,7 @@ export class WebhooksController {
         if (err.code === WebhookErrorCode.RETRY_LATER) this.logger.warn(`Webhook ${provider} server ${serverId} answered 503 (retry later): ${err.reason ?? err.message}`);
         throw new HttpException({ statusCode: status, message: err.message }, status);
       }
-      const errorId = randomUUID();
-      this.logger.error({ errorId, err: { name: err instanceof Error ? err.name : typeof err } }, `Webhook ${provider} server ${serverId} failed`);
+      const errorId = logUnexpected(this.logger, `Webhook ${provider} server ${serverId} failed`, err);
       throw new InternalServerErrorException({ statusCode: 500, message: `Internal error (id ${errorId})` });
     }
   }
