@@ -1,42 +1,46 @@
-import { addMocksToSchema, type IMocks } from '@graphql-tools/mock';
-import { type GraphQLSchema } from 'graphql';
-import { buildSchema } from 'graphql';
+import { addMocksToSchema } from '@graphql-tools/mock';
+import { buildSchema, type GraphQLSchema } from 'graphql';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { accountMutations } from './mock-account-mutations';
+import { customSmtpMutations } from './mock-custom-smtp-mutations';
+import { fallbackMocks } from './mock-fallback';
+import { uuidSequence } from './mock-ids';
+import { mailMutations } from './mock-mail-mutations';
+import { queryResolvers } from './mock-query-resolvers';
+import type { MockResolverMap } from './mock-resolver-map';
+import { serverMutations } from './mock-server-mutations';
+import { MockState, type MockStateOptions } from './mock-state';
+import { typeResolvers } from './mock-type-resolvers';
 
-const ZONES = ['UTC', 'Europe/Berlin', 'America/New_York', 'Asia/Kolkata', 'Asia/Kathmandu', 'Australia/Lord_Howe'];
-const NAMES = ['Acme Growth Agency', 'Northwind Marketing', 'Bluebird CRM', 'Lumen Dental', 'Riverside Realty', 'Orbit Fitness'];
-const DOMAINS = ['acme.io', 'northwind.example', 'bluebird.app', 'lumen.dental', 'riverside.homes'];
+export { createMockContext, MOCK_TOKENS, type MockContext } from './mock-auth';
 
-/** A deterministic pseudo-random sequence, so the mock answers the same on every run. */
-function sequence(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state * 1_103_515_245 + 12_345) % 2 ** 31;
-    return state / 2 ** 31;
-  };
+/** The committed schema, next to package.json. */
+export const SCHEMA_PATH = join(__dirname, '..', '..', 'schema.gql');
+
+export interface MockSchemaOptions extends MockStateOptions {
+  /** Hears every field answered by a generic placeholder because the data set does not cover it. */
+  onFallback?: (coordinate: string) => void;
 }
 
-/** The committed schema.gql with realistic mocked data: no database, no Redis. */
-export function mockedSchema(schemaPath: string, seed = 42): GraphQLSchema {
-  const next = sequence(seed);
-  const pick = <T>(list: T[]): T => list[Math.floor(next() * list.length)];
-  const email = (): string => `${pick(['hello', 'news', 'billing', 'team', 'jane.doe', 'support'])}@${pick(DOMAINS)}`;
-  const mocks: IMocks = {
-    DateTime: () => new Date(Date.UTC(2026, 10, 1) + Math.floor(next() * 30 * 86_400_000)).toISOString(),
-    ID: () => `${Math.floor(next() * 1e8).toString(16)}-4e2a-4b7c-9d3e-${Math.floor(next() * 1e12).toString(16).padStart(12, '0')}`,
-    Int: () => Math.floor(next() * 1000),
-    String: () => pick(['Welcome aboard', 'Your November newsletter', 'Reminder: appointment tomorrow', 'Invoice #1042']),
-    Account: () => ({ name: pick(NAMES), timezone: pick(ZONES), addons: [], effectiveAddons: [] }),
-    ApiToken: () => ({ name: pick(['CRM backend', 'Zapier', 'ops laptop']) }),
-    CreatedApiToken: () => ({ token: `mr_${'x'.repeat(43)}` }),
-    DeliveryServer: () => ({ name: pick(['Primary SES', 'SendGrid EU', 'Mailgun transactional', 'Office SMTP']), senderAddress: email(), testEmail: email(), sendingDomain: pick(DOMAINS), pauseMs: pick([0, 250, 1000]) }),
-    Message: () => ({ from: email(), to: email() }),
-    Campaign: () => ({ name: pick(['Black Friday', 'Onboarding drip', 'Monthly digest']), from: email() }),
-    Suppression: () => ({ email: email() }),
-    RouteDecision: () => ({ from: email(), effectiveFrom: email() }),
-    ServerTestResult: () => ({ to: email() }),
-    ApiCredentialsSummary: () => ({ keyHint: `…${Math.floor(next() * 9000 + 1000)}` }),
-    SmtpSettings: () => ({ host: pick(['smtp.sendgrid.net', 'smtp.mailgun.org', 'mail.example.com']), port: pick([465, 587, 2525]) }),
-  };
-  return addMocksToSchema({ schema: buildSchema(readFileSync(schemaPath, 'utf8')), mocks, preserveResolvers: false });
+/**
+ * schema.gql, read now (so the mock never drifts from the schema), answered from one in-memory
+ * data set: an agency with two sub-accounts and a second agency, their servers, messages,
+ * campaigns, suppressions and tokens. Mutations change that data set; each call builds a new one.
+ * Run it in memory with `contextValue: createMockContext(token)`, or serve it with serve-mock.ts.
+ */
+export function mockedSchema(schemaPath: string = SCHEMA_PATH, options: MockSchemaOptions = {}): GraphQLSchema {
+  const schema = buildSchema(readFileSync(schemaPath, 'utf8'));
+  const state = new MockState(options);
+  const mutations = [accountMutations(state), serverMutations(state), customSmtpMutations(state), mailMutations(state)].map((m) => m.Mutation);
+  const resolvers: MockResolverMap = { ...typeResolvers(state), ...queryResolvers(state), Mutation: Object.assign({}, ...mutations) as MockResolverMap[string] };
+  return addMocksToSchema<MockResolverMap>({
+    schema,
+    // Placeholders draw ids from their own sequence, so the data set's ids never depend on them.
+    mocks: fallbackMocks(schema, uuidSequence(`${options.seed ?? 'mailroute'}:fallback`), () => state.nowIso(), options.onFallback ?? (() => undefined)),
+    mockGenerationBehavior: 'deterministic',
+    resolvers,
+    // A resolver for a field schema.gql no longer has is skipped, not fatal: the mock follows the schema.
+    resolverValidationOptions: { requireResolversToMatchSchema: 'ignore' },
+  });
 }

@@ -67,7 +67,11 @@ export function withWebhookSecret(webhook: WebhookRegistrationModel, secret: str
  * or pause reason. Its owner and assignments are hidden by their own resolvers.
  */
 export function toSharedServerModel(e: DeliveryServerView): DeliveryServerModel {
-  const full = toDeliveryServerModel(e);
+  return withoutOwnerOnlyFields(toDeliveryServerModel(e));
+}
+
+/** The owner-only fields of a server emptied (shared with the mock server, so both hide the same). */
+export function withoutOwnerOnlyFields<S extends { webhook: { status: unknown } }>(full: S): S {
   return {
     ...full,
     pausedReason: null,
@@ -76,7 +80,8 @@ export function toSharedServerModel(e: DeliveryServerView): DeliveryServerModel 
     smtp: null,
     ipPool: null,
     lastTest: null,
-    webhook: { status: full.webhook.status, url: null, events: [], error: null, registeredAt: null },
+    // Built anew, not spread: nothing else the stored registration holds comes along.
+    webhook: { status: full.webhook.status, url: null, events: [], error: null, registeredAt: null } as unknown as S['webhook'],
   };
 }
 
