@@ -122,6 +122,28 @@ describe('dispatch jobs', () => {
     for (const id of ids) expect(await row(id)).toMatchObject({ status: 'SENT', server_id: server });
   });
 
+  it('completes a campaign paused while its last message was being sent: nothing is left to resume', async () => {
+    const slow = new SmtpSink({ users: [SINK_USER] });
+    extraSinks.push(slow);
+    await slow.start();
+    slow.delayData(1_500);
+    const agency = await newAgency(t);
+    await activeServer(agency.id, 'Slow relay', slow.port);
+    const input = { accountId: agency.id, name: 'Last in flight', from: 'news@brand.example', subject: 'Last', text: 'Hi', recipients: ['last@example.com'] };
+    const campaign = (await t.gqlOk<{ createCampaign: { id: string } }>(`mutation($input: CreateCampaignInput!) { createCampaign(input: $input) { id } }`, { input })).createCampaign;
+    await t.gqlOk(`mutation($id: ID!) { startCampaign(id: $id) { id } }`, { id: campaign.id });
+    const [{ id }] = (await db.query<{ id: string }>('SELECT id FROM messages WHERE campaign_id = $1', [campaign.id])).rows;
+    const job = await queue.queue.getJob(jobIdOf(id, (await row(id)).dispatch_seq));
+    const sending = dispatch.process(job!.data);
+    await waitFor('the message claimed', async () => (await row(id)).status === 'SENDING', 10_000, 10);
+    await t.gqlOk(`mutation($id: ID!) { pauseCampaign(id: $id) { id } }`, { id: campaign.id });
+    await sending;
+    await waitFor(`message ${id} recorded`, async () => (await row(id)).status === 'SENT', 10_000, 10);
+    const read = `query($id: ID!) { campaign(id: $id) { status completedAt stats { sent queued } } }`;
+    await waitFor('campaign completed', async () => (await t.gqlOk<{ campaign: { status: string } }>(read, { id: campaign.id })).campaign.status === 'COMPLETED', 10_000);
+    expect((await t.gqlOk<{ campaign: unknown }>(read, { id: campaign.id })).campaign).toMatchObject({ status: 'COMPLETED', completedAt: expect.any(String), stats: { sent: 1, queued: 0 } });
+  });
+
   it('does not send to a recipient suppressed after the message was accepted: SUPPRESSED, and the campaign completes', async () => {
     const agency = await newAgency(t);
     await activeServer(agency.id, 'Suppressing relay');

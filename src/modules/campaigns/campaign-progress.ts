@@ -8,10 +8,19 @@ import { CampaignEntity, CampaignStatus } from './campaign.entity';
 /** The jobs of a campaign finishing within this window share one COMPLETED check. */
 const COMPLETION_DELAY_MS = 200;
 
-/** Campaigns still SENDING though all their messages are written (no launch cursor) and none is pending: COMPLETED. */
-export const COMPLETE_CAMPAIGNS_SQL = `UPDATE campaigns c SET status = 'COMPLETED', completed_at = now(), updated_at = now()
-   WHERE c.status = 'SENDING' AND c.launch_cursor IS NULL
+const COMPLETE = `UPDATE campaigns c SET status = 'COMPLETED', completed_at = now(), updated_at = now()`;
+/** All its messages written (no launch cursor) and none pending. */
+const NOTHING_LEFT = `c.launch_cursor IS NULL
      AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.campaign_id = c.id AND m.status IN ('QUEUED', 'DEFERRED', 'SENDING'))`;
+
+/** Every campaign still SENDING with nothing left: COMPLETED (the workers' sweep). */
+export const COMPLETE_CAMPAIGNS_SQL = `${COMPLETE} WHERE c.status = 'SENDING' AND ${NOTHING_LEFT}`;
+/**
+ * One campaign ($1) with nothing left: COMPLETED, a PAUSED one too if it had started. Its last
+ * messages were in flight when it paused (a worker's pause hands its message back, so that one
+ * stays pending): there is nothing left to resume, and it would otherwise show PAUSED for good.
+ */
+export const COMPLETE_CAMPAIGN_SQL = `${COMPLETE} WHERE c.id = $1 AND (c.status = 'SENDING' OR (c.status = 'PAUSED' AND c.started_at IS NOT NULL)) AND ${NOTHING_LEFT}`;
 
 /**
  * What sending does to a campaign: pause it when its route fails under it, tell whether it is
@@ -52,7 +61,7 @@ export class CampaignProgress {
     this.completions
       .request(campaignId, async () => {
         await delay(COMPLETION_DELAY_MS);
-        await this.campaigns.query(`${COMPLETE_CAMPAIGNS_SQL} AND c.id = $1`, [campaignId]);
+        await this.campaigns.query(COMPLETE_CAMPAIGN_SQL, [campaignId]);
       })
       .catch((err: unknown) => this.logger.warn(`Completion check of campaign ${campaignId} failed: ${err instanceof Error ? err.message : 'error'}`));
   }

@@ -14,7 +14,7 @@ import { PacingService } from '../quota/pacing.service';
 import { RoutingService } from '../routing/routing.service';
 import { SuppressionsService } from '../suppressions/suppressions.service';
 import { CampaignEntity, CampaignRecipientEntity, CampaignStatus } from './campaign.entity';
-import { COMPLETE_CAMPAIGNS_SQL, CampaignProgress } from './campaign-progress';
+import { COMPLETE_CAMPAIGN_SQL, CampaignProgress } from './campaign-progress';
 import type { CampaignStatsModel } from './campaign.model';
 import type { CreateCampaignInput } from './dto/create-campaign.input';
 import { normaliseRecipients } from './recipients';
@@ -189,7 +189,7 @@ export class CampaignsService {
     });
     await this.enqueue(campaign.id, jobs);
     // Paused part-way through its launch: the rest of its messages are written now if nobody is.
-    if (campaign.launchCursor !== null) await this.writeLaunchMessages(campaign.id);
+    if (campaign.launchCursor !== null) await this.writeLaunchMessagesOrLeave(campaign.id);
     return this.campaigns.findOneByOrFail({ id: campaign.id });
   }
 
@@ -281,14 +281,21 @@ export class CampaignsService {
       .returning('id')
       .execute();
     if (!(claimed.raw as unknown[]).length) throw new ConflictError(`Campaign ${campaign.id} has already been started`);
-    try {
-      await this.writeLaunchMessages(campaign.id);
-    } catch (err) {
-      // Started all the same (SENDING, its cursor kept): the answer says so, and a worker finishes
-      // the launch once the cursor is stale. An error here would invite a retry that cannot work.
-      this.logger.warn(`Campaign ${campaign.id}: writing its messages stopped part-way (${err instanceof Error ? err.message.slice(0, 200) : 'error'}); a worker will finish the launch`);
-    }
+    await this.writeLaunchMessagesOrLeave(campaign.id);
     return this.campaigns.findOneByOrFail({ id: campaign.id });
+  }
+
+  /**
+   * Started (or resumed) all the same when writing its messages stops part-way (SENDING, its
+   * cursor kept): the answer says so, and a worker finishes the launch once the cursor is stale.
+   * An error here would invite a retry that cannot work.
+   */
+  private async writeLaunchMessagesOrLeave(campaignId: string): Promise<void> {
+    try {
+      await this.writeLaunchMessages(campaignId);
+    } catch (err) {
+      this.logger.warn(`Campaign ${campaignId}: writing its messages stopped part-way (${err instanceof Error ? err.message.slice(0, 200) : 'error'}); a worker will finish the launch`);
+    }
   }
 
   /**
@@ -396,7 +403,7 @@ async function insertRecipients(tx: EntityManager, campaignId: string, emails: s
 
 /** The workers' rule (CampaignProgress), for one campaign inside the caller's transaction. */
 async function completeIfDone(tx: EntityManager, campaignId: string): Promise<void> {
-  await tx.query(`${COMPLETE_CAMPAIGNS_SQL} AND c.id = $1`, [campaignId]);
+  await tx.query(COMPLETE_CAMPAIGN_SQL, [campaignId]);
 }
 
 function notDraft(id: string, status: CampaignStatus, what: string): ConflictError {
