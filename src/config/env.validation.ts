@@ -1,5 +1,6 @@
 import { plainToInstance, Transform } from 'class-transformer';
-import { IsBoolean, IsIn, IsInt, IsNumber, IsOptional, IsString, Matches, Max, Min, validateSync } from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsNumber, IsOptional, IsString, Matches, Max, Min, type ValidationError, ValidateBy, validateSync } from 'class-validator';
+import { parse as parsePgUrl } from 'pg-connection-string';
 
 const toBool = ({ value }: { value: unknown }): unknown =>
   value === 'true' || value === '1' ? true : value === 'false' || value === '0' ? false : value;
@@ -7,15 +8,54 @@ const toInt = ({ value }: { value: unknown }): unknown => (typeof value === 'str
 const toNumber = ({ value }: { value: unknown }): unknown => (typeof value === 'string' && /^-?\d+(\.\d+)?$/.test(value) ? Number(value) : value);
 const URL_RE = /^[a-z][a-z0-9+.-]*:\/\/\S+$/i;
 
+const URL_HINT = 'check the port (1-65535) and percent-encode special characters in the user name and password (e.g. / as %2F, @ as %40, # as %23, % as %25)';
+
+/**
+ * What is wrong with a URL that passed its pattern, or null: `new URL()` must read it (the app
+ * and its clients do), and for DATABASE_URL the PostgreSQL driver's own parser too. Never
+ * quotes the value or the driver's words (either may hold the password).
+ */
+function urlProblem(value: string, driver?: 'pg'): string | null {
+  try {
+    new URL(value);
+  } catch {
+    return `is not a valid URL: ${URL_HINT}`;
+  }
+  if (driver === 'pg') {
+    try {
+      parsePgUrl(value);
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (err instanceof URIError) return `is not read by the PostgreSQL driver (a malformed %-escape): ${URL_HINT}`;
+      if (typeof code === 'string') return `is not read by the PostgreSQL driver (${code}): the files named by sslcert, sslkey and sslrootcert must exist and be readable`;
+      return 'is not read by the PostgreSQL driver: check its query parameters (sslmode, uselibpqcompat, sslrootcert)';
+    }
+  }
+  return null;
+}
+
+/** The value parses as a URL (and, for 'pg', as a PostgreSQL connection string). */
+function ParsesAsUrl(driver?: 'pg'): PropertyDecorator {
+  return ValidateBy({
+    name: 'parsesAsUrl',
+    validator: {
+      validate: (value: unknown) => typeof value !== 'string' || urlProblem(value, driver) === null,
+      defaultMessage: (args) => urlProblem(String(args?.value), driver) ?? 'is not a valid URL',
+    },
+  });
+}
+
 /** Every environment variable mailroute reads, validated once at start (see .env.example). */
 export class EnvironmentVariables {
   @IsIn(['development', 'production', 'test'])
   NODE_ENV: 'development' | 'production' | 'test' = 'development';
 
   @Matches(/^postgres(ql)?:\/\/\S+$/, { message: 'must be a postgres:// URL' })
+  @ParsesAsUrl('pg')
   DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/mailroute';
 
   @Matches(/^rediss?:\/\/\S+$/, { message: 'must be a redis:// URL' })
+  @ParsesAsUrl()
   REDIS_URL = 'redis://127.0.0.1:6379';
 
   /** Prefix of every Redis key (queues, quota counters), so several deployments or test runs can share one Redis. */
@@ -30,6 +70,7 @@ export class EnvironmentVariables {
   PORT = 3000;
 
   @Matches(URL_RE, { message: 'must be an absolute URL' })
+  @ParsesAsUrl()
   PUBLIC_URL = 'http://localhost:3000';
 
   @IsIn(['api', 'worker', 'all'])
@@ -119,12 +160,12 @@ export class EnvironmentVariables {
   @IsBoolean()
   OUTBOUND_ALLOW_PRIVATE?: boolean;
 
-  @IsOptional() @Matches(URL_RE, { message: 'must be an absolute URL' }) SES_ENDPOINT?: string;
-  @IsOptional() @Matches(URL_RE, { message: 'must be an absolute URL' }) SNS_ENDPOINT?: string;
-  @IsOptional() @Matches(URL_RE, { message: 'must be an absolute URL' }) SENDGRID_API_URL?: string;
-  @IsOptional() @Matches(URL_RE, { message: 'must be an absolute URL' }) MAILGUN_API_URL?: string;
-  @IsOptional() @Matches(URL_RE, { message: 'must be an absolute URL' }) SPARKPOST_API_URL?: string;
-  @IsOptional() @Matches(URL_RE, { message: 'must be an absolute URL' }) ELASTICEMAIL_API_URL?: string;
+  @IsOptional() @Matches(URL_RE, { message: 'must be an absolute URL' }) @ParsesAsUrl() SES_ENDPOINT?: string;
+  @IsOptional() @Matches(URL_RE, { message: 'must be an absolute URL' }) @ParsesAsUrl() SNS_ENDPOINT?: string;
+  @IsOptional() @Matches(URL_RE, { message: 'must be an absolute URL' }) @ParsesAsUrl() SENDGRID_API_URL?: string;
+  @IsOptional() @Matches(URL_RE, { message: 'must be an absolute URL' }) @ParsesAsUrl() MAILGUN_API_URL?: string;
+  @IsOptional() @Matches(URL_RE, { message: 'must be an absolute URL' }) @ParsesAsUrl() SPARKPOST_API_URL?: string;
+  @IsOptional() @Matches(URL_RE, { message: 'must be an absolute URL' }) @ParsesAsUrl() ELASTICEMAIL_API_URL?: string;
 
   @IsString()
   SNS_CERT_URL_PATTERN = '^https://sns\\.[a-z0-9-]+\\.amazonaws\\.com(\\.cn)?/';
@@ -155,12 +196,26 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * Which failed constraint to report first: the type (PORT=abc is "not an integer", not "greater
+ * than 65535"), then the form, then ranges and the rest.
+ */
+const CONSTRAINT_ORDER = ['isBoolean', 'isInt', 'isNumber', 'isString', 'isIn', 'matches'];
+const rank = (name: string): number => (CONSTRAINT_ORDER.includes(name) ? CONSTRAINT_ORDER.indexOf(name) : CONSTRAINT_ORDER.length);
+
+/** "NAME what is wrong": class-validator's own messages already start with the name, ours do not. */
+function describe(error: ValidationError): string {
+  const [first] = Object.entries(error.constraints ?? {}).sort(([a], [b]) => rank(a) - rank(b));
+  const message = first?.[1] ?? 'is invalid';
+  return `${error.property} ${message.startsWith(`${error.property} `) ? message.slice(error.property.length + 1) : message}`;
+}
+
 export function validateEnv(raw: Record<string, unknown>): EnvironmentVariables {
   // Empty strings mean "unset" (a blank line copied from .env.example must not fail the start).
   const cleaned = Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== '' && v !== undefined));
   const env = plainToInstance(EnvironmentVariables, cleaned, { exposeDefaultValues: true });
   const errors = validateSync(env, { skipMissingProperties: false, whitelist: false });
-  const problems = errors.map((e) => `${e.property} ${Object.values(e.constraints ?? {})[0] ?? 'is invalid'}`);
+  const problems = errors.map(describe);
   if (env.NODE_ENV === 'production' && !env.CREDENTIALS_KEY) problems.push('CREDENTIALS_KEY is required when NODE_ENV=production');
   try {
     new RegExp(env.SNS_CERT_URL_PATTERN);

@@ -44,6 +44,42 @@ describe('configuration', () => {
     expect((error as ConfigError).message).toContain(name);
   });
 
+  const configError = (env: Record<string, string>): ConfigError => {
+    try {
+      validateEnv(env);
+    } catch (err) {
+      if (err instanceof ConfigError) return err;
+      throw err;
+    }
+    throw new Error(`${JSON.stringify(env)} was accepted`);
+  };
+
+  it.each([
+    [{ PUBLIC_URL: 'http://mail.example.com:99999' }, 'PUBLIC_URL', 'is not a valid URL'],
+    [{ REDIS_URL: 'redis://:pa/Sx9k@127.0.0.1:6379' }, 'REDIS_URL', 'percent-encode'],
+    [{ DATABASE_URL: 'postgres://app:pa#Sx9k@127.0.0.1/mailroute' }, 'DATABASE_URL', 'percent-encode'],
+    // new URL() reads these; pg-connection-string does not (a %-escape that is no UTF-8, a missing CA file).
+    [{ DATABASE_URL: 'postgres://app:Sx9k%C3%28@127.0.0.1/mailroute' }, 'DATABASE_URL', 'PostgreSQL driver'],
+    [{ DATABASE_URL: 'postgres://app:Sx9k@127.0.0.1/mailroute?sslrootcert=/nonexistent/ca.pem' }, 'DATABASE_URL', 'sslrootcert'],
+    [{ SES_ENDPOINT: 'https://ses.example.com:70000' }, 'SES_ENDPOINT', 'is not a valid URL'],
+    [{ MAILGUN_API_URL: 'https://user:pa/Sx9k@api.example.com' }, 'MAILGUN_API_URL', 'is not a valid URL'],
+  ])('a URL that matches its pattern but does not parse stops the start naming it, with a hint and no password: %j', (env, name, hint) => {
+    const error = configError(env);
+    expect(error.variables).toEqual([name]);
+    expect(error.message).toContain(`${name} `);
+    expect(error.message).toContain(hint);
+    expect(error.message).not.toContain(Object.values(env)[0]);
+    expect(error.message).not.toContain('Sx9k');
+  });
+
+  it('a variable that is not a number says so, once named (not "PORT PORT must not be greater than 65535")', () => {
+    expect(configError({ PORT: 'abc' }).message).toBe('Invalid configuration: PORT must be an integer number');
+    expect(configError({ PORT: '70000' }).message).toBe('Invalid configuration: PORT must not be greater than 65535');
+    expect(configError({ COMPLAINT_PAUSE_RATE: 'high' }).message).toMatch(/^Invalid configuration: COMPLAINT_PAUSE_RATE must be a number/);
+    expect(configError({ ROLE: 'scheduler' }).message).toBe('Invalid configuration: ROLE must be one of the following values: api, worker, all');
+    expect(configError({ DATABASE_URL: 'mysql://x' }).message).toBe('Invalid configuration: DATABASE_URL must be a postgres:// URL');
+  });
+
   it('production defaults: private destinations refused, no generated admin token', () => {
     const config = buildAppConfig(validateEnv({ NODE_ENV: 'production', CREDENTIALS_KEY: Buffer.alloc(32, 7).toString('base64') }));
     expect(config.providers.allowPrivate).toBe(false);

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { Client } from 'pg';
-import { ensureDatabase } from '../../src/infra/database/ensure-database';
+import { ensureDatabase, redactUrl } from '../../src/infra/database/ensure-database';
 import { checkPostgres } from '../../src/infra/preflight';
 import { TEST_PG_URL } from '../utils/test-db';
 
@@ -58,6 +58,58 @@ describe('ensureDatabase', () => {
       await admin.query(`DROP DATABASE IF EXISTS "${name}"`);
       await admin.end();
     }
+  });
+
+  it('two processes creating the same missing database at once both go on (the second CREATE fails 23505, not 42P04)', async () => {
+    const name = `mailroute_race_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+    const tag = `mr_race_${randomUUID().replace(/-/g, '').slice(0, 8)}`;
+    const url = new URL(TEST_PG_URL);
+    url.pathname = `/${name}`;
+    url.searchParams.set('application_name', tag);
+    const admin = new Client({ connectionString: TEST_PG_URL });
+    const holder = new Client({ connectionString: TEST_PG_URL });
+    await admin.connect();
+    await holder.connect();
+    try {
+      // Both CREATE DATABASE statements pass PostgreSQL's own "already exists" check (42P04) and
+      // then wait here, on the row lock of pg_database; released together, one inserts the row
+      // and the other's insert, waiting for it on the unique name index, fails with 23505.
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE pg_catalog.pg_database IN SHARE MODE');
+      const both = Promise.allSettled([ensureDatabase(url.toString()), ensureDatabase(url.toString())]);
+      const deadline = Date.now() + 10_000;
+      const waiting = async (): Promise<number> =>
+        Number(
+          (
+            await admin.query(
+              `SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock' AND query LIKE 'CREATE DATABASE%'`,
+              [tag],
+            )
+          ).rows[0].n,
+        );
+      while ((await waiting()) < 2) {
+        if (Date.now() > deadline) throw new Error('the two CREATE DATABASE statements never both waited on pg_database');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      await holder.query('COMMIT');
+      const results = await both;
+      expect(results.map((r) => (r.status === 'rejected' ? String((r.reason as { code?: string }).code ?? r.reason) : 'ok'))).toEqual(['ok', 'ok']);
+      const opened = new Client({ connectionString: url.toString() });
+      await opened.connect();
+      await opened.end();
+    } finally {
+      await holder.query('ROLLBACK').catch(() => undefined);
+      await holder.end();
+      await admin.query(`DROP DATABASE IF EXISTS "${name}"`);
+      await admin.end();
+    }
+  });
+
+  it('redactUrl hides the password wherever pg-connection-string or ioredis reads one: user:pass@, ?password=, ?sslpassword=', () => {
+    const redacted = redactUrl('postgres://app:hunter2@db:5432/mailroute?sslmode=verify-full&sslpassword=keypass9&password=other7&application_name=x');
+    expect(redacted).toBe('postgres://app:***@db:5432/mailroute?sslmode=verify-full&sslpassword=***&password=***&application_name=x');
+    expect(redactUrl('redis://127.0.0.1:6379/0?password=s3cr3t&PASSWORD=S3CR3T')).toBe('redis://127.0.0.1:6379/0?password=***&PASSWORD=***');
+    expect(redactUrl('postgres://u:pa/ss@h/db')).toBe('(unparseable URL)');
   });
 
   it('says a database that could not be created is that, not a server to start', async () => {
