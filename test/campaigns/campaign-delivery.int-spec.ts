@@ -207,6 +207,11 @@ describe('campaign delivery', () => {
     expect(paused.pauseReason).toContain('news@brand.example');
     await waitFor('the refused message to be handed back', async () => !(await statusCounts(draft.id)).SENDING);
 
+    // Still refused: the resume asks the server again (its cached "verified" is what failed) and stays PAUSED.
+    sink.script({ step: 'MAIL_FROM', code: 550, message: '5.7.1 Sender rejected', times: 1 });
+    const refused = await campaignAct(t, 'resumeCampaign', draft.id);
+    expect(refused).toMatchObject({ status: 'PAUSED', pauseCode: 'SENDER_NOT_VERIFIED' });
+
     const resumed = await campaignAct(t, 'resumeCampaign', draft.id);
     expect(resumed).toMatchObject({ pauseCode: null, pauseReason: null });
     const done = await untilStatus(draft.id, 'COMPLETED');

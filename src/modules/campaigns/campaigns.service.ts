@@ -5,7 +5,7 @@ import type { Viewer } from '../../infra/auth/viewer';
 import { BadUserInputError, ConflictError, NotFoundError } from '../../infra/errors/domain-error';
 import { type Connection, paginate } from '../../infra/graphql/pagination';
 import { requestLoader } from '../../infra/graphql/request-loaders';
-import type { DeliveryErrorCode } from '../../providers/provider.enums';
+import { DeliveryErrorCode } from '../../providers/provider.enums';
 import { TenantScope } from '../accounts/tenant-scope.service';
 import { DispatchQueue } from '../messages/dispatch-queue';
 import { MessageStore } from '../messages/message-store';
@@ -161,7 +161,7 @@ export class CampaignsService {
     if (campaign.status !== CampaignStatus.PAUSED) throw new ConflictError(`Campaign ${campaign.id} is ${campaign.status}: only a PAUSED campaign can be resumed`);
     if (!campaign.startedAt) return this.launch(campaign, CampaignStatus.PAUSED);
 
-    const route = await this.routing.route(campaign.accountId, campaign.from);
+    const route = await this.routeAgain(campaign);
     if (route.code) return this.hold(campaign.id, CampaignStatus.PAUSED, route.code, route.reason);
     const jobs = await this.dataSource.transaction(async (tx) => {
       const resumed = await tx
@@ -191,6 +191,11 @@ export class CampaignsService {
     // Paused part-way through its launch: the rest of its messages are written now if nobody is.
     if (campaign.launchCursor !== null) await this.writeLaunchMessagesOrLeave(campaign.id);
     return this.campaigns.findOneByOrFail({ id: campaign.id });
+  }
+
+  /** Its route now; the sender asked afresh when it was refused before (a cached "verified" may be what failed). */
+  private routeAgain(campaign: CampaignEntity) {
+    return this.routing.route(campaign.accountId, campaign.from, new Date(), { freshSenderCheck: campaign.pauseCode === DeliveryErrorCode.SENDER_NOT_VERIFIED });
   }
 
   /** The campaign if the viewer reaches its account; NOT_FOUND otherwise (like one that does not exist). */
@@ -269,7 +274,7 @@ export class CampaignsService {
   private async launch(campaign: CampaignEntity, from: CampaignStatus.DRAFT | CampaignStatus.PAUSED): Promise<CampaignEntity> {
     const recipientCount = await this.dataSource.getRepository(CampaignRecipientEntity).countBy({ campaignId: campaign.id });
     if (!recipientCount) throw BadUserInputError.field('id', 'names a campaign without recipients: add some with addCampaignRecipients first');
-    const route = await this.routing.route(campaign.accountId, campaign.from);
+    const route = await this.routeAgain(campaign);
     if (route.code) return this.hold(campaign.id, from, route.code, route.reason);
 
     // A second start (or addCampaignRecipients) finds it started: both require started_at IS NULL.

@@ -66,7 +66,11 @@ export class RoutingService {
     private readonly breaker: CircuitBreaker,
   ) {}
 
-  async route(accountId: string, from: string, now = new Date()): Promise<RouteResult> {
+  /**
+   * `freshSenderCheck`: ask the provider again rather than use a cached answer (a campaign resumed
+   * after its sender was refused at send time: a cached "verified" would resume it to be refused again).
+   */
+  async route(accountId: string, from: string, now = new Date(), options: { freshSenderCheck?: boolean } = {}): Promise<RouteResult> {
     const account = await this.accounts.withParent(accountId);
     if (!account) throw new Error(`Account ${accountId} does not exist`);
     const fromDomain = from.slice(from.lastIndexOf('@') + 1).toLowerCase();
@@ -115,7 +119,7 @@ export class RoutingService {
     let chosen: RouteCandidateResult | undefined;
     let refused: { candidate: RouteCandidateResult; reason?: string } | undefined;
     for (const candidate of order) {
-      const sender = await this.checkSender(candidate.server, from);
+      const sender = await this.checkSender(candidate.server, from, options.freshSenderCheck ?? false);
       if (sender.verified) {
         chosen = candidate;
         break;
@@ -144,10 +148,10 @@ export class RoutingService {
   }
 
   /** A forced senderAddress always passes; otherwise the provider says, cached briefly. */
-  private async checkSender(server: DeliveryServerEntity, from: string): Promise<{ verified: boolean; reason?: string }> {
+  private async checkSender(server: DeliveryServerEntity, from: string, fresh: boolean): Promise<{ verified: boolean; reason?: string }> {
     if (server.senderAddress) return { verified: true };
     const key = SenderCheckCache.key(server.id, server.updatedAt, from);
-    const cached = this.senderChecks.get(key);
+    const cached = fresh ? undefined : this.senderChecks.get(key);
     if (cached) return cached;
     try {
       const check = await this.gateway.checkSender(this.vault.providerServer(server), from);
