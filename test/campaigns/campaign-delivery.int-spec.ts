@@ -102,6 +102,11 @@ describe('campaign delivery', () => {
     expect(Date.parse(done.completedAt ?? '')).toBeGreaterThanOrEqual(Date.parse(done.startedAt ?? ''));
     expect(done.stats).toEqual(zeroStats({ total: 10, sent: 8, suppressed: 2 }));
     expect(received(domain).sort()).toEqual(recipients.slice(2).sort());
+    // Every message carries the campaign's body, which is stored once, on the campaign.
+    const arrived = sink.messages.filter((m) => m.envelope.to.some((to) => to.endsWith(`@${domain}`)));
+    expect(arrived.every((m) => m.html.includes('<p>Hello</p>') && m.text.trim() === 'Hello')).toBe(true);
+    const bodies = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM messages WHERE campaign_id = $1 AND (html IS NOT NULL OR text IS NOT NULL)', [draft.id]);
+    expect(bodies.rows[0].n).toBe(0);
 
     const messages = await messagesOf(agency.id, draft.id);
     expect(messages).toHaveLength(10);

@@ -346,8 +346,10 @@ export class CampaignsService {
             from: campaign.from,
             replyTo: null,
             subject: campaign.subject,
-            html: campaign.html,
-            text: campaign.text,
+            // The body stays on the campaign (it cannot change once created): the worker's claim
+            // reads it from there. A copy per message would store a 100 KB newsletter 50,000 times.
+            html: null,
+            text: null,
             headers: null,
           },
           emails.map((to) => ({ to, suppressed: suppressed.has(to) })),

@@ -52,7 +52,7 @@ const SENT_RETRY_MS = 10 * 60_000;
 
 /** Every column the worker reads, named as the entity names them. */
 const MESSAGE_COLUMNS = `c.id, c.account_id AS "accountId", c.campaign_id AS "campaignId", c.source, c.from_address AS "from",
-  c.to_address AS "to", c.reply_to AS "replyTo", c.subject, c.html, c.text, c.headers, c.status, c.server_id AS "serverId",
+  c.to_address AS "to", c.reply_to AS "replyTo", c.subject, c.headers, c.status, c.server_id AS "serverId",
   c.transport, c.provider_message_id AS "providerMessageId", c.attempts, c.dispatch_seq AS "dispatchSeq",
   c.next_attempt_at AS "nextAttemptAt", c.error, c.idempotency_key AS "idempotencyKey", c.created_at AS "createdAt",
   c.sent_at AS "sentAt", c.updated_at AS "updatedAt"`;
@@ -126,6 +126,9 @@ export class DispatchWrites {
                      OR NOT EXISTS (SELECT 1 FROM campaigns p WHERE p.id = m.campaign_id AND p.status = 'PAUSED'))
              RETURNING m.*)
            SELECT ${MESSAGE_COLUMNS}, camp.status AS "campaignStatus",
+                  -- A campaign's messages carry no body of their own: the campaign's is theirs.
+                  CASE WHEN c.campaign_id IS NULL THEN c.html ELSE coalesce(c.html, camp.html) END AS html,
+                  CASE WHEN c.campaign_id IS NULL THEN c.text ELSE coalesce(c.text, camp.text) END AS text,
                   EXISTS (SELECT 1 FROM suppressions s WHERE s.account_id = c.account_id AND s.email = lower(c.to_address)) AS suppressed
              FROM claimed c LEFT JOIN campaigns camp ON camp.id = c.campaign_id`,
           [items.map((i) => i.id), items.map((i) => i.seq)],
