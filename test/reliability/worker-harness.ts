@@ -29,6 +29,11 @@ export interface WorkerOptions {
   env?: Record<string, string>;
   /** A compiled JavaScript entry to run with plain node instead of worker-process.ts under ts-node (the memory bench). */
   script?: string;
+  /**
+   * The worker's NODE_ENV: 'test' unless given. The benches pass their own (bench/run.ts sets
+   * 'production'), so a worker runs its libraries as the bench's other processes do.
+   */
+  nodeEnv?: string;
 }
 
 /**
@@ -48,7 +53,7 @@ export class WorkerFleet {
       cwd: REPO_ROOT,
       env: {
         PATH: process.env.PATH ?? '',
-        NODE_ENV: 'test',
+        NODE_ENV: options.nodeEnv ?? 'test',
         ROLE: 'worker',
         PORT: '3999', // required by the config; worker-process never listens
         DATABASE_URL: this.t.databaseUrl,
