@@ -200,6 +200,21 @@ describe('dispatch jobs', () => {
     expect(await used()).toBe(2);
   });
 
+  it('does not spend quota on a server whose stored credentials no configured key opens: AUTH_FAILED, the unit given back', async () => {
+    const agency = await newAgency(t, { timezone: quietHour().timezone });
+    const server = await createServer(t, smtpServerInput(agency.id, sink.port, { name: 'Sealed away', quota: { hourly: 1 } }));
+    await verifyAndActivate(t, server.id);
+    // Sealed under a key this app does not hold (CREDENTIALS_KEY replaced without the old one kept).
+    await db.query(`UPDATE delivery_servers SET sealed_credentials = jsonb_set(sealed_credentials, '{k}', '"0000dead"') WHERE id = $1`, [server.id]);
+    const id = await send(agency.id);
+    await runJob(id);
+    const { rows } = await db.query<{ status: string; error: { code: string; message: string } }>('SELECT status, error FROM messages WHERE id = $1', [id]);
+    expect(rows[0]).toMatchObject({ status: 'DEFERRED', error: { code: 'AUTH_FAILED' } });
+    expect(rows[0].error.message).toContain('cannot be opened with the configured keys');
+    const usage = await t.gqlOk<{ deliveryServer: { usage: { hourly: { used: number } } } }>(`query($id: ID!) { deliveryServer(id: $id) { usage { hourly { used } } } }`, { id: server.id });
+    expect(usage.deliveryServer.usage.hourly.used).toBe(0);
+  });
+
   it('routes mail waiting for a full server again at once when its limit is raised, and when new credentials pause it', async () => {
     // A clock whose hour does not turn while the test runs: a full server stays full.
     const agency = await newAgency(t, { timezone: quietHour().timezone });

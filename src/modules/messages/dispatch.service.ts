@@ -130,7 +130,7 @@ export class DispatchService {
       // the send: one write less per message, and nothing stands between the pause slot and
       // the send. A worker that dies mid-send leaves SENDING, which says the same.
       const attempt: AttemptRecord = { serverId: server.id, detail: route.reason, at: new Date() };
-      let slot: AcquireResult;
+      let slot: AcquireResult | undefined;
       try {
         slot = await this.pacing.acquire(server.id, server.pauseMs, { maxInlineWaitMs: MAX_INLINE_WAIT_MS, waiter: message.id });
         if (slot.reschedule) {
@@ -148,7 +148,9 @@ export class DispatchService {
         }
       } catch (err) {
         // Nothing was sent: the unit of quota goes back before the job fails (the sweeper
-        // re-queues the message).
+        // re-queues the message), and a slot taken is given up (its in-flight mark would hold
+        // every send through the server back until it expires).
+        if (slot && !slot.reschedule) await this.pacing.markSent(server.id, server.pauseMs).catch(() => undefined);
         await this.quota.release(reserved.reservation).catch(() => undefined);
         throw err;
       }
@@ -177,7 +179,7 @@ export class DispatchService {
   private async send(message: MessageEntity, job: JobInHand, server: DeliveryServerEntity, reservation: QuotaReservation, attempt: AttemptRecord, serverFailing: boolean): Promise<void> {
     let sent: SendResult;
     try {
-      sent = await this.gateway.send(this.providerServer(server), {
+      sent = await this.gateway.send(this.openCredentials(server), {
         from: message.from,
         to: message.to,
         replyTo: message.replyTo,
@@ -262,6 +264,23 @@ export class DispatchService {
    * The server with its credentials opened, once per loaded server row: jobs sharing a routing
    * answer share its row, so a campaign does not decrypt the same credentials per message.
    */
+  /**
+   * The server's credentials, opened; stored under a key no longer configured, a failure of the
+   * server's own (AUTH_FAILED: nothing reached the provider, so its unit goes back, and the breaker
+   * pauses a server that keeps failing so) rather than a send failure that keeps the unit.
+   */
+  private openCredentials(server: DeliveryServerEntity): ProviderServer {
+    try {
+      return this.providerServer(server);
+    } catch {
+      throw new DeliveryError({
+        code: DeliveryErrorCode.AUTH_FAILED,
+        transient: true,
+        message: `The stored credentials of ${server.name} cannot be opened with the configured keys (CREDENTIALS_KEY, CREDENTIALS_KEYS_PREVIOUS): enter them again`,
+      });
+    }
+  }
+
   private providerServer(server: DeliveryServerEntity): ProviderServer {
     let opened = this.opened.get(server);
     if (!opened) {
