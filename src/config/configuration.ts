@@ -19,6 +19,13 @@ export interface AppConfig {
   providers: ProvidersConfig;
   snsCertUrlPattern: RegExp;
   webhooks: { complaintPauseRate: number; complaintPauseMinSent: number };
+  /**
+   * When a quota counter rebuilt from the ledger is counted again for the sends in flight when
+   * Redis lost its data: once such a send has surely ended (an SMTP conversation's deadline is
+   * 80 s), and once more after a SENT record delayed by a database outage (retried up to 10 min).
+   * Not an env setting.
+   */
+  quota: { reconcileAfterMs: number[] };
 }
 
 export const APP_CONFIG = 'APP_CONFIG';
@@ -55,6 +62,7 @@ export function buildAppConfig(env: EnvironmentVariables): AppConfig {
     logLevel: env.LOG_LEVEL,
     database: { url: env.DATABASE_URL },
     redis: { url: env.REDIS_URL, prefix: env.REDIS_PREFIX },
+    quota: { reconcileAfterMs: [2 * 60_000, 12 * 60_000] },
     auth: { adminToken, adminTokenGenerated: !env.ADMIN_TOKEN && !production },
     credentials: { keys, currentKeyId: keyId, derived: !env.CREDENTIALS_KEY },
     providers: {

@@ -1,5 +1,7 @@
 import { Client } from 'pg';
 import { DispatchQueue, jobIdOf } from '../../src/modules/messages/dispatch-queue';
+import type Redis from 'ioredis';
+import { REDIS } from '../../src/infra/redis/redis.module';
 import { DispatchService } from '../../src/modules/messages/dispatch.service';
 import { MessageStore } from '../../src/modules/messages/message-store';
 import { CIRCUIT_FAILURES, CircuitBreaker } from '../../src/modules/routing/circuit-breaker';
@@ -29,7 +31,8 @@ describe('dispatch jobs', () => {
     sink = new SmtpSink({ users: [SINK_USER] });
     await sink.start();
     // Answers held for a minute: a job that should not have used one surely finds it held.
-    t = await createTestApp({ ROLE: 'api' }, { dispatch: { routeHoldMs: 60_000 } });
+    // Counters rebuilt from the ledger are counted again soon after, not minutes later.
+    t = await createTestApp({ ROLE: 'api' }, { dispatch: { routeHoldMs: 60_000 }, quota: { reconcileAfterMs: [500, 3_000] } });
     db = new Client({ connectionString: t.databaseUrl });
     await db.connect();
     dispatch = t.app.get(DispatchService);
@@ -213,6 +216,40 @@ describe('dispatch jobs', () => {
     expect(rows[0].error.message).toContain('cannot be opened with the configured keys');
     const usage = await t.gqlOk<{ deliveryServer: { usage: { hourly: { used: number } } } }>(`query($id: ID!) { deliveryServer(id: $id) { usage { hourly { used } } } }`, { id: server.id });
     expect(usage.deliveryServer.usage.hourly.used).toBe(0);
+  });
+
+  it('rebuilds a quota counter Redis lost without forgetting the send in flight at that moment: the window keeps its limit', async () => {
+    const slow = new SmtpSink({ users: [SINK_USER] });
+    extraSinks.push(slow);
+    await slow.start();
+    const agency = await newAgency(t, { timezone: quietHour().timezone });
+    const server = await createServer(t, smtpServerInput(agency.id, slow.port, { name: 'Rebuilt relay', quota: { hourly: 3 } }));
+    await verifyAndActivate(t, server.id);
+    const used = async () =>
+      (await t.gqlOk<{ deliveryServer: { usage: { hourly: { used: number } } } }>(`query($id: ID!) { deliveryServer(id: $id) { usage { hourly { used } } } }`, { id: server.id })).deliveryServer.usage
+        .hourly.used;
+    await runJob(await send(agency.id)); // the sender checked, the pool open: 1 of 3
+    slow.delayData(1_500);
+    const inFlight = await send(agency.id);
+    const job = await queue.queue.getJob(jobIdOf(inFlight, (await row(inFlight)).dispatch_seq));
+    const sending = dispatch.process(job!.data);
+    await waitFor('the second unit taken', async () => (await used()) === 2, 10_000, 10);
+    // Redis loses the server's counters while that send is with the provider.
+    const redis = t.app.get<Redis>(REDIS);
+    const keys = await redis.keys(`${t.config.redis.prefix}:quota:{${server.id}}:*`);
+    expect(keys.length).toBeGreaterThan(0);
+    await redis.del(...keys);
+    const third = await send(agency.id);
+    await runJob(third); // rebuilt from the one send recorded: the one in flight is not yet
+    await sending;
+    await waitFor(`message ${inFlight} recorded`, async () => (await row(inFlight)).status === 'SENT', 10_000, 10);
+    // Counted again once the send in flight is recorded: three of three.
+    await waitFor('the rebuilt counter to count the send that was in flight', async () => (await used()) === 3, 10_000, 50);
+    const fourth = await send(agency.id);
+    await runJob(fourth);
+    expect(await row(fourth)).toMatchObject({ status: 'DEFERRED', server_id: server.id });
+    expect(await row(third)).toMatchObject({ status: 'SENT' });
+    expect(slow.messages.filter((m) => m.subject === 'Held')).toHaveLength(3);
   });
 
   it('routes mail waiting for a full server again at once when its limit is raised, and when new credentials pause it', async () => {

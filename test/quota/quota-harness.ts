@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { PacingService } from '../../src/modules/quota/pacing.service';
 import { QuotaService } from '../../src/modules/quota/quota.service';
 import type { QuotaSubject, ReserveResult } from '../../src/modules/quota/quota.types';
-import type { SendLedger } from '../../src/modules/quota/send-ledger';
+import type { LedgerCount, SendLedger } from '../../src/modules/quota/send-ledger';
 import { TEST_REDIS_URL } from '../utils/test-db';
 
 /**
@@ -70,9 +70,10 @@ export class MemoryLedger implements SendLedger {
     for (let i = 0; i < count; i++) this.sends.push({ serverId, at: at.getTime() });
   }
 
-  countSends(serverId: string, from: Date, to: Date): Promise<number> {
+  /** `at`: this ledger has no clock of its own (tests pass their own times); everything before `to` is in. */
+  countSends(serverId: string, from: Date, to: Date): Promise<LedgerCount> {
     this.queries++;
-    return Promise.resolve(this.sends.filter((s) => s.serverId === serverId && s.at >= from.getTime() && s.at < to.getTime()).length);
+    return Promise.resolve({ sends: this.sends.filter((s) => s.serverId === serverId && s.at >= from.getTime() && s.at < to.getTime()).length, at: to });
   }
 }
 

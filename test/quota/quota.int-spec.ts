@@ -1,3 +1,4 @@
+import type { LedgerCount } from '../../src/modules/quota/send-ledger';
 import { quotaKeys } from '../../src/modules/quota/quota-keys';
 import type { QuotaService } from '../../src/modules/quota/quota.service';
 import type { QuotaLimits, QuotaReservation, QuotaSubject, ReserveResult } from '../../src/modules/quota/quota.types';
@@ -171,6 +172,21 @@ describe('QuotaService against real Redis', () => {
       expect(await used(subject)).toEqual([90, 120, 120]);
     });
 
+    it('a unit taken before the loss and given back after the rebuild leaves the rebuilt counter alone (it never held that unit)', async () => {
+      const subject = subjectOf({ hourly: 10 });
+      const before = await quota.reserve(subject, NOW); // in flight, never recorded: it will be given back
+      if (!before.ok) throw new Error('expected a reservation');
+      await harness.dropAllKeys();
+      expect((await send(quota, ledger, subject, NOW)).ok).toBe(true); // rebuilt (0 recorded) and counted: 1
+      expect(await quota.release(before.reservation, NOW)).toBe(true);
+      expect(await used(subject)).toEqual([1, 1, 1]);
+      // A unit taken since the rebuild goes back as ever.
+      const later = await quota.reserve(subject, NOW);
+      if (!later.ok) throw new Error('expected a reservation');
+      await quota.release(later.reservation, NOW);
+      expect(await used(subject)).toEqual([1, 1, 1]);
+    });
+
     it('a new window with no key is seeded from the ledger too (sends recorded before the counter existed)', async () => {
       const subject = subjectOf({ hourly: 5 });
       ledger.record(subject.serverId, new Date(NOW.getTime() - 60_000), 4);
@@ -187,7 +203,7 @@ describe('QuotaService against real Redis', () => {
       let answer!: () => void;
       const answered = new Promise<void>((resolve) => (answer = resolve));
       class SlowLedger extends MemoryLedger {
-        override countSends(serverId: string, from: Date, to: Date): Promise<number> {
+        override countSends(serverId: string, from: Date, to: Date): Promise<LedgerCount> {
           const count = super.countSends(serverId, from, to);
           return answered.then(() => count);
         }

@@ -49,6 +49,7 @@ export interface TestApp {
 export interface TestAppOverrides {
   providers?: Partial<Pick<AppConfig['providers'], 'httpTimeoutMs' | 'smtpConnectionTimeoutMs' | 'smtpGreetingTimeoutMs' | 'smtpSocketTimeoutMs'>>;
   dispatch?: Partial<Pick<AppConfig['dispatch'], 'routeHoldMs'>>;
+  quota?: Partial<AppConfig['quota']>;
 }
 
 /**
@@ -80,6 +81,7 @@ export async function createTestApp(env: Record<string, string> = {}, overrides:
   );
   Object.assign(config.providers, overrides.providers);
   Object.assign(config.dispatch, overrides.dispatch);
+  Object.assign(config.quota, overrides.quota);
   const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] }).compile();
   // As src/main.ts: no rawBody (WebhookBodyMiddleware alone reads webhook bodies raw).
   const app = moduleRef.createNestApplication<NestExpressApplication>({ bufferLogs: true });

@@ -165,11 +165,11 @@ export class DispatchWrites {
    */
   async markSentAlone(record: SentRecord): Promise<void> {
     await this.dataSource.query(
-      `UPDATE messages SET status = 'SENT', attempts = attempts + 1, sent_at = now(), error = NULL, next_attempt_at = NULL,
+      `UPDATE messages SET status = 'SENT', attempts = attempts + 1, sent_at = now() - make_interval(secs => $5::float8 / 1000), error = NULL, next_attempt_at = NULL,
               server_id = (SELECT d.id FROM delivery_servers d WHERE d.id = $4::uuid),
               transport = $2::transport_kind, provider_message_id = $3, updated_at = now()
         WHERE id = $1 AND status IN ('QUEUED', 'DEFERRED', 'SENDING')`,
-      [record.messageId, record.transport, record.providerMessageId.slice(0, 255), record.attempt.serverId],
+      [record.messageId, record.transport, record.providerMessageId.slice(0, 255), record.attempt.serverId, Math.max(0, Date.now() - record.attempt.at.getTime())],
     );
   }
 
@@ -182,7 +182,10 @@ export class DispatchWrites {
                              AS u(id, server_id, transport, provider_message_id, detail, routed_detail, routed_ago_ms)
                         LEFT JOIN delivery_servers d ON d.id = u.server_id),
                 sent AS (
-                  UPDATE messages m SET status = 'SENT', attempts = m.attempts + 1, sent_at = now(), error = NULL, next_attempt_at = NULL,
+                  -- sent_at: when the attempt began (its quota unit was taken), on the database's clock. The
+                  -- ledger that rebuilds lost quota counters counts by it (PgSendLedger, QuotaService.reconcile).
+                  UPDATE messages m SET status = 'SENT', attempts = m.attempts + 1, sent_at = now() - make_interval(secs => x.routed_ago_ms / 1000),
+                         error = NULL, next_attempt_at = NULL,
                          server_id = x.server_id, transport = x.transport, provider_message_id = x.provider_message_id, updated_at = now()
                     -- Pending only: a retry after a lost reply (or a webhook already past SENT) changes nothing.
                     FROM x WHERE m.id = x.id AND m.status IN ('QUEUED', 'DEFERRED', 'SENDING')

@@ -1,19 +1,20 @@
 import { Global, Injectable, Module } from '@nestjs/common';
 import { InjectRepository, TypeOrmModule } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
-import { SEND_LEDGER, type SendLedger } from '../quota/send-ledger';
+import { type LedgerCount, SEND_LEDGER, type SendLedger } from '../quota/send-ledger';
 import { MessageEntity } from './message.entity';
 
-/** Quota counters lost with Redis are rebuilt from here: every send is a row with its server and sent time. */
+/** Quota counters lost with Redis are rebuilt from here: every send is a row with its server and sent time (when its attempt began). */
 @Injectable()
 export class PgSendLedger implements SendLedger {
   constructor(@InjectRepository(MessageEntity) private readonly messages: Repository<MessageEntity>) {}
 
-  async countSends(serverId: string, from: Date, to: Date): Promise<number> {
-    return this.messages
-      .createQueryBuilder('m')
-      .where('m.server_id = :serverId AND m.sent_at >= :from AND m.sent_at < :to', { serverId, from, to })
-      .getCount();
+  async countSends(serverId: string, from: Date, to: Date): Promise<LedgerCount> {
+    const [row] = await this.messages.query<{ sends: number; at: Date }[]>(
+      'SELECT count(*)::int AS sends, clock_timestamp() AS at FROM messages WHERE server_id = $1 AND sent_at >= $2 AND sent_at < $3',
+      [serverId, from, to],
+    );
+    return row;
   }
 }
 

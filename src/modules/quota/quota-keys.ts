@@ -5,6 +5,12 @@
  */
 export const quotaKeys = {
   counter: (prefix: string, serverId: string, windowId: string): string => `${prefix}:quota:{${serverId}}:${windowId}`,
+  /**
+   * Which seeding a counter comes from (a random id set with it when it is seeded from the ledger):
+   * a release gives a unit back only to the counter it was taken from, and only the seeder's own
+   * reconciliation adds to it.
+   */
+  generation: (prefix: string, serverId: string, windowId: string): string => `${prefix}:quota:{${serverId}}:${windowId}:gen`,
   released: (prefix: string, serverId: string, reservationId: string): string => `${prefix}:quota:{${serverId}}:released:${reservationId}`,
   paceSlot: (prefix: string, serverId: string): string => `${prefix}:pace:{${serverId}}`,
   paceStarted: (prefix: string, serverId: string): string => `${prefix}:pace:{${serverId}}:started`,

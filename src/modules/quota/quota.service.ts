@@ -1,4 +1,4 @@
-import { Inject, Injectable, Optional } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { APP_CONFIG, type AppConfig } from '../../config/configuration';
@@ -7,10 +7,10 @@ import { REDIS } from '../../infra/redis/redis.module';
 import { LuaScript } from './lua-script';
 import { quotaKeys } from './quota-keys';
 import { parseReserveReply } from './quota-replies';
-import { RELEASE_LUA, RESERVE_LUA } from './quota.lua';
+import { RECONCILE_LUA, RELEASE_LUA, RESERVE_LUA } from './quota.lua';
 import type { QuotaLimits, QuotaReservation, QuotaSubject, QuotaUsage, QuotaWindowUsage, ReserveResult } from './quota.types';
 import { type QuotaWindows, type QuotaWindowSpan, quotaWindows } from './quota-windows';
-import { EmptySendLedger, SEND_LEDGER, type SendLedger } from './send-ledger';
+import { EmptySendLedger, type LedgerCount, SEND_LEDGER, type SendLedger } from './send-ledger';
 
 /**
  * Counters outlive their window by an hour: a release after the window closed, or a worker whose
@@ -33,8 +33,11 @@ const LIMIT_KEYS = ['hourly', 'daily', 'monthly'] as const;
  * timezone and limits every time, so a change applies to the next reservation.
  *
  * After Redis loses its data, counters are rebuilt from the SendLedger (sends the database
- * recorded). Sends reserved before the loss but recorded only after the rebuild are missed by
- * it: the overshoot is bounded by the sends in flight at that moment.
+ * recorded, by when their attempt began). Sends in flight at that moment are recorded only after
+ * the rebuild counted: the seeding worker counts the window again for them later (reconcile) and
+ * adds what it missed, and a release of a unit taken before the rebuild leaves the rebuilt
+ * counter alone (generations). What no rebuild sees: attempts that reached the provider, kept
+ * their unit and failed (they are never recorded SENT).
  */
 @Injectable()
 export class QuotaService {
@@ -47,16 +50,21 @@ export class QuotaService {
    * starting on a new server (or after Redis lost its data) would otherwise run one per job in
    * flight, fifty COUNTs for one number.
    */
-  private readonly ledgerCounts = new SingleFlight<number>();
+  private readonly ledgerCounts = new SingleFlight<LedgerCount>();
+  private readonly reconcileScript = new LuaScript(RECONCILE_LUA);
+  private readonly logger = new Logger(QuotaService.name);
+  private readonly reconcileAfterMs: number[];
 
   constructor(
     @Inject(REDIS) private readonly redis: Redis,
-    @Inject(APP_CONFIG) config: Pick<AppConfig, 'redis'>,
+    // Tests that build it alone pass no `quota`: counters they seed are not reconciled.
+    @Inject(APP_CONFIG) config: Pick<AppConfig, 'redis'> & Partial<Pick<AppConfig, 'quota'>>,
     // Optional: until the messages module provides the PostgreSQL ledger, lost counters restart at 0.
     @Optional() @Inject(SEND_LEDGER) ledger?: SendLedger,
   ) {
     this.prefix = config.redis.prefix;
     this.ledger = ledger ?? new EmptySendLedger();
+    this.reconcileAfterMs = config.quota?.reconcileAfterMs ?? [];
   }
 
   /**
@@ -68,13 +76,18 @@ export class QuotaService {
     const windows = quotaWindows(subject.timezone, now);
     const spans: QuotaWindowSpan[] = [windows.hourly, windows.daily, windows.monthly];
     const keys = spans.map((w) => quotaKeys.counter(this.prefix, subject.serverId, w.id));
+    const generationKeys = spans.map((w) => quotaKeys.generation(this.prefix, subject.serverId, w.id));
+    // The generation a counter this call seeds gets; the seeds it offered, to reconcile if it won.
+    const generation = randomUUID();
+    const seeded: { index: number; count: LedgerCount }[] = [];
     const limits = LIMIT_KEYS.map((k) => subject.limits[k] ?? -1);
     const expiries = spans.map((w) => w.end.getTime() + KEY_GRACE_MS);
     const ttls = expiries.map((at) => at - now.getTime());
     const seeds: string[] = ['', '', ''];
 
     for (let round = 0; round < MAX_ROUNDS; round++) {
-      const reply = parseReserveReply(await this.reserveScript.run(this.redis, keys, [...limits, ...ttls, ...seeds]));
+      const reply = parseReserveReply(await this.reserveScript.run(this.redis, [...keys, ...generationKeys], [...limits, ...ttls, ...seeds, generation]));
+      if (reply.kind !== 'MISSING' && seeded.length) await this.reconcileLater(subject.serverId, seeded, spans, keys, generationKeys, generation);
       switch (reply.kind) {
         case 'OK':
           return {
@@ -83,6 +96,7 @@ export class QuotaService {
               id: randomUUID(),
               serverId: subject.serverId,
               windowIds: { hourly: windows.hourly.id, daily: windows.daily.id, monthly: windows.monthly.id },
+              generations: { hourly: reply.generations[0], daily: reply.generations[1], monthly: reply.generations[2] },
               expiresAt: new Date(Math.max(...expiries)),
             },
           };
@@ -98,7 +112,10 @@ export class QuotaService {
           const counts = await Promise.all(
             reply.indexes.map((i) => this.ledgerCounts.run(`${subject.serverId}\n${spans[i].id}`, () => this.ledger.countSends(subject.serverId, spans[i].start, spans[i].end))),
           );
-          reply.indexes.forEach((i, n) => (seeds[i] = String(Math.max(0, Math.floor(counts[n])))));
+          reply.indexes.forEach((i, n) => {
+            seeds[i] = String(Math.max(0, Math.floor(counts[n].sends)));
+            seeded.push({ index: i, count: counts[n] });
+          });
           break;
         }
       }
@@ -116,11 +133,49 @@ export class QuotaService {
     const expiresAt = new Date(reservation.expiresAt).getTime();
     if (expiresAt <= now.getTime()) return false;
     const { serverId, windowIds, id } = reservation;
+    const windowList = [windowIds.hourly, windowIds.daily, windowIds.monthly];
     const keys = [
-      ...[windowIds.hourly, windowIds.daily, windowIds.monthly].map((w) => quotaKeys.counter(this.prefix, serverId, w)),
+      ...windowList.map((w) => quotaKeys.counter(this.prefix, serverId, w)),
       quotaKeys.released(this.prefix, serverId, id),
+      ...windowList.map((w) => quotaKeys.generation(this.prefix, serverId, w)),
     ];
-    return (await this.releaseScript.run(this.redis, keys, [Math.min(expiresAt - now.getTime(), RELEASE_MARKER_TTL_MS)])) === 1;
+    const g = reservation.generations;
+    const generations = g ? [g.hourly, g.daily, g.monthly] : ['', '', ''];
+    return (await this.releaseScript.run(this.redis, keys, [Math.min(expiresAt - now.getTime(), RELEASE_MARKER_TTL_MS), ...generations])) === 1;
+  }
+
+  /**
+   * The counters this call seeded (if its seed won: two workers may seed at once) are counted
+   * again later in the ledger, up to the instant of the seeding count, and get what that count
+   * missed: sends in flight when Redis lost its data, recorded since. In the background; a pass
+   * that fails is logged, and the next one (or none) makes up for it.
+   */
+  private async reconcileLater(
+    serverId: string,
+    seeded: { index: number; count: LedgerCount }[],
+    spans: QuotaWindowSpan[],
+    keys: string[],
+    generationKeys: string[],
+    generation: string,
+  ): Promise<void> {
+    // Redis trouble here only costs the reconciliation: the reservation stands.
+    const current = await this.redis.mget(...seeded.map((s) => generationKeys[s.index])).catch(() => [] as (string | null)[]);
+    for (const [n, { index, count }] of seeded.entries()) {
+      if (current[n] !== generation) continue;
+      let accounted = count.sends;
+      const pass = async (): Promise<void> => {
+        const now = await this.ledger.countSends(serverId, spans[index].start, count.at);
+        const missed = now.sends - accounted;
+        if (missed <= 0) return;
+        accounted = now.sends;
+        await this.reconcileScript.run(this.redis, [keys[index], generationKeys[index]], [generation, missed]);
+      };
+      for (const after of this.reconcileAfterMs) {
+        setTimeout(() => {
+          pass().catch((err: unknown) => this.logger.warn(`Quota counter ${keys[index]} could not be reconciled with the ledger (${err instanceof Error ? err.message : 'error'})`));
+        }, after).unref();
+      }
+    }
   }
 
   /**

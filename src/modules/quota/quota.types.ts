@@ -24,6 +24,8 @@ export interface QuotaReservation {
   serverId: string;
   /** The windows it was counted in: a release gives the unit back in exactly these. */
   windowIds: { hourly: string; daily: string; monthly: string };
+  /** Which seeding of each counter it was counted in ('' for a counter seeded before generations existed). */
+  generations?: { hourly: string; daily: string; monthly: string };
   /** After this every counter it touched has expired; a release then has nothing to do. */
   expiresAt: Date;
 }

@@ -4,8 +4,16 @@
  * time) and plugs it in with `QuotaModule.forRoot({ ledger })`.
  */
 export interface SendLedger {
-  /** Sends through `serverId` whose sent time is in [from, to). */
-  countSends(serverId: string, from: Date, to: Date): Promise<number>;
+  /**
+   * Sends through `serverId` whose sent time (when the attempt began) is in [from, to), and the
+   * ledger's own clock when it counted: every send recorded by then has a sent time before it.
+   */
+  countSends(serverId: string, from: Date, to: Date): Promise<LedgerCount>;
+}
+
+export interface LedgerCount {
+  sends: number;
+  at: Date;
 }
 
 export const SEND_LEDGER = Symbol('SEND_LEDGER');
@@ -15,7 +23,7 @@ export const SEND_LEDGER = Symbol('SEND_LEDGER');
  * counter restarts at zero (what the counters did before the ledger existed).
  */
 export class EmptySendLedger implements SendLedger {
-  countSends(): Promise<number> {
-    return Promise.resolve(0);
+  countSends(): Promise<LedgerCount> {
+    return Promise.resolve({ sends: 0, at: new Date() });
   }
 }
