@@ -3,6 +3,7 @@ import { DispatchQueue, jobIdOf } from '../../src/modules/messages/dispatch-queu
 import type Redis from 'ioredis';
 import { REDIS } from '../../src/infra/redis/redis.module';
 import { DispatchService } from '../../src/modules/messages/dispatch.service';
+import { RoutingService } from '../../src/modules/routing/routing.service';
 import { MessageStore } from '../../src/modules/messages/message-store';
 import { CIRCUIT_FAILURES, CircuitBreaker } from '../../src/modules/routing/circuit-breaker';
 import { DeliveryErrorCode } from '../../src/providers/provider.enums';
@@ -147,6 +148,22 @@ describe('dispatch jobs', () => {
     expect((await t.gqlOk<{ campaign: unknown }>(read, { id: campaign.id })).campaign).toMatchObject({ status: 'COMPLETED', completedAt: expect.any(String), stats: { sent: 1, queued: 0 } });
   });
 
+  it("asks the provider again before pausing a campaign on a sender refusal it remembers (the campaign may have been resumed since the fix)", async () => {
+    const agency = await newAgency(t);
+    await activeServer(agency.id, 'Remembering relay');
+    const input = { accountId: agency.id, name: 'Remembered', from: 'news@brand.example', subject: 'Hi', text: 'Hi', recipients: ['fixed@example.com'] };
+    const campaign = (await t.gqlOk<{ createCampaign: { id: string } }>(`mutation($input: CreateCampaignInput!) { createCampaign(input: $input) { id } }`, { input })).createCampaign;
+    await t.gqlOk(`mutation($id: ID!) { startCampaign(id: $id) { id } }`, { id: campaign.id });
+    // This process learns a refusal of the sender (as a worker would from an earlier send), and the server then accepts it again.
+    sink.script({ step: 'MAIL_FROM', code: 550, message: '5.7.1 Sender rejected', times: 1 });
+    expect((await t.app.get(RoutingService).route(agency.id, 'news@brand.example', new Date(), { freshSenderCheck: true })).code).toBe('SENDER_NOT_VERIFIED');
+    const [{ id }] = (await db.query<{ id: string }>('SELECT id FROM messages WHERE campaign_id = $1', [campaign.id])).rows;
+    await runJob(id);
+    expect(await row(id)).toMatchObject({ status: 'SENT' });
+    const { rows } = await db.query<{ status: string }>('SELECT status FROM campaigns WHERE id = $1', [campaign.id]);
+    expect(rows[0].status).not.toBe('PAUSED');
+  });
+
   it('does not send to a recipient suppressed after the message was accepted: SUPPRESSED, and the campaign completes', async () => {
     const agency = await newAgency(t);
     await activeServer(agency.id, 'Suppressing relay');
@@ -203,7 +220,7 @@ describe('dispatch jobs', () => {
     expect(await used()).toBe(2);
   });
 
-  it('does not spend quota on a server whose stored credentials no configured key opens: AUTH_FAILED, the unit given back', async () => {
+  it("does not spend quota on a server whose stored credentials this worker's keys do not open, nor blame the server: retried later", async () => {
     const agency = await newAgency(t, { timezone: quietHour().timezone });
     const server = await createServer(t, smtpServerInput(agency.id, sink.port, { name: 'Sealed away', quota: { hourly: 1 } }));
     await verifyAndActivate(t, server.id);
@@ -212,8 +229,10 @@ describe('dispatch jobs', () => {
     const id = await send(agency.id);
     await runJob(id);
     const { rows } = await db.query<{ status: string; error: { code: string; message: string } }>('SELECT status, error FROM messages WHERE id = $1', [id]);
-    expect(rows[0]).toMatchObject({ status: 'DEFERRED', error: { code: 'AUTH_FAILED' } });
-    expect(rows[0].error.message).toContain('cannot be opened with the configured keys');
+    expect(rows[0]).toMatchObject({ status: 'DEFERRED', error: { code: 'PROVIDER_ERROR' } });
+    expect(rows[0].error.message).toContain('could not open the stored credentials');
+    // Not counted against the server: a worker that holds the key may send through it.
+    expect(await t.app.get(CircuitBreaker).states([server.id])).toEqual([{ openUntil: null, failing: false }]);
     const usage = await t.gqlOk<{ deliveryServer: { usage: { hourly: { used: number } } } }>(`query($id: ID!) { deliveryServer(id: $id) { usage { hourly { used } } } }`, { id: server.id });
     expect(usage.deliveryServer.usage.hourly.used).toBe(0);
   });

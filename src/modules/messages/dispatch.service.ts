@@ -53,6 +53,8 @@ export class DispatchService {
   private readonly routes: SingleFlight<RouteResult>;
   private readonly opened = new WeakMap<DeliveryServerEntity, ProviderServer>();
 
+  /** Servers whose unreadable credentials this process has reported (once each). */
+  private readonly unreadableLogged = new Set<string>();
   constructor(
     private readonly store: MessageStore,
     private readonly writes: DispatchWrites,
@@ -105,7 +107,14 @@ export class DispatchService {
     const { routeKey } = job;
     for (let reroute = 0; ; reroute++) {
       const lookup = this.routes.run(routeKey, () => this.routing.route(message.accountId, message.from));
-      const route = await lookup;
+      let route = await lookup;
+      // A campaign pauses on a refused sender; the refusal may be one this worker remembers from
+      // before the fix its campaign was just resumed for (sender checks are kept 5 minutes):
+      // the provider is asked again before the campaign is paused for it.
+      if (route.code === DeliveryErrorCode.SENDER_NOT_VERIFIED && message.campaignId) {
+        this.routes.forget(routeKey, lookup);
+        route = await this.routing.route(message.accountId, message.from, new Date(), { freshSenderCheck: true });
+      }
       // A refusal is not held: it fails a one-off for good, so the next job looks for itself
       // (a server fixed or activated meanwhile is seen at once).
       if (route.code) {
@@ -117,6 +126,12 @@ export class DispatchService {
       // Routed elsewhere, or to wait for a window: no longer waiting its turn on the server it waited for.
       if (route.waitUntil || message.serverId !== server.id) await this.leaveLine(message);
       if (route.waitUntil) return this.waitForQuota(message, server, route.waitUntil, route.reason);
+      let target: ProviderServer;
+      try {
+        target = this.providerServer(server);
+      } catch {
+        return this.credentialsUnreadable(message, server, route.reason);
+      }
       const reserved = await this.quota.reserve(subjectOf(server, ownerTimezone(route.account, server)));
       if (!reserved.ok) {
         // The answer said there was room: the next job (and a FAILOVER retry) looks again.
@@ -155,7 +170,7 @@ export class DispatchService {
         throw err;
       }
       willSend();
-      return this.send(message, job, server, reserved.reservation, attempt, route.serverFailing);
+      return this.send(message, job, server, target, reserved.reservation, attempt, route.serverFailing);
     }
   }
 
@@ -176,10 +191,18 @@ export class DispatchService {
     return this.bestEffort(`waiting line of server ${serverId}`, () => this.pacing.leaveLine(serverId, [messageId]));
   }
 
-  private async send(message: MessageEntity, job: JobInHand, server: DeliveryServerEntity, reservation: QuotaReservation, attempt: AttemptRecord, serverFailing: boolean): Promise<void> {
+  private async send(
+    message: MessageEntity,
+    job: JobInHand,
+    server: DeliveryServerEntity,
+    target: ProviderServer,
+    reservation: QuotaReservation,
+    attempt: AttemptRecord,
+    serverFailing: boolean,
+  ): Promise<void> {
     let sent: SendResult;
     try {
-      sent = await this.gateway.send(this.openCredentials(server), {
+      sent = await this.gateway.send(target, {
         from: message.from,
         to: message.to,
         replyTo: message.replyTo,
@@ -265,20 +288,23 @@ export class DispatchService {
    * answer share its row, so a campaign does not decrypt the same credentials per message.
    */
   /**
-   * The server's credentials, opened; stored under a key no longer configured, a failure of the
-   * server's own (AUTH_FAILED: nothing reached the provider, so its unit goes back, and the breaker
-   * pauses a server that keeps failing so) rather than a send failure that keeps the unit.
+   * This worker cannot open the server's stored credentials: they are sealed under a key it is not
+   * configured with (CREDENTIALS_KEY replaced without the old one in CREDENTIALS_KEYS_PREVIOUS, or
+   * a deploy where other processes already have the new key). Nothing is reserved or sent and the
+   * server is not blamed (no breaker count: a worker that has the key may send it); the attempt
+   * fails as retryable, and the operator is told once per server.
    */
-  private openCredentials(server: DeliveryServerEntity): ProviderServer {
-    try {
-      return this.providerServer(server);
-    } catch {
-      throw new DeliveryError({
-        code: DeliveryErrorCode.AUTH_FAILED,
-        transient: true,
-        message: `The stored credentials of ${server.name} cannot be opened with the configured keys (CREDENTIALS_KEY, CREDENTIALS_KEYS_PREVIOUS): enter them again`,
-      });
+  private async credentialsUnreadable(message: MessageEntity, server: DeliveryServerEntity, reason: string): Promise<void> {
+    if (!this.unreadableLogged.has(server.id)) {
+      this.unreadableLogged.add(server.id);
+      this.logger.error(`Delivery server ${server.id}: its stored credentials open with none of this process's keys (CREDENTIALS_KEY, CREDENTIALS_KEYS_PREVIOUS)`);
     }
+    const error = new DeliveryError({
+      code: DeliveryErrorCode.PROVIDER_ERROR,
+      transient: true,
+      message: `The worker could not open the stored credentials of ${server.name} with its configured keys; it will be tried again`,
+    });
+    await this.failed(message, server, error, { serverId: server.id, detail: reason, at: new Date() });
   }
 
   private providerServer(server: DeliveryServerEntity): ProviderServer {

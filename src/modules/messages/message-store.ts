@@ -7,7 +7,7 @@ import { DeliveryErrorCode } from '../../providers/provider.enums';
 import { MessageEntity, MessageEventEntity, MessageEventType, MessageStatus, type StoredDeliveryError } from './message.entity';
 
 /** Messages routed again per statement and queue call when a whole account's waiting mail goes. */
-const REROUTE_PAGE = 5_000;
+const REROUTE_PAGE = 2_000;
 
 /** What the messages of one accept share: sent once per statement, not once per row. */
 export type MessageContent = Pick<MessageEntity, 'accountId' | 'campaignId' | 'source' | 'from' | 'replyTo' | 'subject' | 'html' | 'text' | 'headers'>;
@@ -83,6 +83,9 @@ export class MessageStore implements BeforeApplicationShutdown {
   private readonly logger = new Logger(MessageStore.name);
   /** Account-wide re-routes still running (rerouteWaitersOf): shutdown waits for them. */
   private readonly rerouting = new Set<Promise<void>>();
+  /** The account (or '*': every account) whose re-route runs, and whether another pass was asked for. */
+  private readonly accountReroutes = new Map<string, { again: boolean }>();
+  private stopping = false;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -318,11 +321,28 @@ export class MessageStore implements BeforeApplicationShutdown {
    * the mail still comes back when its wait ends.
    */
   rerouteWaitersOf(accountId: string | null): void {
-    const running: Promise<void> = this.rerouteAccountWaiters(accountId)
+    const key = accountId ?? '*';
+    const current = this.accountReroutes.get(key);
+    // One at a time per account: a change made while its re-route runs asks for one more pass.
+    if (current) {
+      current.again = true;
+      return;
+    }
+    const state = { again: false };
+    this.accountReroutes.set(key, state);
+    const running: Promise<void> = (async () => {
+      do {
+        state.again = false;
+        await this.rerouteAccountWaiters(accountId);
+      } while (state.again && !this.stopping);
+    })()
       .catch((err: unknown) => {
         this.logger.warn(`Waiting mail of ${accountId ? `account ${accountId}` : 'every account'} could not be routed again after a change (${err instanceof Error ? err.message : 'error'})`);
       })
-      .finally(() => this.rerouting.delete(running));
+      .finally(() => {
+        this.accountReroutes.delete(key);
+        this.rerouting.delete(running);
+      });
     this.rerouting.add(running);
   }
 
@@ -331,18 +351,40 @@ export class MessageStore implements BeforeApplicationShutdown {
     await Promise.all([...this.rerouting]);
   }
 
+  /** A re-route in progress stops after its current page: the rest still comes back when its wait ends. */
   beforeApplicationShutdown(): Promise<void> {
+    this.stopping = true;
     return this.reroutesDone();
   }
 
+  /**
+   * Page by page in id order, each page moved in the statement that finds it, and only while its
+   * mail still waits as it did (a waiter that woke and failed meanwhile keeps its backoff).
+   */
   private async rerouteAccountWaiters(accountId: string | null): Promise<void> {
-    const rows = await this.dataSource.query<{ id: string }[]>(
-      `SELECT id FROM messages
-        WHERE status = 'DEFERRED' AND error IS NULL AND next_attempt_at > now()
-          AND ($1::uuid IS NULL OR account_id IN (SELECT id FROM accounts WHERE id = $1 OR parent_id = $1))`,
-      [accountId],
-    );
-    for (let i = 0; i < rows.length; i += REROUTE_PAGE) await this.reroute(rows.slice(i, i + REROUTE_PAGE).map((r) => r.id));
+    let after = '00000000-0000-0000-0000-000000000000';
+    while (!this.stopping) {
+      const [page] = await this.dataSource.query<{ last: string | null; moved: { id: string; seq: number }[] }[]>(
+        `WITH page AS (
+           SELECT id FROM messages
+            WHERE status = 'DEFERRED' AND error IS NULL AND next_attempt_at > now() AND id > $2
+              AND ($1::uuid IS NULL OR account_id IN (SELECT id FROM accounts WHERE id = $1 OR parent_id = $1))
+            ORDER BY id LIMIT $3),
+         moved AS (
+           UPDATE messages m SET status = 'QUEUED', next_attempt_at = NULL, dispatch_seq = m.dispatch_seq + 1, updated_at = now()
+             FROM page WHERE m.id = page.id AND m.status = 'DEFERRED' AND m.error IS NULL AND m.next_attempt_at > now()
+           RETURNING m.id, m.dispatch_seq AS seq)
+         SELECT (SELECT id FROM page ORDER BY id DESC LIMIT 1) AS last,
+                coalesce((SELECT json_agg(json_build_object('id', id, 'seq', seq)) FROM moved), '[]'::json) AS moved`,
+        [accountId, after, REROUTE_PAGE],
+      );
+      if (page.moved.length) {
+        const rerouteId = randomUUID();
+        await this.queue.add(page.moved.map((r) => ({ messageId: r.id, seq: r.seq, rerouteId })));
+      }
+      if (!page.last) return;
+      after = page.last;
+    }
   }
 
   /** The campaign's mail waiting for a server, by server (to give up their places in its waiting line). */

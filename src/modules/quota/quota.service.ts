@@ -167,8 +167,9 @@ export class QuotaService {
         const now = await this.ledger.countSends(serverId, spans[index].start, count.at);
         const missed = now.sends - accounted;
         if (missed <= 0) return;
-        accounted = now.sends;
         await this.reconcileScript.run(this.redis, [keys[index], generationKeys[index]], [generation, missed]);
+        // Only once added: a pass whose Redis call failed leaves the missed sends to the next one.
+        accounted = now.sends;
       };
       for (const after of this.reconcileAfterMs) {
         setTimeout(() => {
