@@ -131,6 +131,17 @@ describe('changing the provider credentials of a delivery server', () => {
     expect(lastSend()).toEqual({ region: 'us-east-1', configurationSetName: setName });
   });
 
+  it('a registration that failed after the subscription was confirmed does not leave the next one PENDING for good (SNS sends no new confirmation)', async () => {
+    const { server } = await sesServer({ ses: sesKeys('us-east-1') });
+    const topicArn = topicOfSet('us-east-1', `mailroute-${server.id}`) ?? '';
+    expect((await confirm(server, topicArn)).status).toBe(200);
+    const register = async () =>
+      (await h.t.gqlOk<{ registerWebhooks: ServerView }>(`mutation($id: ID!) { registerWebhooks(id: $id) { webhook { status error registeredAt } } }`, { id: server.id })).registerWebhooks.webhook;
+    ses.failNextSns('Subscribe', 400, 'Throttling', 'Rate exceeded');
+    expect(await register()).toMatchObject({ status: 'FAILED' });
+    expect(await register()).toMatchObject({ status: 'REGISTERED', error: null, registeredAt: expect.any(String) });
+  });
+
   it('new keys that do not find the set mailroute made (another AWS account) get it made again: sends keep naming a set that exists', async () => {
     const { server } = await sesServer({ ses: sesKeys('us-east-1') });
     const setName = `mailroute-${server.id}`;

@@ -106,7 +106,9 @@ export class WebhookRegistrar {
       const error = err instanceof DeliveryError ? err.message : `Registration failed unexpectedly (error id ${logUnexpected(this.logger, `Webhook registration of server ${server.id} failed`, err)})`;
       result = { status: WebhookStatus.FAILED, url, events: [], error };
     }
-    return this.record(server, credentials, outcomeOf(server, previousState, result), result, confirmedBefore);
+    const topic = result.state?.topicArn;
+    const topicConfirmed = Boolean(topic) && server.webhook?.confirmedTopic === this.vault.webhookMark(topic as string);
+    return this.record(server, credentials, outcomeOf(server, previousState, result, topicConfirmed), result, confirmedBefore);
   }
 
   /**
@@ -302,12 +304,19 @@ function registrationCredentials(provider: DeliveryProvider, credentials: Server
  * ARN and sends no new confirmation, so registering onto it again (a key rotation in the same
  * account and region) leaves it REGISTERED rather than PENDING for good.
  */
-function outcomeOf(server: DeliveryServerEntity, previousState: Record<string, string>, result: WebhookRegistrationResult): StoredWebhook {
+function outcomeOf(server: DeliveryServerEntity, previousState: Record<string, string>, result: WebhookRegistrationResult, topicConfirmed: boolean): StoredWebhook {
   const previous = server.webhook;
   const subscription = result.state?.subscriptionArn;
   const url = maskWebhookSecret(result.url);
-  if (result.status === WebhookStatus.PENDING && previous?.status === WebhookStatus.REGISTERED && url === maskWebhookSecret(previous.url) && subscription && subscription === previousState.subscriptionArn) {
+  const sameSubscription = result.status === WebhookStatus.PENDING && Boolean(subscription) && subscription === previousState.subscriptionArn;
+  if (sameSubscription && previous?.status === WebhookStatus.REGISTERED && url === maskWebhookSecret(previous.url)) {
     return { status: WebhookStatus.REGISTERED, url, events: result.events, error: null, registeredAt: previous.registeredAt };
+  }
+  // The same subscription, whose confirmation was handled before, though a failed registration
+  // was recorded since (FAILED keeps the stored state and the confirmation marks): confirmed.
+  const confirmedAt = confirmedAtOf(previous);
+  if (sameSubscription && topicConfirmed && confirmedAt) {
+    return { status: WebhookStatus.REGISTERED, url, events: result.events, error: null, registeredAt: confirmedAt };
   }
   return {
     status: result.status,
