@@ -11,7 +11,7 @@ import { RedisMutexTimeout, RedisMutexUnavailable, withRedisMutex } from '../../
 import { DeliveryError } from '../../providers/delivery-error';
 import { DeliveryProvider, WebhookStatus } from '../../providers/provider.enums';
 import { ProviderGateway } from '../../providers/provider-gateway';
-import type { ServerCredentials, SesCredentials, WebhookRegistrationResult } from '../../providers/provider.types';
+import type { ProviderServer, ServerCredentials, SesCredentials, WebhookRegistrationResult } from '../../providers/provider.types';
 import { DeliveryServerEntity, type StoredWebhook } from './delivery-server.entity';
 import { apiCredentialsChanged } from './server-credentials';
 import { maskWebhookSecret, ServerVault } from './server-vault';
@@ -101,7 +101,7 @@ export class WebhookRegistrar {
     let result: WebhookRegistrationResult;
     try {
       const target = this.vault.providerServer(server, registrationCredentials(server.provider, credentials, previousState));
-      result = await this.gateway.adapterFor(server.provider).registerWebhooks(target, url, previousState);
+      result = await this.atProvider(target, () => this.gateway.adapterFor(server.provider).registerWebhooks(target, url, previousState));
     } catch (err) {
       const error = err instanceof DeliveryError ? err.message : `Registration failed unexpectedly (error id ${logUnexpected(this.logger, `Webhook registration of server ${server.id} failed`, err)})`;
       result = { status: WebhookStatus.FAILED, url, events: [], error };
@@ -206,10 +206,31 @@ export class WebhookRegistrar {
     }
   }
 
+  /**
+   * Mailgun keeps one list of URLs per domain and event, which registration and removal read and
+   * then replace whole (PUT): two servers on one domain, each under its own lock, would drop each
+   * other's URL. Their calls at Mailgun take turns per domain (and region); other providers keep
+   * one webhook per URL and need no turn. Without Redis, or after waiting the lock's wait, the call
+   * goes ahead, as registrations do.
+   */
+  private async atProvider<T>(target: ProviderServer, call: () => Promise<T>): Promise<T> {
+    const mailgun = target.provider === DeliveryProvider.MAILGUN ? target.credentials.mailgun : null;
+    if (!mailgun) return call();
+    const key = `${this.config.redis.prefix}:webhook-registration:mailgun:${(mailgun.region ?? 'US').toUpperCase()}:${mailgun.domain.toLowerCase()}`;
+    try {
+      return await withRedisMutex(this.redis, key, { ...REGISTRATION_LOCK, onLost: () => this.logger.warn(`The Mailgun domain lock ${mailgun.domain} was lost while held`) }, call);
+    } catch (err) {
+      if (!(err instanceof RedisMutexTimeout) && !(err instanceof RedisMutexUnavailable)) throw err;
+      this.logger.warn(`Webhook calls for Mailgun domain ${mailgun.domain} run without their turn (${err instanceof RedisMutexTimeout ? 'another still holds it' : `Redis: ${err.reason}`})`);
+      return call();
+    }
+  }
+
   /** Best effort: what one registration made at the provider, for a server deleted meanwhile. */
   private async removeResult(server: DeliveryServerEntity, credentials: ServerCredentials, result: WebhookRegistrationResult): Promise<void> {
     try {
-      await this.gateway.adapterFor(server.provider).removeWebhooks(this.vault.providerServer(server, credentials), { ...result, state: result.state ?? {} });
+      const target = this.vault.providerServer(server, credentials);
+      await this.atProvider(target, () => this.gateway.adapterFor(server.provider).removeWebhooks(target, { ...result, state: result.state ?? {} }));
     } catch (err) {
       if (err instanceof DeliveryError) this.logger.warn(`Could not remove the webhooks of deleted server ${server.id} at ${server.provider}: ${err.message}`);
       else logUnexpected(this.logger, `Could not remove the webhooks of deleted server ${server.id} at ${server.provider}`, err);
@@ -244,13 +265,15 @@ export class WebhookRegistrar {
     const webhook = server.webhook;
     if (webhook?.status !== WebhookStatus.REGISTERED && !webhook?.url && !server.sealedWebhookState) return;
     try {
-      await this.gateway.adapterFor(server.provider).removeWebhooks(this.vault.providerServer(server), {
+      const target = this.vault.providerServer(server);
+      const registration = {
         status: webhook?.status ?? WebhookStatus.PENDING,
         url: webhook?.url ?? null,
         events: webhook?.events ?? [],
         error: webhook?.error ?? null,
         state: this.vault.webhookState(server),
-      });
+      };
+      await this.atProvider(target, () => this.gateway.adapterFor(server.provider).removeWebhooks(target, registration));
     } catch (err) {
       if (err instanceof DeliveryError) this.logger.warn(`Could not remove the webhooks of server ${server.id} at ${server.provider}: ${err.message}`);
       else logUnexpected(this.logger, `Could not remove the webhooks of server ${server.id} at ${server.provider}`, err);
