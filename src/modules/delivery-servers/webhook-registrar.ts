@@ -98,6 +98,13 @@ export class WebhookRegistrar {
     const credentials = this.vault.credentials(server);
     const previousState = this.vault.webhookState(server);
     const confirmedBefore = confirmedAtOf(server.webhook);
+    // Registered at another URL before (PUBLIC_URL moved): that registration goes first. Adapters
+    // find their webhook by URL, so it would stay at the provider beside the new one, posting
+    // where nobody listens, taking one of the account's few webhooks (Mailgun: of an event's
+    // three URLs), and no later removal would look for it.
+    // (Compared without the query: Elastic Email's stored URL carries its secret there.)
+    const withoutQuery = (u: string): string => u.split('?')[0];
+    if (server.webhook?.url && withoutQuery(server.webhook.url) !== withoutQuery(url)) await this.removeNow(server);
     let result: WebhookRegistrationResult;
     try {
       const target = this.vault.providerServer(server, registrationCredentials(server.provider, credentials, previousState));
