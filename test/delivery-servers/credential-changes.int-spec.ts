@@ -142,6 +142,26 @@ describe('changing the provider credentials of a delivery server', () => {
     expect(await register()).toMatchObject({ status: 'REGISTERED', error: null, registeredAt: expect.any(String) });
   });
 
+  it('after PUBLIC_URL moved, the new subscription stays PENDING until SNS confirms it (the old one was confirmed, this one not), and sends keep their set meanwhile', async () => {
+    const { server } = await sesServer({ ses: sesKeys('us-east-1') });
+    const setName = `mailroute-${server.id}`;
+    expect((await confirm(server, topicOfSet('us-east-1', setName) ?? '')).status).toBe(200);
+    const publicUrl = h.t.config.publicUrl;
+    h.t.config.publicUrl = 'https://mail.moved.example';
+    try {
+      const register = async () =>
+        (await h.t.gqlOk<{ registerWebhooks: ServerView }>(`mutation($id: ID!) { registerWebhooks(id: $id) { webhook { status url } } }`, { id: server.id })).registerWebhooks.webhook;
+      const moved = `https://mail.moved.example/webhooks/ses/${server.id}`;
+      expect(await register()).toMatchObject({ status: 'PENDING', url: moved });
+      expect(await apiTest(server.id)).toMatchObject({ ok: true, error: null });
+      expect(lastSend()).toEqual({ region: 'us-east-1', configurationSetName: setName });
+      // Registered again before SNS confirmed the new subscription: still PENDING.
+      expect(await register()).toMatchObject({ status: 'PENDING', url: moved });
+    } finally {
+      h.t.config.publicUrl = publicUrl;
+    }
+  });
+
   it('new keys that do not find the set mailroute made (another AWS account) get it made again: sends keep naming a set that exists', async () => {
     const { server } = await sesServer({ ses: sesKeys('us-east-1') });
     const setName = `mailroute-${server.id}`;

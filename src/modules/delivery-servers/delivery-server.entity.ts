@@ -48,6 +48,8 @@ export interface StoredWebhook {
   /** SES: a digest of the topic whose subscription confirmation was handled last, and when. */
   confirmedTopic?: string;
   confirmedAt?: string;
+  /** Digest of the SNS subscription that confirmation was for (ServerVault.webhookMark). */
+  confirmedSubscription?: string;
   /** When WebhookRegistrar recorded this outcome (tells one registration's outcome from the next). */
   recordedAt?: string;
 }

@@ -104,7 +104,11 @@ export class WebhookRegistrar {
     // three URLs), and no later removal would look for it.
     // (Compared without the query: Elastic Email's stored URL carries its secret there.)
     const withoutQuery = (u: string): string => u.split('?')[0];
-    if (server.webhook?.url && withoutQuery(server.webhook.url) !== withoutQuery(url)) await this.removeNow(server);
+    // Not SES: its removal deletes the configuration set the server's sends name (they would fail
+    // until the new registration made it again); registering again reuses set, topic and
+    // destination, and only the old endpoint's subscription stays on the topic.
+    const moved = Boolean(server.webhook?.url) && withoutQuery(server.webhook?.url ?? '') !== withoutQuery(url);
+    if (moved && server.provider !== DeliveryProvider.AMAZON_SES) await this.removeNow(server);
     let result: WebhookRegistrationResult;
     try {
       const target = this.vault.providerServer(server, registrationCredentials(server.provider, credentials, previousState));
@@ -113,9 +117,9 @@ export class WebhookRegistrar {
       const error = err instanceof DeliveryError ? err.message : `Registration failed unexpectedly (error id ${logUnexpected(this.logger, `Webhook registration of server ${server.id} failed`, err)})`;
       result = { status: WebhookStatus.FAILED, url, events: [], error };
     }
-    const topic = result.state?.topicArn;
-    const topicConfirmed = Boolean(topic) && server.webhook?.confirmedTopic === this.vault.webhookMark(topic as string);
-    return this.record(server, credentials, outcomeOf(server, previousState, result, topicConfirmed), result, confirmedBefore);
+    const subscription = result.state?.subscriptionArn;
+    const subscriptionConfirmed = Boolean(subscription) && server.webhook?.confirmedSubscription === this.vault.webhookMark(subscription as string);
+    return this.record(server, credentials, outcomeOf(server, previousState, result, subscriptionConfirmed), result, confirmedBefore);
   }
 
   /**
@@ -305,7 +309,7 @@ const RECORD_ATTEMPTS = 3;
  * confirmation was handled after the registration read the server.
  */
 const RECORDED_WEBHOOK = `CAST(:recordedWebhook AS jsonb)
-  || jsonb_strip_nulls(jsonb_build_object('confirmedTopic', webhook->'confirmedTopic', 'confirmedAt', webhook->'confirmedAt'))
+  || jsonb_strip_nulls(jsonb_build_object('confirmedTopic', webhook->'confirmedTopic', 'confirmedAt', webhook->'confirmedAt', 'confirmedSubscription', webhook->'confirmedSubscription'))
   || CASE WHEN webhook->>'confirmedTopic' = CAST(:pendingTopic AS text) AND webhook->>'confirmedAt' IS DISTINCT FROM CAST(:confirmedBefore AS text)
           THEN jsonb_build_object('status', CAST(:registered AS text), 'error', NULL, 'registeredAt', webhook->'confirmedAt')
           ELSE CAST('{}' AS jsonb) END`;
@@ -334,7 +338,7 @@ function registrationCredentials(provider: DeliveryProvider, credentials: Server
  * ARN and sends no new confirmation, so registering onto it again (a key rotation in the same
  * account and region) leaves it REGISTERED rather than PENDING for good.
  */
-function outcomeOf(server: DeliveryServerEntity, previousState: Record<string, string>, result: WebhookRegistrationResult, topicConfirmed: boolean): StoredWebhook {
+function outcomeOf(server: DeliveryServerEntity, previousState: Record<string, string>, result: WebhookRegistrationResult, subscriptionConfirmed: boolean): StoredWebhook {
   const previous = server.webhook;
   const subscription = result.state?.subscriptionArn;
   const url = maskWebhookSecret(result.url);
@@ -342,10 +346,10 @@ function outcomeOf(server: DeliveryServerEntity, previousState: Record<string, s
   if (sameSubscription && previous?.status === WebhookStatus.REGISTERED && url === maskWebhookSecret(previous.url)) {
     return { status: WebhookStatus.REGISTERED, url, events: result.events, error: null, registeredAt: previous.registeredAt };
   }
-  // The same subscription, whose confirmation was handled before, though a failed registration
-  // was recorded since (FAILED keeps the stored state and the confirmation marks): confirmed.
+  // The same subscription, whose own confirmation was handled before, though a failed
+  // registration was recorded since (FAILED keeps the stored state and the confirmation marks).
   const confirmedAt = confirmedAtOf(previous);
-  if (sameSubscription && topicConfirmed && confirmedAt) {
+  if (sameSubscription && subscriptionConfirmed && confirmedAt) {
     return { status: WebhookStatus.REGISTERED, url, events: result.events, error: null, registeredAt: confirmedAt };
   }
   return {

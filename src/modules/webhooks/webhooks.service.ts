@@ -164,23 +164,25 @@ export class WebhooksService {
   /**
    * SNS has confirmed our subscription to the topic of the stored registration (`server` as read
    * for the post, whose topic the adapter checked): the SES registration is complete. Recorded on
-   * `webhook` by the topic's digest (confirmedTopic, confirmedAt), so a registration of that topic
+   * `webhook` by the topic's digest (confirmedTopic, confirmedAt) and the subscription's
+   * (confirmedSubscription: the one the stored registration made), so a registration of that topic
    * still under way, which SNS answered before it recorded its outcome, records REGISTERED too
    * (WebhookRegistrar). A PENDING registration becomes REGISTERED only if it is for that topic
    * (rows recorded before `topic` was stored: any), as it is when the statement runs.
    */
   private async markSubscriptionConfirmed(server: DeliveryServerEntity): Promise<void> {
-    const topicArn = this.vault.webhookState(server).topicArn;
+    const { topicArn, subscriptionArn } = this.vault.webhookState(server);
     if (!topicArn) return;
     await this.dataSource.query(
       `UPDATE delivery_servers
           SET webhook = webhook
                 || jsonb_build_object('confirmedTopic', $2::text, 'confirmedAt', $3::text)
+                || jsonb_strip_nulls(jsonb_build_object('confirmedSubscription', $6::text))
                 || CASE WHEN webhook->>'status' = $4 AND COALESCE(webhook->>'topic', $2) = $2
                         THEN jsonb_build_object('status', $5::text, 'registeredAt', $3::text, 'error', NULL)
                         ELSE '{}'::jsonb END
         WHERE id = $1`,
-      [server.id, this.vault.webhookMark(topicArn), new Date().toISOString(), WebhookStatus.PENDING, WebhookStatus.REGISTERED],
+      [server.id, this.vault.webhookMark(topicArn), new Date().toISOString(), WebhookStatus.PENDING, WebhookStatus.REGISTERED, subscriptionArn ? this.vault.webhookMark(subscriptionArn) : null],
     );
   }
 
