@@ -228,8 +228,9 @@ describe('dispatch jobs', () => {
     await db.query(`UPDATE delivery_servers SET sealed_credentials = jsonb_set(sealed_credentials, '{k}', '"0000dead"') WHERE id = $1`, [server.id]);
     const id = await send(agency.id);
     await runJob(id);
-    const { rows } = await db.query<{ status: string; error: { code: string; message: string } }>('SELECT status, error FROM messages WHERE id = $1', [id]);
-    expect(rows[0]).toMatchObject({ status: 'DEFERRED', error: { code: 'PROVIDER_ERROR' } });
+    const { rows } = await db.query<{ status: string; attempts: number; error: { code: string; message: string } }>('SELECT status, attempts, error FROM messages WHERE id = $1', [id]);
+    // Not an attempt: nothing was sent, and a worker holding the key may send it next.
+    expect(rows[0]).toMatchObject({ status: 'DEFERRED', attempts: 0, error: { code: 'PROVIDER_ERROR' } });
     expect(rows[0].error.message).toContain('could not open the stored credentials');
     // Not counted against the server: a worker that holds the key may send through it.
     expect(await t.app.get(CircuitBreaker).states([server.id])).toEqual([{ openUntil: null, failing: false }]);

@@ -23,6 +23,8 @@ import { type AttemptRecord, MessageStore, suppressedError } from './message-sto
 import { UnrecordedSends } from './unrecorded-sends';
 import { neverReached } from '../../providers/never-reached';
 
+/** How long mail waits for a worker that can open its server's credentials (see credentialsUnreadable). */
+const UNREADABLE_CREDENTIALS_RETRY_MS = 60_000;
 /** Short pacing waits happen in the worker; longer ones re-schedule the job instead of holding a slot. */
 const MAX_INLINE_WAIT_MS = 2_000;
 /** Spreads the messages deferred to one quota reset so they do not all wake at once. */
@@ -130,7 +132,7 @@ export class DispatchService {
       try {
         target = this.providerServer(server);
       } catch {
-        return this.credentialsUnreadable(message, server, route.reason);
+        return this.credentialsUnreadable(message, server);
       }
       const reserved = await this.quota.reserve(subjectOf(server, ownerTimezone(route.account, server)));
       if (!reserved.ok) {
@@ -291,20 +293,20 @@ export class DispatchService {
    * This worker cannot open the server's stored credentials: they are sealed under a key it is not
    * configured with (CREDENTIALS_KEY replaced without the old one in CREDENTIALS_KEYS_PREVIOUS, or
    * a deploy where other processes already have the new key). Nothing is reserved or sent and the
-   * server is not blamed (no breaker count: a worker that has the key may send it); the attempt
-   * fails as retryable, and the operator is told once per server.
+   * server is not blamed (no breaker count: a worker that has the key may send it); the message
+   * waits a minute without using up an attempt, and the operator is told once per server.
    */
-  private async credentialsUnreadable(message: MessageEntity, server: DeliveryServerEntity, reason: string): Promise<void> {
+  private async credentialsUnreadable(message: MessageEntity, server: DeliveryServerEntity): Promise<void> {
     if (!this.unreadableLogged.has(server.id)) {
       this.unreadableLogged.add(server.id);
       this.logger.error(`Delivery server ${server.id}: its stored credentials open with none of this process's keys (CREDENTIALS_KEY, CREDENTIALS_KEYS_PREVIOUS)`);
     }
-    const error = new DeliveryError({
-      code: DeliveryErrorCode.PROVIDER_ERROR,
-      transient: true,
-      message: `The worker could not open the stored credentials of ${server.name} with its configured keys; it will be tried again`,
-    });
-    await this.failed(message, server, error, { serverId: server.id, detail: reason, at: new Date() });
+    // Not an attempt (nothing was sent, and a worker with the key may take it next), so it uses up
+    // none; its place in the server's waiting line goes to the mail behind it.
+    if (message.serverId === server.id) await this.pacingLineLeft(server.id, message.id);
+    const notBefore = new Date(Date.now() + UNREADABLE_CREDENTIALS_RETRY_MS);
+    const error = { code: DeliveryErrorCode.PROVIDER_ERROR, message: `The worker could not open the stored credentials of ${server.name} with its configured keys; it tries again`, transport: null, smtpResponseCode: null, providerStatus: null, step: null };
+    await this.store.defer(message, notBefore, `${error.message} at ${notBefore.toISOString()}`, error, server.id);
   }
 
   private providerServer(server: DeliveryServerEntity): ProviderServer {

@@ -331,18 +331,20 @@ export class MessageStore implements BeforeApplicationShutdown {
     const state = { again: false };
     this.accountReroutes.set(key, state);
     const running: Promise<void> = (async () => {
-      do {
-        state.again = false;
-        await this.rerouteAccountWaiters(accountId);
-      } while (state.again && !this.stopping);
+      try {
+        do {
+          state.again = false;
+          await this.rerouteAccountWaiters(accountId);
+        } while (state.again && !this.stopping);
+      } finally {
+        // Here, not after: a change arriving once the last pass has ended starts a new one.
+        this.accountReroutes.delete(key);
+      }
     })()
       .catch((err: unknown) => {
         this.logger.warn(`Waiting mail of ${accountId ? `account ${accountId}` : 'every account'} could not be routed again after a change (${err instanceof Error ? err.message : 'error'})`);
       })
-      .finally(() => {
-        this.accountReroutes.delete(key);
-        this.rerouting.delete(running);
-      });
+      .finally(() => this.rerouting.delete(running));
     this.rerouting.add(running);
   }
 
@@ -358,32 +360,27 @@ export class MessageStore implements BeforeApplicationShutdown {
   }
 
   /**
-   * Page by page in id order, each page moved in the statement that finds it, and only while its
-   * mail still waits as it did (a waiter that woke and failed meanwhile keeps its backoff).
+   * The waiting mail is found once (no index serves paging through it in order), then moved a
+   * chunk per statement, each row only while it still waits as it did (a waiter that woke and
+   * failed meanwhile keeps its backoff).
    */
   private async rerouteAccountWaiters(accountId: string | null): Promise<void> {
-    let after = '00000000-0000-0000-0000-000000000000';
-    while (!this.stopping) {
-      const [page] = await this.dataSource.query<{ last: string | null; moved: { id: string; seq: number }[] }[]>(
-        `WITH page AS (
-           SELECT id FROM messages
-            WHERE status = 'DEFERRED' AND error IS NULL AND next_attempt_at > now() AND id > $2
-              AND ($1::uuid IS NULL OR account_id IN (SELECT id FROM accounts WHERE id = $1 OR parent_id = $1))
-            ORDER BY id LIMIT $3),
-         moved AS (
-           UPDATE messages m SET status = 'QUEUED', next_attempt_at = NULL, dispatch_seq = m.dispatch_seq + 1, updated_at = now()
-             FROM page WHERE m.id = page.id AND m.status = 'DEFERRED' AND m.error IS NULL AND m.next_attempt_at > now()
-           RETURNING m.id, m.dispatch_seq AS seq)
-         SELECT (SELECT id FROM page ORDER BY id DESC LIMIT 1) AS last,
-                coalesce((SELECT json_agg(json_build_object('id', id, 'seq', seq)) FROM moved), '[]'::json) AS moved`,
-        [accountId, after, REROUTE_PAGE],
+    const waiting = await this.dataSource.query<{ id: string }[]>(
+      `SELECT id FROM messages
+        WHERE status = 'DEFERRED' AND error IS NULL AND next_attempt_at > now()
+          AND ($1::uuid IS NULL OR account_id IN (SELECT id FROM accounts WHERE id = $1 OR parent_id = $1))`,
+      [accountId],
+    );
+    for (let i = 0; i < waiting.length && !this.stopping; i += REROUTE_PAGE) {
+      const [moved] = await this.dataSource.query<[{ id: string; seq: number }[], number]>(
+        `UPDATE messages SET status = 'QUEUED', next_attempt_at = NULL, dispatch_seq = dispatch_seq + 1, updated_at = now()
+          WHERE id = ANY($1::uuid[]) AND status = 'DEFERRED' AND error IS NULL AND next_attempt_at > now()
+          RETURNING id, dispatch_seq AS seq`,
+        [waiting.slice(i, i + REROUTE_PAGE).map((r) => r.id)],
       );
-      if (page.moved.length) {
-        const rerouteId = randomUUID();
-        await this.queue.add(page.moved.map((r) => ({ messageId: r.id, seq: r.seq, rerouteId })));
-      }
-      if (!page.last) return;
-      after = page.last;
+      if (!moved.length) continue;
+      const rerouteId = randomUUID();
+      await this.queue.add(moved.map((r) => ({ messageId: r.id, seq: r.seq, rerouteId })));
     }
   }
 
