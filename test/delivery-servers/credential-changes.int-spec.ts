@@ -153,6 +153,8 @@ describe('changing the provider credentials of a delivery server', () => {
         (await h.t.gqlOk<{ registerWebhooks: ServerView }>(`mutation($id: ID!) { registerWebhooks(id: $id) { webhook { status url } } }`, { id: server.id })).registerWebhooks.webhook;
       const moved = `https://mail.moved.example/webhooks/ses/${server.id}`;
       expect(await register()).toMatchObject({ status: 'PENDING', url: moved });
+      // SNS posts to the new endpoint only: the old one's subscription is gone.
+      expect(subscribers(topicOfSet('us-east-1', setName))).toEqual([moved]);
       expect(await apiTest(server.id)).toMatchObject({ ok: true, error: null });
       expect(lastSend()).toEqual({ region: 'us-east-1', configurationSetName: setName });
       // Registered again before SNS confirmed the new subscription: still PENDING.

@@ -138,7 +138,7 @@ export class SesAdapter implements ProviderAdapter {
    * A FAILED result carries, as `state`, what the steps before the failure made (removeWebhooks
    * undoes that much when the server is deleted).
    */
-  async registerWebhooks(server: ProviderServer, url: string): Promise<WebhookRegistrationResult> {
+  async registerWebhooks(server: ProviderServer, url: string, previousState: Record<string, string> = {}): Promise<WebhookRegistrationResult> {
     const events = [...SES_EVENT_TYPES];
     const made: Record<string, string> = {};
     try {
@@ -209,6 +209,12 @@ export class SesAdapter implements ProviderAdapter {
             ReturnSubscriptionArn: true,
           }),
         );
+        // The last registration's subscription to this topic for another endpoint (PUBLIC_URL
+        // moved): SNS would keep posting there. Best effort: one it no longer knows is gone anyway.
+        const before = previousState.subscriptionArn;
+        if (before && before !== sub.SubscriptionArn && before.startsWith(`${topicArn}:`)) {
+          await sns.send(new UnsubscribeCommand({ SubscriptionArn: before })).catch(() => undefined);
+        }
         return {
           configurationSetName,
           createdConfigurationSet: String(createdConfigurationSet),
