@@ -224,15 +224,17 @@ export class WebhookRegistrar {
    * one webhook per URL and need no turn. Without Redis, or after waiting the lock's wait, the call
    * goes ahead, as registrations do.
    */
-  private async atProvider<T>(target: ProviderServer, call: () => Promise<T>): Promise<T> {
+  private async atProvider<T>(target: ProviderServer, call: () => Promise<T>, state?: Record<string, string>): Promise<T> {
     const mailgun = target.provider === DeliveryProvider.MAILGUN ? target.credentials.mailgun : null;
     if (!mailgun) return call();
-    const key = `${this.config.redis.prefix}:webhook-registration:mailgun:${(mailgun.region ?? 'US').toUpperCase()}:${mailgun.domain.toLowerCase()}`;
+    // A removal works on the domain its registration used (the credentials may name another since).
+    const domain = state?.domain || mailgun.domain;
+    const key = `${this.config.redis.prefix}:webhook-registration:mailgun:${(mailgun.region ?? 'US').toUpperCase()}:${domain.toLowerCase()}`;
     try {
-      return await withRedisMutex(this.redis, key, { ...REGISTRATION_LOCK, onLost: () => this.logger.warn(`The Mailgun domain lock ${mailgun.domain} was lost while held`) }, call);
+      return await withRedisMutex(this.redis, key, { ...REGISTRATION_LOCK, onLost: () => this.logger.warn(`The Mailgun domain lock ${domain} was lost while held`) }, call);
     } catch (err) {
       if (!(err instanceof RedisMutexTimeout) && !(err instanceof RedisMutexUnavailable)) throw err;
-      this.logger.warn(`Webhook calls for Mailgun domain ${mailgun.domain} run without their turn (${err instanceof RedisMutexTimeout ? 'another still holds it' : `Redis: ${err.reason}`})`);
+      this.logger.warn(`Webhook calls for Mailgun domain ${domain} run without their turn (${err instanceof RedisMutexTimeout ? 'another still holds it' : `Redis: ${err.reason}`})`);
       return call();
     }
   }
@@ -241,7 +243,7 @@ export class WebhookRegistrar {
   private async removeResult(server: DeliveryServerEntity, credentials: ServerCredentials, result: WebhookRegistrationResult): Promise<void> {
     try {
       const target = this.vault.providerServer(server, credentials);
-      await this.atProvider(target, () => this.gateway.adapterFor(server.provider).removeWebhooks(target, { ...result, state: result.state ?? {} }));
+      await this.atProvider(target, () => this.gateway.adapterFor(server.provider).removeWebhooks(target, { ...result, state: result.state ?? {} }), result.state);
     } catch (err) {
       if (err instanceof DeliveryError) this.logger.warn(`Could not remove the webhooks of deleted server ${server.id} at ${server.provider}: ${err.message}`);
       else logUnexpected(this.logger, `Could not remove the webhooks of deleted server ${server.id} at ${server.provider}`, err);
@@ -284,7 +286,7 @@ export class WebhookRegistrar {
         error: webhook?.error ?? null,
         state: this.vault.webhookState(server),
       };
-      await this.atProvider(target, () => this.gateway.adapterFor(server.provider).removeWebhooks(target, registration));
+      await this.atProvider(target, () => this.gateway.adapterFor(server.provider).removeWebhooks(target, registration), registration.state);
     } catch (err) {
       if (err instanceof DeliveryError) this.logger.warn(`Could not remove the webhooks of server ${server.id} at ${server.provider}: ${err.message}`);
       else logUnexpected(this.logger, `Could not remove the webhooks of server ${server.id} at ${server.provider}`, err);
