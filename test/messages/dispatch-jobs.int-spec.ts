@@ -70,6 +70,10 @@ describe('dispatch jobs', () => {
   };
   const makeDefault = (id: string) => t.gqlOk(`mutation($id: ID!) { setDefaultSmtp(id: $id, scope: ACCOUNT) { id } }`, { id });
   const pauseServer = (id: string) => t.gqlOk(`mutation($id: ID!) { pauseDeliveryServer(id: $id) { id } }`, { id });
+  /** Units of the server's current hour in use, as `usage` reports them. */
+  const hourlyUsed = async (serverId: string): Promise<number> =>
+    (await t.gqlOk<{ deliveryServer: { usage: { hourly: { used: number } } } }>(`query($id: ID!) { deliveryServer(id: $id) { usage { hourly { used } } } }`, { id: serverId })).deliveryServer
+      .usage.hourly.used;
   /** The message waits for this server (as after a temporary failure there), until paused or deleted. */
   const deferTo = (messageId: string, serverId: string) =>
     db.query(`UPDATE messages SET status = 'DEFERRED', server_id = $2, next_attempt_at = now() + interval '1 hour' WHERE id = $1`, [messageId, serverId]);
@@ -199,9 +203,7 @@ describe('dispatch jobs', () => {
     const agency = await newAgency(t, { timezone: quietHour().timezone });
     const server = await createServer(t, smtpServerInput(agency.id, busy.port, { name: 'Busy relay', quota: { hourly: 2 } }));
     await verifyAndActivate(t, server.id);
-    const used = async () =>
-      (await t.gqlOk<{ deliveryServer: { usage: { hourly: { used: number } } } }>(`query($id: ID!) { deliveryServer(id: $id) { usage { hourly { used } } } }`, { id: server.id })).deliveryServer.usage.hourly
-        .used;
+    const used = () => hourlyUsed(server.id);
     // A first message: the sender is checked (and remembered) and the pool is open.
     const first = await send(agency.id);
     await runJob(first);
@@ -234,8 +236,7 @@ describe('dispatch jobs', () => {
     expect(rows[0].error.message).toContain('could not open the stored credentials');
     // Not counted against the server: a worker that holds the key may send through it.
     expect(await t.app.get(CircuitBreaker).states([server.id])).toEqual([{ openUntil: null, failing: false }]);
-    const usage = await t.gqlOk<{ deliveryServer: { usage: { hourly: { used: number } } } }>(`query($id: ID!) { deliveryServer(id: $id) { usage { hourly { used } } } }`, { id: server.id });
-    expect(usage.deliveryServer.usage.hourly.used).toBe(0);
+    expect(await hourlyUsed(server.id)).toBe(0);
   });
 
   it('rebuilds a quota counter Redis lost without forgetting the send in flight at that moment: the window keeps its limit', async () => {
@@ -245,9 +246,7 @@ describe('dispatch jobs', () => {
     const agency = await newAgency(t, { timezone: quietHour().timezone });
     const server = await createServer(t, smtpServerInput(agency.id, slow.port, { name: 'Rebuilt relay', quota: { hourly: 3 } }));
     await verifyAndActivate(t, server.id);
-    const used = async () =>
-      (await t.gqlOk<{ deliveryServer: { usage: { hourly: { used: number } } } }>(`query($id: ID!) { deliveryServer(id: $id) { usage { hourly { used } } } }`, { id: server.id })).deliveryServer.usage
-        .hourly.used;
+    const used = () => hourlyUsed(server.id);
     await runJob(await send(agency.id)); // the sender checked, the pool open: 1 of 3
     slow.delayData(1_500);
     const inFlight = await send(agency.id);

@@ -305,7 +305,9 @@ export class DispatchService {
     // none; its place in the server's waiting line goes to the mail behind it.
     if (message.serverId === server.id) await this.pacingLineLeft(server.id, message.id);
     const notBefore = new Date(Date.now() + UNREADABLE_CREDENTIALS_RETRY_MS);
-    const error = { code: DeliveryErrorCode.PROVIDER_ERROR, message: `The worker could not open the stored credentials of ${server.name} with its configured keys; it tries again`, transport: null, smtpResponseCode: null, providerStatus: null, step: null };
+    const error = toStoredError(
+      new DeliveryError({ code: DeliveryErrorCode.PROVIDER_ERROR, transient: true, message: `The worker could not open the stored credentials of ${server.name} with its configured keys; it tries again` }),
+    );
     await this.store.defer(message, notBefore, `${error.message} at ${notBefore.toISOString()}`, error, server.id);
   }
 

@@ -6,6 +6,8 @@ import { DispatchQueue } from './dispatch-queue';
 import { DeliveryErrorCode } from '../../providers/provider.enums';
 import { MessageEntity, MessageEventEntity, MessageEventType, MessageStatus, type StoredDeliveryError } from './message.entity';
 
+/** A deferred message waiting for a quota window or a pacing turn, not out a failed attempt's backoff (which stores its error). */
+const QUOTA_OR_PACING_WAIT = 'error IS NULL AND next_attempt_at > now()';
 /** Messages routed again per statement and queue call when a whole account's waiting mail goes. */
 const REROUTE_PAGE = 2_000;
 
@@ -353,7 +355,7 @@ export class MessageStore implements BeforeApplicationShutdown {
     await Promise.all([...this.rerouting]);
   }
 
-  /** A re-route in progress stops after its current page: the rest still comes back when its wait ends. */
+  /** A re-route in progress stops after its current chunk: the rest still comes back when its wait ends. */
   beforeApplicationShutdown(): Promise<void> {
     this.stopping = true;
     return this.reroutesDone();
@@ -367,20 +369,12 @@ export class MessageStore implements BeforeApplicationShutdown {
   private async rerouteAccountWaiters(accountId: string | null): Promise<void> {
     const waiting = await this.dataSource.query<{ id: string }[]>(
       `SELECT id FROM messages
-        WHERE status = 'DEFERRED' AND error IS NULL AND next_attempt_at > now()
+        WHERE status = 'DEFERRED' AND ${QUOTA_OR_PACING_WAIT}
           AND ($1::uuid IS NULL OR account_id IN (SELECT id FROM accounts WHERE id = $1 OR parent_id = $1))`,
       [accountId],
     );
     for (let i = 0; i < waiting.length && !this.stopping; i += REROUTE_PAGE) {
-      const [moved] = await this.dataSource.query<[{ id: string; seq: number }[], number]>(
-        `UPDATE messages SET status = 'QUEUED', next_attempt_at = NULL, dispatch_seq = dispatch_seq + 1, updated_at = now()
-          WHERE id = ANY($1::uuid[]) AND status = 'DEFERRED' AND error IS NULL AND next_attempt_at > now()
-          RETURNING id, dispatch_seq AS seq`,
-        [waiting.slice(i, i + REROUTE_PAGE).map((r) => r.id)],
-      );
-      if (!moved.length) continue;
-      const rerouteId = randomUUID();
-      await this.queue.add(moved.map((r) => ({ messageId: r.id, seq: r.seq, rerouteId })));
+      await this.reroute(waiting.slice(i, i + REROUTE_PAGE).map((r) => r.id), { onlyWaiters: true });
     }
   }
 
@@ -401,14 +395,18 @@ export class MessageStore implements BeforeApplicationShutdown {
    * routing answer held from before the change would still name the server), sharing their
    * lookups among themselves.
    */
-  async reroute(messageIds: string[]): Promise<void> {
+  async reroute(messageIds: string[], options: { onlyWaiters?: boolean } = {}): Promise<void> {
     if (!messageIds.length) return;
+    // `onlyWaiters`: only mail that still waits for a window or a pacing turn (found a while ago,
+    // it may have woken and failed since: it keeps its backoff).
+    const still = options.onlyWaiters ? `status = 'DEFERRED' AND ${QUOTA_OR_PACING_WAIT}` : `status IN ('QUEUED', 'DEFERRED')`;
     // An UPDATE … RETURNING comes back from TypeORM's postgres driver as [rows, affected].
     const [rows] = await this.dataSource.query<[{ id: string; seq: number }[], number]>(
       `UPDATE messages SET status = 'QUEUED', next_attempt_at = NULL, dispatch_seq = dispatch_seq + 1, updated_at = now()
-        WHERE id = ANY($1::uuid[]) AND status IN ('QUEUED', 'DEFERRED') RETURNING id, dispatch_seq AS seq`,
+        WHERE id = ANY($1::uuid[]) AND ${still} RETURNING id, dispatch_seq AS seq`,
       [messageIds],
     );
+    if (!rows.length) return;
     const rerouteId = randomUUID();
     await this.queue.add(rows.map((r) => ({ messageId: r.id, seq: r.seq, rerouteId })));
   }
