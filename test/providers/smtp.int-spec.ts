@@ -94,6 +94,44 @@ describe('SMTP transport against the sink', () => {
     expect(result).toEqual({ transport: TransportKind.SMTP, providerMessageId: received.queueId, from: 'Shop <orders@shop.example>' });
   });
 
+  it('messages sharing a body and subject (a campaign) each arrive whole, with their own recipient and Message-ID', async () => {
+    const id = serverId();
+    const shared = {
+      from: '"Müller & Söhne" <news@shop.example>',
+      subject: 'Grüße zum Fest — 20 % Rabatt',
+      html: '<p>Frohe Feiertage</p>',
+      text: '.a line starting with a dot\r\nFrohe Feiertage',
+    };
+    const recipients = ['anna@customer.example', 'Ben Käufer <ben@customer.example>', 'cleo@BÜCHER.example'];
+    const results = await Promise.all(recipients.map((to, i) => transport.send(id, creds, message({ ...shared, to, messageId: `<campaign-${i}@mailroute.test>` }))));
+    const received = await sink.waitFor(3, 5_000);
+    const byId = new Map(received.map((m) => [m.messageId, m]));
+    expect(received.map((m) => m.envelope.to[0]).sort()).toEqual(['anna@customer.example', 'ben@customer.example', 'cleo@bücher.example']);
+    recipients.forEach((_, i) => {
+      const m = byId.get(`<campaign-${i}@mailroute.test>`);
+      expect(m?.from).toBe('"Müller & Söhne" <news@shop.example>');
+      expect(m?.subject).toBe(shared.subject);
+      expect(m?.html).toContain('Frohe Feiertage');
+      expect(m?.text.trim()).toBe('.a line starting with a dot\nFrohe Feiertage');
+      expect(results[i].providerMessageId).toBe(m?.queueId);
+    });
+    expect(byId.get('<campaign-1@mailroute.test>')?.to).toBe('"Ben Käufer" <ben@customer.example>');
+    expect(byId.get('<campaign-0@mailroute.test>')?.to).toBe('anna@customer.example');
+  });
+
+  it('a message without a given Message-ID gets one, and the send reports it when the reply carries no id', async () => {
+    const quiet = new SmtpSink({ users: [{ user: 'relay-user', pass: PASSWORD }], replyWithoutId: true });
+    const port = await quiet.start();
+    try {
+      const result = await transport.send(serverId(), { ...creds, port }, message({ subject: 'no id' }));
+      const [received] = await quiet.waitFor(1, 2_000);
+      expect(received.messageId).toMatch(/^<.+@.+>$/);
+      expect(result.providerMessageId).toBe(received.messageId);
+    } finally {
+      await quiet.stop();
+    }
+  });
+
   it('a host name is resolved once and the connection goes to the checked address', async () => {
     // The sink listens on 127.0.0.1 only: this works because the guard's IPv4 answer is what nodemailer dials.
     await transport.send(serverId(), { ...creds, host: 'localhost' }, message({ subject: 'by name' }));

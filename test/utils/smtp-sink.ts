@@ -29,6 +29,8 @@ export interface SinkOptions {
   tls?: boolean;
   /** TLS from the first byte (SMTPS, port 465 style) with the same self-signed certificate. */
   implicitTls?: boolean;
+  /** Accept DATA with a bare "250 OK" that names no queue id, as some relays do. */
+  replyWithoutId?: boolean;
 }
 
 export interface SinkMessage {
@@ -279,7 +281,7 @@ export class SmtpSink {
       secure: session.secure,
       user: typeof session.user === 'string' ? session.user : null,
     });
-    callback(null, `2.0.0 Ok: queued as ${queueId}`);
+    callback(null, this.options.replyWithoutId ? 'OK' : `2.0.0 Ok: queued as ${queueId}`);
     for (const waiter of [...this.waiters]) waiter();
   }
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import nodemailer, { type SMTPPoolOptions, type SMTPSentMessageInfo, type SMTPTransportOptions, type SendMailOptions, type Transporter } from 'nodemailer';
+import nodemailer, { type SMTPPoolOptions, type SMTPSentMessageInfo, type SMTPTransportOptions, type Transporter } from 'nodemailer';
 import SMTPConnection, { type SMTPConnectionAuth, type SMTPConnectionCustomAuthContext, type SMTPConnectionOptions } from 'nodemailer/lib/smtp-connection';
 import { DeliveryErrorCode, SmtpSecurity, TransportKind } from '../provider.enums';
 import { DeliveryError } from '../delivery-error';
@@ -7,6 +7,7 @@ import type { MessageHeader, OutgoingMessage, SendResult, SenderCheck, SmtpCrede
 import { smtpDeadlineMs, type ProvidersConfig } from '../providers.config';
 import { checkSmtpDestination, type CheckedDestination } from './outbound-guard';
 import { classifySmtpError } from './smtp-errors';
+import { MimeTemplates, type MimeInput } from './mime-templates';
 
 /**
  * A pool keeps the IP it resolved at creation (the guard checked that one); rebuild it now and
@@ -100,6 +101,7 @@ function endTurn(entry: PoolEntry): void {
  */
 export class SmtpTransport {
   private readonly pools = new Map<string, PoolEntry>();
+  private readonly templates = new MimeTemplates();
 
   constructor(private readonly config: ProvidersConfig) {}
 
@@ -109,16 +111,18 @@ export class SmtpTransport {
     let turn = false;
     try {
       const transporter = await entry.transporter;
+      // Built before taking a connection's turn, so the turn is not held while composing.
+      const { raw, messageId } = await this.templates.build(mimeInput(message, extraHeaders));
       // One send per pool connection at a time: the deadline below is the conversation's, and in
       // nodemailer's own queue it would also run while the send waits for a connection (a slow
       // but healthy server would see queued sends aborted before a byte was written).
       await takeTurn(entry);
       turn = true;
       // Fails the send (closing its connection) however slowly the server keeps answering.
-      const info = await transporter.sendMail({ ...this.mailOptions(message, extraHeaders), signal: AbortSignal.timeout(smtpDeadlineMs(this.config)) });
+      const info = await transporter.sendMail({ envelope: { from: message.from, to: [message.to] }, raw, signal: AbortSignal.timeout(smtpDeadlineMs(this.config)) });
       return {
         transport: TransportKind.SMTP,
-        providerMessageId: providerIdFromReply(info.response) ?? info.messageId,
+        providerMessageId: providerIdFromReply(info.response) ?? messageId,
         from: message.from,
       };
     } catch (err) {
@@ -347,18 +351,18 @@ export class SmtpTransport {
       debug: false,
     };
   }
+}
 
-  private mailOptions(message: OutgoingMessage, extraHeaders: MessageHeader[]): SendMailOptions {
-    const headers = [...(message.headers ?? []), ...extraHeaders].map((h) => ({ key: h.name, value: headerValue(h) }));
-    return {
-      from: message.from,
-      to: message.to,
-      replyTo: message.replyTo ?? undefined,
-      subject: message.subject,
-      html: message.html ?? undefined,
-      text: message.text ?? undefined,
-      headers,
-      messageId: message.messageId,
-    };
-  }
+/** The message in nodemailer's terms; extra headers (a provider's options) follow the message's own. */
+function mimeInput(message: OutgoingMessage, extraHeaders: MessageHeader[]): MimeInput {
+  return {
+    from: message.from,
+    to: message.to,
+    replyTo: message.replyTo ?? undefined,
+    subject: message.subject,
+    html: message.html ?? undefined,
+    text: message.text ?? undefined,
+    headers: [...(message.headers ?? []), ...extraHeaders].map((h) => ({ key: h.name, value: headerValue(h) })),
+    messageId: message.messageId,
+  };
 }
