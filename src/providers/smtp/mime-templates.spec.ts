@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import MailComposer from 'nodemailer/lib/mail-composer';
-import { composedHead, headerDate, MimeTemplates, plainHead, type MimeInput } from './mime-templates';
+import { composedHead, headerDate, MimeTemplates, perMessageHead, plainHead, type MimeInput } from './mime-templates';
 
 /** Unfolded header fields (sorted: the order differs and does not matter) and the body, boundaries named alike. */
 function normalise(raw: Buffer): { fields: string[]; body: string } {
@@ -62,8 +62,10 @@ describe('MimeTemplates', () => {
     const ours = normalise(built.raw);
     const theirs = normalise(whole);
     if (!input.messageId) {
-      // Both generate one; compare the rest and check ours is what the send reports.
+      // Both generate one at the sender's domain; compare the rest and check ours is what the send reports.
       expect(ours.fields).toContain(`Message-ID: ${built.messageId}`);
+      expect(built.messageId).toMatch(/^<[^@]+@shop\.example>$/);
+      expect(theirs.fields.find((l) => l.startsWith('Message-ID:'))).toMatch(/@shop\.example>$/);
       const withoutId = (f: string[]): string[] => f.filter((l) => !l.startsWith('Message-ID:'));
       expect(withoutId(ours.fields)).toEqual(withoutId(theirs.fields));
     } else {
@@ -83,7 +85,7 @@ describe('MimeTemplates', () => {
     const date = headerDate(new Date(0));
     fc.assert(
       fc.property(local, domain, id, (l, d, i) => {
-        const input = { to: `${l}@${d}`, messageId: `<${i}>` };
+        const input = { from: 'news@shop.example', to: `${l}@${d}`, messageId: `<${i}>` };
         const head = plainHead(input, date);
         if (head === null) return;
         direct++;
@@ -92,6 +94,16 @@ describe('MimeTemplates', () => {
       { numRuns: 3000 },
     );
     expect(direct).toBeGreaterThan(100);
+  });
+
+  it('writes lines nodemailer would fold (76 characters and more) as nodemailer does', () => {
+    const date = headerDate(new Date(0));
+    const short = { from: 'news@shop.example', to: 'a@customer.example', messageId: '<m@mailroute.test>' };
+    for (let n = 70; n <= 80; n++) {
+      for (const input of [{ ...short, to: `${'t'.repeat(n - 21)}@customer.example` }, { ...short, messageId: `<${'m'.repeat(n - 29)}@mailroute.test>` }]) {
+        expect(perMessageHead(input, date)).toEqual(composedHead(input, date));
+      }
+    }
   });
 
   it('keeps one template for a campaign: each recipient gets its own To and Message-ID over the same body', async () => {
@@ -118,6 +130,25 @@ describe('MimeTemplates', () => {
       expect(normalise(raw)).toEqual(normalise(whole));
     }
     expect(templates.size).toBe(variants.length);
+  });
+
+  it('an HTML and a text-only message with the same text are different templates', async () => {
+    const templates = new MimeTemplates();
+    for (const v of [{ html: 'Hello', text: 'Hello' }, { html: undefined, text: 'Hello' }, { html: 'Hello', text: undefined }]) {
+      const { raw } = await templates.build({ ...base, ...v });
+      expect(normalise(raw)).toEqual(normalise(await composedWhole({ ...base, ...v }, dateOf(raw))));
+    }
+    expect(templates.size).toBe(3);
+  });
+
+  it('counts only the templates it holds, also when some are pushed out while being composed', async () => {
+    const alone = new MimeTemplates();
+    await alone.build({ ...base, subject: 'Subject A' });
+    const templates = new MimeTemplates();
+    // Twelve subjects of one length, composed at once: four are pushed out before they are built.
+    await Promise.all(Array.from({ length: 12 }, (_, i) => templates.build({ ...base, subject: `Subject ${String.fromCharCode(65 + i)}` })));
+    expect(templates.size).toBe(8);
+    expect(templates.bytes).toBe(8 * alone.bytes);
   });
 
   it('holds at most 8 templates per body, 8 MB in all, and none larger than 1 MB', async () => {

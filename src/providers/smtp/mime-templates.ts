@@ -18,6 +18,8 @@ export interface MimeInput {
 
 /** The part of a message that is the same for every recipient: its other headers and its body. */
 interface Template {
+  /** Whether there is an HTML part: the cache key is the HTML, else the text, so a text-only body could share it. */
+  hasHtml: boolean;
   text?: string;
   from: string;
   replyTo?: string;
@@ -45,7 +47,7 @@ const PER_MESSAGE_FIELDS = new Set(['date', 'message-id', 'mime-version', 'to'])
  */
 const PLAIN_ADDRESS = /^[\w!#$%&'*+/=?^`{|}~-]+(?:\.[\w!#$%&'*+/=?^`{|}~-]+)*@(?!(?:.*\.)?xn--)(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z](?:[a-z0-9-]*[a-z0-9])?$/;
 const PLAIN_MESSAGE_ID = /^<[\x21-\x3b\x3d\x3f-\x7e]+>$/;
-/** nodemailer folds header lines longer than this; the fast path writes only shorter ones. */
+/** nodemailer folds header lines of this length or more; the direct path writes only shorter ones. */
 const FOLD_AT = 76;
 
 /**
@@ -86,15 +88,25 @@ export class MimeTemplates {
     const bodyKey = input.html ?? input.text ?? '';
     const headersKey = JSON.stringify(input.headers);
     const list = this.byBody.get(bodyKey) ?? [];
-    const found = list.find((t) => t.text === input.text && t.from === input.from && t.replyTo === input.replyTo && t.subject === input.subject && t.headersKey === headersKey);
+    const hasHtml = input.html !== undefined;
+    const found = list.find(
+      (t) => t.hasHtml === hasHtml && t.text === input.text && t.from === input.from && t.replyTo === input.replyTo && t.subject === input.subject && t.headersKey === headersKey,
+    );
+    // Most recently used last, among bodies and within one.
     this.byBody.delete(bodyKey);
     this.byBody.set(bodyKey, list);
-    if (found) return found;
-    const template: Template = { text: input.text, from: input.from, replyTo: input.replyTo, subject: input.subject, headersKey, tail: composeTail(input), bytes: 0 };
+    if (found) {
+      list.splice(list.indexOf(found), 1);
+      list.push(found);
+      return found;
+    }
+    const template: Template = { hasHtml, text: input.text, from: input.from, replyTo: input.replyTo, subject: input.subject, headersKey, tail: composeTail(input), bytes: 0 };
     list.push(template);
     if (list.length > MAX_PER_BODY) this.remove(bodyKey, list[0]);
     template.tail.then(
       (tail) => {
+        // Pushed out while it was being composed: it is not counted, as it is not held.
+        if (!this.byBody.get(bodyKey)?.includes(template)) return;
         if (tail.length > MAX_TEMPLATE_BYTES) return this.remove(bodyKey, template);
         template.bytes = tail.length;
         this.cachedBytes += tail.length;
@@ -144,25 +156,29 @@ async function composeTail(input: MimeInput): Promise<Buffer> {
 export const headerDate = (at: Date): string => at.toUTCString().replace(/GMT/, '+0000');
 
 /** Date, Message-ID, MIME-Version and To: written directly when plain, else by nodemailer's MimeNode. */
-export function perMessageHead(input: Pick<MimeInput, 'to' | 'messageId'>, date = headerDate(new Date())): { head: string; messageId: string } {
+export function perMessageHead(input: Pick<MimeInput, 'from' | 'to' | 'messageId'>, date = headerDate(new Date())): { head: string; messageId: string } {
   const head = plainHead(input, date);
   return head && input.messageId ? { head, messageId: input.messageId } : composedHead(input, date);
 }
 
 /** The lines written directly, or null when a value is not one nodemailer writes unchanged. */
 export function plainHead({ to, messageId }: Pick<MimeInput, 'to' | 'messageId'>, date: string): string | null {
-  if (!messageId || !PLAIN_MESSAGE_ID.test(messageId) || messageId.length + 12 > FOLD_AT || !PLAIN_ADDRESS.test(to) || to.length + 4 > FOLD_AT) return null;
+  if (!messageId || !PLAIN_MESSAGE_ID.test(messageId) || 'Message-ID: '.length + messageId.length >= FOLD_AT) return null;
+  if (!PLAIN_ADDRESS.test(to) || 'To: '.length + to.length >= FOLD_AT) return null;
   return `Date: ${date}\r\nMessage-ID: ${messageId}\r\nMIME-Version: 1.0\r\nTo: ${to}`;
 }
 
 /** The same lines as nodemailer writes them. */
-export function composedHead(input: Pick<MimeInput, 'to' | 'messageId'>, date: string): { head: string; messageId: string } {
+export function composedHead(input: Pick<MimeInput, 'from' | 'to' | 'messageId'>, date: string): { head: string; messageId: string } {
   const node = new MimeNode();
   node.setHeader('Date', date);
-  if (input.messageId) node.setHeader('Message-ID', input.messageId);
+  node.setHeader('Message-ID', input.messageId ?? generatedMessageId(input.from));
   node.setHeader('MIME-Version', '1.0');
   node.setHeader('To', input.to);
-  // Generates a Message-ID when none was given, as nodemailer does for every message.
-  const messageId = node.messageId();
-  return { head: node.buildHeaders(), messageId };
+  return { head: node.buildHeaders(), messageId: node.messageId() };
+}
+
+/** A Message-ID as nodemailer makes one for a message without: random, at the sender's domain. */
+function generatedMessageId(from: string): string {
+  return new MimeNode().setHeader('From', from).messageId();
 }
