@@ -89,6 +89,15 @@ describe('custom SMTP, defaults and assignments', () => {
     expect(email.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', fields: ['sendingDomain'] });
   });
 
+  it('a sending domain too long for the default name is shortened in the name, kept whole as the domain', async () => {
+    const agency = await withAddon();
+    const domain = `${['a', 'b', 'c', 'd'].map((c) => c.repeat(60)).join('.')}.example`;
+    const res = await t.gqlOk<{ addCustomSmtp: ServerView }>(ADD, { input: smtpInput(agency.id, `x@${domain}`) });
+    expect(res.addCustomSmtp.sendingDomain).toBe(domain);
+    expect(res.addCustomSmtp.name).toHaveLength(200);
+    expect(res.addCustomSmtp.name).toBe(`Custom SMTP (${domain.slice(0, 185)}…)`);
+  });
+
   it('two adds for one domain at once: one is saved, the other answers the CONFLICT the existence check answers, naming email', async () => {
     const agency = await withAddon();
     const before = await countServers();

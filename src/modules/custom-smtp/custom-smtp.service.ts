@@ -72,7 +72,7 @@ export class CustomSmtpService {
     return this.servers
       .insert({
         accountId: account.id,
-        name: input.name ?? `${LABEL[input.provider]} (${domain})`,
+        name: input.name ?? defaultName(LABEL[input.provider], domain),
         provider,
         origin: ServerOrigin.CUSTOM_SMTP,
         credentials,
@@ -148,4 +148,13 @@ export class CustomSmtpService {
       throw new DomainError(ErrorCode.PROVIDER_UNREACHABLE, `Could not check the credentials with the provider: ${err.message}`);
     }
   }
+}
+
+/** Server names hold 200 characters; a sending domain may have up to 252 (the rest of a 254-character address). */
+const NAME_MAX = 200;
+
+/** "Custom SMTP (acme.example)", with a very long domain shortened to fit the name. */
+function defaultName(label: string, domain: string): string {
+  const room = NAME_MAX - label.length - 3;
+  return `${label} (${domain.length > room ? `${domain.slice(0, room - 1)}…` : domain})`;
 }
