@@ -96,6 +96,29 @@ describe('dispatch jobs', () => {
     expect(await row(waiting)).toMatchObject({ status: 'SENT', server_id: second });
   });
 
+  it('a paused server\'s backlog larger than one re-route chunk (2,000) is routed again whole, as one move', async () => {
+    const agency = await newAgency(t);
+    const busy = await activeServer(agency.id, 'Busy');
+    await activeServer(agency.id, 'Spare');
+    await makeDefault(busy);
+    const first = await send(agency.id);
+    await deferTo(first, busy);
+    // 2,100 more like it, waiting for the same server.
+    await db.query(
+      `INSERT INTO messages (id, account_id, source, from_address, subject, text, to_address, status, server_id, next_attempt_at, attempts, dispatch_seq)
+       SELECT gen_random_uuid(), account_id, source, from_address, subject, text, 'r' || n || '@example.com', status, server_id, next_attempt_at, 0, 0
+         FROM messages, generate_series(1, 2100) AS n WHERE id = $1`,
+      [first],
+    );
+    await pauseServer(busy);
+    const moved = await db.query<{ id: string; status: string; dispatch_seq: number }>('SELECT id, status, dispatch_seq FROM messages WHERE account_id = $1', [agency.id]);
+    expect(moved.rows).toHaveLength(2101);
+    expect(moved.rows.filter((r) => r.status !== 'QUEUED')).toEqual([]);
+    const jobs = await Promise.all(moved.rows.map((r) => queue.queue.getJob(jobIdOf(r.id, r.dispatch_seq))));
+    expect(jobs.filter((j) => !j)).toHaveLength(0);
+    expect(new Set(jobs.map((j) => (j?.data as { rerouteId?: string }).rerouteId)).size).toBe(1);
+  }, 60_000);
+
   it('does not hold a refusal: a server activated right after a NO_ROUTE serves the next message', async () => {
     const agency = await newAgency(t);
     const only = await activeServer(agency.id, 'Only');

@@ -8,7 +8,7 @@ import { MessageEntity, MessageEventEntity, MessageEventType, MessageStatus, typ
 
 /** A deferred message waiting for a quota window or a pacing turn, not out a failed attempt's backoff (which stores its error). */
 const QUOTA_OR_PACING_WAIT = 'error IS NULL AND next_attempt_at > now()';
-/** Messages routed again per statement and queue call when a whole account's waiting mail goes. */
+/** Messages routed again per statement and queue call (a server's or an account's waiting mail can be a large backlog). */
 const REROUTE_PAGE = 2_000;
 
 /** What the messages of one accept share: sent once per statement, not once per row. */
@@ -400,15 +400,19 @@ export class MessageStore implements BeforeApplicationShutdown {
     // `onlyWaiters`: only mail that still waits for a window or a pacing turn (found a while ago,
     // it may have woken and failed since: it keeps its backoff).
     const still = options.onlyWaiters ? `status = 'DEFERRED' AND ${QUOTA_OR_PACING_WAIT}` : `status IN ('QUEUED', 'DEFERRED')`;
-    // An UPDATE … RETURNING comes back from TypeORM's postgres driver as [rows, affected].
-    const [rows] = await this.dataSource.query<[{ id: string; seq: number }[], number]>(
-      `UPDATE messages SET status = 'QUEUED', next_attempt_at = NULL, dispatch_seq = dispatch_seq + 1, updated_at = now()
-        WHERE id = ANY($1::uuid[]) AND ${still} RETURNING id, dispatch_seq AS seq`,
-      [messageIds],
-    );
-    if (!rows.length) return;
+    // One move, one id: its jobs share routing lookups among themselves.
     const rerouteId = randomUUID();
-    await this.queue.add(rows.map((r) => ({ messageId: r.id, seq: r.seq, rerouteId })));
+    // A chunk per statement and per queue call: a server paused with a backlog of hundreds of
+    // thousands would otherwise be one long transaction and one Redis transaction of that size.
+    for (let i = 0; i < messageIds.length; i += REROUTE_PAGE) {
+      // An UPDATE … RETURNING comes back from TypeORM's postgres driver as [rows, affected].
+      const [rows] = await this.dataSource.query<[{ id: string; seq: number }[], number]>(
+        `UPDATE messages SET status = 'QUEUED', next_attempt_at = NULL, dispatch_seq = dispatch_seq + 1, updated_at = now()
+          WHERE id = ANY($1::uuid[]) AND ${still} RETURNING id, dispatch_seq AS seq`,
+        [messageIds.slice(i, i + REROUTE_PAGE)],
+      );
+      if (rows.length) await this.queue.add(rows.map((r) => ({ messageId: r.id, seq: r.seq, rerouteId })));
+    }
   }
 
   /** Hands a claimed message back untouched (its campaign was paused): resume schedules it again. */
