@@ -387,12 +387,15 @@ describe('SesAdapter webhooks (configuration set → SNS → HTTPS) against the 
         delivery: { timestamp: '2016-10-19T23:21:04.133Z', recipients: ['e@example.com'] },
         mail: bounce.mail,
       };
+      // Not sent (the address is on the AWS account's suppression list): a refusal, not a complaint.
+      const accountSuppressed = { ...complaint, complaint: { ...complaint.complaint, complaintSubType: 'OnAccountSuppressionList', complaintFeedbackType: undefined } };
+      const notSpam = { ...complaint, complaint: { ...complaint.complaint, complaintFeedbackType: 'not-spam' } };
       const kinds = [];
-      for (const e of [soft, complaint, delivery, legacy])
+      for (const e of [soft, complaint, delivery, legacy, accountSuppressed, notSpam])
         kinds.push(
           (await adapter.parseWebhook(server(), fake.notification(state.topicArn, e, '1'), state)).map((x) => x.kind),
         );
-      expect(kinds).toEqual([['SOFT_BOUNCE'], ['COMPLAINT'], ['DELIVERED'], ['DELIVERED']]);
+      expect(kinds).toEqual([['SOFT_BOUNCE'], ['COMPLAINT'], ['DELIVERED'], ['DELIVERED'], ['REJECTED'], []]);
     });
 
     it('rejects another topic, a tampered message, a foreign certificate URL and a missing signature as AUTH_FAILED', async () => {

@@ -518,6 +518,16 @@ function parseSesEvent(
     }
     case 'Complaint': {
       const c = isRecord(event.complaint) ? event.complaint : {};
+      // A recipient telling their mailbox provider the mail is not spam is no complaint.
+      if (c.complaintFeedbackType === 'not-spam') return [];
+      // SES did not send it: the address is on the AWS account's suppression list (it complained
+      // once, perhaps about another tenant's mail on a shared account). A refusal of this message,
+      // not a new complaint to suppress for this account or count against the server.
+      if (c.complaintSubType === 'OnAccountSuppressionList') {
+        return list(c.complainedRecipients).map((r) =>
+          out('REJECTED', String(r.emailAddress ?? ''), c.timestamp, "OnAccountSuppressionList: the address is on the AWS account's suppression list"),
+        );
+      }
       return list(c.complainedRecipients).map((r) =>
         out('COMPLAINT', String(r.emailAddress ?? ''), c.timestamp, String(c.complaintFeedbackType ?? '')),
       );
