@@ -69,6 +69,16 @@ export function sparkPostSmtpHeaders(server: ProviderServer, message: OutgoingMe
   return { message: { ...message, headers }, extra: [{ name: MSYS_HEADER, value }] };
 }
 
+/**
+ * SES publishes events (bounces, complaints: the webhooks) only for sends that name a
+ * configuration set; over SMTP that is a header (PROVIDERS.md §1.8), as the API send names it.
+ * Without it, mail sent over the SMTP fallback would bounce and complain unseen.
+ */
+export function sesSmtpHeaders(server: ProviderServer): MessageHeader[] {
+  const set = server.provider === DeliveryProvider.AMAZON_SES ? server.credentials.ses?.configurationSetName : null;
+  return set ? [{ name: 'X-SES-CONFIGURATION-SET', value: set }] : [];
+}
+
 const logger = new Logger('ProviderGateway');
 
 function asDeliveryError(err: unknown, transport: TransportKind): DeliveryError {
@@ -171,7 +181,7 @@ export class ProviderGateway {
 
   private sendSmtp(server: ProviderServer, message: OutgoingMessage): Promise<SendResult> {
     const { message: withoutOwn, extra } = sparkPostSmtpHeaders(server, message);
-    return this.smtp.send(server.id, smtpCredentials(server), withoutOwn, extra);
+    return this.smtp.send(server.id, smtpCredentials(server), withoutOwn, [...extra, ...sesSmtpHeaders(server)]);
   }
 
   private usable(server: ProviderServer, only?: TransportKind): TransportKind[] {

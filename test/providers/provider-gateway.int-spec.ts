@@ -109,6 +109,15 @@ describe('ProviderGateway', () => {
     expect(received.headers['x-msys-api']).toBeUndefined();
   });
 
+  it('names the SES configuration set over SMTP too (its events are published only for sends that name it)', async () => {
+    const ses = { accessKeyId: 'AKIAEXAMPLE', secretAccessKey: 'secret', region: 'eu-west-1' };
+    await gateway.send(server(DeliveryProvider.AMAZON_SES, { credentials: { smtp, ses: { ...ses, configurationSetName: 'mailroute-events' } } }), message(), { only: TransportKind.SMTP });
+    await gateway.send(server(DeliveryProvider.AMAZON_SES, { credentials: { smtp, ses } }), message({ subject: 'no set' }), { only: TransportKind.SMTP });
+    const received = await sink.waitFor(2, 2_000);
+    expect(received.find((m) => m.subject !== 'no set')?.headers['x-ses-configuration-set']).toBe('mailroute-events');
+    expect(received.find((m) => m.subject === 'no set')?.headers['x-ses-configuration-set']).toBeUndefined();
+  });
+
   it('uses the API when it works (nothing reaches SMTP)', async () => {
     const result = await gateway.send(sendGridServer(), message());
     expect(result.transport).toBe(TransportKind.API);
