@@ -398,6 +398,26 @@ describe('SesAdapter webhooks (configuration set → SNS → HTTPS) against the 
       expect(kinds).toEqual([['SOFT_BOUNCE'], ['COMPLAINT'], ['DELIVERED'], ['DELIVERED'], ['REJECTED'], []]);
     });
 
+    it('names an event by what SES published, so a second copy in another SNS message is the same event; delays stay apart', async () => {
+      const twice = async (e: Record<string, unknown>): Promise<string[]> => {
+        const ids = [];
+        for (let i = 0; i < 2; i++) ids.push(...(await adapter.parseWebhook(server(), fake.notification(state.topicArn, e), state)).map((x) => x.eventId));
+        return ids;
+      };
+      const withFeedback = { ...bounce, bounce: { ...bounce.bounce, feedbackId: '01000157c44f053b-61b59c11-example-000000' } };
+      const delivery = { eventType: 'Delivery', delivery: { timestamp: '2016-10-19T23:21:04.133Z', recipients: ['d@example.com'] }, mail: bounce.mail };
+      const delay = { eventType: 'DeliveryDelay', deliveryDelay: { delayType: 'MailboxFull', delayedRecipients: [{ emailAddress: 'd@example.com' }] }, mail: bounce.mail };
+      const [bounceA, bounceB] = await twice(withFeedback);
+      expect(bounceA).toBe(bounceB);
+      const [deliveryA, deliveryB] = await twice(delivery);
+      expect(deliveryA).toBe(deliveryB);
+      const [delayA, delayB] = await twice(delay);
+      expect(delayA).not.toBe(delayB);
+      // A bounce without a feedback id keeps its SNS message's id.
+      const [plainA, plainB] = await twice(bounce);
+      expect(plainA).not.toBe(plainB);
+    });
+
     it('rejects another topic, a tampered message, a foreign certificate URL and a missing signature as AUTH_FAILED', async () => {
       const good = fake.notification(state.topicArn, bounce);
       const parsed = JSON.parse(good.rawBody.toString()) as Record<string, string>;

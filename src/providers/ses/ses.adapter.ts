@@ -467,6 +467,20 @@ export function snsStringToSign(m: Record<string, unknown>): string {
     .join('');
 }
 
+/**
+ * What identifies an SES event itself, not the SNS message carrying it: SES publishes at least
+ * once, and a second copy comes in an SNS message of its own. A bounce or complaint has its
+ * feedback id; a message is delivered or rejected once. Null (use the SNS id) for the rest: a
+ * message can be delayed more than once.
+ */
+function sesEventSource(type: unknown, event: Record<string, unknown>, messageId: string | null): string | null {
+  const feedbackId = (v: unknown): string | null => (isRecord(v) && typeof v.feedbackId === 'string' && v.feedbackId ? `feedback:${v.feedbackId}` : null);
+  if (type === 'Bounce') return feedbackId(event.bounce);
+  if (type === 'Complaint') return feedbackId(event.complaint);
+  if ((type === 'Delivery' || type === 'Reject') && messageId) return `${messageId}:${type}`;
+  return null;
+}
+
 /** One SES event record → one event per affected recipient. */
 function parseSesEvent(
   event: Record<string, unknown>,
@@ -480,6 +494,7 @@ function parseSesEvent(
     const t = Date.parse(typeof v === 'string' ? v : snsTimestamp);
     return Number.isNaN(t) ? new Date() : new Date(t);
   };
+  const source = sesEventSource(type, event, messageId) ?? snsMessageId;
   const out = (
     kind: ParsedWebhookEvent['kind'],
     recipient: string,
@@ -487,9 +502,10 @@ function parseSesEvent(
     detail?: string,
   ): ParsedWebhookEvent => ({
     kind,
-    // One SNS message can cover several recipients; the pair is unique and stable across redeliveries.
-    eventId: snsMessageId
-      ? `${snsMessageId}:${recipient.toLowerCase()}`
+    // One record can cover several recipients; with the recipient the id is unique, and stable
+    // across SNS redeliveries and across SES publishing the same event twice.
+    eventId: source
+      ? `${source}:${recipient.toLowerCase()}`
       : createHash('sha256')
           .update(JSON.stringify(event) + recipient)
           .digest('hex'),
