@@ -59,6 +59,12 @@ export interface StoredDeliveryError {
 // The complaint auto-pause counts a server's complained messages in the window without reading the others.
 @Index('IDX_messages_server_complained', ['serverId', 'sentAt', 'id'], { where: `"status" = 'COMPLAINED'` })
 @Index('UQ_messages_idempotency', ['accountId', 'idempotencyKey'], { unique: true, where: `"idempotency_key" IS NOT NULL` })
+// `messages(status: FAILED)` and the like, newest first, without walking an account's whole
+// history for its few problems. Partial, so a message sent as usual (QUEUED, SENDING, SENT,
+// DELIVERED) never writes to it.
+@Index('IDX_messages_account_problems', ['accountId', 'status', 'createdAt', 'id'], {
+  where: `"status" IN ('DEFERRED', 'FAILED', 'BOUNCED', 'COMPLAINED', 'SUPPRESSED', 'REJECTED')`,
+})
 export class MessageEntity {
   @PrimaryColumn('uuid')
   id!: string;
