@@ -29,6 +29,8 @@ const INSERT_BATCH = 1_000;
  */
 const LAUNCH_CHUNK = 1_000;
 const FIRST_LAUNCH_CHUNK = 100;
+/** Pending messages given a new schedule per statement when a campaign resumes. */
+const RESUME_CHUNK = 1_000;
 
 /** Which stats bucket a message in each status counts in: every status exactly once. */
 const BUCKET: Record<MessageStatus, Exclude<keyof CampaignStatsModel, 'total'>> = {
@@ -163,34 +165,46 @@ export class CampaignsService {
 
     const route = await this.routeAgain(campaign);
     if (route.code) return this.hold(campaign.id, CampaignStatus.PAUSED, route.code, route.reason);
-    const jobs = await this.dataSource.transaction(async (tx) => {
-      const resumed = await tx
-        .createQueryBuilder()
-        .update(CampaignEntity)
-        .set({ status: CampaignStatus.SENDING, pauseCode: null, pauseReason: null })
-        .where('id = :id AND status = :paused', { id: campaign.id, paused: CampaignStatus.PAUSED })
-        .returning('id')
-        .execute();
-      if (!(resumed.raw as unknown[]).length) return []; // resumed (or changed) by someone else meanwhile
-      // A new seq voids any job left from before the pause; a message deferred to a later time
-      // (quota reset, retry backoff) keeps its status and time.
-      const rows = (await tx.query(
+    const resumed = await this.campaigns
+      .createQueryBuilder()
+      .update(CampaignEntity)
+      .set({ status: CampaignStatus.SENDING, pauseCode: null, pauseReason: null })
+      .where('id = :id AND status = :paused', { id: campaign.id, paused: CampaignStatus.PAUSED })
+      .returning('id')
+      .execute();
+    // Resumed (or changed) by someone else meanwhile: theirs to schedule.
+    if ((resumed.raw as unknown[]).length) {
+      await this.rescheduleWaiting(campaign.id);
+      // Everything may have finished while it was paused (the last sends were in flight).
+      await completeIfDone(this.dataSource.manager, campaign.id);
+    }
+    // Paused part-way through its launch: the rest of its messages are written now if nobody is.
+    if (campaign.launchCursor !== null) await this.writeLaunchMessagesOrLeave(campaign.id);
+    return this.campaigns.findOneByOrFail({ id: campaign.id });
+  }
+
+  /**
+   * A new seq for each of the campaign's pending messages voids any job left from before the
+   * pause; a message deferred to a later time (quota reset, retry backoff) keeps its status and
+   * time. A chunk per statement, queued after it commits: a campaign of a million recipients
+   * paused early was one transaction over all of them. Stopped part-way (a crash), the rest stay
+   * QUEUED or DEFERRED without a job, which the sweeper re-adds; an old job that claims one first
+   * sends it, and its chunk then leaves it alone (it is no longer pending).
+   */
+  private async rescheduleWaiting(campaignId: string): Promise<void> {
+    const pending = await this.dataSource.query<{ id: string }[]>(`SELECT id FROM messages WHERE campaign_id = $1 AND status IN ('QUEUED', 'DEFERRED')`, [campaignId]);
+    for (let i = 0; i < pending.length; i += RESUME_CHUNK) {
+      const [rows] = (await this.dataSource.query(
         `UPDATE messages
             SET dispatch_seq = dispatch_seq + 1,
                 status = CASE WHEN status = 'DEFERRED' AND next_attempt_at > now() THEN status ELSE 'QUEUED' END,
                 updated_at = now()
-          WHERE campaign_id = $1 AND status IN ('QUEUED', 'DEFERRED')
+          WHERE id = ANY($1::uuid[]) AND status IN ('QUEUED', 'DEFERRED')
           RETURNING id, dispatch_seq, next_attempt_at`,
-        [campaign.id],
+        [pending.slice(i, i + RESUME_CHUNK).map((r) => r.id)],
       )) as [{ id: string; dispatch_seq: number; next_attempt_at: Date | null }[], number];
-      // Everything may have finished while it was paused (the last sends were in flight).
-      await completeIfDone(tx, campaign.id);
-      return rows[0].map((r) => ({ messageId: r.id, seq: r.dispatch_seq, notBefore: r.next_attempt_at }));
-    });
-    await this.enqueue(campaign.id, jobs);
-    // Paused part-way through its launch: the rest of its messages are written now if nobody is.
-    if (campaign.launchCursor !== null) await this.writeLaunchMessagesOrLeave(campaign.id);
-    return this.campaigns.findOneByOrFail({ id: campaign.id });
+      await this.enqueue(campaignId, rows.map((r) => ({ messageId: r.id, seq: r.dispatch_seq, notBefore: r.next_attempt_at })));
+    }
   }
 
   /** Its route now; the sender asked afresh when it was refused before (a cached "verified" may be what failed). */
