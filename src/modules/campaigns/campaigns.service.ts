@@ -174,7 +174,10 @@ export class CampaignsService {
       .execute();
     // Resumed (or changed) by someone else meanwhile: theirs to schedule.
     if ((resumed.raw as unknown[]).length) {
-      await this.rescheduleWaiting(campaign.id);
+      // Resumed either way: what could not be scheduled now is the sweeper's (see rescheduleWaiting).
+      await this.rescheduleWaiting(campaign.id).catch((err: unknown) =>
+        this.logger.warn(`Campaign ${campaign.id}: resumed, but scheduling its messages stopped part-way (${err instanceof Error ? err.message : 'error'}); the sweeper queues the rest`),
+      );
       // Everything may have finished while it was paused (the last sends were in flight).
       await completeIfDone(this.dataSource.manager, campaign.id);
     }
