@@ -18,7 +18,7 @@ export interface AppConfig {
   credentials: { keys: Record<string, Buffer>; currentKeyId: string; derived: boolean };
   providers: ProvidersConfig;
   snsCertUrlPattern: RegExp;
-  webhooks: { complaintPauseRate: number; complaintPauseMinSent: number };
+  webhooks: { complaintPauseRate: number; complaintPauseMinSent: number; unmatchedRetentionDays: number };
   /**
    * When a quota counter rebuilt from the ledger is counted again for the sends in flight when
    * Redis lost its data: once such a send has surely ended (an SMTP conversation's deadline is
@@ -77,6 +77,6 @@ export function buildAppConfig(env: EnvironmentVariables): AppConfig {
       ...DEFAULT_PROVIDER_TIMEOUTS,
     },
     snsCertUrlPattern: new RegExp(env.SNS_CERT_URL_PATTERN),
-    webhooks: { complaintPauseRate: env.COMPLAINT_PAUSE_RATE, complaintPauseMinSent: env.COMPLAINT_PAUSE_MIN_SENT },
+    webhooks: { complaintPauseRate: env.COMPLAINT_PAUSE_RATE, complaintPauseMinSent: env.COMPLAINT_PAUSE_MIN_SENT, unmatchedRetentionDays: env.UNMATCHED_EVENT_RETENTION_DAYS },
   };
 }

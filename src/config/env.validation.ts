@@ -186,6 +186,13 @@ export class EnvironmentVariables {
   @Min(1)
   @Max(10_000_000)
   COMPLAINT_PAUSE_MIN_SENT = 100;
+
+  /** Days a webhook event that matched no message is kept (for audit) before it is deleted; 0 keeps them for ever. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(3650)
+  UNMATCHED_EVENT_RETENTION_DAYS = 30;
 }
 
 /** Thrown for a bad variable; the message names every offending variable and nothing else. */

@@ -1,4 +1,5 @@
 import { DispatchWrites } from '../../src/modules/messages/dispatch-writes';
+import { EarlyWebhookEvents } from '../../src/modules/webhooks/early-webhook-events';
 import { TransportKind } from '../../src/providers/provider.enums';
 import { SendGridFake } from '../fakes/sendgrid-fake';
 import { waitFor } from '../utils/wait-for';
@@ -97,6 +98,23 @@ describe('webhook events that arrive before their message is recorded SENT', () 
     expect(await recheck(young)).toBeLessThanOrEqual(600);
     await waitFor('the old event retired', async () => (await recheck(old)) === null, 5_000);
     expect(await unmatched(old)).toBe('1');
+  });
+
+  it('deletes unmatched events once older than the retention (30 days), oldest first, and none still due for a look', async () => {
+    const [expired, recent, expiredButDue] = [xMessageId(), xMessageId(), xMessageId()];
+    await h.post(path, fake.signedPost(webhookId, [expired, recent, expiredButDue].map((id, i) => sendGridEvent('delivered', id, `r${i}@example.org`))));
+    const age = (id: string, days: number, due: boolean) =>
+      h.sql(`UPDATE webhook_events_unmatched SET received_at = now() - make_interval(days => $2), recheck_at = CASE WHEN $3 THEN now() + interval '1 hour' END WHERE provider_message_id LIKE $1`, [
+        `${id}%`,
+        days,
+        due,
+      ]);
+    await age(expired, 31, false);
+    await age(recent, 29, false);
+    await age(expiredButDue, 31, true);
+    const purge = h.t.app.get(EarlyWebhookEvents);
+    expect(await purge.purgeOld()).toBeGreaterThanOrEqual(1);
+    expect([await unmatched(expired), await unmatched(recent), await unmatched(expiredButDue)]).toEqual(['0', '1', '1']);
   });
 
   it('keeps events for mail it never sent unmatched, for audit', async () => {

@@ -17,6 +17,10 @@ const CLAIM_BATCH = 500;
 const MAX_CLAIMS_PER_PASS = 20;
 /** The longest gap between two looks at one event, so one whose SENT record lands late is applied soon after. */
 const MAX_RECHECK_GAP_MS = 10 * 60_000;
+/** Old unmatched events are deleted at most this often, a bounded number per statement and pass. */
+const PURGE_EVERY_MS = 60 * 60_000;
+const PURGE_BATCH = 5_000;
+const MAX_PURGES_PER_PASS = 20;
 
 interface EarlyEventRow {
   id: string;
@@ -47,6 +51,7 @@ export class EarlyWebhookEvents implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(EarlyWebhookEvents.name);
   private timer?: NodeJS.Timeout;
   private running?: Promise<number>;
+  private lastPurgeAt = 0;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -68,7 +73,14 @@ export class EarlyWebhookEvents implements OnModuleInit, OnApplicationShutdown {
   /** One pass unless one is running (a slow pass is not stacked on). */
   private async adoptOnce(): Promise<void> {
     if (this.running) return;
-    this.running = this.adopt().finally(() => (this.running = undefined));
+    this.running = this.adopt()
+      .then(async (adopted) => {
+        if (Date.now() - this.lastPurgeAt < PURGE_EVERY_MS) return adopted;
+        this.lastPurgeAt = Date.now();
+        await this.purgeOld();
+        return adopted;
+      })
+      .finally(() => (this.running = undefined));
     await this.running.catch((err: unknown) => this.logger.warn(`Adopting early webhook events failed: ${err instanceof Error ? err.message : 'error'}`));
   }
 
@@ -87,6 +99,33 @@ export class EarlyWebhookEvents implements OnModuleInit, OnApplicationShutdown {
     }
     if (adopted) this.logger.log(`Applied ${adopted} webhook event(s) that had arrived before their message's SENT record`);
     return adopted;
+  }
+
+  /**
+   * Deletes unmatched events older than UNMATCHED_EVENT_RETENTION_DAYS (kept until then for
+   * audit): SendGrid posts a whole account's events to each of its webhooks, so a provider account
+   * shared with other senders fills the table with events that never match. Oldest first by id
+   * (ids follow arrival), so no index on the arrival time is needed: a batch of the oldest rows,
+   * of which those past the retention go. Returns how many were deleted.
+   */
+  async purgeOld(): Promise<number> {
+    const days = this.config.webhooks.unmatchedRetentionDays;
+    if (!days) return 0;
+    let deleted = 0;
+    for (let batch = 0; batch < MAX_PURGES_PER_PASS; batch++) {
+      // A bare DELETE … RETURNING answers TypeORM's [rows, count] pair.
+      const [, count] = await this.dataSource.query<[unknown[], number]>(
+        `DELETE FROM webhook_events_unmatched
+          WHERE id IN (SELECT id FROM webhook_events_unmatched ORDER BY id LIMIT $1)
+            AND received_at < now() - make_interval(days => $2) AND recheck_at IS NULL
+          RETURNING id`,
+        [PURGE_BATCH, days],
+      );
+      deleted += count;
+      if (count < PURGE_BATCH) break;
+    }
+    if (deleted) this.logger.log(`Deleted ${deleted} unmatched webhook event(s) older than ${days} days`);
+    return deleted;
   }
 
   private async apply(rows: EarlyEventRow[]): Promise<number> {

@@ -7,8 +7,8 @@ import { MessageEventType } from '../messages/message.entity';
  * A verified webhook event whose provider message id matches no message of its server: posted
  * before its message's SENT record stored that id (EarlyWebhookEvents applies it once it does,
  * within two hours, and removes it from here), or for mail sent outside mailroute with the same
- * credentials or a message since deleted (kept for audit, never acted on). The same provider
- * event is stored once per server.
+ * credentials or a message since deleted (kept for audit for UNMATCHED_EVENT_RETENTION_DAYS, never
+ * acted on). The same provider event is stored once per server.
  */
 @Entity('webhook_events_unmatched')
 @Index('UQ_webhook_events_unmatched_external', ['serverId', 'externalId'], { unique: true })
