@@ -114,10 +114,7 @@ export class MessageEntity {
   @Column({ name: 'server_id', type: 'uuid', nullable: true })
   serverId!: string | null;
 
-  // No foreign key, as on message_events: deleting a server would have cleared this on every
-  // message it ever sent, one statement scanning the whole table (no index serves it) and
-  // rewriting its history. The id stays; `Message.server` answers null once the server is gone.
-  @ManyToOne(() => DeliveryServerEntity, { createForeignKeyConstraints: false })
+  @ManyToOne(() => DeliveryServerEntity, { onDelete: 'SET NULL' })
   @JoinColumn({ name: 'server_id' })
   server?: DeliveryServerEntity | null;
 
