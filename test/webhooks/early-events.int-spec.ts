@@ -112,8 +112,16 @@ describe('webhook events that arrive before their message is recorded SENT', () 
     await age(expired, 31, false);
     await age(recent, 29, false);
     await age(expiredButDue, 31, true);
+    // More than one batch (5,000) past the retention, behind the one still due (the oldest).
+    await h.sql(`UPDATE webhook_events_unmatched SET id = -id WHERE provider_message_id LIKE $1`, [`${expiredButDue}%`]);
+    await h.sql(
+      `INSERT INTO webhook_events_unmatched (server_id, provider, kind, provider_message_id, recipient, external_id, occurred_at, received_at)
+       SELECT server_id, provider, kind, provider_message_id, recipient, external_id || ':' || n, occurred_at, received_at
+         FROM webhook_events_unmatched, generate_series(1, 5100) AS n WHERE provider_message_id LIKE $1`,
+      [`${expired}%`],
+    );
     const purge = h.t.app.get(EarlyWebhookEvents);
-    expect(await purge.purgeOld()).toBeGreaterThanOrEqual(1);
+    expect(await purge.purgeOld()).toBe(5_101);
     expect([await unmatched(expired), await unmatched(recent), await unmatched(expiredButDue)]).toEqual(['0', '1', '1']);
   });
 
