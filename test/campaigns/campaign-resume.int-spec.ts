@@ -5,6 +5,7 @@ import { campaignAct, newCampaign } from '../factories/campaigns';
 import { createServer, SINK_USER, smtpServerInput, verifyAndActivate } from '../factories/delivery-servers';
 import { createTestApp, type TestApp } from '../utils/create-test-app';
 import { SmtpSink } from '../utils/smtp-sink';
+import { waitFor } from '../utils/wait-for';
 
 /** Resume in an API-only app (no worker sends anything), so what it schedules stays to be seen. */
 describe('resuming a large campaign', () => {
@@ -51,5 +52,40 @@ describe('resuming a large campaign', () => {
     expect(jobs.filter((j) => !j)).toHaveLength(0);
     // The deferred one's job waits for its time.
     expect((await queue.getJob(jobIdOf(later, (before.get(later) ?? 0) + 1)))?.opts.delay).toBeGreaterThan(50 * 60_000);
+  }, 60_000);
+
+  it('paused again while resuming, it stops scheduling after the chunk in progress', async () => {
+    const agency = await newAgency(t);
+    const server = await createServer(t, smtpServerInput(agency.id, sink.port));
+    await verifyAndActivate(t, server.id);
+    const draft = await newCampaign(t, agency.id, { recipients: Array.from({ length: 2_100 }, (_, i) => `r${i}@pause-again.example`) });
+    await campaignAct(t, 'startCampaign', draft.id);
+    await campaignAct(t, 'pauseCampaign', draft.id);
+    const seqs = async (): Promise<number[]> => (await db.query<{ dispatch_seq: number }>('SELECT dispatch_seq FROM messages WHERE campaign_id = $1', [draft.id])).rows.map((r) => r.dispatch_seq);
+    const before = Math.max(...(await seqs()));
+
+    // The resume's first chunk waits behind locks on every message; the campaign is paused meanwhile.
+    const locker = new Client({ connectionString: t.databaseUrl });
+    await locker.connect();
+    let resuming: Promise<unknown> | undefined;
+    try {
+      await locker.query('BEGIN');
+      await locker.query('SELECT id FROM messages WHERE campaign_id = $1 FOR UPDATE', [draft.id]);
+      const [{ pid }] = (await locker.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows;
+      resuming = campaignAct(t, 'resumeCampaign', draft.id);
+      await waitFor('the first chunk waiting for the locks', async () => {
+        const { rows } = await db.query(`SELECT 1 FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid)) AND query LIKE '%UPDATE messages%'`, [pid]);
+        return rows.length > 0;
+      });
+      await db.query(`UPDATE campaigns SET status = 'PAUSED' WHERE id = $1`, [draft.id]);
+      await locker.query('COMMIT');
+      await resuming;
+    } finally {
+      await locker.end();
+    }
+    const after = await seqs();
+    const moved = after.filter((s) => s > before).length;
+    expect(moved).toBe(1_000);
+    expect(after).toHaveLength(2_100);
   }, 60_000);
 });

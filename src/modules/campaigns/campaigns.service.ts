@@ -192,7 +192,8 @@ export class CampaignsService {
    * time. A chunk per statement, queued after it commits: a campaign of a million recipients
    * paused early was one transaction over all of them. Stopped part-way (a crash), the rest stay
    * QUEUED or DEFERRED without a job, which the sweeper re-adds; an old job that claims one first
-   * sends it, and its chunk then leaves it alone (it is no longer pending).
+   * sends it, and its chunk then leaves it alone (it is no longer pending). Paused again meanwhile,
+   * it stops: the next resume schedules the rest. (The ids are read once, ids only.)
    */
   private async rescheduleWaiting(campaignId: string): Promise<void> {
     const pending = await this.dataSource.query<{ id: string }[]>(`SELECT id FROM messages WHERE campaign_id = $1 AND status IN ('QUEUED', 'DEFERRED')`, [campaignId]);
@@ -203,9 +204,11 @@ export class CampaignsService {
                 status = CASE WHEN status = 'DEFERRED' AND next_attempt_at > now() THEN status ELSE 'QUEUED' END,
                 updated_at = now()
           WHERE id = ANY($1::uuid[]) AND status IN ('QUEUED', 'DEFERRED')
+            AND EXISTS (SELECT 1 FROM campaigns c WHERE c.id = $2 AND c.status = 'SENDING')
           RETURNING id, dispatch_seq, next_attempt_at`,
-        [pending.slice(i, i + RESUME_CHUNK).map((r) => r.id)],
+        [pending.slice(i, i + RESUME_CHUNK).map((r) => r.id), campaignId],
       )) as [{ id: string; dispatch_seq: number; next_attempt_at: Date | null }[], number];
+      if (!rows.length && !(await this.campaigns.existsBy({ id: campaignId, status: CampaignStatus.SENDING }))) return;
       await this.enqueue(campaignId, rows.map((r) => ({ messageId: r.id, seq: r.dispatch_seq, notBefore: r.next_attempt_at })));
     }
   }
