@@ -39,8 +39,9 @@ describe('messages filtered by a problem status', () => {
 
   it('reads them from the problem-status index', async () => {
     const plan = (await dataSource.query<{ 'QUERY PLAN': string }[]>(
-      `EXPLAIN SELECT * FROM messages m WHERE m.account_id = $1 AND m.status = 'FAILED' ORDER BY m.created_at DESC, m.id DESC LIMIT 51`,
-      [accountId],
+      // The status as a parameter, as the list query passes it (planned with its value).
+      `EXPLAIN SELECT * FROM messages m WHERE m.account_id = $1 AND m.status = $2 ORDER BY m.created_at DESC, m.id DESC LIMIT 51`,
+      [accountId, 'FAILED'],
     ))
       .map((r) => r['QUERY PLAN'])
       .join('\n');

@@ -60,8 +60,8 @@ export interface StoredDeliveryError {
 @Index('IDX_messages_server_complained', ['serverId', 'sentAt', 'id'], { where: `"status" = 'COMPLAINED'` })
 @Index('UQ_messages_idempotency', ['accountId', 'idempotencyKey'], { unique: true, where: `"idempotency_key" IS NOT NULL` })
 // `messages(status: FAILED)` and the like, newest first, without walking an account's whole
-// history for its few problems. Partial, so a message sent as usual (QUEUED, SENDING, SENT,
-// DELIVERED) never writes to it.
+// history for its few problems. Partial: a message sent without waiting (QUEUED, SENDING, SENT,
+// DELIVERED) never writes to it; each deferral (quota, pacing, retry) adds an entry.
 @Index('IDX_messages_account_problems', ['accountId', 'status', 'createdAt', 'id'], {
   where: `"status" IN ('DEFERRED', 'FAILED', 'BOUNCED', 'COMPLAINED', 'SUPPRESSED', 'REJECTED')`,
 })
