@@ -56,6 +56,10 @@ export interface StoredDeliveryError {
 // Makes "is any message of this campaign still pending?" cheap for the completion check.
 @Index('IDX_messages_campaign_pending', ['campaignId'], { where: `"status" IN ('QUEUED', 'DEFERRED', 'SENDING')` })
 @Index('IDX_messages_server_sent', ['serverId', 'sentAt'], { where: `"sent_at" IS NOT NULL` })
+// The mail waiting for one server (MessageStore.waitingFor: the server paused, deleted, its limits
+// changed), without reading every server's pending mail. Mail is queued before it has a server,
+// so only waits (deferrals) and re-queued mail write to it.
+@Index('IDX_messages_server_waiting', ['serverId'], { where: `"status" IN ('QUEUED', 'DEFERRED') AND "server_id" IS NOT NULL` })
 // The complaint auto-pause counts a server's complained messages in the window without reading the others.
 @Index('IDX_messages_server_complained', ['serverId', 'sentAt', 'id'], { where: `"status" = 'COMPLAINED'` })
 @Index('UQ_messages_idempotency', ['accountId', 'idempotencyKey'], { unique: true, where: `"idempotency_key" IS NOT NULL` })

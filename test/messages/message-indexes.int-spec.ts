@@ -1,5 +1,7 @@
 import { DataSource } from 'typeorm';
+import { MessageStore } from '../../src/modules/messages/message-store';
 import { newAgency } from '../factories/accounts';
+import { createServer, smtpServerInput } from '../factories/delivery-servers';
 import { createTestApp, type TestApp } from '../utils/create-test-app';
 
 /**
@@ -46,5 +48,47 @@ describe('messages filtered by a problem status', () => {
       .map((r) => r['QUERY PLAN'])
       .join('\n');
     expect(plan).toContain('IDX_messages_account_problems');
+  });
+});
+
+/** MessageStore.waitingFor (a server paused or deleted) finds one server's waiting mail without reading every server's. */
+describe('the mail waiting for one server', () => {
+  let t: TestApp;
+  let store: MessageStore;
+  let busy: string;
+  let quiet: string;
+  beforeAll(async () => {
+    t = await createTestApp({ ROLE: 'api' });
+    store = t.app.get(MessageStore);
+    const accountId = (await newAgency(t)).id;
+    [busy, quiet] = [(await createServer(t, smtpServerInput(accountId, 2525))).id, (await createServer(t, smtpServerInput(accountId, 2526))).id];
+    // 20,000 waiting for one server, 3 for the other, and 1,000 queued that have no server yet.
+    await t.app.get(DataSource).query(
+      `INSERT INTO messages (id, account_id, source, from_address, subject, to_address, status, server_id, next_attempt_at, attempts, dispatch_seq)
+       SELECT gen_random_uuid(), $1, 'ONE_OFF', 'news@example.com', 'Hi', 'r' || n || '@example.org',
+              CASE WHEN n <= 21003 THEN 'DEFERRED' ELSE 'QUEUED' END::message_status,
+              CASE WHEN n <= 20000 THEN $2::uuid WHEN n <= 20003 THEN $3::uuid END, now() + interval '1 hour', 1, 0
+         FROM generate_series(1, 22003) AS n`,
+      [accountId, busy, quiet],
+    );
+    await t.app.get(DataSource).query('ANALYZE messages');
+  }, 60_000);
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('answers exactly that server\'s waiting mail', async () => {
+    expect(await store.waitingFor(quiet)).toHaveLength(3);
+    expect(await store.waitingFor(busy)).toHaveLength(20_000);
+  });
+
+  it('reads it from the server-waiting index', async () => {
+    const plan = (await t.app.get(DataSource).query<{ 'QUERY PLAN': string }[]>(
+      `EXPLAIN SELECT id FROM messages m WHERE m.server_id = $1 AND m.status IN ($2, $3)`,
+      [quiet, 'QUEUED', 'DEFERRED'],
+    ))
+      .map((r) => r['QUERY PLAN'])
+      .join('\n');
+    expect(plan).toContain('IDX_messages_server_waiting');
   });
 });
