@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { MessageStore } from '../../src/modules/messages/message-store';
 import { type ServerView, verifyAndActivate } from '../factories/delivery-servers';
 import { SendGridFake } from '../fakes/sendgrid-fake';
 import { sendGridEvent, sendGridHookId, xMessageId } from './helpers';
@@ -50,6 +51,23 @@ describe('automatic pause of a server whose 24 h complaint rate goes above COMPL
   const view = async (id: string): Promise<PauseView> =>
     (await h.t.gqlOk<{ deliveryServer: PauseView }>(`query($id: ID!) { deliveryServer(id: $id) { status pausedReason reputation { sent complained complaintRate } } }`, { id }))
       .deliveryServer;
+
+  it('mail waiting for the server it pauses is routed again, in the background of the provider\'s request', async () => {
+    const { serverId, messages, complain } = await activeServerWith(10);
+    const waiting = randomUUID();
+    await h.sql(
+      `INSERT INTO messages (id, account_id, source, from_address, to_address, subject, text, status, server_id, next_attempt_at, attempts, dispatch_seq)
+       SELECT $1, account_id, 'ONE_OFF', 'news@brand.example', 'later@example.org', 'Hello', 'Hi', 'DEFERRED', server_id, now() + interval '1 hour', 0, 0
+         FROM messages WHERE id = $2`,
+      [waiting, messages[0].id],
+    );
+    await complain(messages[0]);
+    await complain(messages[1]);
+    expect((await view(serverId)).status).toBe('PAUSED');
+    await h.t.app.get(MessageStore).reroutesDone();
+    const [row] = await h.sql<{ dispatch_seq: number; next_attempt_at: Date | null }>('SELECT dispatch_seq, next_attempt_at FROM messages WHERE id = $1', [waiting]);
+    expect(row.dispatch_seq).toBe(1);
+  });
 
   it('1 complaint in 10 sent (at the 10 % limit) leaves it ACTIVE; the 2nd (20 %) pauses it with a readable reason', async () => {
     const { serverId, messages, complain } = await activeServerWith(10);

@@ -369,10 +369,14 @@ export class DeliveryServersService {
     return true;
   }
 
-  /** The system pauses a server (e.g. its login keeps failing): out of routing until a person acts. */
+  /**
+   * The system pauses a server (e.g. its login keeps failing, its complaints): out of routing until
+   * a person acts. Its waiting mail is routed again in the background: the caller may be a
+   * provider's webhook request, which a large backlog would hold past the provider's time-out.
+   */
   async pauseForProblem(id: string, reason: string): Promise<void> {
     const result = await this.servers.update({ id, status: DeliveryServerStatus.ACTIVE }, { status: DeliveryServerStatus.PAUSED, pausedReason: reason });
-    if (result.affected) await this.rerouteAllWaiting(id);
+    if (result.affected) this.messages.rerouteInBackground(`Mail waiting for paused server ${id}`, () => this.rerouteAllWaiting(id));
   }
 
   /**

@@ -350,6 +350,18 @@ export class MessageStore implements BeforeApplicationShutdown {
     this.rerouting.add(running);
   }
 
+  /**
+   * Runs a re-route in the background, tracked with the account-wide ones (shutdown waits for it,
+   * reroutesDone too), for a caller that must not wait for it: a provider's webhook request whose
+   * complaints paused the server. Never throws: the mail still comes back when its wait ends.
+   */
+  rerouteInBackground(what: string, run: () => Promise<void>): void {
+    const running: Promise<void> = run()
+      .catch((err: unknown) => this.logger.warn(`${what} could not be routed again (${err instanceof Error ? err.message : 'error'})`))
+      .finally(() => this.rerouting.delete(running));
+    this.rerouting.add(running);
+  }
+
   /** Resolves when the re-routes started so far have ended (shutdown; tests). */
   async reroutesDone(): Promise<void> {
     await Promise.all([...this.rerouting]);
