@@ -9,12 +9,18 @@ import { createTestApp, type TestApp } from '../utils/create-test-app';
  * index of problem statuses, not from walking the account's messages newest first until fifty
  * failures turn up (a few failures among millions of sends read all of them).
  */
+let t: TestApp;
+beforeAll(async () => {
+  t = await createTestApp({ ROLE: 'api' });
+});
+afterAll(async () => {
+  await t.close();
+});
+
 describe('messages filtered by a problem status', () => {
-  let t: TestApp;
   let dataSource: DataSource;
   let accountId: string;
   beforeAll(async () => {
-    t = await createTestApp({ ROLE: 'api' });
     dataSource = t.app.get(DataSource);
     accountId = (await newAgency(t)).id;
     // 20,000 sent, and 3 failures older than all of them.
@@ -27,9 +33,6 @@ describe('messages filtered by a problem status', () => {
     );
     await dataSource.query('ANALYZE messages');
   }, 60_000);
-  afterAll(async () => {
-    await t.close();
-  });
 
   it('answers the failures newest first', async () => {
     const res = await t.gqlOk<{ messages: { edges: { node: { to: string; status: string } }[] } }>(
@@ -53,12 +56,10 @@ describe('messages filtered by a problem status', () => {
 
 /** MessageStore.waitingFor (a server paused or deleted) finds one server's waiting mail without reading every server's. */
 describe('the mail waiting for one server', () => {
-  let t: TestApp;
   let store: MessageStore;
   let busy: string;
   let quiet: string;
   beforeAll(async () => {
-    t = await createTestApp({ ROLE: 'api' });
     store = t.app.get(MessageStore);
     const accountId = (await newAgency(t)).id;
     [busy, quiet] = [(await createServer(t, smtpServerInput(accountId, 2525))).id, (await createServer(t, smtpServerInput(accountId, 2526))).id];
@@ -73,9 +74,6 @@ describe('the mail waiting for one server', () => {
     );
     await t.app.get(DataSource).query('ANALYZE messages');
   }, 60_000);
-  afterAll(async () => {
-    await t.close();
-  });
 
   it('answers exactly that server\'s waiting mail', async () => {
     expect(await store.waitingFor(quiet)).toHaveLength(3);

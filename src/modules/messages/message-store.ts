@@ -367,7 +367,7 @@ export class MessageStore implements BeforeApplicationShutdown {
     await Promise.all([...this.rerouting]);
   }
 
-  /** A re-route in progress stops after its current chunk: the rest still comes back when its wait ends. */
+  /** A re-route in progress stops after its current chunk (see reroute): the rest still comes back when its wait ends. */
   beforeApplicationShutdown(): Promise<void> {
     this.stopping = true;
     return this.reroutesDone();
@@ -385,9 +385,7 @@ export class MessageStore implements BeforeApplicationShutdown {
           AND ($1::uuid IS NULL OR account_id IN (SELECT id FROM accounts WHERE id = $1 OR parent_id = $1))`,
       [accountId],
     );
-    for (let i = 0; i < waiting.length && !this.stopping; i += REROUTE_PAGE) {
-      await this.reroute(waiting.slice(i, i + REROUTE_PAGE).map((r) => r.id), { onlyWaiters: true });
-    }
+    await this.reroute(waiting.map((r) => r.id), { onlyWaiters: true });
   }
 
   /** The campaign's mail waiting for a server, by server (to give up their places in its waiting line). */
@@ -416,7 +414,8 @@ export class MessageStore implements BeforeApplicationShutdown {
     const rerouteId = randomUUID();
     // A chunk per statement and per queue call: a server paused with a backlog of hundreds of
     // thousands would otherwise be one long transaction and one Redis transaction of that size.
-    for (let i = 0; i < messageIds.length; i += REROUTE_PAGE) {
+    // At shutdown it stops after the chunk in progress: the rest comes back when its wait ends.
+    for (let i = 0; i < messageIds.length && !this.stopping; i += REROUTE_PAGE) {
       // An UPDATE … RETURNING comes back from TypeORM's postgres driver as [rows, affected].
       const [rows] = await this.dataSource.query<[{ id: string; seq: number }[], number]>(
         `UPDATE messages SET status = 'QUEUED', next_attempt_at = NULL, dispatch_seq = dispatch_seq + 1, updated_at = now()
