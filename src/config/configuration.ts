@@ -10,7 +10,7 @@ export interface AppConfig {
   role: EnvironmentVariables['ROLE'];
   workerConcurrency: number;
   dispatch: { maxAttempts: number; retryBaseMs: number; sweepIntervalMs: number; stuckSendingMs: number; queueLockMs: number; routeHoldMs: number };
-  graphql: { rateLimitPerMinute: number; maxDepth: number; maxCost: number };
+  graphql: { rateLimitPerMinute: number; maxDepth: number; maxCost: number; responseMemoBytes: number };
   logLevel: string;
   database: { url: string };
   redis: { url: string; prefix: string };
@@ -58,7 +58,7 @@ export function buildAppConfig(env: EnvironmentVariables): AppConfig {
       // How long the worker shares a routing answer (DispatchService); not an env setting.
       routeHoldMs: 250,
     },
-    graphql: { rateLimitPerMinute: env.GRAPHQL_RATE_LIMIT, maxDepth: env.GRAPHQL_MAX_DEPTH, maxCost: env.GRAPHQL_MAX_COST },
+    graphql: { rateLimitPerMinute: env.GRAPHQL_RATE_LIMIT, maxDepth: env.GRAPHQL_MAX_DEPTH, maxCost: env.GRAPHQL_MAX_COST, responseMemoBytes: env.GRAPHQL_RESPONSE_MEMO_MB * 1024 * 1024 },
     logLevel: env.LOG_LEVEL,
     database: { url: env.DATABASE_URL },
     redis: { url: env.REDIS_URL, prefix: env.REDIS_PREFIX },

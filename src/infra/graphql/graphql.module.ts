@@ -13,6 +13,7 @@ import { formatGraphQLError } from '../errors/error-formatter';
 import { DateTimeScalar } from './date-time.scalar';
 import { JitExecution } from './jit-execution';
 import { nulCharacterGuardPlugin } from './nul-character-guard';
+import { stringifyResult } from './response-memo';
 import { queryLimitsPlugin } from './query-limits';
 import { REDIS } from '../redis/redis.module';
 
@@ -59,7 +60,8 @@ export class JitExecutionModule {}
           includeStacktraceInErrorResponses: false,
           // Compact JSON: Apollo's default indents every response, which for a list of 100 servers
           // is a third more bytes and stringify time.
-          stringifyResult: (result) => JSON.stringify(result),
+          // Memoized answers (ResponseMemo) come already serialized.
+          stringifyResult,
           // Every request is admitted (token, rate limit) before Apollo parses it: RequestAdmission.
           context: async ({ req, res }: { req: Request; res: Response }) => {
             await admission.admit(req, res);

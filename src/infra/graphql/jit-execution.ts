@@ -1,8 +1,10 @@
 import type { GatewayExecutor, GatewayGraphQLRequestContext, GatewayInterface, GatewayLoadResult, GatewayUnsubscriber } from '@apollo/server-gateway-interface';
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { TypeMetadataStorage } from '@nestjs/graphql';
 import { BREAK, type DocumentNode, execute, type ExecutionResult, getVariableValues, type GraphQLSchema, isInterfaceType, isObjectType, visit } from 'graphql';
 import { type CompiledQuery, compileQuery, isCompiledQuery } from 'graphql-jit';
+import { APP_CONFIG, type AppConfig } from '../../config/configuration';
+import { ResponseMemo } from './response-memo';
 
 type SchemaListener = Parameters<GatewayInterface['onSchemaLoadOrUpdate']>[0];
 
@@ -43,6 +45,12 @@ export class JitExecution implements GatewayInterface {
   private readonly seenOnce = new Set<string>();
   private readonly compilable = new WeakMap<DocumentNode, boolean>();
   private compiledCount = 0;
+  /** Answers of memoizable queries, served again while their resolvers find them valid. */
+  readonly memo: ResponseMemo;
+
+  constructor(@Inject(APP_CONFIG) config: AppConfig) {
+    this.memo = new ResponseMemo(config.graphql.responseMemoBytes);
+  }
 
   /** How many query documents were compiled since start (for tests and diagnostics). */
   get compiled(): number {
@@ -74,8 +82,14 @@ export class JitExecution implements GatewayInterface {
   }
 
   private async execute(schema: GraphQLSchema, request: GatewayGraphQLRequestContext): Promise<ExecutionResult> {
-    const { document, operation, operationName, context } = request;
     const variables = request.request.variables ?? {};
+    const memo = this.memo.begin(schema, { ...request, variables });
+    const result = await this.run(schema, request, variables);
+    return memo ? (this.memo.finish(memo, result) as ExecutionResult) : result;
+  }
+
+  private async run(schema: GraphQLSchema, request: GatewayGraphQLRequestContext, variables: Record<string, unknown>): Promise<ExecutionResult> {
+    const { document, operation, operationName, context } = request;
     const compiled = operation?.operation === 'query' && this.isCompilable(document) ? this.compiledFor(schema, request) : null;
     if (!compiled) return execute({ schema, document, contextValue: context, variableValues: variables, operationName });
     // Variables are checked by graphql-js first, so a bad one gets the same error (and `fields`

@@ -1,6 +1,8 @@
 import { Args, Context, ID, Info, Mutation, Query, ResolveField, Resolver } from '@nestjs/graphql';
 import type { GraphQLResolveInfo } from 'graphql';
 import { selectsField } from '../../infra/graphql/selection';
+import { MemoizedResponse, type MemoRequest, memoRequestOf } from '../../infra/graphql/response-memo';
+import type { AccountEntity } from '../accounts/account.entity';
 import { CurrentViewer, type RequestWithViewer, viewerOf } from '../../infra/auth/current-viewer.decorator';
 import type { Viewer } from '../../infra/auth/viewer';
 import { TransportKind } from '../../providers/provider.enums';
@@ -30,6 +32,16 @@ const quotaSubjectOf = (server: DeliveryServerModel, owner: { timezone: string }
 /** The GraphQL context: field resolvers take it directly (see the note above `account`). */
 type RequestContext = { req: RequestWithViewer };
 
+/** What a memoized `deliveryServers` answer was made from: the rows' fingerprint, and each server's quota subject but its zone. */
+type MemoizedList = { rows: string; servers: Omit<QuotaSubject, 'timezone'>[] };
+
+/** A memoized list's validity: its rows' fingerprint and every figure its `usage` showed (the zone and reset times included). */
+function listValidity(rows: string, usages: readonly QuotaUsage[]): string {
+  const windows = (u: QuotaUsage): string =>
+    [u.hourly, u.daily, u.monthly].map((w) => `${w.used}/${w.limit}@${w.resetsAt.getTime()}`).join(' ');
+  return `${rows}|${usages.map((u) => `${u.timezone} ${windows(u)}`).join(',')}`;
+}
+
 /** Per request: the `usage` of servers a list already read (preloadUsage). */
 const preloadedUsage = new WeakMap<object, Map<string, QuotaUsage>>();
 
@@ -50,6 +62,9 @@ export class DeliveryServersResolver {
   }
 
   @Query(() => [DeliveryServerModel])
+  // `usage` is read for the whole list here and checked by answeredFromMemo; `webhook` reads the
+  // same rows the fingerprint covers.
+  @MemoizedResponse({ itemFields: ['usage'], fields: ['DeliveryServer.webhook'] })
   async deliveryServers(
     @CurrentViewer() viewer: Viewer,
     @Context() ctx: object,
@@ -57,12 +72,36 @@ export class DeliveryServersResolver {
     @Args('accountId', { type: () => ID, nullable: true }) accountId?: string,
     @Args('origin', { type: () => ServerOrigin, nullable: true }) origin?: ServerOrigin,
   ): Promise<DeliveryServerModel[]> {
-    const { servers, account } = await this.servers.list(viewer, { accountId, origin });
+    const withUsage = selectsField(info, 'usage');
+    // One account's list may be answered as before while its rows and counters are unchanged.
+    const memo = accountId ? memoRequestOf(ctx) : null;
+    let reached: AccountEntity | undefined;
+    let rows = '';
+    if (memo && accountId) {
+      reached = await this.scope.account(viewer, accountId);
+      rows = await this.servers.listFingerprint(reached.id);
+      if (await this.answeredFromMemo(memo, reached, rows, withUsage)) return [];
+    }
+    const { servers, account } = await this.servers.list(viewer, { accountId, origin }, reached);
     // Their owner, already read to check access: `usage` and `account` need no query for it.
     if (account) this.accounts.prime(ctx, account);
     const models = servers.map(toDeliveryServerModel);
-    if (selectsField(info, 'usage')) await this.preloadUsage(ctx, models);
+    const usages = withUsage ? await this.preloadUsage(ctx, models) : [];
+    const state: MemoizedList = { rows, servers: models.map((s) => ({ serverId: s.id, limits: s.quota })) };
+    memo?.record(listValidity(rows, usages), state);
     return models;
+  }
+
+  /**
+   * Serves the answer kept for this same request (document, variables, viewer) when the account's
+   * server rows and the counters it shows are what they were; the rows' fingerprint was read
+   * before anything else, so a change made meanwhile shows as a miss on the next request.
+   */
+  private async answeredFromMemo(memo: MemoRequest, account: AccountEntity, rows: string, withUsage: boolean): Promise<boolean> {
+    const kept = memo.previousState<MemoizedList>();
+    if (kept?.rows !== rows) return false;
+    const usages = withUsage ? await this.quota.usage(kept.servers.map((s) => ({ ...s, timezone: account.timezone }))) : [];
+    return memo.answerIfValid(listValidity(rows, usages));
   }
 
   @Mutation(() => DeliveryServerModel)
@@ -167,12 +206,13 @@ export class DeliveryServersResolver {
    * `usage` without a promise: for 100 servers that is a tenth of the request's time
    * (docs/performance.md, graphql).
    */
-  private async preloadUsage(ctx: object, servers: DeliveryServerModel[]): Promise<void> {
+  private async preloadUsage(ctx: object, servers: DeliveryServerModel[]): Promise<QuotaUsage[]> {
     const owners = await Promise.all(servers.map((s) => (s.accountId ? this.accounts.byId(ctx, s.accountId) : null)));
     const usages = await this.quota.usage(servers.map((s, i) => quotaSubjectOf(s, owners[i])));
     let preloaded = preloadedUsage.get(ctx);
     if (!preloaded) preloadedUsage.set(ctx, (preloaded = new Map()));
     for (const [i, s] of servers.entries()) preloaded.set(s.id, usages[i]);
+    return usages;
   }
 
   /**

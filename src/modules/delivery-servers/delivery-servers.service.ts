@@ -80,18 +80,38 @@ export class DeliveryServersService {
    * 100 servers and parsing their sealed columns cost about a fifth of a `deliveryServers`
    * request (docs/performance.md, graphql).
    */
-  async list(viewer: Viewer, filter: { accountId?: string | null; origin?: ServerOrigin | null }): Promise<{ servers: DeliveryServerView[]; account: AccountEntity | null }> {
+  async list(
+    viewer: Viewer,
+    filter: { accountId?: string | null; origin?: ServerOrigin | null },
+    /** The account of `filter.accountId` when the caller already checked the viewer reaches it. */
+    reached?: AccountEntity,
+  ): Promise<{ servers: DeliveryServerView[]; account: AccountEntity | null }> {
     const qb = this.servers.createQueryBuilder('server').select([]);
     for (const column of VIEW_COLUMNS) qb.addSelect(`server.${column}`, column);
     let account: AccountEntity | null = null;
     if (filter.accountId) {
-      account = await this.scope.account(viewer, filter.accountId);
+      account = reached?.id === filter.accountId ? reached : await this.scope.account(viewer, filter.accountId);
       qb.andWhere('server.accountId = :accountId', { accountId: account.id });
     } else {
       this.scope.restrict(qb, viewer, 'server.accountId');
     }
     if (filter.origin) qb.andWhere('server.origin = :origin', { origin: filter.origin });
     return { servers: await qb.orderBy('server.createdAt', 'DESC').addOrderBy('server.id', 'DESC').getRawMany<DeliveryServerView>(), account };
+  }
+
+  /**
+   * Changes whenever a server of the account is added, changed or removed, for whatever reason
+   * and from whichever process: every committed row version has a transaction id (xmin) of its
+   * own. A memoized list is served again only while this stays the same (ResponseMemo).
+   */
+  async listFingerprint(accountId: string): Promise<string> {
+    const row = await this.servers
+      .createQueryBuilder('server')
+      .select('count(*)::int', 'n')
+      .addSelect(`md5(coalesce(string_agg(server.id::text || ':' || server.xmin::text, ',' ORDER BY server.id), ''))`, 'versions')
+      .where('server.accountId = :accountId', { accountId })
+      .getRawOne<{ n: number; versions: string }>();
+    return `${row?.n}:${row?.versions}`;
   }
 
   /** Batched per request: servers by id (null where deleted). For fields of records the viewer already reached. */

@@ -1,0 +1,126 @@
+import { JitExecution } from '../../src/infra/graphql/jit-execution';
+import { QuotaService } from '../../src/modules/quota/quota.service';
+import { newAgency, newSubAccount, newToken } from '../factories/accounts';
+import { createServer, smtpServerInput } from '../factories/delivery-servers';
+import { createTestApp, type TestApp } from '../utils/create-test-app';
+import { rawRows } from '../utils/test-db';
+
+type Window = { used: number; limit: number | null; remaining: number | null; resetsAt: string };
+type Listed = { id: string; name: string; status: string; quota: { hourly: number | null }; usage: { timezone: string; hourly: Window; daily: Window }; webhook: { status: string } };
+
+const LIST = `query($accountId: ID) { deliveryServers(accountId: $accountId) {
+  id name status quota { hourly } webhook { status }
+  usage { timezone hourly { used limit remaining resetsAt } daily { used limit remaining resetsAt } } } }`;
+
+/**
+ * `deliveryServers(accountId:)` answers are kept (ResponseMemo) and served again only while the
+ * account's server rows and the counters they show are unchanged: whatever changes them, through
+ * the API, another process or a send, shows on the very next request.
+ */
+describe('deliveryServers served again while unchanged', () => {
+  let t: TestApp;
+  let served: () => number;
+  beforeAll(async () => {
+    t = await createTestApp({ ROLE: 'api' });
+    const jit = t.app.get(JitExecution);
+    served = () => jit.memo.stats.served;
+  });
+  afterAll(() => t.close());
+
+  async function list(accountId: string, token?: string, query = LIST): Promise<Listed[]> {
+    return (await t.gqlOk<{ deliveryServers: Listed[] }>(query, { accountId }, token)).deliveryServers;
+  }
+
+  /** The list, asserting whether it was served from the memo. */
+  async function listExpecting(memoized: boolean, accountId: string, token?: string, query = LIST): Promise<Listed[]> {
+    const before = served();
+    const servers = await list(accountId, token, query);
+    expect({ memoized: served() > before }).toEqual({ memoized });
+    return servers;
+  }
+
+  async function agencyWithServers(n: number): Promise<{ id: string; token: string; servers: string[] }> {
+    const agency = await newAgency(t, { timezone: 'Europe/Berlin' });
+    const servers: string[] = [];
+    for (let i = 0; i < n; i++) servers.push((await createServer(t, smtpServerInput(agency.id, 2525, { name: `Relay ${i}`, quota: { hourly: 10 + i } }))).id);
+    return { id: agency.id, token: (await newToken(t, agency.id)).token, servers };
+  }
+
+  it('serves the same answer again, and sees a change made through the API or straight in the database at once', async () => {
+    const agency = await agencyWithServers(3);
+    const first = await listExpecting(false, agency.id, agency.token);
+    expect(first.map((s) => s.name)).toEqual(['Relay 2', 'Relay 1', 'Relay 0']);
+    expect(await listExpecting(true, agency.id, agency.token)).toEqual(first);
+
+    await t.gqlOk(`mutation($id: ID!) { updateDeliveryServer(id: $id, input: { name: "Renamed" }) { id } }`, { id: agency.servers[0] });
+    expect((await listExpecting(false, agency.id, agency.token)).map((s) => s.name)).toEqual(['Relay 2', 'Relay 1', 'Renamed']);
+    await listExpecting(true, agency.id, agency.token);
+
+    // As another process would: a worker, a second API process, a migration.
+    await rawRows(t.databaseUrl, `UPDATE delivery_servers SET status = 'PAUSED' WHERE id = $1`, [agency.servers[1]]);
+    expect((await listExpecting(false, agency.id, agency.token)).map((s) => s.status)).toEqual(first.map((s, i) => (i === 1 ? 'PAUSED' : s.status)));
+    // A write that leaves every value as it was still makes a new row version: a miss, never a stale hit.
+    await rawRows(t.databaseUrl, `UPDATE delivery_servers SET name = name WHERE id = $1`, [agency.servers[2]]);
+    await listExpecting(false, agency.id, agency.token);
+
+    await rawRows(t.databaseUrl, `DELETE FROM delivery_servers WHERE id = $1`, [agency.servers[2]]);
+    expect((await listExpecting(false, agency.id, agency.token)).map((s) => s.id)).toEqual([agency.servers[1], agency.servers[0]]);
+    await createServer(t, smtpServerInput(agency.id, 2525, { name: 'Newest' }));
+    expect((await listExpecting(false, agency.id, agency.token)).map((s) => s.name)).toEqual(['Newest', 'Relay 1', 'Renamed']);
+    await listExpecting(true, agency.id, agency.token);
+  });
+
+  it('shows a send counted by a worker, and a change of the account clock, on the next request', async () => {
+    const agency = await agencyWithServers(2);
+    const [newest] = await listExpecting(false, agency.id, agency.token);
+    expect(newest.usage).toMatchObject({ timezone: 'Europe/Berlin', hourly: { used: 0, limit: 11, remaining: 11 } });
+    await listExpecting(true, agency.id, agency.token);
+
+    const quota = t.app.get(QuotaService);
+    const reserved = await quota.reserve({ serverId: agency.servers[1], timezone: 'Europe/Berlin', limits: { hourly: 11, daily: null, monthly: null } });
+    expect(reserved.ok).toBe(true);
+    const [counted] = await listExpecting(false, agency.id, agency.token);
+    expect(counted.usage.hourly).toMatchObject({ used: 1, remaining: 10 });
+    expect(counted.usage.daily.used).toBe(1);
+    await listExpecting(true, agency.id, agency.token);
+
+    await t.gqlOk(`mutation($id: ID!) { updateAccount(id: $id, input: { timezone: "Asia/Kathmandu" }) { id } }`, { id: agency.id });
+    const [moved] = await listExpecting(false, agency.id, agency.token);
+    expect(moved.usage.timezone).toBe('Asia/Kathmandu');
+    expect(moved.usage.daily.resetsAt).not.toBe(counted.usage.daily.resetsAt);
+  });
+
+  it("keeps each viewer's answer apart and checks reach on every request", async () => {
+    const agency = await agencyWithServers(0);
+    const sub = await newSubAccount(t, agency.id);
+    const subToken = (await newToken(t, sub.id)).token;
+    await createServer(t, smtpServerInput(sub.id, 2525, { name: 'Sub relay' }));
+    const outsider = await agencyWithServers(0);
+
+    const seenByAgency = await listExpecting(false, sub.id, agency.token);
+    await listExpecting(true, sub.id, agency.token);
+    // The sub-account's own token does not get the agency's kept answer, though it is the same list.
+    expect(await listExpecting(false, sub.id, subToken)).toEqual(seenByAgency);
+    await listExpecting(true, sub.id, subToken);
+
+    const refused = await t.gql(LIST, { accountId: sub.id }, outsider.token);
+    expect(refused.errors?.[0].extensions?.code).toBe('NOT_FOUND');
+    // A sub-account moved out of reach is refused though its answer is kept.
+    await rawRows(t.databaseUrl, `UPDATE accounts SET parent_id = $2 WHERE id = $1`, [sub.id, outsider.id]);
+    expect((await t.gql(LIST, { accountId: sub.id }, agency.token)).errors?.[0].extensions?.code).toBe('NOT_FOUND');
+  });
+
+  it('does not keep a list that reads beyond the servers and their counters (owner, assignments, reputation)', async () => {
+    const agency = await agencyWithServers(1);
+    const withOwner = `query($accountId: ID) { deliveryServers(accountId: $accountId) { id account { name } assignedAccounts { id } } }`;
+    await listExpecting(false, agency.id, agency.token, withOwner);
+    await listExpecting(false, agency.id, agency.token, withOwner);
+    await rawRows(t.databaseUrl, `UPDATE accounts SET name = 'Renamed agency' WHERE id = $1`, [agency.id]);
+    const [server] = (await t.gqlOk<{ deliveryServers: { account: { name: string } }[] }>(withOwner, { accountId: agency.id }, agency.token)).deliveryServers;
+    expect(server.account.name).toBe('Renamed agency');
+    // Without accountId (every server the viewer reaches) nothing is kept either.
+    const before = served();
+    for (let i = 0; i < 2; i++) expect((await t.gqlOk<{ deliveryServers: unknown[] }>(`{ deliveryServers { id } }`, {}, agency.token)).deliveryServers).toHaveLength(1);
+    expect(served()).toBe(before);
+  });
+});
