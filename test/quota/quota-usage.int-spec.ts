@@ -1,5 +1,6 @@
 import type { QuotaSubject } from '../../src/modules/quota/quota.types';
 import { quotaWindows } from '../../src/modules/quota/quota-windows';
+import { usageFingerprint, usageOf } from '../../src/modules/quota/quota.service';
 import { recordCommands } from '../utils/redis-commands';
 import { MemoryLedger, RedisHarness, send, serverIds, tomorrowAt } from './quota-harness';
 
@@ -42,6 +43,26 @@ describe('QuotaService.usage', () => {
     expect(usage[2].hourly.resetsAt.getUTCMinutes()).toBe(15);
     expect(usage[3].timezone).toBe('America/New_York');
     expect(usage[3].monthly).toMatchObject({ used: 4, limit: null, remaining: null });
+  });
+
+  it("a reading's fingerprint changes exactly when the usage it shows does: a counter, a zone, a window that ends", async () => {
+    const ledger = new MemoryLedger();
+    const quota = harness.quota(ledger);
+    const subjects: QuotaSubject[] = [0, 1, 2].map(() => ({ serverId: serverIds(), timezone: 'Europe/Berlin', limits: { hourly: 10, daily: null, monthly: null } }));
+    const fingerprint = async (of = subjects, at = NOW): Promise<string> => usageFingerprint(await quota.readUsage(of, at));
+    const before = await fingerprint();
+    expect(await fingerprint()).toBe(before);
+    // Later within the same windows: nothing shown changes.
+    expect(await fingerprint(subjects, new Date(NOW.getTime() + 60_000))).toBe(before);
+
+    await send(quota, ledger, subjects[2], NOW);
+    const counted = await fingerprint();
+    expect(counted).not.toBe(before);
+    expect(usageOf(await quota.readUsage(subjects, NOW))[2].hourly.used).toBe(1);
+
+    expect(await fingerprint(subjects.map((s) => ({ ...s, timezone: 'Asia/Kathmandu' })))).not.toBe(counted);
+    // The next hour: a new window, its counters empty.
+    expect(await fingerprint(subjects, new Date(NOW.getTime() + 3_600_000))).not.toBe(counted);
   });
 
   it('an empty list costs nothing; an unused server reads zero with the next resets', async () => {

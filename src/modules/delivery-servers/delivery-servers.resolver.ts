@@ -12,7 +12,7 @@ import { AccountsService } from '../accounts/accounts.service';
 import { TenantScope } from '../accounts/tenant-scope.service';
 import { requestLoader } from '../../infra/graphql/request-loaders';
 import { QuotaUsageModel } from '../quota/quota.model';
-import { QuotaService } from '../quota/quota.service';
+import { QuotaService, type UsageReading, usageFingerprint, usageOf } from '../quota/quota.service';
 import type { QuotaSubject, QuotaUsage } from '../quota/quota.types';
 import { ServerOrigin } from './delivery-server.entity';
 import { DefaultScope, DeliveryServerModel, ServerTestResultModel, WebhookRegistrationModel } from './delivery-server.model';
@@ -35,12 +35,8 @@ type RequestContext = { req: RequestWithViewer };
 /** What a memoized `deliveryServers` answer was made from: the rows' fingerprint, and each server's quota subject but its zone. */
 type MemoizedList = { rows: string; servers: Omit<QuotaSubject, 'timezone'>[] };
 
-/** A memoized list's validity: its rows' fingerprint and every figure its `usage` showed (the zone and reset times included). */
-function listValidity(rows: string, usages: readonly QuotaUsage[]): string {
-  const windows = (u: QuotaUsage): string =>
-    [u.hourly, u.daily, u.monthly].map((w) => `${w.used}/${w.limit}@${w.resetsAt.getTime()}`).join(' ');
-  return `${rows}|${usages.map((u) => `${u.timezone} ${windows(u)}`).join(',')}`;
-}
+/** A memoized list's validity: its rows' fingerprint and, when it shows `usage`, the counters, zones and windows it showed. */
+const listValidity = (rows: string, usage: UsageReading | null): string => (usage ? `${rows}|${usageFingerprint(usage)}` : rows);
 
 /** Per request: the `usage` of servers a list already read (preloadUsage). */
 const preloadedUsage = new WeakMap<object, Map<string, QuotaUsage>>();
@@ -86,9 +82,9 @@ export class DeliveryServersResolver {
     // Their owner, already read to check access: `usage` and `account` need no query for it.
     if (account) this.accounts.prime(ctx, account);
     const models = servers.map(toDeliveryServerModel);
-    const usages = withUsage ? await this.preloadUsage(ctx, models) : [];
+    const usage = withUsage ? await this.preloadUsage(ctx, models) : null;
     const state: MemoizedList = { rows, servers: models.map((s) => ({ serverId: s.id, limits: s.quota })) };
-    memo?.record(listValidity(rows, usages), state);
+    memo?.record(listValidity(rows, usage), state);
     return models;
   }
 
@@ -100,8 +96,8 @@ export class DeliveryServersResolver {
   private async answeredFromMemo(memo: MemoRequest, account: AccountEntity, rows: string, withUsage: boolean): Promise<boolean> {
     const kept = memo.previousState<MemoizedList>();
     if (kept?.rows !== rows) return false;
-    const usages = withUsage ? await this.quota.usage(kept.servers.map((s) => ({ ...s, timezone: account.timezone }))) : [];
-    return memo.answerIfValid(listValidity(rows, usages));
+    const usage = withUsage ? await this.quota.readUsage(kept.servers.map((s) => ({ ...s, timezone: account.timezone }))) : null;
+    return memo.answerIfValid(listValidity(rows, usage));
   }
 
   @Mutation(() => DeliveryServerModel)
@@ -206,13 +202,14 @@ export class DeliveryServersResolver {
    * `usage` without a promise: for 100 servers that is a tenth of the request's time
    * (docs/performance.md, graphql).
    */
-  private async preloadUsage(ctx: object, servers: DeliveryServerModel[]): Promise<QuotaUsage[]> {
+  private async preloadUsage(ctx: object, servers: DeliveryServerModel[]): Promise<UsageReading> {
     const owners = await Promise.all(servers.map((s) => (s.accountId ? this.accounts.byId(ctx, s.accountId) : null)));
-    const usages = await this.quota.usage(servers.map((s, i) => quotaSubjectOf(s, owners[i])));
+    const reading = await this.quota.readUsage(servers.map((s, i) => quotaSubjectOf(s, owners[i])));
+    const usages = usageOf(reading);
     let preloaded = preloadedUsage.get(ctx);
     if (!preloaded) preloadedUsage.set(ctx, (preloaded = new Map()));
     for (const [i, s] of servers.entries()) preloaded.set(s.id, usages[i]);
-    return usages;
+    return reading;
   }
 
   /**

@@ -51,6 +51,9 @@ export interface NewServer {
   pauseMs?: number | null;
 }
 
+const LIST_FINGERPRINT_SQL = `SELECT count(*)::int AS n, md5(coalesce(string_agg(id::text || ':' || xmin::text, ',' ORDER BY id), '')) AS versions
+  FROM delivery_servers WHERE account_id = $1`;
+
 @Injectable()
 export class DeliveryServersService {
   constructor(
@@ -105,13 +108,9 @@ export class DeliveryServersService {
    * own. A memoized list is served again only while this stays the same (ResponseMemo).
    */
   async listFingerprint(accountId: string): Promise<string> {
-    const row = await this.servers
-      .createQueryBuilder('server')
-      .select('count(*)::int', 'n')
-      .addSelect(`md5(coalesce(string_agg(server.id::text || ':' || server.xmin::text, ',' ORDER BY server.id), ''))`, 'versions')
-      .where('server.accountId = :accountId', { accountId })
-      .getRawOne<{ n: number; versions: string }>();
-    return `${row?.n}:${row?.versions}`;
+    // Plain SQL: asked on every request of a polled list, where building it was a tenth of the time.
+    const [row] = await this.servers.query<{ n: number; versions: string }[]>(LIST_FINGERPRINT_SQL, [accountId]);
+    return `${row.n}:${row.versions}`;
   }
 
   /** Batched per request: servers by id (null where deleted). For fields of records the viewer already reached. */

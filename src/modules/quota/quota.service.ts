@@ -200,7 +200,12 @@ export class QuotaService {
 
   /** Used, limit, remaining and reset time of each current window, for many servers in one Redis round trip. */
   async usage(subjects: readonly QuotaSubject[], now: Date = new Date()): Promise<QuotaUsage[]> {
-    if (subjects.length === 0) return [];
+    return usageOf(await this.readUsage(subjects, now));
+  }
+
+  /** The counters `usage` shows, read in one Redis round trip, before they are shaped (usageOf, usageFingerprint). */
+  async readUsage(subjects: readonly QuotaSubject[], now: Date = new Date()): Promise<UsageReading> {
+    if (subjects.length === 0) return { plans: [], values: [] };
     // Servers of one owner share its zone: its windows are worked out once.
     const byZone = new Map<string, QuotaWindows>();
     const windowsIn = (zone: string): QuotaWindows => {
@@ -212,16 +217,37 @@ export class QuotaService {
     const keys = plans.flatMap(({ subject, windows }) => LIMIT_KEYS.map((k) => quotaKeys.counter(this.prefix, subject.serverId, windows[k].id)));
     // One MGET: the keys of different servers sit in different cluster slots, which is fine on
     // the single Redis this app runs against (a cluster would need a pipeline here).
-    const values = await this.redis.mget(...keys);
-    return plans.map(({ subject, windows }, s) => {
-      const window = (k: (typeof LIMIT_KEYS)[number], i: number): QuotaWindowUsage => {
-        const used = Number(values[s * 3 + i] ?? 0);
-        const limit = subject.limits[k];
-        return { used, limit, remaining: limit === null ? null : Math.max(0, limit - used), resetsAt: windows[k].end };
-      };
-      return { timezone: subject.timezone, hourly: window('hourly', 0), daily: window('daily', 1), monthly: window('monthly', 2) };
-    });
+    return { plans, values: await this.redis.mget(...keys) };
   }
+}
+
+/** What QuotaService.readUsage read: each subject with its current windows, and their three counters in order. */
+export type UsageReading = { plans: { subject: QuotaSubject; windows: QuotaWindows }[]; values: (string | null)[] };
+
+/** Used, limit, remaining and reset time of each window of a reading. */
+export function usageOf({ plans, values }: UsageReading): QuotaUsage[] {
+  return plans.map(({ subject, windows }, s) => {
+    const window = (k: (typeof LIMIT_KEYS)[number], i: number): QuotaWindowUsage => {
+      const used = Number(values[s * 3 + i] ?? 0);
+      const limit = subject.limits[k];
+      return { used, limit, remaining: limit === null ? null : Math.max(0, limit - used), resetsAt: windows[k].end };
+    };
+    return { timezone: subject.timezone, hourly: window('hourly', 0), daily: window('daily', 1), monthly: window('monthly', 2) };
+  });
+}
+
+/**
+ * Equal for two readings exactly when usageOf shows the same for them, given the same subjects'
+ * limits: each subject's zone and window ends, and every counter. Cheaper than comparing the usage.
+ */
+export function usageFingerprint({ plans, values }: UsageReading): string {
+  const ends = new Map<QuotaWindows, string>();
+  const parts = plans.map(({ subject, windows }) => {
+    let end = ends.get(windows);
+    if (end === undefined) ends.set(windows, (end = LIMIT_KEYS.map((k) => windows[k].end.getTime()).join('/')));
+    return `${subject.timezone}@${end}`;
+  });
+  return `${parts.join(',')}|${values.join(',')}`;
 }
 
 function checkLimits(limits: QuotaLimits): void {
