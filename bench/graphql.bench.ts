@@ -1,16 +1,20 @@
 // GraphQL read latency under load: autocannon (a separate process) against the app's real HTTP
 // server on loopback, four queries on one server: `deliveryServers` of an account owning 100
-// servers with their quota `usage`, the first page of `messages` of an account holding 1,000,000
-// messages (also with its exact totalCount, no target), and `viewer` as the baseline. Each runs
+// servers with their quota `usage` (also while one of its servers changes every 5 ms, so that
+// its kept answer is seldom valid: no target), the first page of `messages` of an account
+// holding 1,000,000 messages (also with its exact totalCount, no target), and `viewer` as the
+// baseline. Each runs
 // with one client (the latency of a request) and then ten at once (the server saturated: latency
 // is mostly queueing). BENCH_GRAPHQL_SECONDS (default 8) sets each run, BENCH_GRAPHQL_CONNECTIONS
 // (default "1,10") the levels, BENCH_GRAPHQL_QUERIES (default all) which of the four run.
 import type { AddressInfo } from 'node:net';
+import { Client } from 'pg';
 import { newAgency, newToken } from '../test/factories/accounts';
 import { createServer, smtpServerInput } from '../test/factories/delivery-servers';
 import { createTestApp, type TestApp } from '../test/utils/create-test-app';
 import globalSetup from '../test/utils/global-setup';
 import globalTeardown from '../test/utils/global-teardown';
+import { JitExecution } from '../src/infra/graphql/jit-execution';
 import { postLoad } from './autocannon';
 import { cpuMsPer, round, withDb } from './bench-utils';
 
@@ -35,6 +39,22 @@ const MESSAGES_COUNTED_QUERY = `query($accountId: ID!) { messages(accountId: $ac
 
 const TRIVIAL_QUERY = `{ viewer { role } }`;
 
+/**
+ * Changes one server row (a new row version, values as they were) every 5 ms from a connection of
+ * its own, as a worker or a second API process would, for `seconds`: the list's kept answer is
+ * then seldom still valid. It runs inside PostgreSQL, so none of its work is counted as the app's.
+ */
+async function churnServer(databaseUrl: string, serverId: string, seconds: number): Promise<{ done: Promise<void> }> {
+  if (!/^[0-9a-f-]{36}$/.test(serverId)) throw new Error(`not a uuid: ${serverId}`);
+  const db = new Client({ connectionString: databaseUrl });
+  await db.connect();
+  const loops = Math.ceil((seconds * 1000) / 5);
+  const done = db
+    .query(`DO $$ BEGIN FOR i IN 1..${loops} LOOP UPDATE delivery_servers SET pause_ms = pause_ms WHERE id = '${serverId}'; COMMIT; PERFORM pg_sleep(0.005); END LOOP; END $$`)
+    .then(() => db.end());
+  return { done };
+}
+
 /** 1,000,000 SENT messages of one account, one second apart, in one statement. */
 async function seedMessages(t: TestApp, accountId: string): Promise<void> {
   await withDb(t.databaseUrl, async (db) => {
@@ -58,19 +78,23 @@ export async function run(): Promise<Record<string, unknown>[]> {
     const url = `http://127.0.0.1:${(t.app.getHttpServer().address() as AddressInfo).port}/graphql`;
 
     const owner = await newAgency(t, { name: 'Hundred servers', timezone: 'Europe/Berlin' });
+    let churned = '';
     for (let i = 0; i < SERVERS; i++) {
       // Nothing connects to these: creating an SMTP server stores it PAUSED and sends nothing.
-      await createServer(t, smtpServerInput(owner.id, 2525, { name: `Relay ${i}`, quota: { hourly: 1000 + i, daily: 20_000, monthly: i % 2 ? null : 500_000 } }));
+      churned = (await createServer(t, smtpServerInput(owner.id, 2525, { name: `Relay ${i}`, quota: { hourly: 1000 + i, daily: 20_000, monthly: i % 2 ? null : 500_000 } }))).id;
     }
+    const ownerToken = (await newToken(t, owner.id)).token;
     const big = await newAgency(t, { name: 'Million messages' });
     if (selected('messages1M') || selected('messages1MTotalCount')) await seedMessages(t, big.id);
 
     const targets = [
-      { query: 'deliveryServers100', token: (await newToken(t, owner.id)).token, body: { query: SERVERS_QUERY, variables: { accountId: owner.id } }, target: TARGET_P99_MS },
+      { query: 'deliveryServers100', token: ownerToken, body: { query: SERVERS_QUERY, variables: { accountId: owner.id } }, target: TARGET_P99_MS },
+      { query: 'deliveryServers100Changing', token: ownerToken, body: { query: SERVERS_QUERY, variables: { accountId: owner.id } }, target: null, churn: churned },
       { query: 'messages1M', token: (await newToken(t, big.id)).token, body: { query: MESSAGES_QUERY, variables: { accountId: big.id } }, target: TARGET_P99_MS },
       { query: 'messages1MTotalCount', token: (await newToken(t, big.id)).token, body: { query: MESSAGES_COUNTED_QUERY, variables: { accountId: big.id } }, target: null },
-      { query: 'trivial', token: (await newToken(t, owner.id)).token, body: { query: TRIVIAL_QUERY, variables: {} }, target: null },
-    ];
+      { query: 'trivial', token: ownerToken, body: { query: TRIVIAL_QUERY, variables: {} }, target: null },
+    ] as { query: string; token: string; body: { query: string; variables: Record<string, unknown> }; target: number | null; churn?: string }[];
+    const memo = t.app.get(JitExecution).memo;
 
     const results: Record<string, unknown>[] = [];
     for (const target of targets.filter((x) => selected(x.query))) {
@@ -80,6 +104,8 @@ export async function run(): Promise<Record<string, unknown>[]> {
       for (let i = 0; i < 20; i++) await t.gql(target.body.query, target.body.variables, target.token);
       for (const connections of CONNECTIONS) {
         const cpuBefore = process.cpuUsage();
+        const servedBefore = memo.stats.served;
+        const churn = target.churn ? await churnServer(t.databaseUrl, target.churn, SECONDS + 1) : null;
         const result = await postLoad({
           url,
           body: JSON.stringify(target.body),
@@ -98,8 +124,11 @@ export async function run(): Promise<Record<string, unknown>[]> {
           requests: result.requests.total,
           // The app's CPU per request (it runs in this process; autocannon and PostgreSQL do not): steadier than latency on a shared machine.
           appCpuMsPerRequest: cpuMsPer(process.cpuUsage(cpuBefore), result.requests.total),
+          // Answers served again from the memo (ResponseMemo), of all answered.
+          memoServedShare: round((memo.stats.served - servedBefore) / Math.max(result.requests.total, 1), 2),
           ...(target.target === null ? {} : { targetP99: target.target, pass: result.latency.p99 < target.target }),
         });
+        await churn?.done;
       }
     }
     return results;
