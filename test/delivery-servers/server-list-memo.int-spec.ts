@@ -3,6 +3,7 @@ import { QuotaService } from '../../src/modules/quota/quota.service';
 import { newAgency, newSubAccount, newToken } from '../factories/accounts';
 import { createServer, smtpServerInput } from '../factories/delivery-servers';
 import { createTestApp, type TestApp } from '../utils/create-test-app';
+import { memoProbe } from '../utils/memo-probe';
 import { rawRows } from '../utils/test-db';
 
 type Window = { used: number; limit: number | null; remaining: number | null; resetsAt: string };
@@ -19,24 +20,18 @@ const LIST = `query($accountId: ID) { deliveryServers(accountId: $accountId) {
  */
 describe('deliveryServers served again while unchanged', () => {
   let t: TestApp;
+  let probe: ReturnType<typeof memoProbe>;
   let served: () => number;
   beforeAll(async () => {
     t = await createTestApp({ ROLE: 'api' });
-    const jit = t.app.get(JitExecution);
-    served = () => jit.memo.stats.served;
+    probe = memoProbe(t);
+    served = () => t.app.get(JitExecution).memo.stats.served;
   });
   afterAll(() => t.close());
 
-  async function list(accountId: string, token?: string, query = LIST): Promise<Listed[]> {
-    return (await t.gqlOk<{ deliveryServers: Listed[] }>(query, { accountId }, token)).deliveryServers;
-  }
-
   /** The list, asserting whether it was served from the memo. */
   async function listExpecting(memoized: boolean, accountId: string, token?: string, query = LIST): Promise<Listed[]> {
-    const before = served();
-    const servers = await list(accountId, token, query);
-    expect({ memoized: served() > before }).toEqual({ memoized });
-    return servers;
+    return (await probe<{ deliveryServers: Listed[] }>(memoized, query, { accountId }, token)).deliveryServers;
   }
 
   async function agencyWithServers(n: number): Promise<{ id: string; token: string; servers: string[] }> {

@@ -10,7 +10,7 @@ import {
   type OperationDefinitionNode,
   parse,
 } from 'graphql';
-import { memoRequestOf, PreSerialized, ResponseMemo, stringifyResult } from '../../src/infra/graphql/response-memo';
+import { MAX_AGE_MS, memoRequestOf, OVER_HTTP, PreSerialized, ResponseMemo, stringifyResult } from '../../src/infra/graphql/response-memo';
 import { Role, type Viewer } from '../../src/infra/auth/viewer';
 
 type Item = { id: string; usage: number; child?: Item };
@@ -41,7 +41,7 @@ const schema = new GraphQLSchema({
           const validity = `v${data.version}`;
           if (memo?.answerIfValid(validity)) return [];
           if (data.fail) throw new Error('no rows today');
-          memo?.record(validity, { version: data.version });
+          memo?.record(validity, `made at version ${data.version}`);
           data.made++;
           return data.items;
         },
@@ -53,7 +53,7 @@ const schema = new GraphQLSchema({
 });
 
 const agencyViewer: Viewer = { role: Role.ACCOUNT, tokenId: 't1', accountId: 'a1', isAgency: true };
-const httpContext = (viewer: Viewer = agencyViewer): object => ({ req: { viewer }, res: {} });
+const httpContext = (viewer: Viewer = agencyViewer): object => ({ req: { viewer }, res: {}, [OVER_HTTP]: true });
 
 /** One request as JitExecution runs it: begin, execute, finish; then Apollo's stringify. */
 async function run(memo: ResponseMemo, query: string, variables: Record<string, unknown> = {}, context = httpContext()): Promise<{ body: string; memoized: boolean }> {
@@ -99,8 +99,9 @@ describe('ResponseMemo', () => {
     const query = '{ items { id } }';
     expect((await run(new ResponseMemo(0), query)).memoized).toBe(false);
     const memo = new ResponseMemo(1 << 20);
-    expect((await run(memo, query, {}, { req: { viewer: agencyViewer } })).memoized).toBe(false);
-    expect((await run(memo, query, {}, { req: {}, res: {} })).memoized).toBe(false);
+    // An in-memory caller's context may well have a req and a res.
+    expect((await run(memo, query, {}, { req: { viewer: agencyViewer }, res: {} })).memoized).toBe(false);
+    expect((await run(memo, query, {}, { req: {}, res: {}, [OVER_HTTP]: true })).memoized).toBe(false);
   });
 
   it('serves a kept answer while its validity holds, byte for byte the answer made afresh, and makes a new one when it changes', async () => {
@@ -145,6 +146,49 @@ describe('ResponseMemo', () => {
     }
     expect(data.made).toBe(requests.length);
     expect(memo.stats).toMatchObject({ kept: requests.length, served: 0 });
+  });
+
+  it('keys by the variables the operation declares, as it reads them: not by extra ones or their order', async () => {
+    const memo = new ResponseMemo(1 << 20);
+    const query = 'query($x: Boolean!, $y: Int) { items { id @include(if: $x) usage @skip(if: false) } }';
+    await run(memo, query, { x: true, y: 1 });
+    await run(memo, query, { y: 1, x: true, unused: 'a' });
+    await run(memo, query, { y: 1, x: true, unused: 'b' });
+    expect(memo.stats).toMatchObject({ kept: 1, served: 2 });
+    // An explicit null is not the same request as a variable left out.
+    await run(memo, query, { x: true, y: null });
+    await run(memo, query, { x: true });
+    expect(memo.stats).toMatchObject({ kept: 3, served: 2 });
+    // A request whose variables do not fit is left to the executor's error, and kept nowhere.
+    expect((await run(memo, query, { x: 'yes' })).memoized).toBe(false);
+  });
+
+  it(`keeps an answer for ${MAX_AGE_MS / 60_000} minutes at most, however often it is valid`, async () => {
+    let now = 1_000_000;
+    const memo = new ResponseMemo(1 << 20, () => now);
+    const query = '{ items { id } }';
+    await run(memo, query);
+    now += MAX_AGE_MS - 1;
+    await run(memo, query);
+    expect(data.made).toBe(1);
+    now += 1;
+    await run(memo, query);
+    expect(data.made).toBe(2);
+    await run(memo, query);
+    expect(memo.stats).toMatchObject({ kept: 1, served: 2 });
+  });
+
+  it('drops a kept answer that is out of date even when its replacement is too large to keep', async () => {
+    const query = '{ items { id } }';
+    const measure = new ResponseMemo(1 << 20);
+    await run(measure, query);
+    const memo = new ResponseMemo(measure.stats.size * 8);
+    await run(memo, query);
+    expect(memo.stats.kept).toBe(1);
+    data.version = 2;
+    data.items = Array.from({ length: 50 }, (_, i) => ({ id: `item-${i}`, usage: i }));
+    expect(JSON.parse((await run(memo, query)).body).data.items).toHaveLength(50);
+    expect(memo.stats).toMatchObject({ kept: 0, size: 0 });
   });
 
   it('keeps no answer that has errors', async () => {

@@ -13,7 +13,7 @@ import { formatGraphQLError } from '../errors/error-formatter';
 import { DateTimeScalar } from './date-time.scalar';
 import { JitExecution } from './jit-execution';
 import { nulCharacterGuardPlugin } from './nul-character-guard';
-import { stringifyResult } from './response-memo';
+import { OVER_HTTP, stringifyResult } from './response-memo';
 import { queryLimitsPlugin } from './query-limits';
 import { REDIS } from '../redis/redis.module';
 
@@ -65,7 +65,7 @@ export class JitExecutionModule {}
           // Every request is admitted (token, rate limit) before Apollo parses it: RequestAdmission.
           context: async ({ req, res }: { req: Request; res: Response }) => {
             await admission.admit(req, res);
-            return { req, res };
+            return { req, res, [OVER_HTTP]: true };
           },
           formatError: formatGraphQLError,
         };

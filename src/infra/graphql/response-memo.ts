@@ -3,6 +3,7 @@ import {
   type DocumentNode,
   type ExecutionResult,
   getNamedType,
+  getVariableValues,
   type GraphQLObjectType,
   type GraphQLSchema,
   isObjectType,
@@ -47,7 +48,17 @@ export function stringifyResult(result: { data?: unknown; errors?: unknown; exte
   return rest === '{}' ? `{"data":${result.data.json}}` : `{"data":${result.data.json},${rest.slice(1)}`;
 }
 
-type Entry = { validity: string; state: unknown; json: string; size: number };
+type Entry = { validity: string; state: string; json: string; size: number; keptAt: number };
+
+/**
+ * How long an answer is kept at most, however often it is found valid: a bound on what the
+ * validity checks cannot see (a database restored to an earlier point while the API runs on,
+ * whose transaction ids then repeat).
+ */
+export const MAX_AGE_MS = 10 * 60_000;
+
+/** Set by the GraphQL module's HTTP context: only answers going out over HTTP are kept and spliced. */
+export const OVER_HTTP = Symbol('answered over HTTP');
 
 /**
  * One request's view of the memo, for a query the executor found memoizable (one root field that
@@ -61,7 +72,7 @@ type Entry = { validity: string; state: unknown; json: string; size: number };
 export class MemoRequest {
   /** The kept answer to serve instead of this request's (answerIfValid). */
   answered: string | null = null;
-  recorded: { validity: string; state: unknown } | null = null;
+  recorded: { validity: string; state: string } | null = null;
 
   constructor(
     private readonly entry: Entry | undefined,
@@ -69,8 +80,8 @@ export class MemoRequest {
   ) {}
 
   /** What the resolver recorded with the kept answer (say, the rows' ids and limits), if one is kept. */
-  previousState<T>(): T | undefined {
-    return this.entry?.state as T | undefined;
+  previousState(): string | undefined {
+    return this.entry?.state;
   }
 
   /** Serves the kept answer when it was made under this same validity. */
@@ -80,8 +91,8 @@ export class MemoRequest {
     return true;
   }
 
-  /** The answer this request makes is valid under `validity`; `state` is handed to the next request. */
-  record(validity: string, state: unknown): void {
+  /** The answer this request makes is valid under `validity`; `state` (counted in the memo's size) is handed to the next request. */
+  record(validity: string, state = ''): void {
     this.recorded = { validity, state };
   }
 }
@@ -107,9 +118,12 @@ export class ResponseMemo {
   private size = 0;
   private servedCount = 0;
 
-  constructor(private readonly maxBytes: number) {}
+  constructor(
+    private readonly maxBytes: number,
+    private readonly now: () => number = Date.now,
+  ) {}
 
-  /** Answers kept now, their size (key, validity and JSON, in characters) and how many were served again since start: for tests and diagnostics. */
+  /** Answers kept now, their size (key, validity, state and JSON, in characters) and how many were served again since start: for tests and diagnostics. */
   get stats(): { kept: number; size: number; served: number } {
     return { kept: this.entries.size, size: this.size, served: this.servedCount };
   }
@@ -118,16 +132,25 @@ export class ResponseMemo {
    * A MemoRequest for this operation when it is memoizable and comes over HTTP (an in-memory
    * `executeOperation` gets plain data), registered for its context; null otherwise.
    */
-  begin(schema: GraphQLSchema, request: { document: DocumentNode; operation?: OperationDefinitionNode; queryHash: string; context: object; variables: object }): MemoRequest | null {
+  begin(
+    schema: GraphQLSchema,
+    request: { document: DocumentNode; operation?: OperationDefinitionNode; queryHash: string; context: object; variables: Record<string, unknown> },
+  ): MemoRequest | null {
     const { document, operation, context } = request;
-    const req = (context as { req?: RequestWithViewer; res?: unknown }).req;
-    if (this.maxBytes <= 0 || !operation || !req?.viewer || !(context as { res?: unknown }).res) return null;
+    const http = context as { req?: RequestWithViewer; [OVER_HTTP]?: boolean };
+    if (this.maxBytes <= 0 || !operation || http[OVER_HTTP] !== true || !http.req?.viewer) return null;
     if (!this.isEligible(schema, document, operation)) return null;
-    const viewer = req.viewer;
+    // The operation's own variables as it reads them, in the order it declares them: undeclared
+    // ones or another order must not make another key (a client could fill the memo with them).
+    const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], request.variables);
+    if (coerced.errors) return null;
+    const declared = (operation.variableDefinitions ?? []).map((d) => d.variable.name.value).filter((name) => name in coerced.coerced);
+    const variables = JSON.stringify(Object.fromEntries(declared.map((name) => [name, coerced.coerced[name]])));
+    const viewer = http.req.viewer;
     const who = isAdmin(viewer) ? 'ADMIN' : `${viewer.accountId}:${viewer.isAgency}`;
-    const key = `${request.queryHash}\n${operation.name?.value ?? ''}\n${who}\n${JSON.stringify(request.variables)}`;
-    const entry = this.entries.get(key);
-    if (entry) this.touch(key, entry);
+    const key = `${request.queryHash}\n${operation.name?.value ?? ''}\n${who}\n${variables}`;
+    const kept = this.entries.get(key);
+    const entry = kept && this.now() - kept.keptAt < MAX_AGE_MS ? kept : undefined;
     const memo = new MemoRequest(entry, key);
     requests.set(context, memo);
     return memo;
@@ -136,17 +159,27 @@ export class ResponseMemo {
   /** The result to send: the kept answer, or this one, kept when its resolver recorded a validity. */
   finish(memo: MemoRequest, result: ExecutionResult): ExecutionResult | { data: PreSerialized } {
     if (result.errors?.length || !result.data) return result;
+    const old = this.entries.get(memo.key);
     if (memo.answered !== null) {
       this.servedCount++;
+      // Served: now the most recently used (unless pushed out meanwhile).
+      if (old) {
+        this.entries.delete(memo.key);
+        this.entries.set(memo.key, old);
+      }
       return { data: new PreSerialized(memo.answered) };
     }
     if (!memo.recorded) return result;
+    // The answer kept so far is out of date either way.
+    if (old) {
+      this.entries.delete(memo.key);
+      this.size -= old.size;
+    }
     const json = JSON.stringify(result.data);
-    const entry: Entry = { ...memo.recorded, json, size: memo.key.length + memo.recorded.validity.length + json.length };
+    const { validity, state } = memo.recorded;
+    const entry: Entry = { validity, state, json, size: memo.key.length + validity.length + state.length + json.length, keptAt: this.now() };
     if (entry.size <= this.maxBytes / 8) {
-      const old = this.entries.get(memo.key);
-      if (old) this.size -= old.size;
-      this.touch(memo.key, entry);
+      this.entries.set(memo.key, entry);
       this.size += entry.size;
       for (const [key, e] of this.entries) {
         if (this.size <= this.maxBytes) break;
@@ -155,11 +188,6 @@ export class ResponseMemo {
       }
     }
     return { data: new PreSerialized(json) };
-  }
-
-  private touch(key: string, entry: Entry): void {
-    this.entries.delete(key);
-    this.entries.set(key, entry);
   }
 
   /** One root field that allows memoizing, without directives, and every field below it covered by its rules. */

@@ -35,6 +35,19 @@ type RequestContext = { req: RequestWithViewer };
 /** What a memoized `deliveryServers` answer was made from: the rows' fingerprint, and each server's quota subject but its zone. */
 type MemoizedList = { rows: string; servers: Omit<QuotaSubject, 'timezone'>[] };
 
+/** MemoizedList as the memo keeps it: a string, whose size it counts (the servers only when `usage` is shown). */
+const keptList = ({ rows, servers }: MemoizedList): string =>
+  `${rows}\n${servers.map((s) => [s.serverId, s.limits.hourly ?? '-', s.limits.daily ?? '-', s.limits.monthly ?? '-'].join(' ')).join(',')}`;
+
+function readKeptList(kept: string): MemoizedList {
+  const [rows, servers] = kept.split('\n');
+  const limit = (n: string): number | null => (n === '-' ? null : Number(n));
+  return {
+    rows,
+    servers: servers ? servers.split(',').map((s) => s.split(' ')).map(([serverId, hourly, daily, monthly]) => ({ serverId, limits: { hourly: limit(hourly), daily: limit(daily), monthly: limit(monthly) } })) : [],
+  };
+}
+
 /** A memoized list's validity: its rows' fingerprint and, when it shows `usage`, the counters, zones and windows it showed. */
 const listValidity = (rows: string, usage: UsageReading | null): string => (usage ? `${rows}|${usageFingerprint(usage)}` : rows);
 
@@ -83,8 +96,7 @@ export class DeliveryServersResolver {
     if (account) this.accounts.prime(ctx, account);
     const models = servers.map(toDeliveryServerModel);
     const usage = withUsage ? await this.preloadUsage(ctx, models) : null;
-    const state: MemoizedList = { rows, servers: models.map((s) => ({ serverId: s.id, limits: s.quota })) };
-    memo?.record(listValidity(rows, usage), state);
+    memo?.record(listValidity(rows, usage), keptList({ rows, servers: usage ? models.map((s) => ({ serverId: s.id, limits: s.quota })) : [] }));
     return models;
   }
 
@@ -94,8 +106,9 @@ export class DeliveryServersResolver {
    * before anything else, so a change made meanwhile shows as a miss on the next request.
    */
   private async answeredFromMemo(memo: MemoRequest, account: AccountEntity, rows: string, withUsage: boolean): Promise<boolean> {
-    const kept = memo.previousState<MemoizedList>();
-    if (kept?.rows !== rows) return false;
+    const state = memo.previousState();
+    if (!state?.startsWith(`${rows}\n`)) return false;
+    const kept = readKeptList(state);
     const usage = withUsage ? await this.quota.readUsage(kept.servers.map((s) => ({ ...s, timezone: account.timezone }))) : null;
     return memo.answerIfValid(listValidity(rows, usage));
   }
