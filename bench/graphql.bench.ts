@@ -1,9 +1,9 @@
 // GraphQL read latency under load: autocannon (a separate process) against the app's real HTTP
 // server on loopback, four queries on one server: `deliveryServers` of an account owning 100
-// servers with their quota `usage` (also while one of its servers changes every 5 ms, so that
-// its kept answer is seldom valid: no target), the first page of `messages` of an account
-// holding 1,000,000 messages (also with its exact totalCount, no target), and `viewer` as the
-// baseline. Each runs
+// servers with their quota `usage`, the first page of `messages` of an account holding 1,000,000
+// messages (also with its exact totalCount, no target), and `viewer` as the baseline. The first
+// two also run while a row they show changes every 5 ms (`…Changing`, no target), so that their
+// kept answers (ResponseMemo) are seldom valid. Each runs
 // with one client (the latency of a request) and then ten at once (the server saturated: latency
 // is mostly queueing). BENCH_GRAPHQL_SECONDS (default 8) sets each run, BENCH_GRAPHQL_CONNECTIONS
 // (default "1,10") the levels, BENCH_GRAPHQL_QUERIES (default all) which of the four run.
@@ -40,19 +40,23 @@ const MESSAGES_COUNTED_QUERY = `query($accountId: ID!) { messages(accountId: $ac
 const TRIVIAL_QUERY = `{ viewer { role } }`;
 
 /**
- * Changes one server row (a new row version, values as they were) every 5 ms from a connection of
- * its own, as a worker or a second API process would, for `seconds`: the list's kept answer is
- * then seldom still valid. It runs inside PostgreSQL, so none of its work is counted as the app's.
+ * Runs `update` (one row, values as they were: a new row version) every 5 ms from a connection of
+ * its own, as a worker or a second API process would, for `seconds`: a kept answer that shows
+ * the row is then seldom still valid. It runs inside PostgreSQL, so none of its work is counted
+ * as the app's.
  */
-async function churnServer(databaseUrl: string, serverId: string, seconds: number): Promise<{ done: Promise<void> }> {
-  if (!/^[0-9a-f-]{36}$/.test(serverId)) throw new Error(`not a uuid: ${serverId}`);
+async function churn(databaseUrl: string, update: string, seconds: number): Promise<{ done: Promise<void> }> {
   const db = new Client({ connectionString: databaseUrl });
   await db.connect();
   const loops = Math.ceil((seconds * 1000) / 5);
-  const done = db
-    .query(`DO $$ BEGIN FOR i IN 1..${loops} LOOP UPDATE delivery_servers SET pause_ms = pause_ms WHERE id = '${serverId}'; COMMIT; PERFORM pg_sleep(0.005); END LOOP; END $$`)
-    .then(() => db.end());
+  const done = db.query(`DO $$ BEGIN FOR i IN 1..${loops} LOOP ${update}; COMMIT; PERFORM pg_sleep(0.005); END LOOP; END $$`).then(() => db.end());
   return { done };
+}
+
+/** The UPDATE for churn of one row by id (a uuid this bench made, checked before it goes into SQL). */
+function touchRow(table: 'delivery_servers' | 'messages', id: string, column: string): string {
+  if (!/^[0-9a-f-]{36}$/.test(id)) throw new Error(`not a uuid: ${id}`);
+  return `UPDATE ${table} SET ${column} = ${column} WHERE id = '${id}'`;
 }
 
 /** 1,000,000 SENT messages of one account, one second apart, in one statement. */
@@ -78,20 +82,24 @@ export async function run(): Promise<Record<string, unknown>[]> {
     const url = `http://127.0.0.1:${(t.app.getHttpServer().address() as AddressInfo).port}/graphql`;
 
     const owner = await newAgency(t, { name: 'Hundred servers', timezone: 'Europe/Berlin' });
-    let churned = '';
+    let lastServer = '';
     for (let i = 0; i < SERVERS; i++) {
       // Nothing connects to these: creating an SMTP server stores it PAUSED and sends nothing.
-      churned = (await createServer(t, smtpServerInput(owner.id, 2525, { name: `Relay ${i}`, quota: { hourly: 1000 + i, daily: 20_000, monthly: i % 2 ? null : 500_000 } }))).id;
+      lastServer = (await createServer(t, smtpServerInput(owner.id, 2525, { name: `Relay ${i}`, quota: { hourly: 1000 + i, daily: 20_000, monthly: i % 2 ? null : 500_000 } }))).id;
     }
     const ownerToken = (await newToken(t, owner.id)).token;
     const big = await newAgency(t, { name: 'Million messages' });
-    if (selected('messages1M') || selected('messages1MTotalCount')) await seedMessages(t, big.id);
+    if (['messages1M', 'messages1MChanging', 'messages1MTotalCount'].some(selected)) await seedMessages(t, big.id);
+    // The newest message: on the first page.
+    const [newest] = await withDb(t.databaseUrl, async (db) => (await db.query<{ id: string }>('SELECT id FROM messages WHERE account_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1', [big.id])).rows);
+    const bigToken = (await newToken(t, big.id)).token;
 
     const targets = [
       { query: 'deliveryServers100', token: ownerToken, body: { query: SERVERS_QUERY, variables: { accountId: owner.id } }, target: TARGET_P99_MS },
-      { query: 'deliveryServers100Changing', token: ownerToken, body: { query: SERVERS_QUERY, variables: { accountId: owner.id } }, target: null, churn: churned },
-      { query: 'messages1M', token: (await newToken(t, big.id)).token, body: { query: MESSAGES_QUERY, variables: { accountId: big.id } }, target: TARGET_P99_MS },
-      { query: 'messages1MTotalCount', token: (await newToken(t, big.id)).token, body: { query: MESSAGES_COUNTED_QUERY, variables: { accountId: big.id } }, target: null },
+      { query: 'deliveryServers100Changing', token: ownerToken, body: { query: SERVERS_QUERY, variables: { accountId: owner.id } }, target: null, churn: touchRow('delivery_servers', lastServer, 'pause_ms') },
+      { query: 'messages1M', token: bigToken, body: { query: MESSAGES_QUERY, variables: { accountId: big.id } }, target: TARGET_P99_MS },
+      ...(newest ? [{ query: 'messages1MChanging', token: bigToken, body: { query: MESSAGES_QUERY, variables: { accountId: big.id } }, target: null, churn: touchRow('messages', newest.id, 'attempts') }] : []),
+      { query: 'messages1MTotalCount', token: bigToken, body: { query: MESSAGES_COUNTED_QUERY, variables: { accountId: big.id } }, target: null },
       { query: 'trivial', token: ownerToken, body: { query: TRIVIAL_QUERY, variables: {} }, target: null },
     ] as { query: string; token: string; body: { query: string; variables: Record<string, unknown> }; target: number | null; churn?: string }[];
     const memo = t.app.get(JitExecution).memo;
@@ -105,7 +113,7 @@ export async function run(): Promise<Record<string, unknown>[]> {
       for (const connections of CONNECTIONS) {
         const cpuBefore = process.cpuUsage();
         const servedBefore = memo.stats.served;
-        const churn = target.churn ? await churnServer(t.databaseUrl, target.churn, SECONDS + 1) : null;
+        const churning = target.churn ? await churn(t.databaseUrl, target.churn, SECONDS + 1) : null;
         const result = await postLoad({
           url,
           body: JSON.stringify(target.body),
@@ -128,7 +136,7 @@ export async function run(): Promise<Record<string, unknown>[]> {
           memoServedShare: round((memo.stats.served - servedBefore) / Math.max(result.requests.total, 1), 2),
           ...(target.target === null ? {} : { targetP99: target.target, pass: result.latency.p99 < target.target }),
         });
-        await churn?.done;
+        await churning?.done;
       }
     }
     return results;

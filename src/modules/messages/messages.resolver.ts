@@ -2,6 +2,7 @@ import { Args, Context, ID, Int, Mutation, Parent, Query, ResolveField, Resolver
 import { CurrentViewer } from '../../infra/auth/current-viewer.decorator';
 import type { Viewer } from '../../infra/auth/viewer';
 import type { Connection } from '../../infra/graphql/pagination';
+import { MemoizedResponse, memoRequestOf } from '../../infra/graphql/response-memo';
 import { AccountModel } from '../accounts/account.model';
 import { toAccountModel } from '../accounts/accounts.mapper';
 import { AccountsService } from '../accounts/accounts.service';
@@ -34,8 +35,11 @@ export class MessagesResolver {
   }
 
   @Query(() => MessageConnection, { description: 'to: exact recipient; since/until bound createdAt.' })
+  // A page is served again while its rows are the same row versions (paginate).
+  @MemoizedResponse({})
   async messages(
     @CurrentViewer() viewer: Viewer,
+    @Context() ctx: object,
     @Args('accountId', { type: () => ID }) accountId: string,
     @Args('status', { type: () => MessageStatus, nullable: true }) status?: MessageStatus,
     @Args('campaignId', { type: () => ID, nullable: true }) campaignId?: string,
@@ -45,7 +49,7 @@ export class MessagesResolver {
     @Args('first', { type: () => Int, nullable: true }) first?: number,
     @Args('after', { nullable: true }) after?: string,
   ): Promise<Connection<MessageModel>> {
-    const page = await this.service.list(viewer, accountId, { status, campaignId, to, since, until, first, after });
+    const page = await this.service.list(viewer, accountId, { status, campaignId, to, since, until, first, after }, memoRequestOf(ctx));
     return { ...page, edges: page.edges.map((e) => ({ cursor: e.cursor, node: toMessageModel(e.node) })) };
   }
 

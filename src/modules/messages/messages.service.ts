@@ -12,6 +12,7 @@ import { SuppressionsService } from '../suppressions/suppressions.service';
 import type { SendEmailInput } from './dto/send-email.input';
 import { MessageEntity, MessageEventEntity, MessageSource, MessageStatus } from './message.entity';
 import { type AcceptedMessage, type MessageContent, MessageStore } from './message-store';
+import type { MemoRequest } from '../../infra/graphql/response-memo';
 import { isUuid } from '../../infra/validation';
 import { withTimeout } from '../../infra/with-timeout';
 import { domainOf } from '../../providers/shared/adapter-helpers';
@@ -134,7 +135,7 @@ export class MessagesService {
     return message;
   }
 
-  async list(viewer: Viewer, accountId: string, filter: MessageFilter): Promise<Connection<MessageEntity>> {
+  async list(viewer: Viewer, accountId: string, filter: MessageFilter, memo: MemoRequest | null = null): Promise<Connection<MessageEntity>> {
     const account = await this.scope.account(viewer, accountId);
     const qb = this.messages.createQueryBuilder('message').where('message.accountId = :accountId', { accountId: account.id });
     if (filter.status) qb.andWhere('message.status = :status', { status: filter.status });
@@ -145,7 +146,7 @@ export class MessagesService {
     if (filter.to) qb.andWhere('message.to = :to', { to: filter.to.trim().toLowerCase() });
     if (filter.since) qb.andWhere('message.createdAt >= :since', { since: filter.since });
     if (filter.until) qb.andWhere('message.createdAt < :until', { until: filter.until });
-    return paginate(qb, filter, (row) => row);
+    return paginate(qb, filter, (row) => row, { memo });
   }
 
   /** Batched per request: each message's events, in order. */
