@@ -65,6 +65,20 @@ describe('deliveryServers served again while unchanged', () => {
     await listExpecting(true, agency.id, agency.token);
   });
 
+  it('serves a list filtered by origin again, and sees a change to a server it shows', async () => {
+    const agency = await agencyWithServers(2);
+    const byOrigin = LIST.replace('query($accountId: ID)', 'query($accountId: ID, $origin: ServerOrigin)').replace('deliveryServers(accountId: $accountId)', 'deliveryServers(accountId: $accountId, origin: $origin)');
+    const run = async (memoized: boolean, origin: string): Promise<Listed[]> => (await probe<{ deliveryServers: Listed[] }>(memoized, byOrigin, { accountId: agency.id, origin }, agency.token)).deliveryServers;
+    expect(await run(false, 'CUSTOM_SMTP')).toEqual([]);
+    expect(await run(false, 'DELIVERY_SERVER')).toHaveLength(2);
+    await run(true, 'DELIVERY_SERVER');
+    await run(true, 'CUSTOM_SMTP');
+    await rawRows(t.databaseUrl, `UPDATE delivery_servers SET name = 'Changed' WHERE id = $1`, [agency.servers[0]]);
+    expect((await run(false, 'DELIVERY_SERVER')).map((s) => s.name)).toEqual(['Relay 1', 'Changed']);
+    // The other origin's list reads none of those rows: still valid.
+    await run(true, 'CUSTOM_SMTP');
+  });
+
   it('shows a send counted by a worker, and a change of the account clock, on the next request', async () => {
     const agency = await agencyWithServers(2);
     const [newest] = await listExpecting(false, agency.id, agency.token);

@@ -62,6 +62,20 @@ describe('messages pages served again while unchanged', () => {
     );
   });
 
+  it('tells rows written by one statement apart, even after VACUUM FULL moves them (they share an xmin)', async () => {
+    const agency = await newAgency(t);
+    const { token } = await newToken(t, agency.id);
+    await seed(agency.id, 10); // one INSERT: one xmin for all ten
+    const before = await page(agency.id, token, { first: 3 }, false);
+    await page(agency.id, token, { first: 3 }, true);
+    await rawRows(t.databaseUrl, `DELETE FROM messages WHERE account_id = $1 AND to_address = 'reader1@example.com'`, [agency.id]);
+    // Rewrites the table: the rows left move into the slots (ctid) the page's rows had.
+    await rawRows(t.databaseUrl, 'VACUUM FULL messages');
+    const after = await page(agency.id, token, { first: 3 }, false);
+    expect(after.edges.map((e) => e.node.to)).toEqual(['reader2@example.com', 'reader3@example.com', 'reader4@example.com']);
+    expect(after.edges[0]).toEqual(before.edges[1]);
+  });
+
   it('keeps pages apart by cursor, and sees hasNextPage change when the row after the page goes', async () => {
     const agency = await newAgency(t);
     const { token } = await newToken(t, agency.id);

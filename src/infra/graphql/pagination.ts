@@ -5,6 +5,7 @@ import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata';
 import type { ObjectLiteral, SelectQueryBuilder } from 'typeorm';
 import { BadUserInputError } from '../errors/domain-error';
 import { isStorableDate } from '../validation';
+import { rowVersions, rowVersionsFrom, rowVersionsSql } from '../database/row-versions';
 import type { MemoRequest } from './response-memo';
 
 @ObjectType()
@@ -100,13 +101,18 @@ export async function paginate<E extends ObjectLiteral & { createdAt: Date }, N>
     page.andWhere(`(${alias}.createdAt, ${alias}.${tie}) < (:cursorAt, :cursorKey)`, { cursorAt: cursor.createdAt, cursorKey: cursor.key });
   }
   page.orderBy(`${alias}.createdAt`, 'DESC').addOrderBy(`${alias}.${tie}`, 'DESC');
-  if (options.memo) {
-    // Read before the page itself: a change committed in between makes the next request miss.
-    const versions = await pageVersions(page, first + 1);
-    if (options.memo.answerIfValid(versions)) return { edges: [], pageInfo: { hasNextPage: false, endCursor: null }, totalCount };
-    options.memo.record(versions);
+  const fields = plainFields(page);
+  const primary = page.expressionMap.mainAlias?.metadata.primaryColumns;
+  // A page is kept only when read as plain rows of one table with a single-column key, from
+  // which its row versions can be read with it.
+  const memo = options.memo && fields && primary?.length === 1 ? options.memo : null;
+  if (memo && memo.answerIfValid(await pageVersions(page, first + 1, primary![0].databaseName))) {
+    return { edges: [], pageInfo: { hasNextPage: false, endCursor: null }, totalCount };
   }
-  const rows = await plainRows(page, first + 1);
+  const { rows, versions } = fields ? await readPlain(page, first + 1, fields, memo ? primary![0].propertyName : null) : { rows: await page.take(first + 1).getMany(), versions: null };
+  // The versions of the rows this answer shows, read with them: a fingerprint read in a
+  // statement of its own could see other rows (a change committed in between, then undone).
+  if (memo && versions !== null) memo.record(versions);
   const hasNextPage = rows.length > first;
   const encode = (row: E): string =>
     Buffer.from(JSON.stringify({ createdAt: row.createdAt.toISOString(), key: String(row[tie]) } satisfies Cursor)).toString('base64url');
@@ -115,17 +121,13 @@ export async function paginate<E extends ObjectLiteral & { createdAt: Date }, N>
 }
 
 /**
- * A fingerprint of the row versions a page would read: the same rows in the same versions give
- * the same page, and every committed change to a row gives it a new (ctid, xmin). Much cheaper
- * than the page: one short row out, nothing to parse.
+ * The row versions (rowVersions) a page would read, worked out by PostgreSQL: the same rows in
+ * the same versions give the same page. Much cheaper than the page: one short row out.
  */
-async function pageVersions<E extends ObjectLiteral>(page: SelectQueryBuilder<E>, limit: number): Promise<string> {
-  const [sql, params] = page.clone().select(`${page.alias}.ctid::text || ':' || ${page.alias}.xmin::text`, 'v').limit(limit).getQueryAndParameters();
-  const [row] = (await page.connection.query(`SELECT count(*)::int AS n, md5(coalesce(string_agg(v, ',' ORDER BY v), '')) AS versions FROM (${sql}) AS page`, params)) as {
-    n: number;
-    versions: string;
-  }[];
-  return `${row.n}:${row.versions}`;
+async function pageVersions<E extends ObjectLiteral>(page: SelectQueryBuilder<E>, limit: number, keyColumn: string): Promise<string> {
+  const [sql, params] = page.clone().select(`"${page.alias}"."${keyColumn}"::text || ':' || "${page.alias}".xmin::text`, 'v').limit(limit).getQueryAndParameters();
+  const [row] = (await page.connection.query(`SELECT ${rowVersionsSql('v')} FROM (${sql}) AS page`, params)) as { n: number; versions: string }[];
+  return rowVersionsFrom(row);
 }
 
 /**
@@ -137,14 +139,29 @@ async function pageVersions<E extends ObjectLiteral>(page: SelectQueryBuilder<E>
  */
 export async function plainRows<E extends ObjectLiteral>(qb: SelectQueryBuilder<E>, limit: number): Promise<E[]> {
   const fields = plainFields(qb);
-  if (!fields) return qb.take(limit).getMany();
-  const raw = await qb.limit(limit).getRawMany<Record<string, unknown>>();
-  return raw.map((r) => {
+  return fields ? (await readPlain(qb, limit, fields, null)).rows : qb.take(limit).getMany();
+}
+
+/** Plain rows (plainRows), and with `versionsOf` (the key property) their row versions (rowVersions). */
+async function readPlain<E extends ObjectLiteral>(
+  qb: SelectQueryBuilder<E>,
+  limit: number,
+  fields: (readonly [string, string])[],
+  versionsOf: string | null,
+): Promise<{ rows: E[]; versions: string | null }> {
+  const query = versionsOf ? qb.clone().addSelect(`"${qb.alias}".xmin::text`, VERSION_ALIAS) : qb;
+  const raw = await query.limit(limit).getRawMany<Record<string, unknown>>();
+  const rows = raw.map((r) => {
     const row: Record<string, unknown> = {};
     for (const [property, key] of fields) row[property] = r[key];
     return row as E;
   });
+  const versions = versionsOf ? rowVersions(rows.map((row, i) => `${String(row[versionsOf])}:${String(raw[i][VERSION_ALIAS])}`)) : null;
+  return { rows, versions };
 }
+
+/** The raw column readPlain reads each row's xmin into. */
+const VERSION_ALIAS = 'row_version_xmin';
 
 /** Column types whose pg-parsed values equal TypeORM's hydrated ones (arrays only of text). */
 const PLAIN_TYPES = new Set<unknown>(['uuid', 'varchar', 'character varying', 'text', 'int', 'integer', 'int4', 'boolean', 'jsonb', 'timestamptz', 'timestamp with time zone', 'enum']);

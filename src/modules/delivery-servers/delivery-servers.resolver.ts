@@ -88,15 +88,16 @@ export class DeliveryServersResolver {
     let rows = '';
     if (memo && accountId) {
       reached = await this.scope.account(viewer, accountId);
-      rows = await this.servers.listFingerprint(reached.id);
+      rows = await this.servers.listFingerprint(reached.id, origin ?? null);
       if (await this.answeredFromMemo(memo, reached, rows, withUsage)) return [];
     }
-    const { servers, account } = await this.servers.list(viewer, { accountId, origin }, reached);
+    const { servers, account, versions } = await this.servers.list(viewer, { accountId, origin }, reached);
     // Their owner, already read to check access: `usage` and `account` need no query for it.
     if (account) this.accounts.prime(ctx, account);
     const models = servers.map(toDeliveryServerModel);
     const usage = withUsage ? await this.preloadUsage(ctx, models) : null;
-    memo?.record(listValidity(rows, usage), keptList({ rows, servers: usage ? models.map((s) => ({ serverId: s.id, limits: s.quota })) : [] }));
+    // Valid for the row versions this answer was made from, read with the rows (not `rows`, read before them).
+    memo?.record(listValidity(versions, usage), keptList({ rows: versions, servers: usage ? models.map((s) => ({ serverId: s.id, limits: s.quota })) : [] }));
     return models;
   }
 

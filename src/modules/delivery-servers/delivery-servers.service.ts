@@ -21,6 +21,7 @@ import { PacingService } from '../quota/pacing.service';
 import { ServerVault } from './server-vault';
 import { WebhookRegistrar } from './webhook-registrar';
 import { isUuid } from '../../infra/validation';
+import { rowVersions, rowVersionsFrom, rowVersionsSql } from '../../infra/database/row-versions';
 
 /** The columns of a DeliveryServerView, by their entity names (TypeScript checks the list is complete). */
 const VIEW_COLUMNS = Object.keys({
@@ -51,8 +52,8 @@ export interface NewServer {
   pauseMs?: number | null;
 }
 
-const LIST_FINGERPRINT_SQL = `SELECT count(*)::int AS n, md5(coalesce(string_agg(id::text || ':' || xmin::text, ',' ORDER BY id), '')) AS versions
-  FROM delivery_servers WHERE account_id = $1`;
+const LIST_FINGERPRINT_SQL = `SELECT ${rowVersionsSql("id::text || ':' || xmin::text")}
+  FROM delivery_servers WHERE account_id = $1 AND ($2::text IS NULL OR origin::text = $2)`;
 
 @Injectable()
 export class DeliveryServersService {
@@ -88,9 +89,10 @@ export class DeliveryServersService {
     filter: { accountId?: string | null; origin?: ServerOrigin | null },
     /** The account of `filter.accountId` when the caller already checked the viewer reaches it. */
     reached?: AccountEntity,
-  ): Promise<{ servers: DeliveryServerView[]; account: AccountEntity | null }> {
+  ): Promise<{ servers: DeliveryServerView[]; account: AccountEntity | null; versions: string }> {
     const qb = this.servers.createQueryBuilder('server').select([]);
     for (const column of VIEW_COLUMNS) qb.addSelect(`server.${column}`, column);
+    qb.addSelect('"server".xmin::text', 'xmin');
     let account: AccountEntity | null = null;
     if (filter.accountId) {
       account = reached?.id === filter.accountId ? reached : await this.scope.account(viewer, filter.accountId);
@@ -99,18 +101,20 @@ export class DeliveryServersService {
       this.scope.restrict(qb, viewer, 'server.accountId');
     }
     if (filter.origin) qb.andWhere('server.origin = :origin', { origin: filter.origin });
-    return { servers: await qb.orderBy('server.createdAt', 'DESC').addOrderBy('server.id', 'DESC').getRawMany<DeliveryServerView>(), account };
+    const servers = await qb.orderBy('server.createdAt', 'DESC').addOrderBy('server.id', 'DESC').getRawMany<DeliveryServerView & { xmin: string }>();
+    // The versions of the rows read, with them (listFingerprint gives the same for the same rows).
+    return { servers, account, versions: rowVersions(servers.map((s) => `${s.id}:${s.xmin}`)) };
   }
 
   /**
-   * Changes whenever a server of the account is added, changed or removed, for whatever reason
-   * and from whichever process: every committed row version has a transaction id (xmin) of its
-   * own. A memoized list is served again only while this stays the same (ResponseMemo).
+   * The row versions (rowVersions) of the account's servers that `list` would read: they change
+   * whenever one is added, changed or removed, for whatever reason and from whichever process.
+   * A memoized list is served again only while they are what its answer was made from.
    */
-  async listFingerprint(accountId: string): Promise<string> {
+  async listFingerprint(accountId: string, origin: ServerOrigin | null): Promise<string> {
     // Plain SQL: asked on every request of a polled list, where building it was a tenth of the time.
-    const [row] = await this.servers.query<{ n: number; versions: string }[]>(LIST_FINGERPRINT_SQL, [accountId]);
-    return `${row.n}:${row.versions}`;
+    const [row] = await this.servers.query<{ n: number; versions: string }[]>(LIST_FINGERPRINT_SQL, [accountId, origin]);
+    return rowVersionsFrom(row);
   }
 
   /** Batched per request: servers by id (null where deleted). For fields of records the viewer already reached. */
