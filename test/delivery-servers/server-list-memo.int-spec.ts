@@ -3,6 +3,7 @@ import { QuotaService } from '../../src/modules/quota/quota.service';
 import { newAgency, newSubAccount, newToken } from '../factories/accounts';
 import { createServer, smtpServerInput } from '../factories/delivery-servers';
 import { createTestApp, type TestApp } from '../utils/create-test-app';
+import { countQueries } from '../utils/count-queries';
 import { memoProbe } from '../utils/memo-probe';
 import { rawRows } from '../utils/test-db';
 
@@ -23,7 +24,8 @@ describe('deliveryServers served again while unchanged', () => {
   let probe: ReturnType<typeof memoProbe>;
   let served: () => number;
   beforeAll(async () => {
-    t = await createTestApp({ ROLE: 'api' });
+    // countQueries counts every statement of this process: no background pass runs within a test.
+    t = await createTestApp({ ROLE: 'api', SWEEP_INTERVAL_MS: '600000' });
     probe = memoProbe(t);
     served = () => t.app.get(JitExecution).memo.stats.served;
   });
@@ -77,6 +79,22 @@ describe('deliveryServers served again while unchanged', () => {
     expect((await run(false, 'DELIVERY_SERVER')).map((s) => s.name)).toEqual(['Relay 1', 'Changed']);
     // The other origin's list reads none of those rows: still valid.
     await run(true, 'CUSTOM_SMTP');
+  });
+
+  it('checks a kept answer with one statement instead of the list, and spends none on checking when nothing is kept', async () => {
+    const agency = await agencyWithServers(2);
+    await t.gqlOk('{ viewer { role } }', {}, agency.token); // a token's first use also stamps last_used_at
+    const statements = async (memoized: boolean): Promise<string[]> => countQueries(() => listExpecting(memoized, agency.id, agency.token));
+    const first = await statements(false);
+    const again = await statements(true);
+    await rawRows(t.databaseUrl, `UPDATE delivery_servers SET name = 'Changed' WHERE id = $1`, [agency.servers[0]]);
+    const changed = await statements(false);
+    const isCheck = (sql: string): boolean => sql.includes('COLLATE "C"');
+    const isList = (sql: string): boolean => sql.includes('"server"."name"');
+    // The token, the account, then the list; or the check instead of the list; or both.
+    expect([first.length, first.filter(isCheck).length, first.filter(isList).length]).toEqual([3, 0, 1]);
+    expect([again.length, again.filter(isCheck).length, again.filter(isList).length]).toEqual([3, 1, 0]);
+    expect([changed.length, changed.filter(isCheck).length, changed.filter(isList).length]).toEqual([4, 1, 1]);
   });
 
   it('shows a send counted by a worker, and a change of the account clock, on the next request', async () => {

@@ -102,14 +102,12 @@ export async function paginate<E extends ObjectLiteral & { createdAt: Date }, N>
   }
   page.orderBy(`${alias}.createdAt`, 'DESC').addOrderBy(`${alias}.${tie}`, 'DESC');
   const fields = plainFields(page);
-  const primary = page.expressionMap.mainAlias?.metadata.primaryColumns;
-  // A page is kept only when read as plain rows of one table with a single-column key, from
-  // which its row versions can be read with it.
-  const memo = options.memo && fields && primary?.length === 1 ? options.memo : null;
-  if (memo && memo.answerIfValid(await pageVersions(page, first + 1, primary![0].databaseName))) {
+  const key = options.memo && fields ? versionKey(page) : null;
+  const memo = key ? options.memo : null;
+  if (memo && key && memo.hasKept() && memo.answerIfValid(await pageVersions(page, first + 1, key.databaseName))) {
     return { edges: [], pageInfo: { hasNextPage: false, endCursor: null }, totalCount };
   }
-  const { rows, versions } = fields ? await readPlain(page, first + 1, fields, memo ? primary![0].propertyName : null) : { rows: await page.take(first + 1).getMany(), versions: null };
+  const { rows, versions } = fields ? await readPlain(page, first + 1, fields, key?.propertyName ?? null) : { rows: await page.take(first + 1).getMany(), versions: null };
   // The versions of the rows this answer shows, read with them: a fingerprint read in a
   // statement of its own could see other rows (a change committed in between, then undone).
   if (memo && versions !== null) memo.record(versions);
@@ -118,6 +116,17 @@ export async function paginate<E extends ObjectLiteral & { createdAt: Date }, N>
     Buffer.from(JSON.stringify({ createdAt: row.createdAt.toISOString(), key: String(row[tie]) } satisfies Cursor)).toString('base64url');
   const edges = rows.slice(0, first).map((row) => ({ cursor: encode(row), node: mapNode(row) }));
   return { edges, pageInfo: { hasNextPage, endCursor: edges.at(-1)?.cursor ?? null }, totalCount };
+}
+
+/**
+ * The key a page's row versions are told apart by: a single uuid primary column (its text is
+ * plain ASCII without commas, so the app and PostgreSQL sort and join it alike). A page without
+ * one is not kept.
+ */
+function versionKey<E extends ObjectLiteral>(page: SelectQueryBuilder<E>): ColumnMetadata | null {
+  const main = page.expressionMap.mainAlias;
+  const primary = main?.hasMetadata ? main.metadata.primaryColumns : [];
+  return primary.length === 1 && primary[0].type === 'uuid' ? primary[0] : null;
 }
 
 /**

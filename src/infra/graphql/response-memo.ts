@@ -62,12 +62,13 @@ export const OVER_HTTP = Symbol('answered over HTTP');
 
 /**
  * One request's view of the memo, for a query the executor found memoizable (one root field that
- * allows it, every field below covered). Its root resolver works out what its answer depends on
- * (the validity: say, a fingerprint of the rows it would read and the counters it would show),
- * then either `answerIfValid` (the kept answer is served, and the resolver returns an empty
- * list) or goes on and `record`s the validity of what it reads, and the answer is kept. The
- * validity must be worked out *before* the data is read: a change in between then makes the
- * next request miss, never serve an old answer.
+ * allows it, every field below covered). When an answer is kept (`hasKept`), its root resolver
+ * works out what the answer would depend on now (the validity: say, the versions of the rows it
+ * would read and the counters it would show) and calls `answerIfValid`: the kept answer is
+ * served, and the resolver returns an empty list. Otherwise it reads its data and `record`s the
+ * validity of exactly what it read, read together with it (the row versions in the same
+ * statement as the rows): a validity read apart could match again later while the answer shows
+ * a change undone since.
  */
 export class MemoRequest {
   /** The kept answer to serve instead of this request's (answerIfValid). */
@@ -78,6 +79,11 @@ export class MemoRequest {
     private readonly entry: Entry | undefined,
     readonly key: string,
   ) {}
+
+  /** Whether an answer is kept for this request (else checking its validity is wasted work). */
+  hasKept(): boolean {
+    return this.entry !== undefined;
+  }
 
   /** What the resolver recorded with the kept answer (say, the rows' ids and limits), if one is kept. */
   previousState(): string | undefined {

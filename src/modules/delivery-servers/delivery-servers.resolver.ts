@@ -85,28 +85,26 @@ export class DeliveryServersResolver {
     // One account's list may be answered as before while its rows and counters are unchanged.
     const memo = accountId ? memoRequestOf(ctx) : null;
     let reached: AccountEntity | undefined;
-    let rows = '';
     if (memo && accountId) {
       reached = await this.scope.account(viewer, accountId);
-      rows = await this.servers.listFingerprint(reached.id, origin ?? null);
-      if (await this.answeredFromMemo(memo, reached, rows, withUsage)) return [];
+      if (memo.hasKept() && (await this.answeredFromMemo(memo, reached, origin ?? null, withUsage))) return [];
     }
     const { servers, account, versions } = await this.servers.list(viewer, { accountId, origin }, reached);
     // Their owner, already read to check access: `usage` and `account` need no query for it.
     if (account) this.accounts.prime(ctx, account);
     const models = servers.map(toDeliveryServerModel);
     const usage = withUsage ? await this.preloadUsage(ctx, models) : null;
-    // Valid for the row versions this answer was made from, read with the rows (not `rows`, read before them).
+    // Valid for the row versions this answer was made from, read with the rows.
     memo?.record(listValidity(versions, usage), keptList({ rows: versions, servers: usage ? models.map((s) => ({ serverId: s.id, limits: s.quota })) : [] }));
     return models;
   }
 
   /**
    * Serves the answer kept for this same request (document, variables, viewer) when the account's
-   * server rows and the counters it shows are what they were; the rows' fingerprint was read
-   * before anything else, so a change made meanwhile shows as a miss on the next request.
+   * server rows (their versions) and the counters it shows are what they were.
    */
-  private async answeredFromMemo(memo: MemoRequest, account: AccountEntity, rows: string, withUsage: boolean): Promise<boolean> {
+  private async answeredFromMemo(memo: MemoRequest, account: AccountEntity, origin: ServerOrigin | null, withUsage: boolean): Promise<boolean> {
+    const rows = await this.servers.listFingerprint(account.id, origin);
     const state = memo.previousState();
     if (!state?.startsWith(`${rows}\n`)) return false;
     const kept = readKeptList(state);
