@@ -61,6 +61,10 @@ describe('QuotaService.usage', () => {
     expect(usageOf(await quota.readUsage(subjects, NOW))[2].hourly.used).toBe(1);
 
     expect(await fingerprint(subjects.map((s) => ({ ...s, timezone: 'Asia/Kathmandu' })))).not.toBe(counted);
+    // Which subject is on which clock counts, not only how many are.
+    const oneMoved = (i: number): QuotaSubject[] => subjects.map((s, j) => (j === i ? { ...s, timezone: 'Asia/Kathmandu' } : s));
+    const moved = [await fingerprint(oneMoved(0)), await fingerprint(oneMoved(1)), await fingerprint(oneMoved(2))];
+    expect(new Set([...moved, counted]).size).toBe(4);
     // The next hour: a new window, its counters empty.
     expect(await fingerprint(subjects, new Date(NOW.getTime() + 3_600_000))).not.toBe(counted);
   });

@@ -32,21 +32,17 @@ const quotaSubjectOf = (server: DeliveryServerModel, owner: { timezone: string }
 /** The GraphQL context: field resolvers take it directly (see the note above `account`). */
 type RequestContext = { req: RequestWithViewer };
 
-/** What a memoized `deliveryServers` answer was made from: the rows' fingerprint, and each server's quota subject but its zone. */
-type MemoizedList = { rows: string; servers: Omit<QuotaSubject, 'timezone'>[] };
-
-/** MemoizedList as the memo keeps it: a string, whose size it counts (the servers only when `usage` is shown). */
-const keptList = ({ rows, servers }: MemoizedList): string =>
-  `${rows}\n${servers.map((s) => [s.serverId, s.limits.hourly ?? '-', s.limits.daily ?? '-', s.limits.monthly ?? '-'].join(' ')).join(',')}`;
-
-function readKeptList(kept: string): MemoizedList {
-  const [rows, servers] = kept.split('\n');
-  const limit = (n: string): number | null => (n === '-' ? null : Number(n));
-  return {
-    rows,
-    servers: servers ? servers.split(',').map((s) => s.split(' ')).map(([serverId, hourly, daily, monthly]) => ({ serverId, limits: { hourly: limit(hourly), daily: limit(daily), monthly: limit(monthly) } })) : [],
-  };
-}
+/**
+ * What a memoized `deliveryServers` answer keeps besides its validity: the rows' versions, then
+ * (when it shows `usage`) its servers' ids, whose counters the next request reads to check it.
+ * Their limits need not be kept: they are in the rows, and the counters' fingerprint leaves them out.
+ */
+const keptList = (rows: string, serverIds: readonly string[]): string => `${rows}\n${serverIds.join(',')}`;
+const keptServerIds = (kept: string): string[] => {
+  const ids = kept.slice(kept.indexOf('\n') + 1);
+  return ids ? ids.split(',') : [];
+};
+const ANY_LIMITS = { hourly: null, daily: null, monthly: null };
 
 /** A memoized list's validity: its rows' fingerprint and, when it shows `usage`, the counters, zones and windows it showed. */
 const listValidity = (rows: string, usage: UsageReading | null): string => (usage ? `${rows}|${usageFingerprint(usage)}` : rows);
@@ -95,7 +91,7 @@ export class DeliveryServersResolver {
     const models = servers.map(toDeliveryServerModel);
     const usage = withUsage ? await this.preloadUsage(ctx, models) : null;
     // Valid for the row versions this answer was made from, read with the rows.
-    memo?.record(listValidity(versions, usage), keptList({ rows: versions, servers: usage ? models.map((s) => ({ serverId: s.id, limits: s.quota })) : [] }));
+    memo?.record(listValidity(versions, usage), keptList(versions, usage ? models.map((s) => s.id) : []));
     return models;
   }
 
@@ -107,8 +103,7 @@ export class DeliveryServersResolver {
     const rows = await this.servers.listFingerprint(account.id, origin);
     const state = memo.previousState();
     if (!state?.startsWith(`${rows}\n`)) return false;
-    const kept = readKeptList(state);
-    const usage = withUsage ? await this.quota.readUsage(kept.servers.map((s) => ({ ...s, timezone: account.timezone }))) : null;
+    const usage = withUsage ? await this.quota.readUsage(keptServerIds(state).map((serverId) => ({ serverId, timezone: account.timezone, limits: ANY_LIMITS }))) : null;
     return memo.answerIfValid(listValidity(rows, usage));
   }
 

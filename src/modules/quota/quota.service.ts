@@ -238,16 +238,21 @@ export function usageOf({ plans, values }: UsageReading): QuotaUsage[] {
 
 /**
  * Equal for two readings exactly when usageOf shows the same for them, given the same subjects'
- * limits: each subject's zone and window ends, and every counter. Cheaper than comparing the usage.
+ * limits (which it leaves out): each subject's zone and window ends, and every counter. Cheaper
+ * than comparing the usage: subjects in a row with the same zone (one readUsage works out each
+ * zone's windows once) are written once, with their number.
  */
 export function usageFingerprint({ plans, values }: UsageReading): string {
-  const ends = new Map<QuotaWindows, string>();
-  const parts = plans.map(({ subject, windows }) => {
-    let end = ends.get(windows);
-    if (end === undefined) ends.set(windows, (end = LIMIT_KEYS.map((k) => windows[k].end.getTime()).join('/')));
-    return `${subject.timezone}@${end}`;
-  });
-  return `${parts.join(',')}|${values.join(',')}`;
+  const runs: string[] = [];
+  let count = 0;
+  for (let i = 0; i < plans.length; i++) {
+    count++;
+    const { subject, windows } = plans[i];
+    if (plans[i + 1]?.windows === windows && plans[i + 1].subject.timezone === subject.timezone) continue;
+    runs.push(`${subject.timezone}@${LIMIT_KEYS.map((k) => windows[k].end.getTime()).join('/')}*${count}`);
+    count = 0;
+  }
+  return `${runs.join(',')}|${values.join(',')}`;
 }
 
 function checkLimits(limits: QuotaLimits): void {
