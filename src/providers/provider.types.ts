@@ -126,4 +126,10 @@ export interface ProviderAdapter {
   registerWebhooks(server: ProviderServer, url: string, previousState?: Record<string, string>): Promise<WebhookRegistrationResult>;
   removeWebhooks(server: ProviderServer, registration: WebhookRegistrationResult): Promise<void>;
   parseWebhook(server: ProviderServer, request: IncomingWebhookRequest, state: Record<string, string>): Promise<ParsedWebhookEvent[]>;
+  /**
+   * For providers where the registration's state can change without us (SendGrid: its signing
+   * key is new whenever signing is turned off and on in its dashboard): the state as the provider
+   * has it now, or null when it is what `state` holds. Throws a DeliveryError when it cannot tell.
+   */
+  currentWebhookState?(server: ProviderServer, state: Record<string, string>): Promise<Record<string, string> | null>;
 }

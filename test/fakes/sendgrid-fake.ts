@@ -140,14 +140,14 @@ export class SendGridFake extends FakeHttpServer {
       this.authed(req, () => {
         const hook = this.webhooks.get(p.id);
         if (!hook) return { status: 404, body: { errors: [{ message: 'Invalid id provided.' }] } };
-        if (asRecord(req.json).enabled === true) {
-          const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-          hook.publicKey = publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
-          hook.privateKey = privateKey;
-        } else {
-          hook.publicKey = undefined;
-          hook.privateKey = undefined;
-        }
+        this.setSigning(hook, asRecord(req.json).enabled === true);
+        return { status: 200, body: { id: hook.id, public_key: hook.publicKey ?? '' } };
+      }),
+    );
+    this.route('GET', `${base}/signed/:id`, (req, p) =>
+      this.authed(req, () => {
+        const hook = this.webhooks.get(p.id);
+        if (!hook) return { status: 404, body: { errors: [{ message: 'Invalid id provided.' }] } };
         return { status: 200, body: { id: hook.id, public_key: hook.publicKey ?? '' } };
       }),
     );
@@ -194,6 +194,25 @@ export class SendGridFake extends FakeHttpServer {
   }
 
   /** Sign a batch as SendGrid does: ECDSA P-256/SHA-256 over timestamp + raw body, base64 DER. */
+  /** Signing turned off, or on with a new key pair (as SendGrid does each time it is turned on). */
+  private setSigning(hook: SendGridFakeWebhook, enabled: boolean): void {
+    if (enabled) {
+      const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+      hook.publicKey = publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
+      hook.privateKey = privateKey;
+    } else {
+      hook.publicKey = undefined;
+      hook.privateKey = undefined;
+    }
+  }
+
+  /** What a user does in SendGrid's dashboard: signing turned off and on again, which gives the webhook a new key. */
+  resign(webhookId: string): void {
+    const hook = this.webhooks.get(webhookId);
+    if (!hook) throw new Error(`fake: no webhook ${webhookId}`);
+    this.setSigning(hook, true);
+  }
+
   signedPost(webhookId: string, events: unknown[] | Buffer, timestamp = String(Math.floor(Date.now() / 1000))) {
     const hook = this.webhooks.get(webhookId);
     if (!hook?.privateKey) throw new Error(`fake: webhook ${webhookId} is not signed`);

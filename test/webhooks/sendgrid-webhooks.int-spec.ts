@@ -163,6 +163,29 @@ describe('SendGrid event webhook (ECDSA-signed batches)', () => {
     expect((await h.suppressions(accountId)).map((s) => s.email)).not.toContain(m.to);
   });
 
+  it('takes the new signing key after signing was turned off and on at SendGrid, asking SendGrid at most once per 10 minutes per server', async () => {
+    // A server of its own: a refused post elsewhere in this file may have asked SendGrid already.
+    const other = await sendGridServer(h, fake);
+    const asks = (): number => fake.requests.filter((r) => r.method === 'GET' && r.path.endsWith(`/signed/${other.webhookId}`)).length;
+    const delivered = async (): Promise<WebhookPost> => {
+      const id = xMessageId();
+      const m = await h.sentMessage(other.accountId, other.serverId, id);
+      return fake.signedPost(other.webhookId, [sendGridEvent('delivered', id, m.to)]);
+    };
+
+    fake.resign(other.webhookId);
+    const first = await h.post(other.path, await delivered());
+    expect({ status: first.status, body: first.body, asks: asks() }).toEqual({ status: 200, body: { received: 1, stored: 1, duplicates: 0, unknown: 0 }, asks: 1 });
+    // The new key is stored: the next post verifies without asking.
+    expect((await h.post(other.path, await delivered())).status).toBe(200);
+    expect(asks()).toBe(1);
+
+    // Anyone can post a bad signature: SendGrid is not asked again within the 10 minutes.
+    fake.resign(other.webhookId);
+    expect((await h.post(other.path, await delivered())).status).toBe(401);
+    expect(asks()).toBe(1);
+  });
+
   it('accepts a post first signed two hours ago (SendGrid retries a failed post for up to 24 hours, keeping its signature)', async () => {
     const id = xMessageId();
     const m = await h.sentMessage(accountId, serverId, id);

@@ -10,6 +10,7 @@ import { ServerReputationResolver } from './server-reputation.resolver';
 import { ServerReputationService } from './server-reputation.service';
 import { WebhookBodyMiddleware } from './webhook-body.middleware';
 import { WebhookReplayGuard } from './webhook-replay-guard';
+import { WebhookStateRefresh } from './webhook-state-refresh';
 import { WebhooksController } from './webhooks.controller';
 import { WebhooksService } from './webhooks.service';
 
@@ -17,7 +18,7 @@ import { WebhooksService } from './webhooks.service';
 @Module({
   imports: [TypeOrmModule.forFeature([DeliveryServerEntity]), DeliveryServersModule, ProvidersModule, SuppressionsModule, MessagesCoreModule],
   controllers: [WebhooksController],
-  providers: [WebhooksService, WebhookReplayGuard, ServerReputationService, ServerReputationResolver, EarlyWebhookEvents],
+  providers: [WebhooksService, WebhookReplayGuard, WebhookStateRefresh, ServerReputationService, ServerReputationResolver, EarlyWebhookEvents],
 })
 export class WebhooksModule implements NestModule {
   configure(consumer: MiddlewareConsumer): void {

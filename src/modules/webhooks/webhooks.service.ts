@@ -29,6 +29,7 @@ import {
 } from './webhook-events';
 import { ServerReputationService } from './server-reputation.service';
 import { WebhookReplayGuard } from './webhook-replay-guard';
+import { WebhookStateRefresh } from './webhook-state-refresh';
 import { WebhookError, WebhookErrorCode } from './webhooks.errors';
 import { storableOrNull, storableText } from '../../infra/database/storable-text';
 
@@ -65,6 +66,7 @@ export class WebhooksService {
     private readonly reputation: ServerReputationService,
     private readonly store: MessageStore,
     private readonly registrar: WebhookRegistrar,
+    private readonly stateRefresh: WebhookStateRefresh,
   ) {}
 
   async ingest(slug: string, serverId: string, request: IncomingWebhookRequest): Promise<WebhookOutcome> {
@@ -119,10 +121,14 @@ export class WebhooksService {
     return server;
   }
 
-  /** The adapter's events; null for a SparkPost test ping, which is answered without authentication. */
-  private async parse(server: DeliveryServerEntity, request: IncomingWebhookRequest): Promise<ParsedWebhookEvent[] | null> {
+  /**
+   * The adapter's events; null for a SparkPost test ping, which is answered without authentication.
+   * A post that fails authentication is checked once more against the state the provider holds
+   * now, when that changed without us (WebhookStateRefresh).
+   */
+  private async parse(server: DeliveryServerEntity, request: IncomingWebhookRequest, state = this.vault.webhookState(server), refreshed = false): Promise<ParsedWebhookEvent[] | null> {
     try {
-      const events = await this.gateway.adapterFor(server.provider).parseWebhook(this.vault.providerServer(server), request, this.vault.webhookState(server));
+      const events = await this.gateway.adapterFor(server.provider).parseWebhook(this.vault.providerServer(server), request, state);
       // Authenticated, not cleaned: a NUL in any field would fail the batch's writes on every retry.
       return events.map((e) => ({
         ...e,
@@ -136,6 +142,8 @@ export class WebhooksService {
       if (err.code === DeliveryErrorCode.AUTH_FAILED && !err.transient) {
         // SparkPost pings a target with the credentials it is about to store, before we have them.
         if (server.provider === DeliveryProvider.SPARKPOST && isSparkPostPing(request.rawBody)) return null;
+        const current = refreshed ? null : await this.stateRefresh.changedAtProvider(server);
+        if (current) return this.parse(server, request, current, true);
         throw new WebhookError(WebhookErrorCode.UNAUTHORIZED, 'Webhook signature rejected', err.message);
       }
       if (err.code === DeliveryErrorCode.MESSAGE_REJECTED) throw new WebhookError(WebhookErrorCode.MALFORMED, 'Malformed webhook body', err.message);

@@ -230,6 +230,20 @@ export class SendGridAdapter implements ProviderAdapter {
     }
   }
 
+  /** The signing key SendGrid holds now for our webhook, when it is not the one stored (PROVIDERS.md §2.4, "get public key"). */
+  async currentWebhookState(server: ProviderServer, state: Record<string, string>): Promise<Record<string, string> | null> {
+    if (!state.webhookId) return null;
+    const { client, secrets } = this.session(server);
+    try {
+      const [, signed] = await client.request({ method: 'GET', url: `/v3/user/webhooks/event/settings/signed/${encodeURIComponent(state.webhookId)}` });
+      const publicKey = isRecord(signed) && typeof signed.public_key === 'string' ? signed.public_key : '';
+      // Signing turned off leaves no key: nothing would verify with one anyway.
+      return publicKey && publicKey !== state.publicKey ? { ...state, publicKey } : null;
+    } catch (err) {
+      throw sendGridErrorFrom(err, secrets);
+    }
+  }
+
   /**
    * Verifies SendGrid's ECDSA (P-256, SHA-256) signature over timestamp + raw body with the
    * public key stored at registration, rejects stale timestamps, then maps the batch.
