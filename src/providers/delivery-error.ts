@@ -1,5 +1,5 @@
 import { storableText } from '../infra/database/storable-text';
-import { DeliveryErrorCode, type TransportKind } from './provider.enums';
+import { DeliveryErrorCode, TransportKind } from './provider.enums';
 
 /** The SMTP conversation step that failed, so ops can act on a failed test. */
 export type SmtpStep = 'DNS' | 'CONNECT' | 'TLS' | 'GREETING' | 'AUTH' | 'MAIL_FROM' | 'RCPT' | 'DATA';
@@ -109,5 +109,16 @@ export class AheadOfRegistrationError extends DeliveryError {
   constructor(message: string) {
     super({ code: DeliveryErrorCode.PROVIDER_ERROR, message, transient: true });
     this.name = 'AheadOfRegistrationError';
+  }
+}
+
+/**
+ * A webhook post whose signature does not verify with the stored key, though it is well formed
+ * and timely: the only refusal a key changed at the provider could explain (WebhookStateRefresh).
+ */
+export class WrongWebhookKeyError extends DeliveryError {
+  constructor(message: string) {
+    super({ code: DeliveryErrorCode.AUTH_FAILED, message, transient: false, transport: TransportKind.API });
+    this.name = 'WrongWebhookKeyError';
   }
 }

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import Redis from 'ioredis';
 import { Client } from 'pg';
+import { TEST_REDIS_URL } from '../utils/test-db';
 import { SendGridFake } from '../fakes/sendgrid-fake';
 import { sendGridEvent, sendGridServer, xMessageId } from './helpers';
 import { lockWaiter, WebhookHarness, type WebhookPost } from './webhook-harness';
@@ -173,6 +175,11 @@ describe('SendGrid event webhook (ECDSA-signed batches)', () => {
       return fake.signedPost(other.webhookId, [sendGridEvent('delivered', id, m.to)]);
     };
 
+    // Refused for what no other key would fix (no signature headers): SendGrid is not asked.
+    const unsigned = await delivered();
+    expect((await h.post(other.path, { rawBody: unsigned.rawBody, headers: { 'content-type': 'application/json' } })).status).toBe(401);
+    expect(asks()).toBe(0);
+
     fake.resign(other.webhookId);
     const first = await h.post(other.path, await delivered());
     expect({ status: first.status, body: first.body, asks: asks() }).toEqual({ status: 200, body: { received: 1, stored: 1, duplicates: 0, unknown: 0 }, asks: 1 });
@@ -184,6 +191,28 @@ describe('SendGrid event webhook (ECDSA-signed batches)', () => {
     fake.resign(other.webhookId);
     expect((await h.post(other.path, await delivered())).status).toBe(401);
     expect(asks()).toBe(1);
+  });
+
+  it('refuses with 401 while SendGrid cannot be asked for the key, and holds the next ask back a minute, not ten', async () => {
+    const third = await sendGridServer(h, fake);
+    const id = xMessageId();
+    const m = await h.sentMessage(third.accountId, third.serverId, id);
+    fake.resign(third.webhookId);
+    const post = fake.signedPost(third.webhookId, [sendGridEvent('delivered', id, m.to)]);
+    fake.fail({ kind: 'status', status: 503, body: { errors: [{ message: 'Service unavailable' }] } });
+    try {
+      expect((await h.post(third.path, post)).status).toBe(401);
+    } finally {
+      fake.fail({ kind: 'none' });
+    }
+    const redis = new Redis(TEST_REDIS_URL);
+    try {
+      const hold = await redis.pttl(`${h.t.config.redis.prefix}:webhook-state-refresh:${third.serverId}`);
+      expect(hold).toBeGreaterThan(0);
+      expect(hold).toBeLessThanOrEqual(60_000);
+    } finally {
+      redis.disconnect();
+    }
   });
 
   it('accepts a post first signed two hours ago (SendGrid retries a failed post for up to 24 hours, keeping its signature)', async () => {

@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { DataSource, Repository } from 'typeorm';
-import { AheadOfRegistrationError, DeliveryError } from '../../providers/delivery-error';
+import { AheadOfRegistrationError, DeliveryError, WrongWebhookKeyError } from '../../providers/delivery-error';
 import { DeliveryErrorCode, DeliveryProvider, WebhookStatus } from '../../providers/provider.enums';
 import { ProviderGateway } from '../../providers/provider-gateway';
 import type { IncomingWebhookRequest, ParsedWebhookEvent } from '../../providers/provider.types';
@@ -142,7 +142,7 @@ export class WebhooksService {
       if (err.code === DeliveryErrorCode.AUTH_FAILED && !err.transient) {
         // SparkPost pings a target with the credentials it is about to store, before we have them.
         if (server.provider === DeliveryProvider.SPARKPOST && isSparkPostPing(request.rawBody)) return null;
-        const current = refreshed ? null : await this.stateRefresh.changedAtProvider(server);
+        const current = refreshed || !(err instanceof WrongWebhookKeyError) ? null : await this.stateRefresh.changedAtProvider(server);
         if (current) return this.parse(server, request, current, true);
         throw new WebhookError(WebhookErrorCode.UNAUTHORIZED, 'Webhook signature rejected', err.message);
       }

@@ -1,7 +1,7 @@
 import { createHash, createPublicKey, verify } from 'node:crypto';
 import { Client } from '@sendgrid/client';
 import { MailService, type MailDataRequired } from '@sendgrid/mail';
-import { DeliveryError } from '../delivery-error';
+import { DeliveryError, WrongWebhookKeyError } from '../delivery-error';
 import { DeliveryErrorCode, DeliveryProvider, TransportKind, WebhookStatus } from '../provider.enums';
 import type {
   ApiKeyCredentials,
@@ -234,14 +234,17 @@ export class SendGridAdapter implements ProviderAdapter {
   async currentWebhookState(server: ProviderServer, state: Record<string, string>): Promise<Record<string, string> | null> {
     if (!state.webhookId) return null;
     const { client, secrets } = this.session(server);
+    let signed: unknown;
     try {
-      const [, signed] = await client.request({ method: 'GET', url: `/v3/user/webhooks/event/settings/signed/${encodeURIComponent(state.webhookId)}` });
-      const publicKey = isRecord(signed) && typeof signed.public_key === 'string' ? signed.public_key : '';
-      // Signing turned off leaves no key: nothing would verify with one anyway.
-      return publicKey && publicKey !== state.publicKey ? { ...state, publicKey } : null;
+      [, signed] = await client.request({ method: 'GET', url: `/v3/user/webhooks/event/settings/signed/${encodeURIComponent(state.webhookId)}` });
     } catch (err) {
       throw sendGridErrorFrom(err, secrets);
     }
+    const publicKey = isRecord(signed) && typeof signed.public_key === 'string' ? signed.public_key : '';
+    // Signing turned off leaves no key (nothing would verify with one anyway); a key that is not
+    // the base64 DER form parseWebhook reads would refuse every post from then on.
+    if (!publicKey || !isDerPublicKey(publicKey)) return null;
+    return publicKey !== state.publicKey ? { ...state, publicKey } : null;
   }
 
   /**
@@ -275,7 +278,7 @@ export class SendGridAdapter implements ProviderAdapter {
     } catch {
       ok = false;
     }
-    if (!ok) throw webhookAuthFailed('signature does not match');
+    if (!ok) throw new WrongWebhookKeyError('SendGrid webhook rejected: signature does not match');
 
     let body: unknown;
     try {
@@ -434,6 +437,15 @@ function noId(what: string): DeliveryError {
     transient: false,
     transport: TransportKind.API,
   });
+}
+
+function isDerPublicKey(base64: string): boolean {
+  try {
+    createPublicKey({ key: Buffer.from(base64, 'base64'), format: 'der', type: 'spki' });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function webhookAuthFailed(why: string): DeliveryError {
