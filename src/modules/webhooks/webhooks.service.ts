@@ -123,8 +123,8 @@ export class WebhooksService {
 
   /**
    * The adapter's events; null for a SparkPost test ping, which is answered without authentication.
-   * A post that fails authentication is checked once more against the state the provider holds
-   * now, when that changed without us (WebhookStateRefresh).
+   * A post refused for its signature alone (WrongWebhookKeyError) is checked once more against the
+   * state the provider holds now, when that changed without us (WebhookStateRefresh).
    */
   private async parse(server: DeliveryServerEntity, request: IncomingWebhookRequest, state = this.vault.webhookState(server), refreshed = false): Promise<ParsedWebhookEvent[] | null> {
     try {
