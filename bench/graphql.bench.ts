@@ -1,12 +1,12 @@
 // GraphQL read latency under load: autocannon (a separate process) against the app's real HTTP
-// server on loopback, four queries on one server: `deliveryServers` of an account owning 100
+// server on loopback, six queries on one server: `deliveryServers` of an account owning 100
 // servers with their quota `usage`, the first page of `messages` of an account holding 1,000,000
 // messages (also with its exact totalCount, no target), and `viewer` as the baseline. The first
 // two also run while a row they show changes every 5 ms (`…Changing`, no target), so that their
 // kept answers (ResponseMemo) are seldom valid. Each runs
 // with one client (the latency of a request) and then ten at once (the server saturated: latency
 // is mostly queueing). BENCH_GRAPHQL_SECONDS (default 8) sets each run, BENCH_GRAPHQL_CONNECTIONS
-// (default "1,10") the levels, BENCH_GRAPHQL_QUERIES (default all) which of the four run.
+// (default "1,10") the levels, BENCH_GRAPHQL_QUERIES (default all) which of the six run.
 import type { AddressInfo } from 'node:net';
 import { Client } from 'pg';
 import { newAgency, newToken } from '../test/factories/accounts';
@@ -41,16 +41,37 @@ const TRIVIAL_QUERY = `{ viewer { role } }`;
 
 /**
  * Runs `update` (one row, values as they were: a new row version) every 5 ms from a connection of
- * its own, as a worker or a second API process would, for `seconds`: a kept answer that shows
- * the row is then seldom still valid. It runs inside PostgreSQL, so none of its work is counted
- * as the app's.
+ * its own, as a worker or a second API process would, until `stop` (or `maxSeconds` at most): a
+ * kept answer that shows the row is then seldom still valid. It runs inside PostgreSQL, so none
+ * of its work is counted as the app's.
  */
-async function churn(databaseUrl: string, update: string, seconds: number): Promise<{ done: Promise<void> }> {
+/** PostgreSQL's SQLSTATE for a statement cancelled on request: how churn ends. */
+const QUERY_CANCELED = '57014';
+
+async function churn(databaseUrl: string, update: string, maxSeconds: number): Promise<{ stop: () => Promise<void> }> {
   const db = new Client({ connectionString: databaseUrl });
+  // The backend is cancelled to stop it; stop() tells that from a real failure.
+  db.on('error', () => undefined);
   await db.connect();
-  const loops = Math.ceil((seconds * 1000) / 5);
-  const done = db.query(`DO $$ BEGIN FOR i IN 1..${loops} LOOP ${update}; COMMIT; PERFORM pg_sleep(0.005); END LOOP; END $$`).then(() => db.end());
-  return { done };
+  const [{ pid }] = (await db.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows;
+  const deadline = new Date(Date.now() + maxSeconds * 1000).toISOString();
+  let failure: (Error & { code?: string }) | null = null;
+  const done = db
+    .query(`DO $$ BEGIN WHILE clock_timestamp() < '${deadline}'::timestamptz LOOP ${update}; COMMIT; PERFORM pg_sleep(0.005); END LOOP; END $$`)
+    .then(
+      () => undefined,
+      (err: Error & { code?: string }) => {
+        failure = err;
+      },
+    );
+  return {
+    stop: async () => {
+      await withDb(databaseUrl, (admin) => admin.query('SELECT pg_cancel_backend($1)', [pid]));
+      await done;
+      await db.end().catch(() => undefined);
+      if (failure && failure.code !== QUERY_CANCELED) throw new Error(`the churn failed: ${failure.message}`);
+    },
+  };
 }
 
 /** The UPDATE for churn of one row by id (a uuid this bench made, checked before it goes into SQL). */
@@ -113,14 +134,19 @@ export async function run(): Promise<Record<string, unknown>[]> {
       for (const connections of CONNECTIONS) {
         const cpuBefore = process.cpuUsage();
         const servedBefore = memo.stats.served;
-        const churning = target.churn ? await churn(t.databaseUrl, target.churn, SECONDS + 1) : null;
-        const result = await postLoad({
-          url,
-          body: JSON.stringify(target.body),
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${target.token}` },
-          connections,
-          seconds: SECONDS,
-        });
+        const churning = target.churn ? await churn(t.databaseUrl, target.churn, SECONDS + 30) : null;
+        let result: Awaited<ReturnType<typeof postLoad>>;
+        try {
+          result = await postLoad({
+            url,
+            body: JSON.stringify(target.body),
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${target.token}` },
+            connections,
+            seconds: SECONDS,
+          });
+        } finally {
+          await churning?.stop();
+        }
         results.push({
           bench: 'graphql',
           query: target.query,
@@ -136,7 +162,6 @@ export async function run(): Promise<Record<string, unknown>[]> {
           memoServedShare: round((memo.stats.served - servedBefore) / Math.max(result.requests.total, 1), 2),
           ...(target.target === null ? {} : { targetP99: target.target, pass: result.latency.p99 < target.target }),
         });
-        await churning?.done;
       }
     }
     return results;

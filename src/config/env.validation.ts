@@ -141,11 +141,11 @@ export class EnvironmentVariables {
   @Max(100_000_000)
   GRAPHQL_MAX_COST = 50_000;
 
-  /** Megabytes of memoized query answers each API process keeps (ResponseMemo); 0 turns the memo off. */
+  /** Megabytes of memoized query answers each API process keeps (ResponseMemo, counted in characters: roughly); 0 turns the memo off. */
   @Transform(toInt)
   @IsInt()
   @Min(0)
-  @Max(4_096)
+  @Max(1_024)
   GRAPHQL_RESPONSE_MEMO_MB = 32;
 
   @IsOptional()

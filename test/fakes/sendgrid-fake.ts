@@ -193,7 +193,6 @@ export class SendGridFake extends FakeHttpServer {
     return hook;
   }
 
-  /** Sign a batch as SendGrid does: ECDSA P-256/SHA-256 over timestamp + raw body, base64 DER. */
   /** Signing turned off, or on with a new key pair (as SendGrid does each time it is turned on). */
   private setSigning(hook: SendGridFakeWebhook, enabled: boolean): void {
     if (enabled) {
@@ -213,6 +212,7 @@ export class SendGridFake extends FakeHttpServer {
     this.setSigning(hook, true);
   }
 
+  /** Sign a batch as SendGrid does: ECDSA P-256/SHA-256 over timestamp + raw body, base64 DER. */
   signedPost(webhookId: string, events: unknown[] | Buffer, timestamp = String(Math.floor(Date.now() / 1000))) {
     const hook = this.webhooks.get(webhookId);
     if (!hook?.privateKey) throw new Error(`fake: webhook ${webhookId} is not signed`);

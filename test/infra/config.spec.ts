@@ -32,6 +32,8 @@ describe('configuration', () => {
     [{ SENDGRID_API_URL: 'not a url' }, 'SENDGRID_API_URL'],
     [{ SNS_CERT_URL_PATTERN: '([' }, 'SNS_CERT_URL_PATTERN'],
     [{ NODE_ENV: 'production' }, 'CREDENTIALS_KEY'],
+    [{ GRAPHQL_RESPONSE_MEMO_MB: '-1' }, 'GRAPHQL_RESPONSE_MEMO_MB'],
+    [{ GRAPHQL_RESPONSE_MEMO_MB: '1025' }, 'GRAPHQL_RESPONSE_MEMO_MB'],
   ])('a bad variable stops the start naming it: %j', (env, name) => {
     let error: unknown;
     try {
@@ -78,6 +80,11 @@ describe('configuration', () => {
     expect(configError({ COMPLAINT_PAUSE_RATE: 'high' }).message).toMatch(/^Invalid configuration: COMPLAINT_PAUSE_RATE must be a number/);
     expect(configError({ ROLE: 'scheduler' }).message).toBe('Invalid configuration: ROLE must be one of the following values: api, worker, all');
     expect(configError({ DATABASE_URL: 'mysql://x' }).message).toBe('Invalid configuration: DATABASE_URL must be a postgres:// URL');
+  });
+
+  it('GRAPHQL_RESPONSE_MEMO_MB: 32 MB of kept answers by default, 0 for none', () => {
+    expect(buildAppConfig(validateEnv({})).graphql.responseMemoBytes).toBe(32 * 1024 * 1024);
+    expect(buildAppConfig(validateEnv({ GRAPHQL_RESPONSE_MEMO_MB: '0' })).graphql.responseMemoBytes).toBe(0);
   });
 
   it('production defaults: private destinations refused, no generated admin token', () => {

@@ -7,6 +7,7 @@ import {
   type GraphQLFieldConfigMap,
   GraphQLSchema,
   GraphQLString,
+  getVariableValues,
   type OperationDefinitionNode,
   parse,
 } from 'graphql';
@@ -59,7 +60,7 @@ const httpContext = (viewer: Viewer = agencyViewer): object => ({ req: { viewer 
 async function run(memo: ResponseMemo, query: string, variables: Record<string, unknown> = {}, context = httpContext()): Promise<{ body: string; memoized: boolean }> {
   const document = parse(query);
   const operation = document.definitions[0] as OperationDefinitionNode;
-  const request = memo.begin(schema, { document, operation, queryHash: query, context, variables });
+  const request = memo.begin(schema, { document, operation, queryHash: query, context, coerce: () => getVariableValues(schema, operation.variableDefinitions ?? [], variables) });
   const result = (await execute({ schema, document, contextValue: context, variableValues: variables })) as ExecutionResult;
   return { body: stringifyResult(request ? memo.finish(request, result) : result), memoized: !!request };
 }
@@ -140,7 +141,7 @@ describe('ResponseMemo', () => {
     for (const [name, variables, viewer] of requests) {
       const operation = document.definitions.find((d) => (d as OperationDefinitionNode).name?.value === name) as OperationDefinitionNode;
       const context = httpContext(viewer);
-      const request = memo.begin(schema, { document, operation, queryHash: query, context, variables });
+      const request = memo.begin(schema, { document, operation, queryHash: query, context, coerce: () => getVariableValues(schema, operation.variableDefinitions ?? [], variables) });
       if (!request) throw new Error('not memoized');
       memo.finish(request, (await execute({ schema, document, operationName: name, contextValue: context, variableValues: variables })) as ExecutionResult);
     }

@@ -83,19 +83,27 @@ export class JitExecution implements GatewayInterface {
 
   private async execute(schema: GraphQLSchema, request: GatewayGraphQLRequestContext): Promise<ExecutionResult> {
     const variables = request.request.variables ?? {};
-    const memo = this.memo.begin(schema, { ...request, variables });
-    const result = await this.run(schema, request, variables);
+    // Worked out once, for whichever of the memo and the compiled query needs them first.
+    let coerced: ReturnType<typeof getVariableValues> | undefined;
+    const coerce = (): ReturnType<typeof getVariableValues> => (coerced ??= getVariableValues(schema, request.operation?.variableDefinitions ?? [], variables));
+    const memo = this.memo.begin(schema, { ...request, coerce });
+    const result = await this.run(schema, request, variables, coerce);
     return memo ? (this.memo.finish(memo, result) as ExecutionResult) : result;
   }
 
-  private async run(schema: GraphQLSchema, request: GatewayGraphQLRequestContext, variables: Record<string, unknown>): Promise<ExecutionResult> {
+  private async run(
+    schema: GraphQLSchema,
+    request: GatewayGraphQLRequestContext,
+    variables: Record<string, unknown>,
+    coerce: () => ReturnType<typeof getVariableValues>,
+  ): Promise<ExecutionResult> {
     const { document, operation, operationName, context } = request;
     const compiled = operation?.operation === 'query' && this.isCompilable(document) ? this.compiledFor(schema, request) : null;
     if (!compiled) return execute({ schema, document, contextValue: context, variableValues: variables, operationName });
     // Variables are checked by graphql-js first, so a bad one gets the same error (and `fields`
     // path) whichever executor runs the query.
-    const coerced = getVariableValues(schema, operation?.variableDefinitions ?? [], variables);
-    if (coerced.errors) return { errors: coerced.errors };
+    const { errors } = coerce();
+    if (errors) return { errors };
     return compiled.query(undefined, context, variables);
   }
 

@@ -145,6 +145,7 @@ async function pageVersions<E extends ObjectLiteral>(page: SelectQueryBuilder<E>
  * column types in PLAIN_TYPES exactly as hydration would leave them. Anything else (another
  * column type, a transformer, an embedded object, a join, a partial select, relation ids or
  * counts, inheritance, load listeners or subscribers) is read through TypeORM as before.
+ * paginate reads through readPlain itself; this is exported for its test.
  */
 export async function plainRows<E extends ObjectLiteral>(qb: SelectQueryBuilder<E>, limit: number): Promise<E[]> {
   const fields = plainFields(qb);

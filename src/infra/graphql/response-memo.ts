@@ -3,7 +3,7 @@ import {
   type DocumentNode,
   type ExecutionResult,
   getNamedType,
-  getVariableValues,
+  type getVariableValues,
   type GraphQLObjectType,
   type GraphQLSchema,
   isObjectType,
@@ -140,7 +140,14 @@ export class ResponseMemo {
    */
   begin(
     schema: GraphQLSchema,
-    request: { document: DocumentNode; operation?: OperationDefinitionNode; queryHash: string; context: object; variables: Record<string, unknown> },
+    request: {
+      document: DocumentNode;
+      operation?: OperationDefinitionNode;
+      queryHash: string;
+      context: object;
+      /** The operation's variables coerced as graphql-js does (getVariableValues). */
+      coerce: () => ReturnType<typeof getVariableValues>;
+    },
   ): MemoRequest | null {
     const { document, operation, context } = request;
     const http = context as { req?: RequestWithViewer; [OVER_HTTP]?: boolean };
@@ -148,7 +155,7 @@ export class ResponseMemo {
     if (!this.isEligible(schema, document, operation)) return null;
     // The operation's own variables as it reads them, in the order it declares them: undeclared
     // ones or another order must not make another key (a client could fill the memo with them).
-    const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], request.variables);
+    const coerced = request.coerce();
     if (coerced.errors) return null;
     const declared = (operation.variableDefinitions ?? []).map((d) => d.variable.name.value).filter((name) => name in coerced.coerced);
     const variables = JSON.stringify(Object.fromEntries(declared.map((name) => [name, coerced.coerced[name]])));
