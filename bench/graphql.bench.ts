@@ -39,15 +39,15 @@ const MESSAGES_COUNTED_QUERY = `query($accountId: ID!) { messages(accountId: $ac
 
 const TRIVIAL_QUERY = `{ viewer { role } }`;
 
+/** PostgreSQL's SQLSTATE for a statement cancelled on request: how churn ends. */
+const QUERY_CANCELED = '57014';
+
 /**
  * Runs `update` (one row, values as they were: a new row version) every 5 ms from a connection of
  * its own, as a worker or a second API process would, until `stop` (or `maxSeconds` at most): a
  * kept answer that shows the row is then seldom still valid. It runs inside PostgreSQL, so none
  * of its work is counted as the app's.
  */
-/** PostgreSQL's SQLSTATE for a statement cancelled on request: how churn ends. */
-const QUERY_CANCELED = '57014';
-
 async function churn(databaseUrl: string, update: string, maxSeconds: number): Promise<{ stop: () => Promise<void> }> {
   const db = new Client({ connectionString: databaseUrl });
   // The backend is cancelled to stop it; stop() tells that from a real failure.
