@@ -1,4 +1,4 @@
-import { newAgency, newToken } from '../factories/accounts';
+import { newAgency, newSubAccount, newToken } from '../factories/accounts';
 import { createTestApp, type TestApp } from '../utils/create-test-app';
 import { memoProbe } from '../utils/memo-probe';
 import { rawRows } from '../utils/test-db';
@@ -91,7 +91,7 @@ describe('messages pages served again while unchanged', () => {
     expect((await page(agency.id, token, { first: 3 }, false)).pageInfo.hasNextPage).toBe(false);
   });
 
-  it('does not keep a page with totalCount or a field read from elsewhere, and checks reach on every request', async () => {
+  it('does not keep a page with totalCount or a field read from elsewhere', async () => {
     const agency = await newAgency(t);
     const { token } = await newToken(t, agency.id);
     await seed(agency.id, 2);
@@ -103,8 +103,18 @@ describe('messages pages served again while unchanged', () => {
     }
     await page(agency.id, token, {}, false);
     await page(agency.id, token, {}, true);
+  });
+
+  it('checks reach before serving a kept page: a sub-account moved to another agency is refused to the old one', async () => {
+    const agency = await newAgency(t);
+    const { token } = await newToken(t, agency.id);
+    const sub = await newSubAccount(t, agency.id);
+    await seed(sub.id, 2);
+    await page(sub.id, token, {}, false);
+    await page(sub.id, token, {}, true);
     const outsider = await newAgency(t);
-    const refused = await t.gql(PAGE, { accountId: agency.id }, (await newToken(t, outsider.id)).token);
+    await rawRows(t.databaseUrl, `UPDATE accounts SET parent_id = $2 WHERE id = $1`, [sub.id, outsider.id]);
+    const refused = await t.gql(PAGE, { accountId: sub.id }, token);
     expect(refused.errors?.[0].extensions?.code).toBe('NOT_FOUND');
   });
 });
